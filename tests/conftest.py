@@ -1,0 +1,28 @@
+"""Shared fixtures: the offline MNIST copy (never downloaded by the tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ddpm.data import DATA_ENV_VAR, MNISTSplit, load_mnist
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """``$DDPM_DATA`` if set, else ``<repo>/../shared/data``; skips when MNIST/raw is missing there."""
+    from_env = os.environ.get(DATA_ENV_VAR, "").strip()
+    root = Path(from_env) if from_env else REPO.parent / "shared" / "data"
+    if not (root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.skip(f"offline MNIST not found at {root / 'MNIST' / 'raw'}; set {DATA_ENV_VAR}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist_test_digits(mnist_root: Path) -> MNISTSplit:
+    """The 10,000 test digits: uint8 images [10000, 28, 28] (0 = background), int64 labels [10000]."""
+    return load_mnist(mnist_root, train=False, download=False)

@@ -17,7 +17,8 @@ INTRO = r"""
 An interactive companion to *Denoising Diffusion Probabilistic Models* (Ho et al. 2020) on MNIST.
 Notation is the paper's: $\beta_t$, $\alpha_t = 1 - \beta_t$, $\bar\alpha_t = \prod_{s \le t} \alpha_s$.
 
-The forward process adds noise, $q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\,x_0,\,(1-\bar\alpha_t) I)$;
+The forward process adds noise,
+$q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\,x_0,\,(1-\bar\alpha_t) I)$;
 the reverse process removes it, either exactly with $q(x_{t-1} \mid x_t, x_0)$, which knows $x_0$,
 or with a learned $p_\theta(x_{t-1} \mid x_t)$.
 

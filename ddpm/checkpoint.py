@@ -1,0 +1,151 @@
+"""Save and load a trained model: ``model.safetensors`` + ``config.json`` (+ ``MODEL_CARD.md``).
+
+``config.json`` holds everything needed to rebuild the model and its diffusion (so :func:`load`
+needs nothing else) and the sha256 of the weights file, which is checked on every load. Weights
+are read with safetensors only, never with pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .diffusion import GaussianDiffusion, check_choice
+from .schedules import SCHEDULES
+from .unet import UNet, UNetConfig
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+FORMAT_VERSION = 1
+BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints"
+"""The checkpoint that ships with the repository."""
+
+GET_A_GOOD_COPY = (
+    "get a good copy with `git checkout -- checkpoints/` (or `git lfs pull` / a fresh clone), "
+    "or retrain it with the command in checkpoints/MODEL_CARD.md"
+)
+
+
+@dataclass
+class DiffusionConfig:
+    """The forward process a model was trained on (what it predicts is in its UNetConfig)."""
+
+    schedule: str = "linear"  # β schedule, see ddpm.schedules.SCHEDULES
+    timesteps: int = 1000  # T
+
+    def __post_init__(self) -> None:
+        check_choice("schedule", self.schedule, SCHEDULES)
+
+    def build(self) -> GaussianDiffusion:
+        return GaussianDiffusion.from_schedule(self.schedule, self.timesteps)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated, altered or unreadable."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_weights(directory: str | Path, module: torch.nn.Module, config: dict) -> Path:
+    """Write ``module``'s state as ``model.safetensors`` and ``config`` + its sha256 as ``config.json``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()}
+    weights = directory / WEIGHTS
+    save_file(state, str(weights))
+    full = {"format_version": FORMAT_VERSION, **config, "weights": WEIGHTS, "sha256": sha256_of(weights)}
+    (directory / CONFIG).write_text(json.dumps(full, indent=2) + "\n")
+    return directory
+
+
+def read_config(directory: str | Path) -> dict:
+    """The parsed ``config.json`` of a checkpoint directory."""
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"no {CONFIG} in {Path(directory)}; {GET_A_GOOD_COPY}")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err}); {GET_A_GOOD_COPY}") from err
+    if config.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format_version {config.get('format_version')!r}, expected {FORMAT_VERSION}"
+        )
+    return config
+
+
+def load_weights(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read and verify a checkpoint directory: its state dict (CPU tensors) and its config.
+
+    Raises:
+        CheckpointError: a file is missing, the weights' sha256 differs from the one recorded at
+            save time (truncated or altered), or safetensors cannot read them.
+    """
+    directory = Path(directory)
+    if directory.is_file():
+        directory = directory.parent
+    config = read_config(directory)
+    weights = directory / config.get("weights", WEIGHTS)
+    if not weights.is_file():
+        raise CheckpointError(f"missing weights file {weights}; {GET_A_GOOD_COPY}")
+    if weights.stat().st_size < 1024 and weights.read_bytes().startswith(b"version https://git-lfs"):
+        raise CheckpointError(f"{weights} is a Git LFS pointer, not the weights; run `git lfs pull`")
+    actual = sha256_of(weights)
+    if actual != config.get("sha256"):
+        raise CheckpointError(
+            f"{weights} is damaged or was changed: its sha256 is {actual}, but {CONFIG} records "
+            f"{config.get('sha256')}; {GET_A_GOOD_COPY}"
+        )
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"cannot read {weights} ({err}); {GET_A_GOOD_COPY}") from err
+    return state, config
+
+
+def save(
+    directory: str | Path,
+    model: UNet,
+    diffusion_config: DiffusionConfig,
+    extra: dict | None = None,
+) -> Path:
+    """Write the ε-model checkpoint (``model.safetensors`` + ``config.json``) into ``directory``.
+
+    Args:
+        model: the network whose weights to save (pass the EMA copy for sampling).
+        diffusion_config: the forward process it was trained on.
+        extra: JSON-serialisable facts to keep beside the config (training steps, time, ...).
+    """
+    if model.config.timesteps != diffusion_config.timesteps:
+        raise ValueError(
+            f"the model embeds t for T = {model.config.timesteps} but the diffusion has "
+            f"T = {diffusion_config.timesteps}"
+        )
+    config = {"model": model.config.to_dict(), "diffusion": asdict(diffusion_config), "extra": extra or {}}
+    return save_weights(directory, model, config)
+
+
+def load(path: str | Path = BUNDLED, device: torch.device | str = "cpu") -> tuple[UNet, GaussianDiffusion]:
+    """Load an ε-model checkpoint directory (or its weights file): the model in eval mode and its
+    diffusion. ``model.config.parameterization`` says what the network predicts.
+
+    Raises:
+        CheckpointError: missing, truncated, altered or unreadable files (see :func:`load_weights`).
+    """
+    state, config = load_weights(path)
+    model = UNet(UNetConfig.from_dict(config["model"]))
+    model.load_state_dict(state)
+    model.eval().to(device)
+    return model, DiffusionConfig(**config["diffusion"]).build().to(device)

@@ -1,0 +1,158 @@
+"""Generate digits with a trained checkpoint: ``python -m ddpm.sample --help``.
+
+Writes an ``.npz`` with ``images``: uint8 [N, 28, 28], 0 = background like MNIST, and optionally a
+PNG grid. The same seed and arguments give the same images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import checkpoint
+from .diffusion import GaussianDiffusion
+from .images import make_grid, to_pil, to_uint8, upscale
+from .sampling import ddim_sample_loop_progressive, final_sample, p_sample_loop_progressive
+from .unet import UNet
+
+SAMPLERS = ("ddpm", "ddim")
+
+
+def prepare_for_inference(model: UNet, device: torch.device | str = "cpu") -> UNet:
+    """Eval mode on ``device``; channels-last weights on CPU, where they make convolutions faster."""
+    model = model.eval().to(device)
+    if torch.device(device).type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """'auto' is CUDA when available, else CPU; a bare 'cuda' means GPU ``local_rank``."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+def sample_loop(
+    model: UNet,
+    diffusion: GaussianDiffusion,
+    n: int,
+    sampler: str = "ddpm",
+    steps: int | None = None,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+    variance: str = "fixed_small",
+):
+    """The progressive loop (see :mod:`ddpm.sampling`) that generates ``n`` digits from pure noise."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    T = diffusion.num_timesteps
+    device = diffusion.device
+    shape = (n, model.config.in_channels, model.config.image_size, model.config.image_size)
+    parameterization = model.config.parameterization
+    if sampler == "ddpm":
+        if steps not in (None, T):
+            raise ValueError(
+                f"ancestral (ddpm) sampling takes all T = {T} steps, got steps={steps}; use ddim"
+            )
+        return p_sample_loop_progressive(
+            diffusion, model, shape, parameterization=parameterization, variance=variance,
+            generator=generator, device=device,
+        )  # fmt: skip
+    return ddim_sample_loop_progressive(
+        diffusion, model, shape, steps=50 if steps is None else steps, eta=eta,
+        parameterization=parameterization, generator=generator, device=device,
+    )  # fmt: skip
+
+
+def generate(
+    model: UNet,
+    diffusion: GaussianDiffusion,
+    n: int,
+    sampler: str = "ddpm",
+    steps: int | None = None,
+    eta: float = 0.0,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """``n`` digits as uint8 [n, 28, 28] (0 = background), in batches of ``batch_size``.
+
+    One generator seeded with ``seed`` draws everything, so the result depends only on the
+    arguments. ``progress(k)`` is called after every k network evaluations of a batch.
+    """
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"n and batch_size must be ≥ 1, got n={n}, batch_size={batch_size}")
+    generator = torch.Generator(diffusion.device).manual_seed(seed)
+    out = []
+    for start in range(0, n, batch_size):
+        loop = sample_loop(model, diffusion, min(batch_size, n - start), sampler, steps, eta, generator)
+        if progress is not None:
+            loop = _tap(loop, progress)
+        out.append(to_uint8(final_sample(loop)).cpu()[:, 0])
+    return torch.cat(out)
+
+
+def _tap(loop, progress: Callable[[int], None]):
+    for step in loop:
+        progress(1)
+        yield step
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=64, help="number of digits")
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddpm", help="ancestral (all T steps) or DDIM")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default 50); ddpm always uses T")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 as noisy as DDPM")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--batch-size", type=int, default=64, help="digits generated at once")
+    p.add_argument("--out", default="samples.npz", help="output .npz (array 'images', uint8 [N, 28, 28])")
+    p.add_argument("--png", default=None, help="also write a grid of the images to this PNG")
+    p.add_argument(
+        "--checkpoint", default=str(checkpoint.BUNDLED), help="checkpoint folder (default: bundled)"
+    )
+    p.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda'")
+    args = p.parse_args(argv)
+
+    device = resolve_device(args.device)
+    try:
+        model, diffusion = checkpoint.load(args.checkpoint, device)
+    except checkpoint.CheckpointError as err:
+        p.error(str(err))
+    model = prepare_for_inference(model, device)
+    steps_per_batch = diffusion.num_timesteps if args.sampler == "ddpm" else (args.steps or 50)
+    batches = -(-args.n // args.batch_size)
+    start = time.time()
+    try:
+        with tqdm(total=steps_per_batch * batches, unit="step", desc=f"{args.sampler} on {device}") as bar:
+            images = generate(
+                model,
+                diffusion,
+                args.n,
+                args.sampler,
+                args.steps,
+                args.eta,
+                args.seed,
+                args.batch_size,
+                bar.update,
+            )
+    except ValueError as err:
+        p.error(str(err))
+    np.savez_compressed(args.out, images=images.numpy())
+    print(f"wrote {len(images)} digits to {args.out} in {time.time() - start:.1f} s")
+    if args.png:
+        to_pil(upscale(make_grid(images, nrow=int(np.ceil(np.sqrt(len(images))))), 2)).save(args.png)
+        print(f"wrote grid {args.png}")
+
+
+if __name__ == "__main__":
+    main()

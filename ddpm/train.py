@@ -1,0 +1,273 @@
+"""Train the ε-model on MNIST: ``python -m ddpm.train --help``.
+
+Algorithm 1 of Ho et al. 2020 with the simple loss (eq. 14), AdamW with linear warm-up and cosine
+decay, gradient clipping, and an exponential moving average (EMA) of the weights, which is what
+gets exported for sampling. Mixed precision on CUDA. Resumable: ``--resume`` continues from
+``<out>/train_state.pt``; ``--max-minutes`` stops cleanly (state saved) so a run can span sessions.
+
+Multi-GPU (or multi-process CPU) with DistributedDataParallel through torchrun::
+
+    torchrun --nproc_per_node=4 -m ddpm.train --batch-size 64 ...   # 64 per process
+
+Outputs in ``--out``: ``checkpoint/`` (EMA weights + config, loadable by ddpm.checkpoint.load),
+``train_state.pt`` (for resuming), ``log.jsonl`` (loss, lr, speed) and ``samples_<step>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from . import checkpoint
+from .data import load_mnist_tensor, to_model_range
+from .diffusion import PARAMETERIZATIONS, GaussianDiffusion
+from .images import make_grid, to_pil, upscale
+from .sample import resolve_device
+from .sampling import ddim_sample_loop_progressive, final_sample
+from .schedules import SCHEDULES
+from .unet import UNet, UNetConfig, count_parameters
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ddpm.train", description=__doc__.split("\n\n")[0])
+    a = p.add_argument
+    a("--steps", type=int, default=60_000, help="optimizer steps in all (the LR schedule spans them)")
+    a("--batch-size", type=int, default=32, help="images per step (per process under torchrun)")
+    a("--lr", type=float, default=2e-3, help="peak learning rate of AdamW")
+    a("--warmup", type=int, default=500, help="steps of linear LR warm-up from 0")
+    a("--final-lr-ratio", type=float, default=0.02, help="LR at the end as a fraction of the peak (cosine)")
+    a("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
+    a("--grad-clip", type=float, default=1.0, help="clip the gradient norm to this (0: no clipping)")
+    a("--ema-decay", type=float, default=0.9995, help="EMA decay per step (warmed up from 0)")
+    a("--schedule", choices=SCHEDULES, default="linear", help="β schedule")
+    a("--timesteps", type=int, default=1000, help="T, the number of diffusion steps")
+    a("--parameterization", choices=PARAMETERIZATIONS, default="eps", help="what the network predicts")
+    a("--channels", default="32,64", help="UNet widths per level, comma-separated (finest first)")
+    a("--blocks-per-level", type=int, default=1, help="residual blocks per level going down")
+    a("--attention-levels", default="1", help="levels with self-attention, comma-separated ('' for none)")
+    a("--dropout", type=float, default=0.0, help="dropout in residual blocks")
+    a("--seed", type=int, default=0, help="seed for weights, data order, t and noise")
+    a("--device", default="auto", help="'auto' (CUDA when present), 'cpu', 'cuda' or 'cuda:N'")
+    a("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    a("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    a(
+        "--data-root",
+        default=None,
+        help="MNIST root for torchvision, or an .npz with x_train (default: $DDPM_DATA or ./data)",
+    )
+    a("--no-download", action="store_true", help="never download MNIST")
+    a("--out", default="runs/mnist", help="output folder")
+    a("--resume", action="store_true", help="continue from <out>/train_state.pt if it exists")
+    a("--max-minutes", type=float, default=0.0, help="stop (saving state) after this wall time; 0: no limit")
+    a("--save-every", type=int, default=2000, help="save state and export the EMA checkpoint every N steps")
+    a("--sample-every", type=int, default=5000, help="write a grid of 64 EMA samples (DDIM-50) every N steps")
+    a("--log-every", type=int, default=100, help="append mean loss and speed to log.jsonl every N steps")
+    return p.parse_args(argv)
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int, final_ratio: float) -> float:
+    """Linear warm-up to ``peak`` over ``warmup`` steps, then cosine decay to ``final_ratio · peak``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema ← decay · ema + (1 − decay) · model, parameter by parameter (buffers copied)."""
+    for e, m in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(m.detach(), 1.0 - decay)
+    for e, m in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(m)
+
+
+def load_training_images(data_root: str | None, download: bool) -> torch.Tensor:
+    """MNIST training digits as float32 [60000, 1, 28, 28] in [−1, 1] (folder or .npz)."""
+    if data_root is not None and data_root.endswith(".npz"):
+        with np.load(data_root) as data:
+            return to_model_range(torch.from_numpy(data["x_train"])).unsqueeze(1)
+    return load_mnist_tensor(data_root, train=True, download=download).images
+
+
+def save_sample_grid(ema: UNet, diffusion: GaussianDiffusion, path: Path, device: torch.device) -> None:
+    """64 samples of the EMA model (DDIM, 50 steps, fixed seed) as an 8×8 grid PNG."""
+    generator = torch.Generator(device).manual_seed(1234)
+    steps = ddim_sample_loop_progressive(
+        diffusion, ema, (64, 1, 28, 28), steps=50, parameterization=ema.config.parameterization,
+        generator=generator, device=device,
+    )  # fmt: skip
+    to_pil(upscale(make_grid(final_sample(steps).cpu(), nrow=8), 2)).save(path)
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Run training as configured by ``args``; returns the exported checkpoint folder."""
+    distributed = dist.is_available() and dist.is_torchelastic_launched()
+    rank, world, local_rank = 0, 1, 0
+    if distributed:
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    device = resolve_device(args.device, local_rank)
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    main_process = rank == 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(args.seed)
+    config = UNetConfig(
+        channels=tuple(int(c) for c in args.channels.split(",")),
+        blocks_per_level=args.blocks_per_level,
+        attention_levels=tuple(int(c) for c in args.attention_levels.split(",") if c.strip()),
+        dropout=args.dropout,
+        timesteps=args.timesteps,
+        parameterization=args.parameterization,
+    )
+    diffusion_config = checkpoint.DiffusionConfig(args.schedule, args.timesteps)
+    diffusion = diffusion_config.build().to(device)
+    memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    model = UNet(config).to(device, memory_format=memory_format)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    generator = torch.Generator().manual_seed(args.seed * 1000 + rank)  # data order, t, noise
+    step, elapsed_before = 0, 0.0
+    order, cursor = None, 0  # this epoch's permutation of the training images, and the position in it
+
+    state_path = out / "train_state.pt"
+    if args.resume and state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state["model_config"] != config.to_dict():
+            sys.exit(f"{state_path} was trained with model {state['model_config']}, not {config.to_dict()}")
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(
+            state["generator"][rank] if rank < len(state["generator"]) else state["generator"][0]
+        )
+        step, elapsed_before = state["step"], state["elapsed"]
+        order, cursor = state.get("order"), state.get("cursor", 0)
+        if main_process:
+            print(f"resumed from {state_path} at step {step}", flush=True)
+
+    net = DistributedDataParallel(model) if distributed else model
+    use_amp = device.type == "cuda" and not args.no_amp
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    images = load_training_images(args.data_root, download=not args.no_download)
+    if main_process:
+        print(f"{count_parameters(model):,} parameters, {len(images):,} images, device {device}, "
+              f"world size {world}, batch {args.batch_size} per process", flush=True)  # fmt: skip
+
+    def save_state() -> None:
+        gens = [generator.get_state()]
+        if distributed:
+            gathered = [None] * world
+            dist.all_gather_object(gathered, generator.get_state())
+            gens = gathered
+        if not main_process:
+            return
+        state = {
+            "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+            "generator": gens, "step": step, "elapsed": elapsed_before + time.time() - start,
+            "order": order, "cursor": cursor,
+            "model_config": config.to_dict(), "args": vars(args),
+        }  # fmt: skip
+        torch.save(state, out / "train_state.tmp")
+        os.replace(out / "train_state.tmp", state_path)
+        extra = {"steps": step, "train_minutes": round(state["elapsed"] / 60, 1), "args": vars(args)}
+        checkpoint.save(out / "checkpoint", ema, diffusion_config, extra)
+
+    start = time.time()
+    if order is None or len(order) != len(images):
+        order, cursor = torch.randperm(len(images), generator=generator), 0
+    loss_sum = torch.zeros((), device=device)
+    bar = tqdm(
+        total=args.steps, initial=step, disable=not main_process, mininterval=1 if sys.stderr.isatty() else 60
+    )
+    last_log = time.time()
+    while step < args.steps:
+        if cursor + args.batch_size > len(order):
+            order, cursor = torch.randperm(len(images), generator=generator), 0
+        x0 = images[order[cursor : cursor + args.batch_size]].to(device, non_blocking=True)
+        cursor += args.batch_size
+        x0 = x0.contiguous(memory_format=memory_format)
+        t = torch.randint(0, args.timesteps, (len(x0),), generator=generator).to(device)
+        noise = torch.randn(x0.shape, generator=generator).to(device).contiguous(memory_format=memory_format)
+        lr = lr_at(step, args.steps, args.lr, args.warmup, args.final_lr_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+            loss = diffusion.training_losses(net, x0, t, noise, args.parameterization).loss.mean()
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if args.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        step += 1
+        ema_update(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
+        loss_sum += loss.detach().float()
+        bar.update(1)
+        out_of_time = False
+        if step % args.log_every == 0:
+            # every process must agree to stop, so the decision is all-reduced
+            flag = torch.tensor(
+                float(args.max_minutes > 0 and (time.time() - start) / 60 >= args.max_minutes)
+            )
+            if distributed:
+                flag = flag.to(device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+        if step % args.log_every == 0 and main_process:
+            mean_loss = loss_sum.item() / args.log_every
+            now = time.time()
+            record = {"step": step, "loss": round(mean_loss, 5), "lr": lr,
+                      "steps_per_s": round(args.log_every / (now - last_log), 2),
+                      "minutes": round((elapsed_before + now - start) / 60, 2)}  # fmt: skip
+            with open(out / "log.jsonl", "a") as log:
+                log.write(json.dumps(record) + "\n")
+            bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
+            last_log = now
+        if step % args.log_every == 0:
+            loss_sum.zero_()
+        if step % args.save_every == 0 or step == args.steps or out_of_time:
+            save_state()
+        if main_process and (step % args.sample_every == 0 or step == args.steps):
+            save_sample_grid(ema, diffusion, out / f"samples_{step:06d}.png", device)
+        if out_of_time:
+            if main_process:
+                print(
+                    f"stopping after {args.max_minutes} minutes at step {step}; resume with --resume",
+                    flush=True,
+                )
+            break
+    bar.close()
+    if distributed:
+        dist.destroy_process_group()
+    return out / "checkpoint"
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from ddpm import classifier
+from ddpm.data import to_model_range
+from ddpm.evaluate import frechet_distance, report
+
+
+def with_moments(n, mean, scale, seed):
+    """n points whose sample mean is exactly ``mean`` and sample covariance exactly diag(scale²)."""
+    z = torch.randn(n, len(mean), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    z = z - z.mean(0)
+    z = z @ torch.linalg.inv(torch.linalg.cholesky(torch.cov(z.T))).T  # whiten: cov(z) = I
+    return z * torch.tensor(scale, dtype=torch.float64) + torch.tensor(mean, dtype=torch.float64)
+
+
+def test_frechet_distance_closed_form_for_diagonal_gaussians():
+    a = with_moments(500, [0.0, 1.0, 2.0], [1.0, 2.0, 0.5], 0)
+    b = with_moments(700, [1.0, 1.0, 0.0], [3.0, 2.0, 1.5], 1)
+    # commuting covariances: ‖μa − μb‖² + Σ (σa − σb)²
+    expected = (1 + 0 + 4) + (4 + 0 + 1)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(b, a) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_rotation_invariant():
+    a = with_moments(400, [0.0, 0.0], [1.0, 3.0], 2)
+    b = with_moments(400, [0.5, 0.0], [2.0, 2.0], 3)
+    q, _ = torch.linalg.qr(torch.randn(2, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64))
+    assert frechet_distance(a @ q, b @ q) == pytest.approx(frechet_distance(a, b), rel=1e-6)
+
+
+def test_frechet_distance_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(3, 2\)"):
+        frechet_distance(torch.zeros(3, 2), torch.zeros(3, 4))
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return classifier.load()
+
+
+def test_bundled_classifier_accuracy(judge, mnist_test_digits):
+    images, labels = mnist_test_digits
+    x = to_model_range(images[:2000]).unsqueeze(1)
+    assert classifier.accuracy(judge, x, labels[:2000]) >= 0.98
+
+
+def test_real_digits_score_a_small_frechet_distance_and_noise_a_large_one(judge, mnist_test_digits):
+    images, _ = mnist_test_digits
+    reference, _ = classifier.predict(judge, to_model_range(images[5000:]).unsqueeze(1))
+    real = report(images[:1000], judge, reference)
+    noise = report(torch.randint(0, 256, (1000, 28, 28), dtype=torch.uint8), judge, reference)
+    blurred = report(images[:1000].float().div(2).to(torch.uint8), judge, reference)  # faded digits
+    assert real.frechet_distance < 0.1 * noise.frechet_distance
+    assert real.frechet_distance < blurred.frechet_distance
+    assert real.mean_confidence > 0.97
+    assert all(0.07 < f < 0.14 for f in real.class_fractions)
+    assert sum(real.class_fractions) == pytest.approx(1.0)

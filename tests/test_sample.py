@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from tiny import tiny_checkpoint
+
+from ddpm import checkpoint
+from ddpm.sample import generate, main, prepare_for_inference
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("tiny"), timesteps=25)
+
+
+def run(tiny, tmp_path, name, *extra):
+    out = tmp_path / f"{name}.npz"
+    main(["--checkpoint", str(tiny), "--out", str(out), "--device", "cpu", *extra])
+    with np.load(out) as data:
+        return data["images"]
+
+
+def test_sample_cli_writes_uint8_digits_and_is_seed_deterministic(tiny, tmp_path):
+    png = tmp_path / "grid.png"
+    a = run(tiny, tmp_path, "a", "--n", "5", "--batch-size", "2", "--seed", "3", "--png", str(png))
+    assert a.dtype == np.uint8 and a.shape == (5, 28, 28)
+    assert Image.open(png).size[0] > 28
+    b = run(tiny, tmp_path, "b", "--n", "5", "--batch-size", "2", "--seed", "3")
+    c = run(tiny, tmp_path, "c", "--n", "5", "--batch-size", "2", "--seed", "4")
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_sample_cli_ddim(tiny, tmp_path):
+    images = run(tiny, tmp_path, "d", "--n", "3", "--sampler", "ddim", "--steps", "4", "--eta", "0.5")
+    assert images.shape == (3, 28, 28) and images.dtype == np.uint8
+
+
+def test_generate_matches_the_loop_and_counts_progress(tiny):
+    model, diffusion = checkpoint.load(tiny)
+    model = prepare_for_inference(model)
+    calls = []
+    images = generate(model, diffusion, 3, "ddim", 5, seed=1, batch_size=2, progress=calls.append)
+    assert images.shape == (3, 28, 28) and sum(calls) == 10  # two batches of five steps
+    assert torch.equal(images, generate(model, diffusion, 3, "ddim", 5, seed=1, batch_size=2))
+
+
+def test_sample_cli_rejects_bad_requests(tiny, tmp_path):
+    with pytest.raises(SystemExit):
+        run(tiny, tmp_path, "e", "--sampler", "ddpm", "--steps", "5")
+    with pytest.raises(SystemExit):
+        run(tiny, tmp_path, "f", "--n", "0")
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.npz")])

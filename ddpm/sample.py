@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -23,12 +24,43 @@ from .unet import UNet
 SAMPLERS = ("ddpm", "ddim")
 
 
-def prepare_for_inference(model: UNet, device: torch.device | str = "cpu") -> UNet:
-    """Eval mode on ``device``; channels-last weights on CPU, where they make convolutions faster."""
+class FrozenUNet(torch.nn.Module):
+    """A UNet traced and frozen with TorchScript for CPU inference, keeping its ``config``.
+
+    Freezing folds the weights into the graph, which on a 2-core CPU makes the batch-16 forward
+    about a quarter faster than eager channels-last (``python -m ddpm.bench`` measures both).
+    """
+
+    def __init__(self, model: UNet, example_batch: int = 16) -> None:
+        super().__init__()
+        cfg = model.config
+        x = torch.zeros(example_batch, cfg.in_channels, cfg.image_size, cfg.image_size)
+        t = torch.zeros(example_batch, dtype=torch.long)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript's tracer warnings say nothing new here
+            self.graph = torch.jit.freeze(torch.jit.trace(model.eval(), (x, t), check_trace=False))
+        self.config = cfg
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.graph(x, t)
+
+
+def prepare_for_inference(
+    model: UNet, device: torch.device | str = "cpu", freeze: bool = True
+) -> UNet | FrozenUNet:
+    """Eval mode on ``device``. On CPU: channels-last weights, then (if ``freeze``) a TorchScript
+    trace-and-freeze; both measured faster there. Falls back to eager if tracing fails."""
     model = model.eval().to(device)
-    if torch.device(device).type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    if torch.device(device).type != "cpu":
+        return model
+    model = model.to(memory_format=torch.channels_last)
+    if not freeze:
+        return model
+    try:
+        return FrozenUNet(model)
+    except Exception as err:  # TorchScript is in maintenance: never let it break sampling
+        warnings.warn(f"TorchScript freezing failed ({err}); using the eager model", stacklevel=2)
+        return model
 
 
 def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:

@@ -37,7 +37,7 @@ class UNetConfig:
     image_size: int = 28  # height = width of the input images
     in_channels: int = 1  # 1 for grayscale digits
     stem_factor: int = 2  # pixel-unshuffle factor of the stem: 28×28×1 -> 14×14×4
-    channels: tuple[int, ...] = (64, 128)  # width of each level, finest first
+    channels: tuple[int, ...] = (32, 64)  # width of each level, finest first
     blocks_per_level: int = 1  # residual blocks per level on the way down (one more on the way up)
     attention_levels: tuple[int, ...] = (1,)  # levels with self-attention (0 = finest)
     middle_attention: bool = True  # self-attention between the two middle blocks

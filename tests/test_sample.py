@@ -51,3 +51,19 @@ def test_sample_cli_rejects_bad_requests(tiny, tmp_path):
         run(tiny, tmp_path, "f", "--n", "0")
     with pytest.raises(SystemExit):
         main(["--checkpoint", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.npz")])
+
+
+def test_frozen_model_matches_eager_for_any_batch_and_t():
+    from tiny import TINY, randomised
+
+    from ddpm.sample import FrozenUNet
+    from ddpm.unet import UNet, UNetConfig
+
+    model = randomised(UNet(UNetConfig(**TINY)))
+    frozen = prepare_for_inference(model)
+    assert isinstance(frozen, FrozenUNet) and frozen.config == model.config
+    for batch in (1, 5, 16):
+        x = torch.randn(batch, 1, 28, 28)
+        t = torch.randint(0, 1000, (batch,))
+        with torch.no_grad():
+            torch.testing.assert_close(frozen(x, t), model(x, t), rtol=1e-4, atol=1e-5)

@@ -19,7 +19,7 @@ grad mode into the caller.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -103,12 +103,33 @@ def _start(
     return x_t, int(t_start)
 
 
-def _record(
-    index: int, num_steps: int, t: int, t_prev: int, x_t: torch.Tensor, out: StepOutput
-) -> SampleStep:
-    return SampleStep(
-        index, num_steps, t, t_prev, x_t, out.sample, out.pred_x0, out.pred_noise, out.mean, out.variance
-    )
+StepFn = Callable[[torch.Tensor, torch.Tensor, int, "torch.Tensor | None"], StepOutput]
+
+
+def _chain(
+    x: torch.Tensor, timesteps: list[int], noise: NoiseSequence | None, step: StepFn
+) -> Iterator[SampleStep]:
+    """Apply ``step(x_t, t_batch, t_prev, z)`` along ``timesteps`` (descending), yielding records."""
+    _check_noise(noise, len(timesteps), x.shape)
+    for index, t in enumerate(timesteps):
+        t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else -1
+        t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        z = None if noise is None else noise[index]
+        with torch.no_grad():
+            out = step(x, t_batch, t_prev, z)
+        yield SampleStep(
+            index,
+            len(timesteps),
+            t,
+            t_prev,
+            x,
+            out.sample,
+            out.pred_x0,
+            out.pred_noise,
+            out.mean,
+            out.variance,
+        )
+        x = out.sample
 
 
 def p_sample_loop_progressive(
@@ -138,17 +159,11 @@ def p_sample_loop_progressive(
         :class:`SampleStep` for t = t_start, …, 0; the last ``x_prev`` is the sample x_0.
     """
     x, t_start = _start(diffusion, shape, x_t, t_start, generator, device)
-    num_steps = t_start + 1
-    _check_noise(noise, num_steps, x.shape)
-    for index, t in enumerate(range(t_start, -1, -1)):
-        t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        z = None if noise is None else noise[index]
-        with torch.no_grad():
-            out = diffusion.p_sample(
-                model(x, t_batch), x, t_batch, parameterization, variance, clip_denoised, generator, z
-            )
-        yield _record(index, num_steps, t, t - 1, x, out)
-        x = out.sample
+
+    def step(x: torch.Tensor, t: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
+        return diffusion.p_sample(model(x, t), x, t, parameterization, variance, clip_denoised, generator, z)
+
+    yield from _chain(x, list(range(t_start, -1, -1)), noise, step)
 
 
 def posterior_sample_loop_progressive(
@@ -176,15 +191,11 @@ def posterior_sample_loop_progressive(
     if x0.shape != x_t.shape:
         raise ValueError(f"x0 has shape {tuple(x0.shape)} but x_t has shape {tuple(x_t.shape)}")
     x, t_start = _start(diffusion, None, x_t, t, generator, None)
-    num_steps = t_start + 1
-    _check_noise(noise, num_steps, x.shape)
-    for index, s in enumerate(range(t_start, -1, -1)):
-        s_batch = torch.full((x.shape[0],), s, dtype=torch.long, device=x.device)
-        z = None if noise is None else noise[index]
-        with torch.no_grad():
-            out = diffusion.q_posterior_sample(x0, x, s_batch, generator, z)
-        yield _record(index, num_steps, s, s - 1, x, out)
-        x = out.sample
+
+    def step(x: torch.Tensor, s: torch.Tensor, s_prev: int, z: torch.Tensor | None) -> StepOutput:
+        return diffusion.q_posterior_sample(x0, x, s, generator, z)
+
+    yield from _chain(x, list(range(t_start, -1, -1)), noise, step)
 
 
 def ddim_timesteps(t_start: int, steps: int) -> list[int]:
@@ -221,18 +232,13 @@ def ddim_sample_loop_progressive(
         :class:`SampleStep` per step; ``t_prev`` is the next index of the subsequence (−1 last).
     """
     x, t_start = _start(diffusion, shape, x_t, t_start, generator, device)
-    timesteps = ddim_timesteps(t_start, steps)
-    _check_noise(noise, len(timesteps), x.shape)
-    for index, t in enumerate(timesteps):
-        t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else -1
-        t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        z = None if noise is None else noise[index]
-        with torch.no_grad():
-            out = diffusion.ddim_step(
-                model(x, t_batch), x, t_batch, t_prev, eta, parameterization, clip_denoised, generator, z
-            )
-        yield _record(index, len(timesteps), t, t_prev, x, out)
-        x = out.sample
+
+    def step(x: torch.Tensor, t: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
+        return diffusion.ddim_step(
+            model(x, t), x, t, t_prev, eta, parameterization, clip_denoised, generator, z
+        )
+
+    yield from _chain(x, ddim_timesteps(t_start, steps), noise, step)
 
 
 def final_sample(steps: Iterator[SampleStep]) -> torch.Tensor:

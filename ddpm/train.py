@@ -168,7 +168,11 @@ def train(args: argparse.Namespace) -> Path:
     net = DistributedDataParallel(model) if distributed else model
     use_amp = device.type == "cuda" and not args.no_amp
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    fp16 = use_amp and amp_dtype == torch.float16  # bfloat16 needs no loss scaling
+    if hasattr(torch.amp, "GradScaler"):
+        scaler = torch.amp.GradScaler("cuda", enabled=fp16)
+    else:  # torch < 2.3
+        scaler = torch.cuda.amp.GradScaler(enabled=fp16)
 
     images = load_training_images(args.data_root, download=not args.no_download)
     if main_process:

@@ -43,6 +43,28 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int, warmup: 
     return statistics.median(times)
 
 
+SIZES = {
+    "(16, 32)": UNetConfig(channels=(16, 32)),
+    "(32, 64) bundled": UNetConfig(channels=(32, 64)),
+    "(48, 96)": UNetConfig(channels=(48, 96)),
+    "(64, 128)": UNetConfig(channels=(64, 128)),
+    "(64, 128), 2 blocks": UNetConfig(channels=(64, 128), blocks_per_level=2),
+}
+
+
+def bench_sizes(device: torch.device, repeats: int) -> None:
+    """Forward time at batch 16 and the implied 1000-step trajectory, for several UNet sizes."""
+    print(f"{'UNet widths':24} {'params':>8} {'fwd x16 (ms)':>13} {'1000 x fwd x16 (s)':>19}")
+    for name, config in SIZES.items():
+        model = prepare_for_inference(UNet(config), device)
+        x = torch.randn(16, 1, 28, 28, device=device)
+        t = torch.full((16,), 500, device=device, dtype=torch.long)
+        with torch.no_grad():
+            seconds = timed(lambda model=model, x=x, t=t: model(x, t), device, max(20, repeats))
+        params = count_parameters(UNet(config)) / 1e6
+        print(f"{name:24} {params:7.2f}M {seconds * 1e3:13.1f} {seconds * 1000:19.1f}")
+
+
 def reference_model(device: torch.device):
     """diffusers' UNet2DModel in the classic MNIST configuration, or None without diffusers."""
     try:
@@ -80,20 +102,26 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median reported)")
     p.add_argument("--no-reference", action="store_true", help="skip the diffusers comparison")
+    p.add_argument("--sizes", action="store_true", help="only time the forward pass of several UNet sizes")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if args.sizes:
+        bench_sizes(device, args.repeats)
+        return
     try:
         model, diffusion = checkpoint.load(args.checkpoint, device)
     except checkpoint.CheckpointError:
         print("(no checkpoint: timing a freshly initialised UNet with the default configuration)")
         model, diffusion = UNet(UNetConfig()), GaussianDiffusion.from_schedule("linear", 1000).to(device)
+    params = count_parameters(model)
     model = prepare_for_inference(model, device)
+    frozen = prepare_for_inference(model, device, freeze=True) if device.type == "cpu" else model
     reference = None if args.no_reference else reference_model(device)
     what = f"{device.type}" + (f", {torch.get_num_threads()} threads" if device.type == "cpu" else "")
     print(
-        f"device: {what}; torch {torch.__version__}; ours {count_parameters(model) / 1e6:.2f}M parameters",
+        f"device: {what}; torch {torch.__version__}; ours {params / 1e6:.2f}M parameters",
         end="",
     )
     print(f", reference {count_parameters(reference) / 1e6:.2f}M" if reference is not None else "")
@@ -108,6 +136,9 @@ def main(argv: list[str] | None = None) -> None:
             if reference is not None:
                 ref = timed(lambda x=x, t=t: reference(x, t).sample, device, max(10, args.repeats))
             rows.append((f"forward batch {batch} (ms)", ours * 1e3, None if ref is None else ref * 1e3))
+            if batch == 16 and frozen is not model:
+                traced = timed(lambda x=x, t=t: frozen(x, t), device, max(10, args.repeats))
+                rows.append(("  same, TorchScript-frozen (ms)", traced * 1e3, None))
     batches = (16, 64) if device.type == "cuda" else (16,)
     for n in batches:
         for name, sampler, steps in ((f"ddpm-1000 x{n}", "ddpm", None), (f"ddim-50 x{n}", "ddim", 50)):

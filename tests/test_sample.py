@@ -60,7 +60,7 @@ def test_frozen_model_matches_eager_for_any_batch_and_t():
     from ddpm.unet import UNet, UNetConfig
 
     model = randomised(UNet(UNetConfig(**TINY)))
-    frozen = prepare_for_inference(model)
+    frozen = prepare_for_inference(model, freeze=True)
     assert isinstance(frozen, FrozenUNet) and frozen.config == model.config
     for batch in (1, 5, 16):
         x = torch.randn(batch, 1, 28, 28)

@@ -1,38 +1,62 @@
-"""DDPM reverse-process explorer: the Gradio app.
+"""DDPM: the reverse process, step by step. ``python app.py`` serves http://127.0.0.1:7860.
 
-``python app.py`` serves it at http://127.0.0.1:7860. This file only wires the UI; every number and
-image comes from the ``ddpm`` package. The interactive views arrive with the trained model; until
-then the page says so.
+This file only composes the views of ``ddpm.views``; every number and image comes from ``ddpm``.
+The same file runs locally, on a CPU Space and on a ZeroGPU Space (``spaces`` is used if present).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+
 import gradio as gr
+
+from ddpm.views.digits import build_digit_picker
+from ddpm.views.forward import LATEX, build_forward_tab
+from ddpm.views.generate import build_generate_tab
+from ddpm.views.reverse import build_reverse_tab
+from ddpm.views.runtime import runtime
 
 TITLE = "DDPM: the reverse process, step by step"
 
-INTRO = r"""
+HEADER = r"""
 # DDPM: the reverse process, step by step
+Pick a digit, watch the forward process destroy it, then compare the **exact** reverse step
+$q(x_{t-1} \mid x_t, x_0)$, which knows $x_0$, with the **learned** one $p_\theta(x_{t-1} \mid x_t)$ of a
+small noise-prediction network (Ho et al. 2020). Notation: $\beta_t$, $\alpha_t = 1-\beta_t$,
+$\bar\alpha_t = \prod_{s \le t}\alpha_s$.
+"""
 
-An interactive companion to *Denoising Diffusion Probabilistic Models* (Ho et al. 2020) on MNIST.
-Notation is the paper's: $\beta_t$, $\alpha_t = 1 - \beta_t$, $\bar\alpha_t = \prod_{s \le t} \alpha_s$.
+THEME = gr.themes.Base(
+    primary_hue="blue",
+    neutral_hue="slate",
+    text_size=gr.themes.Size(xxs="11px", xs="13px", sm="15px", md="17px", lg="20px", xl="24px", xxl="30px"),
+).set(body_text_color="#111111", block_label_text_size="*text_md", block_title_text_size="*text_md")
 
-The forward process adds noise,
-$q(x_t \mid x_0) = \mathcal{N}(\sqrt{\bar\alpha_t}\,x_0,\,(1-\bar\alpha_t) I)$;
-the reverse process removes it, either exactly with $q(x_{t-1} \mid x_t, x_0)$, which knows $x_0$,
-or with a learned $p_\theta(x_{t-1} \mid x_t)$.
-
-**The interactive views are coming:** they need the trained noise-prediction model, which is not
-bundled yet. The maths they will show already lives in the `ddpm` package.
+CSS = """
+.gradio-container img { image-rendering: pixelated; }  /* keep upscaled 28×28 pixels crisp */
 """
 
 
 def build_demo() -> gr.Blocks:
     """The app's Blocks, not yet launched."""
-    with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(INTRO, latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+    with gr.Blocks(title=TITLE, fill_width=True) as demo:
+        gr.Markdown(HEADER, latex_delimiters=LATEX)
+        digit = build_digit_picker()
+        with gr.Tabs():
+            forward, inputs, outputs = build_forward_tab(digit)
+            build_reverse_tab(digit)
+            build_generate_tab()
+        demo.load(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
     return demo
 
 
+def main() -> None:
+    demo = build_demo()
+    demo.queue(max_size=int(os.environ.get("DDPM_QUEUE_SIZE", 32)), default_concurrency_limit=4)
+    threading.Thread(target=runtime, daemon=True).start()  # load the model while the page opens
+    demo.launch(theme=THEME, css=CSS, max_file_size="5mb")
+
+
 if __name__ == "__main__":
-    build_demo().queue(max_size=32).launch()
+    main()

@@ -31,8 +31,10 @@ from PIL import Image
 from ddpm.images import make_grid, to_model_range, to_uint8, upscale
 
 __all__ = [
+    "BUNDLED_DIGITS",
     "DATA_ENV_VAR",
     "MNISTSplit",
+    "bundled_digits",
     "load_mnist",
     "load_mnist_tensor",
     "make_grid",
@@ -118,6 +120,16 @@ def load_mnist_tensor(
     """Like :func:`load_mnist`, images as float32 ``[N, 1, 28, 28]`` in [-1, 1], -1 = background."""
     images, labels = load_mnist(root, train=train, download=download)
     return MNISTSplit(to_model_range(images).unsqueeze(1), labels)
+
+
+BUNDLED_DIGITS = Path(__file__).resolve().parent / "assets" / "digits.npz"
+
+
+def bundled_digits() -> MNISTSplit:
+    """The 100 MNIST test digits shipped with the package (the first 10 of each class, in class
+    order; see ``ddpm/assets/README.md``): uint8 [100, 28, 28] and int64 labels [100]."""
+    with np.load(BUNDLED_DIGITS) as data:
+        return MNISTSplit(torch.from_numpy(data["images"]), torch.from_numpy(data["labels"]))
 
 
 def _read(image: ImageLike) -> np.ndarray:

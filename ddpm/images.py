@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["make_grid", "to_model_range", "to_pil", "to_uint8", "upscale"]
+__all__ = ["make_grid", "save_gif", "to_display", "to_model_range", "to_pil", "to_uint8", "upscale"]
 
 
 def _as_tensor(images: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -176,3 +176,29 @@ def to_pil(image: np.ndarray, scale: int = 1) -> Image.Image:
             f"image must be a uint8 array of shape [H, W], got dtype {image.dtype} and shape {image.shape}"
         )
     return Image.fromarray(np.ascontiguousarray(upscale(image, scale)))
+
+
+def to_display(x: torch.Tensor | np.ndarray, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """Grey levels for any real-valued image: ``low`` -> black (0), ``high`` -> white (255), clipped.
+
+    Model-space images use the default [−1, 1] (the exact inverse of :func:`to_model_range`);
+    noise ε ~ N(0, I) reads well with [−3, 3].
+
+    Returns:
+        uint8 ndarray of the same shape.
+    """
+    if not high > low:
+        raise ValueError(f"need high > low, got low={low}, high={high}")
+    t = _as_tensor(x).detach().to("cpu", torch.float32)
+    scaled = ((t - low) * (255.0 / (high - low))).nan_to_num(0.0).clamp(0, 255).round()
+    return scaled.to(torch.uint8).numpy()
+
+
+def save_gif(frames: list[np.ndarray], path: str, duration_ms: int = 80, hold_last_ms: int = 1500) -> str:
+    """Write grayscale uint8 frames [H, W] as a looping animated GIF; the last frame is held longer."""
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
+    images = [Image.fromarray(np.ascontiguousarray(f), mode="L") for f in frames]
+    durations = [duration_ms] * (len(images) - 1) + [hold_last_ms]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=False)
+    return path

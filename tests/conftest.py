@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Tests run offline: no analytics, version checks or telemetry from gradio / huggingface_hub.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 import pytest
 
 from ddpm.data import DATA_ENV_VAR, MNISTSplit, load_mnist

@@ -1,25 +1,129 @@
-import socket
-import urllib.request
+"""The app through its API: a live server on a free port, driven by gradio_client."""
 
-import gradio as gr
+import time
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
 
 import app
+from ddpm.images import upscale
+from ddpm.views import generate as generate_view
+from ddpm.views.digits import default_digit
+from ddpm.views.local import free_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_app_builds_and_serves_its_page():
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
     demo = app.build_demo()
-    assert isinstance(demo, gr.Blocks)
-    port = free_port()
-    demo.queue(max_size=4).launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True)
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as response:
-            config = response.read().decode()
-        assert app.TITLE in config
-    finally:
-        demo.close()
+    demo.queue(max_size=16)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
+    )
+    downloads = tmp_path_factory.mktemp("downloads")
+    c = Client(url, verbose=False, analytics_enabled=False, download_files=str(downloads))
+    yield c
+    c.close()
+    demo.close()
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def test_named_endpoints(client):
+    names = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in (
+        "/forward",
+        "/compare",
+        "/generate",
+        "/inspect",
+        "/pick_digit",
+        "/use_upload",
+        "/use_drawing",
+    ):
+        assert name in names
+
+
+def test_forward_at_t0_is_x0_and_deterministic(client):
+    out = client.predict(0, 0, api_name="/forward")
+    x_t, x0 = pixels(out[0]), pixels(out[1])
+    assert x_t.shape == (224, 224)
+    assert np.array_equal(x_t, x0)
+    assert np.array_equal(x0, upscale(default_digit(), 8))  # the default digit is a bundled "3"
+    a = pixels(client.predict(400, 7, api_name="/forward")[0])
+    b = pixels(client.predict(400, 7, api_name="/forward")[0])
+    c = pixels(client.predict(400, 8, api_name="/forward")[0])
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert "t = 400" in client.predict(400, 7, api_name="/forward")[5]
+
+
+def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
+    job = client.submit(60, 0, "fixed_small", api_name="/compare")
+    frames = list(job)
+    assert len(frames) >= 3
+    final = frames[-1]
+    exact, learned = pixels(final[0]), pixels(final[1])
+    assert np.array_equal(exact, upscale(default_digit(), 8))
+    assert learned.shape == exact.shape
+    assert "done" in final[4]
+    strip = Image.open(final[7])
+    assert strip.width > strip.height > 100
+
+
+def test_generate_streams_frames_then_a_final_result(client):
+    job = client.submit(4, "ddim", 10, 0.0, 0, api_name="/generate")
+    frames = list(job)
+    assert len(frames) >= 3
+    final = frames[-1]
+    assert "done" in final[2] and final[3].endswith(".gif") and final[4].endswith(".png")
+    gif = Image.open(final[3])
+    assert gif.n_frames >= 3
+
+
+def test_a_cancelled_generation_stops(client):
+    job = client.submit(16, "ddpm", 50, 0.0, 1, api_name="/generate")
+    for _ in job:  # wait for the first streamed frame
+        break
+    assert generate_view.RUNNING["generate"] == 1
+    job.cancel()
+    deadline = time.time() + 10  # a full run takes longer; Stop ends it at the next frame
+    while generate_view.RUNNING["generate"] and time.time() < deadline:
+        time.sleep(0.05)
+    assert generate_view.RUNNING["generate"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "api_name", "message"),
+    [
+        ((1000, "ddpm", 50, 0.0, 0), "/generate", "64"),
+        ((4, "ddim", 5000, 0.0, 0), "/generate", "5000"),
+        ((4, "ddim", 10, 3.0, 0), "/generate", "3.0"),
+        ((4000, 0), "/forward", "4000"),
+        ((0, 0, "fixed_small"), "/compare", "0"),
+    ],
+)
+def test_bad_inputs_are_errors_and_the_server_keeps_serving(client, args, api_name, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name=api_name)
+    assert pixels(client.predict(10, 0, api_name="/forward")[0]).shape == (224, 224)
+
+
+def test_uploads_are_checked(client, tmp_path):
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_bytes(b"this is not a png")
+    with pytest.raises(AppError):
+        client.predict(handle_file(str(not_an_image)), api_name="/use_upload")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    with pytest.raises(AppError, match="blank"):
+        client.predict(handle_file(str(blank)), api_name="/use_upload")
+    digit = tmp_path / "digit.png"
+    Image.fromarray(255 - upscale(default_digit(), 4)).save(digit)  # dark ink on white paper
+    preview = client.predict(handle_file(str(digit)), api_name="/use_upload")  # the State is not in the API
+    assert pixels(preview).shape == (224, 224)
+    # the upload is now this session's digit: the forward process starts from it
+    assert np.array_equal(pixels(client.predict(0, 0, api_name="/forward")[1]), pixels(preview))
+    client.predict(3, 0, api_name="/pick_digit")  # back to the default for the other tests

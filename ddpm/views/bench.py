@@ -1,0 +1,184 @@
+"""How fast the app feels: ``python -m ddpm.views.bench`` (needs the dev dependencies).
+
+Measured in one run, on this machine, against Gradio's own floor:
+
+- the slider handler's server compute (called directly);
+- a slider round trip on loopback through gradio_client and in Chromium (Playwright), beside a
+  no-op handler with the same outputs, whose time is Gradio's overhead;
+- the streamed generation (16 digits, 1000 ancestral steps) and the exact-vs-learned comparison
+  from t = T: time to the first frame and to the end;
+- how long ``python app.py`` takes until it answers HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr
+import numpy as np
+
+from .digits import default_digit
+from .forward import forward
+from .local import CHROMIUM_FLAGS, chromium, free_port
+from .runtime import diffusion_cpu, runtime
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def floor_app() -> gr.Blocks:
+    """A slider wired to a handler that returns precomputed outputs shaped like /forward's."""
+    canned = forward(default_digit(), 250, 0)
+    with gr.Blocks() as demo:
+        t = gr.Slider(0, 1000, value=250, step=1, elem_id="forward-t")
+        images = [gr.Image(format="png", elem_id="forward-xt" if i == 0 else None) for i in range(5)]
+        table = gr.Markdown()
+        plot = gr.Image(format="png")
+        outputs = [*images, table, plot]
+        t.input(
+            lambda _t: canned,
+            t,
+            outputs,
+            api_name="forward",
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
+    return demo
+
+
+def launch(demo: gr.Blocks) -> str:
+    demo.queue(max_size=64)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
+    )
+    return url
+
+
+def client_round_trips(url: str, n: int, *extra) -> list[float]:
+    """Seconds per /forward call at t = 100, 101, … (after 3 warm-up calls)."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, analytics_enabled=False)
+    times = []
+    for i in range(n + 3):
+        start = time.perf_counter()
+        client.predict(100 + i, *extra, api_name="/forward")
+        if i >= 3:
+            times.append(time.perf_counter() - start)
+    client.close()
+    return times
+
+
+def browser_round_trips(url: str, n: int) -> list[float] | None:
+    executable = chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if executable is None:
+        return None
+    times = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(url, wait_until="load")
+        page.wait_for_selector("#forward-t input[type=range]", timeout=60_000)
+        slider = page.locator("#forward-t input[type=range]")
+        slider.focus()
+        for i in range(n + 3):
+            before = page.locator("#forward-xt img").get_attribute("src")
+            start = time.perf_counter()
+            slider.press("ArrowRight")
+            page.wait_for_function(
+                "src => document.querySelector('#forward-xt img')?.getAttribute('src') !== src", arg=before
+            )
+            if i >= 3:
+                times.append(time.perf_counter() - start)
+        browser.close()
+    return times
+
+
+def stream_times(url: str, api_name: str, args: tuple) -> tuple[float, float, int]:
+    """Seconds to the first streamed frame and to the end, and the number of frames."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False, analytics_enabled=False)
+    start = time.perf_counter()
+    first, frames = None, 0
+    for _ in client.submit(*args, api_name=api_name):
+        frames += 1
+        first = first or time.perf_counter() - start
+    total = time.perf_counter() - start
+    client.close()
+    return first, total, frames
+
+
+def startup_seconds() -> float:
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port)}
+    start = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while time.perf_counter() - start < 120:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                return time.perf_counter() - start
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("app.py did not answer within 120 s")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def ms(values: list[float]) -> str:
+    return f"{1e3 * statistics.median(values):7.1f} ms"
+
+
+def main() -> None:
+    digit, T = default_digit(), diffusion_cpu().num_timesteps
+    forward(digit, 1, 0)  # warm up (the schedule plot is drawn once)
+    rng = np.random.default_rng(0)
+    compute = []
+    for t in rng.integers(0, T + 1, 300):
+        start = time.perf_counter()
+        forward(digit, int(t), 0)
+        compute.append(time.perf_counter() - start)
+    print(f"slider handler, server compute (median of 300):      {ms(compute)}")
+
+    import app
+
+    runtime()  # load the model before timing anything that uses it
+    ours, floor = launch(app.build_demo()), launch(floor_app())
+    ours_c, floor_c = client_round_trips(ours, 60, 0), client_round_trips(floor, 60)
+    print(f"slider round trip, gradio_client: ours {ms(ours_c)}, no-op {ms(floor_c)}, "
+          f"ratio {statistics.median(ours_c) / statistics.median(floor_c):.2f}")  # fmt: skip
+    ours_b, floor_b = browser_round_trips(ours, 40), browser_round_trips(floor, 40)
+    if ours_b and floor_b:
+        print(f"slider round trip, Chromium:      ours {ms(ours_b)}, no-op {ms(floor_b)}, "
+              f"ratio {statistics.median(ours_b) / statistics.median(floor_b):.2f}")  # fmt: skip
+    else:
+        print("slider round trip, Chromium: skipped (playwright or chromium missing)")
+    first, total, frames = stream_times(ours, "/generate", (16, "ddpm", 50, 0.0, 0))
+    print(
+        f"generate 16 digits, ancestral 1000 steps: first frame {first:.2f} s, done {total:.2f} s ({frames} frames)"
+    )
+    first, total, frames = stream_times(ours, "/compare", (T, 0, "fixed_small"))
+    print(
+        f"compare exact vs learned from t = T:      first frame {first:.2f} s, done {total:.2f} s ({frames} frames)"
+    )
+    print(f"python app.py ready after {startup_seconds():.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Display helpers shared by the views: crisp digit images, the schedule plot with a marker."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TypeVar
+
+import gradio as gr
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..diffusion import GaussianDiffusion
+from ..images import make_grid, to_display, upscale
+
+SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
+NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
+
+F = TypeVar("F", bound=Callable)
+
+
+def show(x: torch.Tensor, low: float = -1.0, high: float = 1.0, scale: int = SCALE) -> np.ndarray:
+    """One image [1, 1, H, W] (or [H, W]) as uint8 [H·scale, W·scale]: low -> black, high -> white."""
+    return upscale(to_display(x.reshape(x.shape[-2:]), low, high), scale)
+
+
+def show_noise(x: torch.Tensor, scale: int = SCALE) -> np.ndarray:
+    return show(x, -NOISE_RANGE, NOISE_RANGE, scale)
+
+
+def show_grid(x: torch.Tensor, low: float = -1.0, high: float = 1.0, max_width: int = 640) -> np.ndarray:
+    """A batch [N, 1, H, W] as one grid, upscaled so it is about ``max_width`` pixels wide."""
+    nrow = int(np.ceil(np.sqrt(len(x))))
+    grid = make_grid(to_display(x, low, high), nrow=nrow, padding=2, pad_value=96)
+    return upscale(grid, max(1, max_width // grid.shape[1]))
+
+
+def user_errors(fn: F) -> F:
+    """Turn the library's ValueErrors (bad input) into gr.Error messages for the user.
+
+    Works for plain and generator handlers (Gradio streams the latter, so the wrapper must stay a
+    generator function).
+    """
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except ValueError as err:
+                raise gr.Error(str(err)) from err
+
+        return stream  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as err:
+            raise gr.Error(str(err)) from err
+
+    return call  # type: ignore[return-value]
+
+
+class SchedulePlot:
+    """ᾱ_t and log SNR over t, drawn once; :meth:`at` adds a marker at t in well under a millisecond."""
+
+    def __init__(self, diffusion: GaussianDiffusion) -> None:
+        T = diffusion.num_timesteps
+        t = np.arange(1, T + 1)
+        fig = Figure(figsize=(6.4, 2.4), dpi=100)
+        ax = fig.add_subplot()
+        ax.plot(t, diffusion.alphas_cumprod.cpu().numpy(), color="#1f4e9c", lw=2.5, label="ᾱ_t")
+        ax.set_xlim(0, T)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("t")
+        ax.set_ylabel("ᾱ_t", color="#1f4e9c")
+        right = ax.twinx()
+        right.plot(t, diffusion.log_snr.cpu().numpy(), color="#b3590e", lw=2.5, ls="--", label="log SNR")
+        right.axhline(0.0, color="#b3590e", lw=0.8, ls=":")
+        right.set_ylabel("log SNR (dashed)", color="#b3590e")
+        fig.tight_layout()
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        self.base = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        height = self.base.shape[0]
+        (x0, y0), (x1, y1) = ax.transData.transform([(0, -0.02), (T, 1.02)])
+        self.x0, self.x1, self.T = x0, x1, T
+        self.top, self.bottom = int(height - y1), int(height - y0)
+
+    def at(self, t: int) -> np.ndarray:
+        """The plot as RGB uint8 [H, W, 3] with a red vertical line at t."""
+        image = self.base.copy()
+        x = round(self.x0 + (self.x1 - self.x0) * t / self.T)
+        image[self.top : self.bottom, max(0, x - 1) : x + 2] = (200, 20, 20)
+        return image
+
+
+@functools.cache
+def schedule_plot(diffusion: GaussianDiffusion) -> SchedulePlot:
+    return SchedulePlot(diffusion)
+
+
+def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:
+    """Save a labelled grid of images (one row per chain, one column per time) as a PNG."""
+    n_rows, n_cols = len(rows), len(titles)
+    fig = Figure(figsize=(1.3 * n_cols + 1.2, 1.45 * n_rows + 0.3), dpi=110)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for r, (name, frames) in enumerate(rows.items()):
+        for c, frame in enumerate(frames):
+            ax = axes[r, c]
+            ax.imshow(frame, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=10)
+        axes[r, 0].set_ylabel(name, fontsize=10)
+    fig.tight_layout(pad=0.4)
+    FigureCanvasAgg(fig).print_png(path)
+    return path

@@ -1,0 +1,100 @@
+"""Choosing a digit, shared by every view: bundled MNIST digits, upload, or a drawing.
+
+The chosen digit lives in a ``gr.State`` as uint8 [28, 28] (0 = background), and a preview shows
+exactly what the model sees after MNIST-style preprocessing.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from ..data import preprocess_digit
+from ..images import upscale
+from .common import SCALE, user_errors
+from .runtime import digits
+
+DEFAULT_CLASS = 3  # the first bundled "3" is the default digit everywhere (and in the API)
+
+
+def bundled(index: int) -> np.ndarray:
+    images, _ = digits()
+    if not 0 <= index < len(images):
+        raise ValueError(f"digit index {index} is out of range [0, {len(images) - 1}]")
+    return images[index].numpy()
+
+
+def default_digit() -> np.ndarray:
+    _, labels = digits()
+    return bundled(int((labels == DEFAULT_CLASS).nonzero()[0, 0]))
+
+
+def _preview(digit: np.ndarray) -> np.ndarray:
+    return upscale(digit, SCALE)
+
+
+@user_errors
+def pick(digit_class: int, which: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The ``which``-th bundled digit of a class (cycling), and the next ``which`` to use."""
+    _, labels = digits()
+    if digit_class not in range(10):
+        raise ValueError(f"digit class must be 0…9, got {digit_class}")
+    of_class = (labels == int(digit_class)).nonzero()[:, 0]
+    digit = bundled(int(of_class[int(which) % len(of_class)]))
+    return digit, _preview(digit), int(which) + 1
+
+
+@user_errors
+def from_upload(image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if image is None:
+        raise ValueError("no image was uploaded")
+    digit = preprocess_digit(image)
+    return digit, _preview(digit)
+
+
+@user_errors
+def from_drawing(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    composite = None if value is None else value.get("composite")
+    if composite is None:
+        raise ValueError("the drawing is empty: draw a digit first")
+    digit = preprocess_digit(composite)
+    return digit, _preview(digit)
+
+
+def build_digit_picker() -> gr.State:
+    """The digit chooser; returns the State every view reads its digit from."""
+    first = default_digit()
+    state = gr.State(first)
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=3), gr.Tabs():
+            with gr.Tab("MNIST digits"):
+                with gr.Row():
+                    digit_class = gr.Radio(list(range(10)), value=DEFAULT_CLASS, label="Digit", scale=3)
+                    another = gr.Button("Another one", variant="secondary", scale=1)
+                which = gr.State(1)
+            with gr.Tab("Upload"):
+                upload = gr.Image(
+                    label="Upload a digit (any photo or scan)",
+                    sources=["upload"],
+                    type="numpy",
+                    height=240,
+                )
+            with gr.Tab("Draw"):
+                pad = gr.Sketchpad(
+                    label="Draw a digit",
+                    type="numpy",
+                    image_mode="RGBA",
+                    canvas_size=(280, 280),
+                    height=320,
+                )
+                use_drawing = gr.Button("Use my drawing", variant="primary")
+        preview = gr.Image(
+            _preview(first), label="What the model sees (28×28)", format="png", height=240, width=240,
+            interactive=False, buttons=["download"], scale=1,
+        )  # fmt: skip
+    reset = gr.State(0)
+    digit_class.input(pick, [digit_class, reset], [state, preview, which], api_name="pick_digit")
+    another.click(pick, [digit_class, which], [state, preview, which], api_visibility="private")
+    upload.upload(from_upload, upload, [state, preview], api_name="use_upload")
+    use_drawing.click(from_drawing, pad, [state, preview], api_name="use_drawing")
+    return state

@@ -1,0 +1,93 @@
+"""View 1: the forward process q(x_t | x_0) on a timestep slider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+import numpy as np
+
+from ..explain import Readout, forward_view, seeded_noise
+from ..images import to_model_range
+from .common import schedule_plot, show, show_noise, user_errors
+from .runtime import diffusion_cpu
+
+EQUATION = r"""
+$$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\qquad
+\varepsilon \sim \mathcal{N}(0, I),\qquad \bar\alpha_t = \prod_{s=1}^{t} (1-\beta_s)$$
+
+Drag the slider: the same $\varepsilon$ (fixed by the seed) is mixed in with a growing weight, so
+you watch one continuous path from $x_0$ ($t = 0$) to almost pure noise ($t = T$).
+Grey levels: black $-1$, white $+1$ (clipped); $\varepsilon$ is shown from $-3$ (black) to $+3$.
+"""
+
+
+def readout_markdown(r: Readout) -> str:
+    if r.t == 0:
+        return "### t = 0\nThe clean digit: $\\bar\\alpha_0 = 1$, no noise yet."
+    return (
+        f"### t = {r.t}\n"
+        f"| $\\beta_t$ | $\\bar\\alpha_t$ | $\\sqrt{{\\bar\\alpha_t}}$ | $\\sqrt{{1-\\bar\\alpha_t}}$ | SNR | log SNR |\n"
+        f"|---|---|---|---|---|---|\n"
+        f"| {r.beta:.5f} | {r.alpha_bar:.5f} | {r.sqrt_alpha_bar:.4f} | {r.sqrt_one_minus_alpha_bar:.4f} "
+        f"| {r.snr:.4g} | {r.log_snr:+.2f} |"
+    )
+
+
+@user_errors
+def forward(digit: np.ndarray, t: int, seed: int):
+    """x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, x_t, the readout and the schedule plot at the paper's t."""
+    diffusion = diffusion_cpu()
+    x0 = to_model_range(np.asarray(digit, dtype=np.uint8)).reshape(1, 1, 28, 28)
+    view = forward_view(diffusion, x0, int(t), seeded_noise(x0.shape, int(seed)))
+    return (
+        show(view.x_t),
+        show(view.x0),
+        show_noise(view.noise),
+        show(view.signal),
+        show(view.scaled_noise),
+        readout_markdown(view.readout),
+        schedule_plot(diffusion).at(view.readout.t),
+    )
+
+
+def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
+    """The tab; returns (handler, inputs, outputs) so the app can render it on page load."""
+    T = diffusion_cpu().num_timesteps
+    with gr.Tab("1 · Forward: adding noise", id="forward"):
+        gr.Markdown(EQUATION, latex_delimiters=LATEX)
+        with gr.Row():
+            t = gr.Slider(
+                0, T, value=T // 4, step=1, label="t (0 = clean digit)", scale=4, elem_id="forward-t"
+            )
+            seed = gr.Number(0, precision=0, label="Noise seed", minimum=0, maximum=2**31 - 1, scale=1)
+            new_noise = gr.Button("New noise", scale=1)
+        with gr.Row(equal_height=True):
+            x0 = image("x₀ (clean)")
+            eps = image("ε (noise)")
+            signal = image("√ᾱₜ · x₀")
+            scaled = image("√(1−ᾱₜ) · ε")
+            x_t = image("xₜ = sum", height=260, elem_id="forward-xt")
+        with gr.Row():
+            table = gr.Markdown(latex_delimiters=LATEX)
+            plot = gr.Image(
+                label="ᾱₜ and log SNR; red line: current t", format="png", interactive=False, buttons=[]
+            )
+    outputs = [x_t, x0, eps, signal, scaled, table, plot]
+    inputs = [digit, t, seed]
+    t.input(forward, inputs, outputs, api_name="forward", trigger_mode="always_last", show_progress="hidden")
+    seed.submit(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
+    new_noise.click(lambda s: int(s) + 1, seed, seed, api_visibility="private", show_progress="hidden").then(
+        forward, inputs, outputs, api_visibility="private", show_progress="hidden"
+    )
+    digit.change(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
+    return forward, inputs, outputs
+
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image:
+    return gr.Image(
+        label=label, format="png", interactive=False, height=height, buttons=["download"], elem_id=elem_id
+    )

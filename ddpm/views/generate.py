@@ -1,0 +1,122 @@
+"""View 3: generate digits from pure noise, streaming x_t and x̂_0 as the chain runs."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from ..images import save_gif
+from ..sample import SAMPLERS, sample_loop
+from .common import filmstrip, show, show_grid, user_errors
+from .forward import LATEX
+from .runtime import diffusion_cpu, gpu, runtime
+
+MAX_DIGITS = 64
+RUNNING = {"generate": 0}  # generations in progress in this process (the tests watch Stop work)
+FRAMES = 40  # frames streamed (and kept for the GIF) per generation, whatever the number of steps
+SAMPLER_CHOICES = [("Ancestral DDPM (all T steps)", "ddpm"), ("DDIM (S steps, η)", "ddim")]
+
+EXPLAIN = r"""
+Start from pure noise $x_T \sim \mathcal{N}(0, I)$ and apply the learned reverse step again and again.
+**Ancestral (DDPM):** $x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z$ for $t = T, \dots, 1$.
+**DDIM:** a deterministic ($\eta = 0$) or partly random jump over a subsequence of $S$ timesteps.
+Left: the current $x_t$; right: the model's current guess $\hat x_0$ of the final digit.
+"""
+
+
+def check_request(n: int, sampler: str, steps: int, eta: float, T: int) -> tuple[int, str, int | None, float]:
+    """Server-side limits, whatever the client sends."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    n, steps = int(n), int(steps)
+    if not 1 <= n <= MAX_DIGITS:
+        raise ValueError(f"number of digits must be between 1 and {MAX_DIGITS}, got {n}")
+    if sampler == "ddim" and not 1 <= steps <= T:
+        raise ValueError(f"DDIM steps must be between 1 and T = {T}, got {steps}")
+    if not 0.0 <= float(eta) <= 1.0:
+        raise ValueError(f"η must be between 0 and 1, got {eta}")
+    return n, sampler, (steps if sampler == "ddim" else None), float(eta)
+
+
+@gpu(duration=90)
+@user_errors
+def generate(n: int, sampler: str, steps: int, eta: float, seed: int, progress=gr.Progress()):
+    rt = runtime()
+    n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
+    RUNNING["generate"] += 1
+    try:
+        yield from _generate(rt, n, sampler, steps, eta, int(seed), progress)
+    finally:  # also when Stop closes the generator
+        RUNNING["generate"] -= 1
+
+
+def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int, progress):
+    generator = torch.Generator(rt.device).manual_seed(seed)
+    start = time.perf_counter()
+    loop = sample_loop(rt.model, rt.diffusion, n, sampler, steps, eta, generator)
+    gif_frames: list = []
+    first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every frame
+    every = None
+    for step in loop:
+        every = every or max(1, step.num_steps // FRAMES)
+        done = step.index + 1
+        progress((done, step.num_steps), desc="denoising", unit="steps")
+        if step.index == 0 or done % every == 0 or done == step.num_steps:
+            x_t = show_grid(step.x_prev)
+            gif_frames.append(show_grid(step.x_prev, max_width=320))  # a smaller GIF to download
+            first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
+            status = f"**step {done} / {step.num_steps}** (t = {step.t + 1}) · {time.perf_counter() - start:.1f} s on {rt.device.type}"
+            yield x_t, show_grid(step.pred_x0), status, gr.skip(), gr.skip()
+    elapsed = time.perf_counter() - start
+    folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
+    gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}.gif"))
+    picks = (
+        [first_digit[round(i * (len(first_digit) - 1) / 7)] for i in range(8)]
+        if len(first_digit) > 8
+        else first_digit
+    )
+    strip = filmstrip(
+        {"first digit": [f for _, f in picks]},
+        [f"t={t}" for t, _ in picks],
+        str(folder / f"filmstrip_seed{seed}.png"),
+    )
+    status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}"
+    yield show_grid(step.x_prev), show_grid(step.pred_x0), status, gif, strip
+
+
+def build_generate_tab() -> None:
+    T = diffusion_cpu().num_timesteps
+    with gr.Tab("3 · Generate", id="generate"):
+        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+        with gr.Row():
+            n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits")
+            sampler = gr.Radio(SAMPLER_CHOICES, value="ddpm", label="Sampler", elem_id="generate-sampler")
+            steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps S", elem_id="generate-steps")
+            eta = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="DDIM η")
+            seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1)
+        with gr.Row():
+            run = gr.Button("Generate", variant="primary", elem_id="generate-run")
+            stop = gr.Button("Stop", variant="stop")
+        status = gr.Markdown(elem_id="generate-status")
+        with gr.Row(equal_height=True):
+            x_t = gr.Image(
+                label="xₜ", format="png", interactive=False, buttons=["download"], elem_id="generate-xt"
+            )
+            x0_hat = gr.Image(
+                label="x̂₀ (the model's current guess)", format="png", interactive=False, buttons=["download"]
+            )
+        with gr.Row():
+            gif = gr.File(label="Animated GIF of the trajectory")
+            strip = gr.File(label="Filmstrip of the first digit (PNG)")
+    event = run.click(
+        generate,
+        [n, sampler, steps, eta, seed],
+        [x_t, x0_hat, status, gif, strip],
+        api_name="generate",
+        concurrency_limit=2,
+    )
+    stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

@@ -1,0 +1,179 @@
+"""View 2: the exact posterior reverse q(x_{t−1} | x_t, x_0) beside the learned p_θ(x_{t−1} | x_t)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+
+from ..explain import compare_reverse, filmstrip_times, inspect_step
+from ..images import to_model_range
+from .common import filmstrip, show, show_noise, user_errors
+from .forward import LATEX, image
+from .runtime import diffusion_cpu, gpu, runtime
+
+VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
+STREAM_EVERY = 20  # steps between two frames of the stream
+
+EXPLAIN = r"""
+Both chains start from the **same** $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ and add
+the **same** noise $z$ at every step: $x_{t-1} = \mu + \sigma_t z$. The exact chain uses
+$\tilde\mu_t(x_t, x_0)$, which knows the answer $x_0$; the learned chain uses $\mu_\theta(x_t, t)$, computed
+from the network's noise estimate $\hat\varepsilon$ alone. Every difference between the rows is the model's.
+"""
+
+FORMULAS = r"""
+Three equivalent ways to get the mean of $p_\theta(x_{t-1} \mid x_t)$:
+- **mean:** predict $\mu_\theta$ directly; exact target $\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\,x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}\,x_t$
+- **ε (DDPM, this model):** $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\hat\varepsilon_\theta(x_t, t)\Big)$
+- **x₀:** $\hat x_0 = \big(x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon\big)/\sqrt{\bar\alpha_t}$, then $\mu_\theta = \tilde\mu_t(x_t, \hat x_0)$
+"""
+
+
+def _digit_tensor(digit: np.ndarray, device: torch.device) -> torch.Tensor:
+    return to_model_range(np.asarray(digit, dtype=np.uint8)).reshape(1, 1, 28, 28).to(device)
+
+
+def _curves(rows: list[tuple[int, float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    t = [r[0] for r in rows]
+    # t = 1 is the decoder's −log p_θ(x_0 | x_1), on another scale: it is reported in the status
+    kl = pd.DataFrame(
+        {"t": [r[0] for r in rows if r[0] > 1], "KL (bits/dim)": [r[1] for r in rows if r[0] > 1]}
+    )
+    gaps = pd.DataFrame(
+        {
+            "t": t * 2,
+            "RMS": [r[2] for r in rows] + [r[3] for r in rows],
+            "what": ["‖μ_q − μ_θ‖"] * len(rows) + ["‖x̂₀ − x₀‖"] * len(rows),
+        }
+    )
+    return kl, gaps
+
+
+@gpu(duration=60)
+@user_errors
+def compare(digit: np.ndarray, t: int, seed: int, variance: str):
+    """Stream both chains from the paper's t down to 0, then a filmstrip of both."""
+    rt = runtime()
+    x0 = _digit_tensor(digit, rt.device)
+    T = rt.diffusion.num_timesteps
+    t, seed = int(t), int(seed)
+    keep = set(filmstrip_times(T))
+    strip: dict[str, list[np.ndarray]] = {"exact q": [], "learned p_θ": []}
+    titles: list[str] = []
+    rows: list[tuple[int, float, float, float]] = []
+    start = time.perf_counter()
+    last = None
+    steps = compare_reverse(rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization)
+    for step in steps:
+        rows.append((step.t, step.kl_bpd, step.mean_gap, step.x0_error))
+        if step.t in keep or step.t == t:
+            titles.append(f"t={step.t}")
+            strip["exact q"].append(show(step.exact.x_t, scale=2))
+            strip["learned p_θ"].append(show(step.learned.x_t, scale=2))
+        last = step
+        if step.t == t or step.t % STREAM_EVERY == 0:
+            yield _frame(step, rows, t, start, None)
+    titles.append("t=0")
+    strip["exact q"].append(show(last.exact.x_prev, scale=2))
+    strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
+    path = str(Path(tempfile.mkdtemp(prefix="ddpm-")) / f"filmstrip_t{t}_seed{seed}.png")
+    yield _frame(last, rows, t, start, filmstrip(strip, titles, path), final=True)
+
+
+def _frame(step, rows, t_start, start, strip_path, final=False):
+    exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
+    shown_t = 0 if final else step.t
+    kl, gaps = _curves(rows)
+    status = (
+        f"**t = {shown_t}** · step {t_start - step.t + 1} of {t_start} · {time.perf_counter() - start:.1f} s"
+    )
+    if final:
+        total = sum(r[1] for r in rows)
+        status += (
+            f" · done: the exact chain has returned $x_0$. Along it, the terms $L_{{t-1}}$ of these steps sum to {total:.3f} bits/dim"
+            f" (decoder $-\\log p_\\theta(x_0 \\mid x_1)$: {rows[-1][1]:.3f})."
+        )
+    return (
+        show(exact), show(learned), show(step.learned.pred_x0), show_noise(step.learned.pred_noise),
+        status, kl, gaps, strip_path if strip_path else gr.skip(), strip_path if strip_path else gr.skip(),
+    )  # fmt: skip
+
+
+@gpu(duration=20)
+@user_errors
+def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
+    rt = runtime()
+    x0 = _digit_tensor(digit, rt.device)
+    step = inspect_step(
+        rt.diffusion, rt.model, x0, int(t), int(seed), variance, rt.model.config.parameterization
+    )
+    diff = step.model_mean - step.posterior_mean
+    rms = float(diff.pow(2).mean().sqrt())
+    text = (
+        f"At **t = {step.t}**: RMS of $\\mu_\\theta - \\tilde\\mu_t$ = {rms:.4f}; "
+        f"KL$(q \\,\\|\\, p_\\theta)$ = {step.kl_bpd:.4f} bits/dim; "
+        f"RMS of $\\hat\\varepsilon - \\varepsilon$ = {float((step.pred_noise - step.true_noise).pow(2).mean().sqrt()):.3f}."
+    )
+    scale = max(float(diff.abs().max()), 1e-6)
+    return show(step.x_t), show(step.posterior_mean), show(step.model_mean), show(diff, -scale, scale), text
+
+
+def build_reverse_tab(digit: gr.State) -> None:
+    T = diffusion_cpu().num_timesteps
+    with gr.Tab("2 · Reverse: exact vs learned", id="reverse"):
+        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+        with gr.Row():
+            t = gr.Slider(1, T, value=T, step=1, label="Start at t", scale=3, elem_id="reverse-t")
+            seed = gr.Number(
+                0, precision=0, label="Seed (ε and every z)", minimum=0, maximum=2**31 - 1, scale=1
+            )
+            variance = gr.Radio(VARIANCES, value="fixed_small", label="Variance of p_θ", scale=2)
+        with gr.Row():
+            run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")
+            stop = gr.Button("Stop", variant="stop")
+        status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
+        with gr.Row(equal_height=True):
+            exact = image("exact q: xₜ", height=220)
+            learned = image("learned p_θ: xₜ", height=220)
+            x0_hat = image("learned: x̂₀", height=220)
+            eps_hat = image("learned: ε̂", height=220)
+        with gr.Row():
+            kl_plot = gr.LinePlot(
+                x="t",
+                y="KL (bits/dim)",
+                title="KL(q ‖ p_θ) at each step, along the exact chain (bits/dim)",
+                height=260,
+            )
+            gap_plot = gr.LinePlot(
+                x="t",
+                y="RMS",
+                color="what",
+                title="Learned vs exact step, along the exact chain (RMS per pixel)",
+                height=260,
+            )
+        with gr.Row():
+            strip = gr.Image(
+                label="Filmstrip: both chains at T, 3T/4, T/2, T/4, …, 0", format="png", interactive=False
+            )
+            strip_file = gr.File(label="Download the filmstrip (PNG)")
+        with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
+            gr.Markdown(FORMULAS, latex_delimiters=LATEX)
+            with gr.Row():
+                t_one = gr.Slider(1, T, value=T // 2, step=1, label="t", scale=3)
+                go = gr.Button("Inspect", scale=1)
+            with gr.Row(equal_height=True):
+                i_xt = image("xₜ")
+                i_q = image("μ̃ₜ (exact)")
+                i_p = image("μ_θ (learned)")
+                i_diff = image("μ_θ − μ̃ₜ (rescaled)")
+            i_text = gr.Markdown(latex_delimiters=LATEX)
+    outputs = [exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file]
+    event = run.click(compare, [digit, t, seed, variance], outputs, api_name="compare", concurrency_limit=2)
+    stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
+    go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

@@ -1,0 +1,72 @@
+"""Shared, lazily created state of the app: the model, its diffusion, the bundled digits.
+
+Loaded once per process on first use and cached. The checkpoint is the bundled one unless the
+environment variable ``DDPM_CHECKPOINT`` names another folder. On a ZeroGPU Space the functions
+that need the GPU are wrapped with ``spaces.GPU``; elsewhere :func:`gpu` does nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
+
+import torch
+
+from .. import checkpoint
+from ..data import MNISTSplit, bundled_digits
+from ..diffusion import GaussianDiffusion
+from ..sample import prepare_for_inference
+
+F = TypeVar("F", bound=Callable)
+
+try:  # Hugging Face ZeroGPU: the GPU is attached only while a decorated function runs
+    import spaces
+
+    def gpu(duration: int = 60) -> Callable[[F], F]:
+        return spaces.GPU(duration=duration)
+
+except ImportError:
+
+    def gpu(duration: int = 60) -> Callable[[F], F]:
+        return lambda fn: fn
+
+
+class Runtime(NamedTuple):
+    model: torch.nn.Module
+    diffusion: GaussianDiffusion
+    device: torch.device
+
+
+_lock = threading.Lock()
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@functools.cache
+def _load(path: str, device_name: str) -> Runtime:
+    model, diffusion = checkpoint.load(path, device_name)
+    return Runtime(prepare_for_inference(model, device_name), diffusion, torch.device(device_name))
+
+
+def runtime() -> Runtime:
+    """The model (ready for inference) and its diffusion, on the GPU when there is one."""
+    path = os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED))
+    with _lock:  # two first requests at once must not load twice
+        return _load(path, str(device()))
+
+
+@functools.cache
+def diffusion_cpu() -> GaussianDiffusion:
+    """The model's diffusion on the CPU, for the cheap views (the forward process)."""
+    config = checkpoint.read_config(os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED)))
+    return checkpoint.DiffusionConfig(**config["diffusion"]).build()
+
+
+@functools.cache
+def digits() -> MNISTSplit:
+    return bundled_digits()

@@ -70,6 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--no-download", action="store_true", help="never download MNIST")
     a("--out", default="runs/mnist", help="output folder")
     a("--resume", action="store_true", help="continue from <out>/train_state.pt if it exists")
+    a(
+        "--init-from",
+        default=None,
+        help="start model and EMA from this checkpoint folder (fine-tuning; fresh optimizer)",
+    )
     a("--max-minutes", type=float, default=0.0, help="stop (saving state) after this wall time; 0: no limit")
     a("--save-every", type=int, default=2000, help="save state and export the EMA checkpoint every N steps")
     a("--sample-every", type=int, default=5000, help="write a grid of 64 EMA samples (DDIM-50) every N steps")
@@ -149,6 +154,12 @@ def train(args: argparse.Namespace) -> Path:
     step, elapsed_before = 0, 0.0
     order, cursor = None, 0  # this epoch's permutation of the training images, and the position in it
 
+    if args.init_from and not (args.resume and (out / "train_state.pt").exists()):
+        init, _ = checkpoint.load(args.init_from)
+        if init.config != config:
+            sys.exit(f"{args.init_from} holds model {init.config}, not {config}")
+        model.load_state_dict(init.state_dict())
+        ema.load_state_dict(init.state_dict())
     state_path = out / "train_state.pt"
     if args.resume and state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=True)

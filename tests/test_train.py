@@ -96,3 +96,12 @@ def test_distributed_training_with_torchrun_on_cpu(npz, tmp_path):
     assert "world size 2" in result.stdout
     model, _ = checkpoint.load(tmp_path / "ddp" / "checkpoint")
     assert model.config.channels == (8, 16)
+
+
+def test_init_from_a_checkpoint_starts_from_its_weights(npz, tmp_path):
+    main(train_args(npz, tmp_path / "a", 3))
+    main(train_args(npz, tmp_path / "b", 1, "--init-from", str(tmp_path / "a" / "checkpoint"), "--lr", "0"))
+    a, _ = checkpoint.load(tmp_path / "a" / "checkpoint")
+    b, _ = checkpoint.load(tmp_path / "b" / "checkpoint")
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(wb, wa, msg=name)  # lr 0: one step changes nothing

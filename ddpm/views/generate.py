@@ -64,8 +64,9 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
     for step in loop:
         every = every or max(1, step.num_steps // FRAMES)
         done = step.index + 1
-        progress((done, step.num_steps), desc="denoising", unit="steps")
         if step.index == 0 or done % every == 0 or done == step.num_steps:
+            # progress is reported with the frames: a call per step costs more than the step
+            progress((done, step.num_steps), desc="denoising", unit="steps")
             x_t = show_grid(step.x_prev)
             gif_frames.append(show_grid(step.x_prev, max_width=320))  # a smaller GIF to download
             first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))

@@ -190,8 +190,7 @@ def to_display(x: torch.Tensor | np.ndarray, low: float = -1.0, high: float = 1.
     if not high > low:
         raise ValueError(f"need high > low, got low={low}, high={high}")
     t = _as_tensor(x).detach().to("cpu", torch.float32)
-    scaled = ((t - low) * (255.0 / (high - low))).nan_to_num(0.0).clamp(0, 255).round()
-    return scaled.to(torch.uint8).numpy()
+    return to_uint8((t - low) * (2.0 / (high - low)) - 1.0).numpy()  # [low, high] -> [-1, 1]
 
 
 def save_gif(frames: list[np.ndarray], path: str, duration_ms: int = 80, hold_last_ms: int = 1500) -> str:

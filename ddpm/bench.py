@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median reported)")
     p.add_argument("--no-reference", action="store_true", help="skip the diffusers comparison")
+    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows (~20 s)")
     p.add_argument("--sizes", action="store_true", help="only time the forward pass of several UNet sizes")
     args = p.parse_args(argv)
     if args.threads:
@@ -116,8 +117,9 @@ def main(argv: list[str] | None = None) -> None:
         print("(no checkpoint: timing a freshly initialised UNet with the default configuration)")
         model, diffusion = UNet(UNetConfig()), GaussianDiffusion.from_schedule("linear", 1000).to(device)
     params = count_parameters(model)
-    model = prepare_for_inference(model, device)
-    frozen = prepare_for_inference(model, device, freeze=True) if device.type == "cpu" else model
+    unet = model
+    model = prepare_for_inference(unet, device)
+    compiled = None if args.no_compile else prepare_for_inference(unet, device, compile=True)
     reference = None if args.no_reference else reference_model(device)
     what = f"{device.type}" + (f", {torch.get_num_threads()} threads" if device.type == "cpu" else "")
     print(
@@ -130,31 +132,35 @@ def main(argv: list[str] | None = None) -> None:
     with torch.no_grad():
         for batch in (1, 16, 64):
             x = torch.randn(batch, 1, 28, 28, device=device)
-            t = torch.full((batch,), 500, device=device, dtype=torch.long)
+            t = torch.full((batch,), diffusion.num_timesteps // 2, device=device, dtype=torch.long)
             ours = timed(lambda x=x, t=t: model(x, t), device, max(10, args.repeats))
             ref = None
             if reference is not None:
                 ref = timed(lambda x=x, t=t: reference(x, t).sample, device, max(10, args.repeats))
             rows.append((f"forward batch {batch} (ms)", ours * 1e3, None if ref is None else ref * 1e3))
-            if batch == 16 and frozen is not model:
-                traced = timed(lambda x=x, t=t: frozen(x, t), device, max(10, args.repeats))
-                rows.append(("  same, TorchScript-frozen (ms)", traced * 1e3, None))
+            if batch == 16 and compiled is not None:
+                fast = timed(lambda x=x, t=t: compiled(x, t), device, max(10, args.repeats))
+                rows.append(("  same, --compile (ms)", fast * 1e3, None))
+
+    def trajectory(m, sampler: str, steps: int | None, n: int) -> float:
+        generator = torch.Generator(device).manual_seed(0)
+        return timed(
+            lambda: final_sample(sample_loop(m, diffusion, n, sampler, steps, generator=generator)),
+            device,
+            args.repeats,
+        )
+
     batches = (16, 64) if device.type == "cuda" else (16,)
     for n in batches:
         for name, sampler, steps in ((f"ddpm-1000 x{n}", "ddpm", None), (f"ddim-50 x{n}", "ddim", 50)):
-            ours = timed(
-                lambda s=sampler, k=steps, n=n: final_sample(
-                    sample_loop(model, diffusion, n, s, k, generator=torch.Generator(device).manual_seed(0))
-                ),
-                device,
-                args.repeats,
-            )
             ref = None
             if reference is not None:
                 ref = timed(
                     lambda k=steps, n=n: reference_sampling(reference, n, k, device), device, 1, warmup=0
                 )
-            rows.append((f"{name} (s)", ours, ref))
+            rows.append((f"{name} (s)", trajectory(model, sampler, steps, n), ref))
+            if n == 16 and compiled is not None:
+                rows.append((f"{name} --compile (s)", trajectory(compiled, sampler, steps, n), None))
         x0 = torch.rand(n, 1, 28, 28, device=device) * 2 - 1
         x_t = diffusion.q_sample(x0, diffusion.num_timesteps - 1)
         post = timed(
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{'':32} {'ours':>10} {'reference':>10} {'speed-up':>9} {'target':>8}")
     for name, ours, ref in rows:
-        target = TARGETS_CPU.get(name.rsplit(" (", 1)[0]) if device.type == "cpu" else None
+        key = name.rsplit(" (", 1)[0].removesuffix(" --compile")
+        target = TARGETS_CPU.get(key) if device.type == "cpu" else None
         ref_s = f"{ref:10.3f}" if ref is not None else f"{'—':>10}"
         ratio = f"{ref / ours:8.1f}x" if ref is not None else f"{'':>9}"
         goal = "" if target is None else f"≤ {target:g} " + ("ok" if ours <= target else "MISSED")

@@ -194,10 +194,22 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out_conv.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.denoise(x, self.time_rows(t))
+
+    def time_rows(self, t: torch.Tensor) -> torch.Tensor:
+        """Every block's time bias for 0-based indices t [B], concatenated: [B, Σ block widths].
+
+        It depends on t alone, so inference can look it up in a table of all T rows
+        (:class:`ddpm.sample.InferenceUNet`) instead of running the time MLP at every step.
+        """
         cfg = self.config
         emb = self.time_mlp(timestep_embedding(t, cfg.time_dim, cfg.timesteps))
-        biases = self.time_proj(F.silu(emb)).split(self.time_splits, dim=1)
+        return self.time_proj(F.silu(emb))
 
+    def denoise(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """The network body: x_t [B, C, H, W] and ``time_rows(t)`` [B, Σ widths] -> [B, C, H, W]."""
+        cfg = self.config
+        biases = rows.split(self.time_splits, dim=1)
         h = self.stem(F.pixel_unshuffle(x, cfg.stem_factor))
         skips = [h]
         for level, plan in enumerate(self.down_plan):

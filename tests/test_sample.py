@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -53,17 +55,50 @@ def test_sample_cli_rejects_bad_requests(tiny, tmp_path):
         main(["--checkpoint", str(tmp_path / "nowhere"), "--out", str(tmp_path / "g.npz")])
 
 
-def test_frozen_model_matches_eager_for_any_batch_and_t():
+def test_inference_model_matches_the_unet_for_any_batch_and_t():
     from tiny import TINY, randomised
 
-    from ddpm.sample import FrozenUNet
+    from ddpm.sample import InferenceUNet
     from ddpm.unet import UNet, UNetConfig
 
     model = randomised(UNet(UNetConfig(**TINY)))
-    frozen = prepare_for_inference(model, freeze=True)
-    assert isinstance(frozen, FrozenUNet) and frozen.config == model.config
+    fast = prepare_for_inference(model)
+    assert isinstance(fast, InferenceUNet) and fast.config == model.config
+    assert fast.table.shape == (1000, sum(fast.unet.time_splits))
     for batch in (1, 5, 16):
         x = torch.randn(batch, 1, 28, 28)
         t = torch.randint(0, 1000, (batch,))
         with torch.no_grad():
-            torch.testing.assert_close(frozen(x, t), model(x, t), rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(fast(x, t), model(x, t), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compiled_model_matches_the_unet():
+    from tiny import TINY, randomised
+
+    from ddpm.unet import UNet, UNetConfig
+
+    model = randomised(UNet(UNetConfig(**TINY)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback to eager would hide a broken compile path
+        compiled = prepare_for_inference(model, compile=True, example_batch=4)
+    assert compiled is not model and type(compiled).__name__ != "InferenceUNet"
+    x, t = torch.randn(4, 1, 28, 28), torch.tensor([0, 10, 500, 999])
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x, t), model(x, t), rtol=1e-4, atol=1e-4)
+    assert compiled.config == model.config
+
+
+def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch):
+    from tiny import TINY, randomised
+
+    from ddpm.sample import InferenceUNet
+    from ddpm.unet import UNet, UNetConfig
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="no C.. compiler"):
+        model = prepare_for_inference(randomised(UNet(UNetConfig(**TINY))), compile=True)
+    assert isinstance(model, InferenceUNet)

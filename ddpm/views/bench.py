@@ -45,11 +45,20 @@ def floor_app() -> gr.Blocks:
     with gr.Blocks() as demo:
         t = gr.Slider(0, 1000, value=250, step=1, elem_id="forward-t")
         first = canned[250]
-        images = [gr.Image(first[i], format="png", elem_id="forward-xt" if i == 0 else None) for i in range(5)]
+        images = [
+            gr.Image(first[i], format="png", elem_id="forward-xt" if i == 0 else None) for i in range(5)
+        ]
         table = gr.Markdown(first[5])
         plot = gr.Image(first[6], format="png")
         outputs = [*images, table, plot]
-        t.input(lambda t: canned[int(t)], t, outputs, api_name="forward", trigger_mode="always_last", show_progress="hidden")
+        t.input(
+            lambda t: canned[int(t)],
+            t,
+            outputs,
+            api_name="forward",
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
     return demo
 
 

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median reported)")
     p.add_argument("--no-reference", action="store_true", help="skip the diffusers comparison")
-    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows (~20 s)")
+    p.add_argument("--no-compile", action="store_true", help="skip the --backend compile rows (~20 s)")
     p.add_argument("--sizes", action="store_true", help="only time the forward pass of several UNet sizes")
     args = p.parse_args(argv)
     if args.threads:
@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     params = count_parameters(model)
     unet = model
     model = prepare_for_inference(unet, device)
-    compiled = None if args.no_compile else prepare_for_inference(unet, device, compile=True)
+    variants = {"--backend torchscript": prepare_for_inference(unet, device, "torchscript")}
+    if not args.no_compile:
+        variants["--backend compile"] = prepare_for_inference(unet, device, "compile")
     reference = None if args.no_reference else reference_model(device)
     what = f"{device.type}" + (f", {torch.get_num_threads()} threads" if device.type == "cpu" else "")
     print(
@@ -138,9 +140,10 @@ def main(argv: list[str] | None = None) -> None:
             if reference is not None:
                 ref = timed(lambda x=x, t=t: reference(x, t).sample, device, max(10, args.repeats))
             rows.append((f"forward batch {batch} (ms)", ours * 1e3, None if ref is None else ref * 1e3))
-            if batch == 16 and compiled is not None:
-                fast = timed(lambda x=x, t=t: compiled(x, t), device, max(10, args.repeats))
-                rows.append(("  same, --compile (ms)", fast * 1e3, None))
+            if batch == 16:
+                for label, variant in variants.items():
+                    fast = timed(lambda x=x, t=t, m=variant: m(x, t), device, max(10, args.repeats))
+                    rows.append((f"  same, {label} (ms)", fast * 1e3, None))
 
     def trajectory(m, sampler: str, steps: int | None, n: int) -> float:
         generator = torch.Generator(device).manual_seed(0)
@@ -159,8 +162,9 @@ def main(argv: list[str] | None = None) -> None:
                     lambda k=steps, n=n: reference_sampling(reference, n, k, device), device, 1, warmup=0
                 )
             rows.append((f"{name} (s)", trajectory(model, sampler, steps, n), ref))
-            if n == 16 and compiled is not None:
-                rows.append((f"{name} --compile (s)", trajectory(compiled, sampler, steps, n), None))
+            if n == 16:
+                for label, variant in variants.items():
+                    rows.append((f"{name} {label} (s)", trajectory(variant, sampler, steps, n), None))
         x0 = torch.rand(n, 1, 28, 28, device=device) * 2 - 1
         x_t = diffusion.q_sample(x0, diffusion.num_timesteps - 1)
         post = timed(
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{'':32} {'ours':>10} {'reference':>10} {'speed-up':>9} {'target':>8}")
     for name, ours, ref in rows:
-        key = name.rsplit(" (", 1)[0].removesuffix(" --compile")
+        key = name.rsplit(" (", 1)[0].split(" --", 1)[0]
         target = TARGETS_CPU.get(key) if device.type == "cpu" else None
         ref_s = f"{ref:10.3f}" if ref is not None else f"{'—':>10}"
         ratio = f"{ref / ours:8.1f}x" if ref is not None else f"{'':>9}"

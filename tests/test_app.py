@@ -11,12 +11,17 @@ from PIL import Image
 import app
 from ddpm.images import upscale
 from ddpm.views import generate as generate_view
+from ddpm.views import reverse as reverse_view
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
+    # stream every step: these runs are short, and the tests count frames
+    pace = pytest.MonkeyPatch()
+    pace.setattr(generate_view, "FRAME_SECONDS", 0.0)
+    pace.setattr(reverse_view, "FRAME_SECONDS", 0.0)
     demo = app.build_demo()
     demo.queue(max_size=16)
     _, url, _ = demo.launch(
@@ -27,6 +32,7 @@ def client(tmp_path_factory):
     yield c
     c.close()
     demo.close()
+    pace.undo()
 
 
 def pixels(path) -> np.ndarray:
@@ -69,6 +75,7 @@ def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
     assert np.array_equal(exact, upscale(default_digit(), 8))
     assert learned.shape == exact.shape
     assert "done" in final[4]
+    assert pixels(frames[0][0]).shape == (112, 112)  # streamed frames are light; the page scales them
     strip = Image.open(final[7])
     assert strip.width > strip.height > 100
 

@@ -81,7 +81,7 @@ def test_compiled_model_matches_the_unet():
     model = randomised(UNet(UNetConfig(**TINY)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a fallback to eager would hide a broken compile path
-        compiled = prepare_for_inference(model, compile=True, example_batch=4)
+        compiled = prepare_for_inference(model, backend="compile", example_batch=4)
     assert compiled is not model and type(compiled).__name__ != "InferenceUNet"
     x, t = torch.randn(4, 1, 28, 28), torch.tensor([0, 10, 500, 999])
     with torch.no_grad():
@@ -100,5 +100,23 @@ def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch):
 
     monkeypatch.setattr(torch, "compile", broken)
     with pytest.warns(UserWarning, match="no C.. compiler"):
-        model = prepare_for_inference(randomised(UNet(UNetConfig(**TINY))), compile=True)
+        model = prepare_for_inference(randomised(UNet(UNetConfig(**TINY))), backend="compile")
     assert isinstance(model, InferenceUNet)
+    with pytest.raises(ValueError, match="'tensorrt'"):
+        prepare_for_inference(randomised(UNet(UNetConfig(**TINY))), backend="tensorrt")
+
+
+def test_frozen_model_matches_the_unet_for_any_batch_and_t():
+    from tiny import TINY, randomised
+
+    from ddpm.sample import FrozenUNet
+    from ddpm.unet import UNet, UNetConfig
+
+    model = randomised(UNet(UNetConfig(**TINY)))
+    frozen = prepare_for_inference(model, backend="torchscript")
+    assert isinstance(frozen, FrozenUNet) and frozen.config == model.config
+    for batch in (1, 2, 5, 16):
+        x = torch.randn(batch, 1, 28, 28)
+        t = torch.randint(0, 1000, (batch,))
+        with torch.no_grad():
+            torch.testing.assert_close(frozen(x, t), model(x, t), rtol=1e-4, atol=1e-5)

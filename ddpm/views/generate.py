@@ -17,7 +17,9 @@ from .runtime import diffusion_cpu, gpu, runtime
 
 MAX_DIGITS = 64
 RUNNING = {"generate": 0}  # generations in progress in this process (the tests watch Stop work)
-FRAMES = 40  # frames streamed (and kept for the GIF) per generation, whatever the number of steps
+GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
+FRAME_SECONDS = 0.25  # at most ~4 streamed frames a second: each costs a PNG, a download and a redraw
+STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 SAMPLER_CHOICES = [("Ancestral DDPM (all T steps)", "ddpm"), ("DDIM (S steps, η)", "ddim")]
 
 EXPLAIN = r"""
@@ -55,23 +57,33 @@ def generate(n: int, sampler: str, steps: int, eta: float, seed: int, progress=g
 
 
 def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int, progress):
+    """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
+
+    Frames are paced by wall time (:data:`FRAME_SECONDS`), so a fast GPU is not slowed by the
+    page and a slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the
+    downloads are the same on every machine.
+    """
     generator = torch.Generator(rt.device).manual_seed(seed)
     start = time.perf_counter()
     loop = sample_loop(rt.model, rt.diffusion, n, sampler, steps, eta, generator)
     gif_frames: list = []
-    first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every frame
-    every = None
+    first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every GIF frame
+    every, last_frame = None, -float("inf")
     for step in loop:
-        every = every or max(1, step.num_steps // FRAMES)
+        every = every or max(1, step.num_steps // GIF_FRAMES)
         done = step.index + 1
         if step.index == 0 or done % every == 0 or done == step.num_steps:
+            gif_frames.append(show_grid(step.x_prev, max_width=320))
+            first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
+        if done < step.num_steps and (step.index == 0 or time.perf_counter() - last_frame >= FRAME_SECONDS):
             # progress is reported with the frames: a call per step costs more than the step
             progress((done, step.num_steps), desc="denoising", unit="steps")
-            x_t = show_grid(step.x_prev)
-            gif_frames.append(show_grid(step.x_prev, max_width=320))  # a smaller GIF to download
-            first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
             status = f"**step {done} / {step.num_steps}** (t = {step.t + 1}) · {time.perf_counter() - start:.1f} s on {rt.device.type}"
-            yield x_t, show_grid(step.pred_x0), status, gr.skip(), gr.skip()
+            yield (
+                show_grid(step.x_prev, max_width=STREAM_WIDTH), show_grid(step.pred_x0, max_width=STREAM_WIDTH),
+                status, gr.skip(), gr.skip(),
+            )  # fmt: skip
+            last_frame = time.perf_counter()
     elapsed = time.perf_counter() - start
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}.gif"))
@@ -105,11 +117,13 @@ def build_generate_tab() -> None:
         status = gr.Markdown(elem_id="generate-status")
         with gr.Row(equal_height=True):
             x_t = gr.Image(
-                label="xₜ", format="png", interactive=False, buttons=["download"], elem_id="generate-xt"
-            )
+                label="xₜ", format="png", interactive=False, buttons=["download"], height=480,
+                elem_id="generate-xt",
+            )  # fmt: skip
             x0_hat = gr.Image(
-                label="x̂₀ (the model's current guess)", format="png", interactive=False, buttons=["download"]
-            )
+                label="x̂₀ (the model's current guess)", format="png", interactive=False,
+                buttons=["download"], height=480,
+            )  # fmt: skip
         with gr.Row():
             gif = gr.File(label="Animated GIF of the trajectory")
             strip = gr.File(label="Filmstrip of the first digit (PNG)")

@@ -18,7 +18,8 @@ from .forward import LATEX, image
 from .runtime import diffusion_cpu, gpu, runtime
 
 VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
-STREAM_EVERY = 20  # steps between two frames of the stream
+FRAME_SECONDS = 0.25  # at most ~4 streamed frames a second (see views.generate)
+STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
 Both chains start from the **same** $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ and add
@@ -68,7 +69,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     titles: list[str] = []
     rows: list[tuple[int, float, float, float]] = []
     start = time.perf_counter()
-    last = None
+    last, last_frame = None, -float("inf")
     steps = compare_reverse(rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization)
     for step in steps:
         rows.append((step.t, step.kl_bpd, step.mean_gap, step.x0_error))
@@ -77,8 +78,9 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
             strip["exact q"].append(show(step.exact.x_t, scale=2))
             strip["learned p_θ"].append(show(step.learned.x_t, scale=2))
         last = step
-        if step.t == t or step.t % STREAM_EVERY == 0:
+        if step.t == t or time.perf_counter() - last_frame >= FRAME_SECONDS:
             yield _frame(step, rows, t, start, None)
+            last_frame = time.perf_counter()
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
@@ -89,6 +91,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
 def _frame(step, rows, t_start, start, strip_path, final=False):
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
+    scale = 8 if final else STREAM_SCALE
     kl, gaps = _curves(rows)
     status = (
         f"**t = {shown_t}** · step {t_start - step.t + 1} of {t_start} · {time.perf_counter() - start:.1f} s"
@@ -100,7 +103,8 @@ def _frame(step, rows, t_start, start, strip_path, final=False):
             f" (decoder $-\\log p_\\theta(x_0 \\mid x_1)$: {rows[-1][1]:.3f})."
         )
     return (
-        show(exact), show(learned), show(step.learned.pred_x0), show_noise(step.learned.pred_noise),
+        show(exact, scale=scale), show(learned, scale=scale), show(step.learned.pred_x0, scale=scale),
+        show_noise(step.learned.pred_noise, scale=scale),
         status, kl, gaps, strip_path if strip_path else gr.skip(), strip_path if strip_path else gr.skip(),
     )  # fmt: skip
 

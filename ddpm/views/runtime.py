@@ -50,7 +50,10 @@ def device() -> torch.device:
 @functools.cache
 def _load(path: str, device_name: str) -> Runtime:
     model, diffusion = checkpoint.load(path, device_name)
-    return Runtime(prepare_for_inference(model, device_name), diffusion, torch.device(device_name))
+    # On CPU the traced, frozen model keeps its pace while the web server works beside it
+    # (see ddpm.sample.FrozenUNet); on a GPU eager is fine.
+    backend = "torchscript" if torch.device(device_name).type == "cpu" else "eager"
+    return Runtime(prepare_for_inference(model, device_name, backend), diffusion, torch.device(device_name))
 
 
 def runtime() -> Runtime:

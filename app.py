@@ -14,8 +14,13 @@ import gradio as gr
 from ddpm.views.digits import build_digit_picker
 from ddpm.views.forward import LATEX, build_forward_tab
 from ddpm.views.generate import build_generate_tab
+from ddpm.views.likelihood import build_likelihood_tabs
+from ddpm.views.parameterizations import build_parameterizations_tab
+from ddpm.views.pasts import build_pasts_tabs
 from ddpm.views.reverse import build_reverse_tab
 from ddpm.views.runtime import runtime
+from ddpm.views.schedules import build_schedules_tab
+from ddpm.views.small_steps import build_small_steps_tab
 
 TITLE = "DDPM: the reverse process, step by step"
 
@@ -47,6 +52,12 @@ def build_demo() -> gr.Blocks:
             forward, inputs, outputs = build_forward_tab(digit)
             build_reverse_tab(digit)
             build_generate_tab()
+            with gr.Tab("4 · Lessons", id="lessons"), gr.Tabs():
+                build_small_steps_tab()
+                build_schedules_tab(digit)
+                build_parameterizations_tab(digit)
+                build_likelihood_tabs(digit)
+                build_pasts_tabs(digit)
         demo.load(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
     return demo
 

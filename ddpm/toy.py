@@ -178,14 +178,14 @@ def expected_step_kl(data: Mixture1D, T: int, t: int, points: int = 128) -> floa
     return float(_trapezoid(weight * gaussian_fit_kl(data, T, t, x), x) / _trapezoid(weight, x))
 
 
-def chain_kl(data: Mixture1D, T: int, max_steps: int = 50) -> float:
+def chain_kl(data: Mixture1D, T: int, max_steps: int = 50, points: int = 128) -> float:
     """Σ_t E_{x_t} KL(true reverse step ‖ best Gaussian step) over the T-step chain, in nats.
 
     For T > ``max_steps``, the sum is estimated from ``max_steps`` evenly spaced steps (T/n times
-    their sum), which keeps the cost bounded for T = 1000.
+    their sum), which keeps the cost bounded for T = 1000; ``points`` is the x_t quadrature size.
     """
     steps = np.unique(np.linspace(1, T, min(T, max_steps)).round().astype(int))
-    return float(sum(expected_step_kl(data, T, int(t)) for t in steps) * T / len(steps))
+    return float(sum(expected_step_kl(data, T, int(t), points) for t in steps) * T / len(steps))
 
 
 def sample_gaussian_reverse(

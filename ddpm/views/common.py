@@ -104,6 +104,18 @@ def schedule_plot(diffusion: GaussianDiffusion) -> SchedulePlot:
     return SchedulePlot(diffusion)
 
 
+def render(fig: Figure) -> np.ndarray:
+    """A matplotlib figure as RGB uint8 [H, W, 3] (a plain image: cheap to send, same in the API)."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
+    """An output for a rendered plot."""
+    return gr.Image(label=label, format="png", interactive=False, buttons=["download"], elem_id=elem_id)
+
+
 def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:
     """Save a labelled grid of images (one row per chain, one column per time) as a PNG."""
     n_rows, n_cols = len(rows), len(titles)

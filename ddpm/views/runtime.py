@@ -16,6 +16,8 @@ from typing import NamedTuple, TypeVar
 import torch
 
 from .. import checkpoint
+from ..classifier import DigitClassifier
+from ..classifier import load as load_classifier
 from ..data import MNISTSplit, bundled_digits
 from ..diffusion import GaussianDiffusion
 from ..sample import prepare_for_inference
@@ -64,10 +66,22 @@ def runtime() -> Runtime:
 
 
 @functools.cache
+def diffusion_config() -> checkpoint.DiffusionConfig:
+    """The schedule and T the model was trained with (from its config.json)."""
+    config = checkpoint.read_config(os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED)))
+    return checkpoint.DiffusionConfig(**config["diffusion"])
+
+
+@functools.cache
 def diffusion_cpu() -> GaussianDiffusion:
     """The model's diffusion on the CPU, for the cheap views (the forward process)."""
-    config = checkpoint.read_config(os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED)))
-    return checkpoint.DiffusionConfig(**config["diffusion"]).build()
+    return diffusion_config().build()
+
+
+@functools.cache
+def classifier() -> DigitClassifier:
+    """The project's bundled digit classifier, on the runtime's device."""
+    return load_classifier(device=runtime().device).eval()
 
 
 @functools.cache

@@ -1,0 +1,120 @@
+"""Lessons on the loss: the variational bound of one digit term by term (bits/dim), and where
+noise prediction is hard (the ε-error over t, whose average is Algorithm 1's loss)."""
+
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..lessons import bound_terms, contrast_images, noise_prediction_error
+from .common import plot_image, render, show, user_errors
+from .forward import LATEX, image
+from .reverse import _digit_tensor
+from .runtime import digits, gpu, runtime
+
+COLOURS = {"digit": "#1f4e9c", "noisy digit": "#b3590e", "random pixels": "#7a7a7a"}
+
+BPD_EXPLAIN = r"""
+$-\log p_\theta(x_0) \le L_T + \sum_{t=2}^{T} L_{t-1} + L_0$ with the **prior** $L_T = \mathrm{KL}(q(x_T \mid x_0)\,\|\,\mathcal N(0, I))$,
+the **steps** $L_{t-1} = \mathrm{KL}(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t))$ and the **decoder**
+$L_0 = -\log p_\theta(x_0 \mid x_1)$ (8-bit pixels), in bits per dimension (÷ 784 ln 2). All $T$ terms
+are evaluated (one $x_t$ each). A digit the model knows costs few bits; noise added to it, or random
+pixels, cost many: the bound is a likelihood.
+"""
+
+NOISE_EXPLAIN = r"""
+**Algorithm 1 (training):** repeat: $x_0 \sim q(x_0)$, $t \sim \mathrm{Uniform}(\{1, \dots, T\})$,
+$\varepsilon \sim \mathcal N(0, I)$; take a gradient step on
+$\nabla_\theta \big\| \varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\ t) \big\|^2$.
+The curve is that error per pixel at each $t$ for the bundled model on the 100 bundled MNIST test
+digits; its average over $t$ is $L_\text{simple}$. Near $t = 0$ the noise is tiny and hard to tell from
+the digit's own pixels; near $t = T$, $x_t$ is almost all noise and $\hat\varepsilon \approx x_t$ is easy.
+"""
+
+
+@gpu(duration=60)
+@user_errors
+def bits_per_dim(digit: np.ndarray, seed: int = 0):
+    """(plot of the terms over t, the three images, a table of totals)."""
+    rt = runtime()
+    images = contrast_images(_digit_tensor(digit, rt.device), int(seed))
+    bpd = bound_terms(rt.diffusion, rt.model, torch.cat(list(images.values())), int(seed),
+                      rt.model.config.parameterization)  # fmt: skip
+    fig = Figure(figsize=(9.6, 3.6), dpi=100)
+    ax = fig.add_subplot()
+    steps = np.arange(1, rt.diffusion.num_timesteps + 1)
+    for i, name in enumerate(images):
+        ax.semilogy(
+            steps, bpd.terms[i].clamp_min(1e-7).cpu().numpy(), color=COLOURS[name], lw=1.6, label=name
+        )
+    ax.set_xlabel("t  (t = 1: decoder L₀; t ≥ 2: L_{t−1})")
+    ax.set_ylabel("bits/dim")
+    ax.set_title("The bound term by term")
+    ax.legend()
+    fig.tight_layout()
+    rows = [
+        f"| {name} | **{float(bpd.total[i]):.3f}** | {float(bpd.prior[i]):.5f} | {float(bpd.terms[i, 1:].sum()):.3f} "
+        f"| {float(bpd.terms[i, 0]):.3f} |"
+        for i, name in enumerate(images)
+    ]
+    table = (
+        "| image | total (bits/dim) | prior L_T | steps Σ L_{t−1} | decoder L₀ |\n|---|---|---|---|---|\n"
+        + "\n".join(rows)
+    )
+    return (render(fig), *(show(x[None]) for x in images.values()), table)
+
+
+@functools.lru_cache(maxsize=4)
+def _noise_error(seed: int):
+    rt = runtime()
+    test_digits, _ = digits()
+    x0 = (test_digits.float() / 127.5 - 1.0)[:, None].to(rt.device)
+    return noise_prediction_error(rt.diffusion, rt.model, x0, steps=50, seed=seed)
+
+
+@gpu(duration=60)
+@user_errors
+def noise_error(seed: int = 0):
+    """(plot of E‖ε − ε_θ‖²/D over t, markdown with L_simple)."""
+    result = _noise_error(int(seed))
+    fig = Figure(figsize=(9.6, 3.4), dpi=100)
+    ax = fig.add_subplot()
+    ax.semilogy(result.t.numpy(), result.mse.numpy(), "o-", color="#1f4e9c", lw=2, ms=4)
+    ax.axhline(
+        result.simple_loss, color="#c81414", ls="--", lw=1.5, label=f"L_simple = {result.simple_loss:.4f}"
+    )
+    ax.set_xlabel("t")
+    ax.set_ylabel("E ‖ε − ε_θ(x_t, t)‖² per pixel")
+    ax.legend()
+    fig.tight_layout()
+    worst = int(result.t[int(result.mse.argmax())])
+    text = (
+        f"$L_\\text{{simple}}$ ≈ **{result.simple_loss:.4f}** (mean over {len(result.t)} evenly spaced t); "
+        f"hardest at t = {worst}, easiest at t = {int(result.t[int(result.mse.argmin())])}."
+    )
+    return render(fig), text
+
+
+def build_likelihood_tabs(digit: gr.State) -> None:
+    with gr.Tab("Bits per dimension", id="bits-per-dim"):
+        gr.Markdown(BPD_EXPLAIN, latex_delimiters=LATEX)
+        with gr.Row():
+            seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1)
+            run = gr.Button("Compute the bound (all T steps)", variant="primary", elem_id="bpd-run")
+        table = gr.Markdown(latex_delimiters=LATEX)
+        plot = plot_image("Terms of the bound over t")
+        with gr.Row(equal_height=True):
+            shown = [image(name) for name in COLOURS]
+    run.click(bits_per_dim, [digit, seed], [plot, *shown, table], api_name="bits_per_dim")
+
+    with gr.Tab("Noise-prediction error", id="noise-error") as tab:
+        gr.Markdown(NOISE_EXPLAIN, latex_delimiters=LATEX)
+        with gr.Row():
+            seed = gr.Number(0, precision=0, label="Seed (t's noise)", minimum=0, maximum=2**31 - 1)
+        text = gr.Markdown(latex_delimiters=LATEX)
+        plot = plot_image("Noise-prediction error over t")
+    gr.on([tab.select, seed.submit], noise_error, [seed], [plot, text], api_name="noise_error")

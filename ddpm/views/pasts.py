@@ -1,0 +1,147 @@
+"""Lessons with the project's digit classifier: one noisy image has many pasts, and when does a
+generation become a "7"?"""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..classifier import predict
+from ..lessons import many_pasts
+from ..sample import sample_loop
+from .common import plot_image, render, show, show_grid, user_errors
+from .forward import LATEX, image
+from .reverse import _digit_tensor
+from .runtime import classifier, diffusion_cpu, gpu, runtime
+
+MAX_PASTS = 64
+FRAME_SECONDS = 0.25
+CLASS_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+]  # fmt: skip
+
+PASTS_EXPLAIN = r"""
+The reverse process is not a function: one noisy $x_t$ is consistent with many clean digits. From one
+$x_t$ of your digit, $K$ learned reverse chains with different noise $z$ each reach an $x_0$; the
+classifier says what they became. At large $t$ the pasts disagree; at small $t$ they agree. The exact
+posterior chain, which knows $x_0$, always returns your digit.
+"""
+
+READOUT_EXPLAIN = r"""
+A generation from pure noise, with the project's digit classifier reading the model's current guess
+$\hat x_0$ at each step: the plot shows its class probabilities over $t$ (right to left, as the chain runs).
+"""
+
+
+def _histogram(probs: torch.Tensor) -> np.ndarray:
+    counts = np.bincount(probs.argmax(1).numpy(), minlength=10)
+    fig = Figure(figsize=(6.4, 2.8), dpi=100)
+    ax = fig.add_subplot()
+    ax.bar(range(10), counts, color=CLASS_COLOURS)
+    ax.set_xticks(range(10))
+    ax.set_xlabel("class of x_0 (project classifier)")
+    ax.set_ylabel("chains")
+    fig.tight_layout()
+    return render(fig)
+
+
+@gpu(duration=60)
+@user_errors
+def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0):
+    """(x_t, grid of K pasts, class histogram, exact posterior's x_0, summary)."""
+    rt = runtime()
+    k = int(k)
+    if not 1 <= k <= MAX_PASTS:
+        raise ValueError(f"the number of chains K must be between 1 and {MAX_PASTS}, got {k}")
+    x0 = _digit_tensor(digit, rt.device)
+    x_t, results = many_pasts(
+        rt.diffusion, rt.model, x0, int(t), k, int(seed), rt.model.config.parameterization
+    )
+    _, probs = predict(classifier(), results)
+    _, own = predict(classifier(), x0)
+    classes = probs.argmax(1)
+    same = float((classes == own.argmax(1)).float().mean())
+    text = (
+        f"From t = {int(t)}: {len(set(classes.tolist()))} different classes among {k} pasts; "
+        f"{same:.0%} are read as your digit's class ({int(own.argmax())})."
+    )
+    return show(x_t), show_grid(results), _histogram(probs), show(x0), text
+
+
+def _readout_plot(ts: list[int], probs: list[torch.Tensor], T: int) -> np.ndarray:
+    fig = Figure(figsize=(9.6, 3.0), dpi=100)
+    ax = fig.add_subplot()
+    p = torch.stack(probs).numpy() if probs else np.zeros((0, 10))
+    for c in range(10):
+        ax.plot(ts, p[:, c] if len(p) else [], color=CLASS_COLOURS[c], lw=2, label=str(c))
+    ax.set_xlim(T, 0)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("t")
+    ax.set_ylabel("p(class | x̂₀)")
+    ax.legend(ncol=10, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return render(fig)
+
+
+@gpu(duration=60)
+@user_errors
+def classifier_readout(seed: int = 0):
+    """Stream (x_t, x̂_0, probabilities plot, status) while one digit is generated (1000 steps)."""
+    rt = runtime()
+    T = rt.diffusion.num_timesteps
+    loop = sample_loop(
+        rt.model, rt.diffusion, 1, "ddpm", generator=torch.Generator(rt.device).manual_seed(int(seed))
+    )
+    ts: list[int] = []
+    probs: list[torch.Tensor] = []
+    last = -float("inf")
+    for step in loop:
+        _, p = predict(classifier(), step.pred_x0)
+        ts.append(step.t + 1)
+        probs.append(p[0])
+        final = step.t_prev < 0
+        if final or time.perf_counter() - last >= FRAME_SECONDS:
+            top = int(p[0].argmax())
+            status = f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({float(p[0, top]):.0%})"
+            scale = 8 if final else 4
+            yield (
+                show(step.x_prev, scale=scale),
+                show(step.pred_x0, scale=scale),
+                _readout_plot(ts, probs, T),
+                status,
+            )
+            last = time.perf_counter()
+
+
+def build_pasts_tabs(digit: gr.State) -> None:
+    T = diffusion_cpu().num_timesteps
+    with gr.Tab("Many pasts", id="many-pasts"):
+        gr.Markdown(PASTS_EXPLAIN, latex_delimiters=LATEX)
+        with gr.Row():
+            t = gr.Slider(1, T, value=500, step=1, label="t of the shared x_t", scale=3)
+            k = gr.Slider(1, MAX_PASTS, value=16, step=1, label="K chains", scale=2)
+            seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, scale=1)
+            run = gr.Button("Run K chains", variant="primary", scale=1, elem_id="pasts-run")
+        text = gr.Markdown()
+        with gr.Row(equal_height=True):
+            x_t = image("the shared xₜ", height=240)
+            grid = image("K learned pasts x₀", height=240)
+            exact = image("exact posterior's x₀ (knows x₀)", height=240)
+        histogram = plot_image("What the pasts became")
+    run.click(pasts, [digit, t, k, seed], [x_t, grid, histogram, exact, text], api_name="many_pasts")
+
+    with gr.Tab("When does it become a digit?", id="readout"):
+        gr.Markdown(READOUT_EXPLAIN, latex_delimiters=LATEX)
+        with gr.Row():
+            seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1)
+            run = gr.Button("Generate one digit", variant="primary", elem_id="readout-run")
+        status = gr.Markdown()
+        with gr.Row(equal_height=True):
+            x_t = image("xₜ", height=240)
+            x0_hat = image("x̂₀", height=240)
+        plot = plot_image("Classifier probabilities on x̂₀ over t")
+    run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout")

@@ -11,6 +11,7 @@ from PIL import Image
 import app
 from ddpm.images import upscale
 from ddpm.views import generate as generate_view
+from ddpm.views import pasts as pasts_view
 from ddpm.views import reverse as reverse_view
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
@@ -22,6 +23,7 @@ def client(tmp_path_factory):
     pace = pytest.MonkeyPatch()
     pace.setattr(generate_view, "FRAME_SECONDS", 0.0)
     pace.setattr(reverse_view, "FRAME_SECONDS", 0.0)
+    pace.setattr(pasts_view, "FRAME_SECONDS", 0.05)
     demo = app.build_demo()
     demo.queue(max_size=16)
     _, url, _ = demo.launch(
@@ -58,7 +60,7 @@ def test_forward_at_t0_is_x0_and_deterministic(client):
     x_t, x0 = pixels(out[0]), pixels(out[1])
     assert x_t.shape == (224, 224)
     assert np.array_equal(x_t, x0)
-    assert np.array_equal(x0, upscale(default_digit(), 8))  # the default digit is a bundled "3"
+    assert np.array_equal(x0, upscale(default_digit(), 8))  # the default digit is a bundled "7"
     a = pixels(client.predict(400, 7, api_name="/forward")[0])
     b = pixels(client.predict(400, 7, api_name="/forward")[0])
     c = pixels(client.predict(400, 8, api_name="/forward")[0])
@@ -133,4 +135,46 @@ def test_uploads_are_checked(client, tmp_path):
     assert pixels(preview).shape == (224, 224)
     # the upload is now this session's digit: the forward process starts from it
     assert np.array_equal(pixels(client.predict(0, 0, api_name="/forward")[1]), pixels(preview))
-    client.predict(3, 0, api_name="/pick_digit")  # back to the default for the other tests
+    client.predict(7, api_name="/pick_digit")  # back to the default for the other tests
+
+
+def test_lesson_endpoints_work_with_defaults_alone(client):
+    names = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in ("/small_steps", "/schedules", "/parameterizations", "/bits_per_dim", "/classifier_readout",
+                 "/many_pasts", "/noise_error"):  # fmt: skip
+        assert name in names
+    densities, _, _, summary = client.predict(api_name="/small_steps")
+    assert "T = 5" in summary and pixels(densities).shape[1] > 300
+    _, linear, cosine, table = client.predict(api_name="/schedules")
+    assert "linear" in table and "cosine" in table
+    assert not np.array_equal(pixels(linear), pixels(cosine))  # same ε, different ᾱ_t
+    _, text = client.predict(api_name="/noise_error")
+    simple = float(text.split("**")[1])
+    assert 0 < simple < 0.1  # a model that had learned nothing would score 1.0 (it would predict 0)
+
+
+def test_schedules_at_t0_show_the_clean_digit_under_both(client):
+    _, linear, cosine, _ = client.predict(0, api_name="/schedules")
+    assert np.array_equal(pixels(linear), upscale(default_digit(), 8))
+    assert np.array_equal(pixels(cosine), pixels(linear))
+
+
+def test_parameterizations_and_bits_per_dim(client):
+    out = client.predict(50, 0, api_name="/parameterizations")
+    assert len(out) == 11 and "ε" in out[-1]
+    assert pixels(out[0]).shape == (224, 224)
+    *_, table = client.predict(api_name="/bits_per_dim")
+    totals = [float(line.split("|")[2].strip(" *")) for line in table.splitlines()[2:]]
+    digit, noisy, random = totals
+    assert digit < noisy < random  # the bound is a likelihood: the real digit is the most probable
+
+
+def test_many_pasts_agree_at_small_t(client):
+    *_, exact, text = client.predict(10, 4, 0, api_name="/many_pasts")
+    assert "100% are read as your digit's class (7)" in text
+    assert np.array_equal(pixels(exact), upscale(default_digit(), 8))
+
+
+def test_classifier_readout_streams_to_a_digit(client):
+    frames = list(client.submit(api_name="/classifier_readout"))
+    assert len(frames) >= 3 and "t = 1:" in frames[-1][3]

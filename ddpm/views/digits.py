@@ -14,7 +14,7 @@ from ..images import upscale
 from .common import SCALE, user_errors
 from .runtime import digits
 
-DEFAULT_CLASS = 3  # the first bundled "3" is the default digit everywhere (and in the API)
+DEFAULT_CLASS = 7  # the first bundled "7" is the default digit everywhere (and in the API)
 
 
 def bundled(index: int) -> np.ndarray:

@@ -11,6 +11,7 @@ import threading
 
 import gradio as gr
 
+from ddpm.views import lecture
 from ddpm.views.digits import build_digit_picker
 from ddpm.views.forward import LATEX, build_forward_tab
 from ddpm.views.generate import build_generate_tab
@@ -38,27 +39,48 @@ THEME = gr.themes.Base(
     text_size=gr.themes.Size(xxs="11px", xs="13px", sm="15px", md="17px", lg="20px", xl="24px", xxl="30px"),
 ).set(body_text_color="#111111", block_label_text_size="*text_md", block_title_text_size="*text_md")
 
-CSS = """
+CSS = (
+    """
 .gradio-container img { image-rendering: pixelated; }  /* keep upscaled 28×28 pixels crisp */
 """
+    + lecture.CSS
+)
+
+
+JS = lecture.JS  # keyboard control of t and the ?lecture=1 layout
+
+
+def _find(demo: gr.Blocks, elem_id: str):
+    return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
 
 
 def build_demo() -> gr.Blocks:
     """The app's Blocks, not yet launched."""
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
         gr.Markdown(HEADER, latex_delimiters=LATEX)
-        digit = build_digit_picker()
-        with gr.Tabs():
+        preset, lecture_mode, copy, link = lecture.build_lecture_bar()
+        picker = build_digit_picker()
+        digit = picker.state
+        with gr.Tabs() as tabs:
             forward, inputs, outputs = build_forward_tab(digit)
             build_reverse_tab(digit)
             build_generate_tab()
-            with gr.Tab("4 · Lessons", id="lessons"), gr.Tabs():
+            with gr.Tab("4 · Lessons", id="lessons"), gr.Tabs() as lesson_tabs:
                 build_small_steps_tab()
                 build_schedules_tab(digit)
                 build_parameterizations_tab(digit)
                 build_likelihood_tabs(digit)
                 build_pasts_tabs(digit)
-        demo.load(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
+        targets = lecture.Targets(
+            tabs, lesson_tabs, picker, *(_find(demo, name) for name in (
+                "forward-t", "forward-seed", "reverse-t", "reverse-seed", "generate-sampler", "generate-seed"
+            )), gr.State("forward"), lecture_mode,
+        )  # fmt: skip
+        lecture.wire(demo, targets, preset, copy, link)
+        # the URL's query parameters (a deep link) first, then the forward view they set
+        demo.load(lecture.from_request, None, targets.outputs(), api_visibility="private",
+                  show_progress="hidden").then(forward, inputs, outputs, api_visibility="private",
+                                               show_progress="hidden")  # fmt: skip
     return demo
 
 
@@ -66,7 +88,7 @@ def main() -> None:
     demo = build_demo()
     demo.queue(max_size=int(os.environ.get("DDPM_QUEUE_SIZE", 32)), default_concurrency_limit=4)
     threading.Thread(target=runtime, daemon=True).start()  # load the model while the page opens
-    demo.launch(theme=THEME, css=CSS, max_file_size="5mb")
+    demo.launch(theme=THEME, css=CSS, js=JS, max_file_size="5mb")
 
 
 if __name__ == "__main__":

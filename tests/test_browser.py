@@ -6,6 +6,7 @@ Set DDPM_SCREENSHOTS=<folder> to keep the screenshots (the README's come from th
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,21 +25,35 @@ def url():
     demo.queue(max_size=16)
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-        theme=app.THEME, css=app.CSS,
+        theme=app.THEME, css=app.CSS, js=app.JS,
     )  # fmt: skip
     yield url
     demo.close()
 
 
 @pytest.fixture(scope="module")
-def page(url):
+def browser():
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url, wait_until="load")
-        page.wait_for_selector("#forward-xt img", timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def requested(url, browser):
+    """The page, and every URL it requested while loading."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#forward-xt img", timeout=60_000)
+    yield page, urls
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def page(requested):
+    return requested[0]
 
 
 def screenshot(page, name: str, tmp_path: Path) -> Path:
@@ -87,3 +102,62 @@ def test_exact_and_learned_chains_run_side_by_side(page, tmp_path):
     page.wait_for_selector("#reverse-status :text('done')", timeout=60_000)
     assert "step 300 of 300" in page.locator("#reverse-status").inner_text()
     assert screenshot(page, "reverse", tmp_path).stat().st_size > 10_000
+
+
+def test_nothing_is_fetched_from_the_internet(requested, url):
+    _, urls = requested
+    host = urlsplit(url).netloc
+    outside = [
+        u for u in urls if urlsplit(u).scheme in ("http", "https", "ws", "wss") and urlsplit(u).netloc != host
+    ]
+    assert len(urls) > 5 and not outside, outside
+
+
+def test_arrow_keys_step_the_timestep_when_not_typing(page):
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()
+    number = page.locator("#forward-t input[type=number]")
+    before = int(number.input_value())
+    page.locator("h1").first.click()  # focus on the page, not on a field
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.wait_for_function(
+        f"() => document.querySelector('#forward-t input[type=number]').value === '{before + 11}'"
+    )
+
+
+def test_a_deep_link_opens_the_view_it_names(browser, url, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url + "?view=reverse&digit=2&t=500&seed=3&lecture=1", wait_until="load")
+    page.wait_for_function("() => document.querySelector('#reverse-t input[type=number]')?.value === '500'",
+                           timeout=60_000)  # fmt: skip
+    assert page.locator("#reverse-seed input").input_value() == "3"
+    assert page.locator("#digit-class input[value='2']").is_checked()
+    assert "lecture" in page.evaluate("document.body.className")
+    page.locator("#copy-link").click()
+    page.wait_for_function(
+        "() => document.querySelector('#link textarea, #link input')?.value.includes('view=')"
+    )
+    link = page.locator("#link textarea, #link input").first.input_value()
+    assert "view=reverse" in link and "digit=2" in link and "lecture=1" in link
+    screenshot(page, "lecture", tmp_path)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("tab", "selector"),
+    [
+        ("Small steps", "#small-steps-density img"),
+        ("Schedules & SNR", "#schedules-t"),
+        ("Parameterizations", "#parameterizations-run"),
+        ("Bits per dimension", "#bpd-run"),
+        ("Noise-prediction error", "#noise-error-plot img"),
+        ("Many pasts", "#pasts-run"),
+        ("When does it become a digit?", "#readout-run"),
+    ],
+)
+def test_every_lesson_opens(page, tab, selector, tmp_path):
+    page.get_by_role("tab", name="4 · Lessons").click()
+    page.get_by_role("tab", name=tab).click()
+    page.wait_for_selector(selector, timeout=60_000)
+    name = tab.split()[0].lower().strip("?&")
+    screenshot(page, f"lesson-{name}", tmp_path)

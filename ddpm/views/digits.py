@@ -6,6 +6,8 @@ exactly what the model sees after MNIST-style preprocessing.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import gradio as gr
 import numpy as np
 
@@ -29,19 +31,28 @@ def default_digit() -> np.ndarray:
     return bundled(int((labels == DEFAULT_CLASS).nonzero()[0, 0]))
 
 
-def _preview(digit: np.ndarray) -> np.ndarray:
+def preview_of(digit: np.ndarray) -> np.ndarray:
+    """The digit as the preview shows it: uint8 [28·SCALE, 28·SCALE]."""
     return upscale(digit, SCALE)
+
+
+_preview = preview_of
+
+
+def bundled_of_class(digit_class: int, which: int) -> np.ndarray:
+    """The ``which``-th bundled digit of a class (cycling through the class)."""
+    _, labels = digits()
+    if digit_class not in range(10):
+        raise ValueError(f"digit class must be 0…9, got {digit_class}")
+    of_class = (labels == int(digit_class)).nonzero()[:, 0]
+    return bundled(int(of_class[int(which) % len(of_class)]))
 
 
 @user_errors
 def pick(digit_class: int, which: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The ``which``-th bundled digit of a class (cycling), and the next ``which`` to use."""
-    _, labels = digits()
-    if digit_class not in range(10):
-        raise ValueError(f"digit class must be 0…9, got {digit_class}")
-    of_class = (labels == int(digit_class)).nonzero()[:, 0]
-    digit = bundled(int(of_class[int(which) % len(of_class)]))
-    return digit, _preview(digit), int(which) + 1
+    digit = bundled_of_class(digit_class, int(which))
+    return digit, preview_of(digit), int(which) + 1
 
 
 @user_errors
@@ -61,15 +72,24 @@ def from_drawing(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
     return digit, _preview(digit)
 
 
-def build_digit_picker() -> gr.State:
-    """The digit chooser; returns the State every view reads its digit from."""
+class Picker(NamedTuple):
+    state: gr.State  # the chosen digit, uint8 [28, 28]: every view reads it
+    digit_class: gr.Radio
+    which: gr.State  # how many of the class were shown: the next "another one" takes this index
+    preview: gr.Image
+
+
+def build_digit_picker() -> Picker:
+    """The digit chooser; returns its parts (``state`` is what the views read)."""
     first = default_digit()
     state = gr.State(first)
     with gr.Row(equal_height=True):
         with gr.Column(scale=3), gr.Tabs():
             with gr.Tab("MNIST digits"):
                 with gr.Row():
-                    digit_class = gr.Radio(list(range(10)), value=DEFAULT_CLASS, label="Digit", scale=3)
+                    digit_class = gr.Radio(
+                        list(range(10)), value=DEFAULT_CLASS, label="Digit", scale=3, elem_id="digit-class"
+                    )
                     another = gr.Button("Another one", variant="secondary", scale=1)
                 which = gr.State(1)
             with gr.Tab("Upload"):
@@ -97,4 +117,4 @@ def build_digit_picker() -> gr.State:
     another.click(pick, [digit_class, which], [state, preview, which], api_visibility="private")
     upload.upload(from_upload, upload, [state, preview], api_name="use_upload")
     use_drawing.click(from_drawing, pad, [state, preview], api_name="use_drawing")
-    return state
+    return Picker(state, digit_class, which, preview)

@@ -58,9 +58,24 @@ def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
         gr.Markdown(EQUATION, latex_delimiters=LATEX)
         with gr.Row():
             t = gr.Slider(
-                0, T, value=T // 4, step=1, label="t (0 = clean digit)", scale=4, elem_id="forward-t"
+                0,
+                T,
+                value=T // 4,
+                step=1,
+                label="t (0 = clean digit)",
+                scale=4,
+                elem_id="forward-t",
+                elem_classes=["timestep"],
             )
-            seed = gr.Number(0, precision=0, label="Noise seed", minimum=0, maximum=2**31 - 1, scale=1)
+            seed = gr.Number(
+                0,
+                precision=0,
+                label="Noise seed",
+                minimum=0,
+                maximum=2**31 - 1,
+                scale=1,
+                elem_id="forward-seed",
+            )
             new_noise = gr.Button("New noise", scale=1)
         with gr.Row(equal_height=True):
             x0 = image("x₀ (clean)")

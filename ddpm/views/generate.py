@@ -110,7 +110,9 @@ def build_generate_tab() -> None:
             sampler = gr.Radio(SAMPLER_CHOICES, value="ddpm", label="Sampler", elem_id="generate-sampler")
             steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps S", elem_id="generate-steps")
             eta = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="DDIM η")
-            seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1)
+            seed = gr.Number(
+                0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, elem_id="generate-seed"
+            )
         with gr.Row():
             run = gr.Button("Generate", variant="primary", elem_id="generate-run")
             stop = gr.Button("Stop", variant="stop")

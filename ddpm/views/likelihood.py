@@ -116,5 +116,5 @@ def build_likelihood_tabs(digit: gr.State) -> None:
         with gr.Row():
             seed = gr.Number(0, precision=0, label="Seed (t's noise)", minimum=0, maximum=2**31 - 1)
         text = gr.Markdown(latex_delimiters=LATEX)
-        plot = plot_image("Noise-prediction error over t")
+        plot = plot_image("Noise-prediction error over t", elem_id="noise-error-plot")
     gr.on([tab.select, seed.submit], noise_error, [seed], [plot, text], api_name="noise_error")

@@ -58,7 +58,7 @@ def build_parameterizations_tab(digit: gr.State) -> None:
     with gr.Tab("Parameterizations", id="parameterizations"):
         gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
         with gr.Row():
-            t = gr.Slider(1, T, value=300, step=1, label="t", scale=4)
+            t = gr.Slider(1, T, value=300, step=1, label="t", scale=4, elem_classes=["timestep"])
             seed = gr.Number(0, precision=0, label="Seed (ε and z)", minimum=0, maximum=2**31 - 1, scale=1)
             run = gr.Button("Show", variant="primary", scale=1, elem_id="parameterizations-run")
         text = gr.Markdown()

@@ -133,10 +133,20 @@ def build_reverse_tab(digit: gr.State) -> None:
     with gr.Tab("2 · Reverse: exact vs learned", id="reverse"):
         gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
         with gr.Row():
-            t = gr.Slider(1, T, value=T, step=1, label="Start at t", scale=3, elem_id="reverse-t")
-            seed = gr.Number(
-                0, precision=0, label="Seed (ε and every z)", minimum=0, maximum=2**31 - 1, scale=1
+            t = gr.Slider(
+                1,
+                T,
+                value=T,
+                step=1,
+                label="Start at t",
+                scale=3,
+                elem_id="reverse-t",
+                elem_classes=["timestep"],
             )
+            seed = gr.Number(
+                0, precision=0, label="Seed (ε and every z)", minimum=0, maximum=2**31 - 1, scale=1,
+                elem_id="reverse-seed",
+            )  # fmt: skip
             variance = gr.Radio(VARIANCES, value="fixed_small", label="Variance of p_θ", scale=2)
         with gr.Row():
             run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")

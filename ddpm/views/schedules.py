@@ -75,7 +75,16 @@ def build_schedules_tab(digit: gr.State) -> None:
     with gr.Tab("Schedules & SNR", id="schedules") as tab:
         gr.Markdown(explain, latex_delimiters=LATEX)
         with gr.Row():
-            t = gr.Slider(0, 1000, value=250, step=1, label="t", scale=4, elem_id="schedules-t")
+            t = gr.Slider(
+                0,
+                1000,
+                value=250,
+                step=1,
+                label="t",
+                scale=4,
+                elem_id="schedules-t",
+                elem_classes=["timestep"],
+            )
             T = gr.Number(1000, precision=0, label="T", minimum=2, maximum=MAX_T, scale=1)
             seed = gr.Number(0, precision=0, label="Noise seed", minimum=0, maximum=2**31 - 1, scale=1)
         plot = plot_image("β_t, ᾱ_t and log SNR; red line: t; dots: SNR = 1")

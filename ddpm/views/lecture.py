@@ -1,0 +1,229 @@
+"""Lecture mode: deep links, presets, a large high-contrast layout and keyboard control of t.
+
+A link such as ``/?view=reverse&digit=7&t=500&seed=3`` opens the app on that view with that digit,
+timestep and seed (read on page load; ``lecture=1`` also switches the large layout on). "Copy link"
+makes such a link for what is on screen. Nothing is fetched from the internet: the fonts are the
+theme's local ones and the few lines of JavaScript below are inline.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import gradio as gr
+
+from .digits import Picker, bundled_of_class, preview_of
+from .runtime import diffusion_cpu
+
+MAIN_VIEWS = ("forward", "reverse", "generate")
+LESSONS = (
+    "small-steps",
+    "schedules",
+    "parameterizations",
+    "bits-per-dim",
+    "noise-error",
+    "many-pasts",
+    "readout",
+)
+SAMPLERS = ("ddpm", "ddim")
+
+
+class Link(NamedTuple):
+    """What a deep link sets; ``None`` keeps the app's default."""
+
+    view: str | None = None
+    digit: int | None = None  # class 0…9 (the first bundled digit of the class, or the k-th with ``k``)
+    k: int = 0
+    t: int | None = None
+    seed: int | None = None
+    sampler: str | None = None
+
+
+PRESETS: dict[str, Link] = {
+    "Forward process at t = 250": Link("forward", 7, 0, 250, 0),
+    "Reference figure: the posterior filmstrip from T": Link("reverse", 7, 0, 1000, 0),
+    "Posterior vs learned from t = 500": Link("reverse", 7, 0, 500, 0),
+    "Small vs large steps (1-D)": Link("small-steps"),
+    "One noisy image, many pasts": Link("many-pasts", 7),
+    "Generate 16 digits (ancestral)": Link("generate", sampler="ddpm", seed=0),
+}
+
+
+def parse_query(params: dict[str, str]) -> tuple[Link, list[str]]:
+    """A :class:`Link` from URL query parameters, and a message for each value that was ignored."""
+    problems: list[str] = []
+    T = diffusion_cpu().num_timesteps
+
+    def integer(name: str, low: int, high: int) -> int | None:
+        raw = params.get(name)
+        if raw is None:
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            problems.append(f"{name}={raw!r} is not a whole number")
+            return None
+        if not low <= value <= high:
+            problems.append(f"{name}={value} is out of range [{low}, {high}]")
+            return None
+        return value
+
+    view = params.get("view")
+    if view is not None and view not in (*MAIN_VIEWS, *LESSONS):
+        problems.append(f"view={view!r} is unknown; allowed: {', '.join((*MAIN_VIEWS, *LESSONS))}")
+        view = None
+    sampler = params.get("sampler")
+    if sampler is not None and sampler not in SAMPLERS:
+        problems.append(f"sampler={sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
+        sampler = None
+    link = Link(
+        view, integer("digit", 0, 9), integer("k", 0, 99) or 0, integer("t", 0, T), integer("seed", 0, 2**31 - 1),
+        sampler,
+    )  # fmt: skip
+    return link, problems
+
+
+def make_link(page_url: str, link: Link, lecture: bool) -> str:
+    """``page_url`` with its query replaced by the parameters of ``link`` (None values left out)."""
+    query = {
+        key: value for key, value in link._asdict().items() if value is not None and (key != "k" or value)
+    }
+    if lecture:
+        query["lecture"] = 1
+    scheme, netloc, path, _, _ = urlsplit(page_url)
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+class Targets(NamedTuple):
+    """The components a link or a preset sets."""
+
+    tabs: gr.Tabs
+    lesson_tabs: gr.Tabs
+    picker: Picker
+    forward_t: gr.Slider
+    forward_seed: gr.Number
+    reverse_t: gr.Slider
+    reverse_seed: gr.Number
+    sampler: gr.Radio
+    generate_seed: gr.Number
+    view: gr.State  # the id of the tab on screen
+    lecture: gr.Checkbox
+
+    def outputs(self) -> list:
+        p = self.picker
+        return [self.tabs, self.lesson_tabs, p.state, p.digit_class, p.which, p.preview, self.forward_t,
+                self.forward_seed, self.reverse_t, self.reverse_seed, self.sampler, self.generate_seed,
+                self.view, self.lecture]  # fmt: skip
+
+
+def apply(link: Link, lecture: bool | None = None) -> list:
+    """Updates for :meth:`Targets.outputs` that show ``link`` (gr.skip() where it says nothing)."""
+    keep = gr.skip()
+    if link.view is None:
+        tabs = lesson_tabs = keep
+    elif link.view in LESSONS:
+        tabs, lesson_tabs = gr.Tabs(selected="lessons"), gr.Tabs(selected=link.view)
+    else:
+        tabs, lesson_tabs = gr.Tabs(selected=link.view), keep
+    if link.digit is None:
+        digit = [keep] * 4
+    else:
+        image = bundled_of_class(link.digit, link.k)
+        digit = [image, link.digit, link.k + 1, preview_of(image)]
+    t = keep if link.t is None else link.t
+    reverse_t = keep if link.t is None else max(1, link.t)
+    seed = keep if link.seed is None else link.seed
+    view = keep if link.view is None else link.view
+    lecture_on = keep if lecture is None else lecture
+    return [tabs, lesson_tabs, *digit, t, seed, reverse_t, seed, link.sampler or keep, seed, view, lecture_on]
+
+
+def from_request(request: gr.Request) -> list:
+    """Page-load handler: apply the URL's query parameters; a warning names each ignored value."""
+    params = dict(request.query_params)
+    link, problems = parse_query(params)
+    for problem in problems:
+        gr.Warning(f"Link ignored: {problem}")
+    return apply(link, True if params.get("lecture") == "1" else None)
+
+
+def from_preset(name: str) -> list:
+    if name not in PRESETS:
+        raise gr.Error(f"unknown preset {name!r}")
+    return apply(PRESETS[name])
+
+
+def current_link(view: str, digit_class: int, which: int, forward_t: int, forward_seed: int, reverse_t: int,
+                 reverse_seed: int, sampler: str, generate_seed: int, lecture: bool, request: gr.Request) -> str:  # fmt: skip
+    """A deep link to what is on screen (the page's own address with new query parameters)."""
+    page = request.headers.get("referer") or str(request.url)
+    t, seed = {"reverse": (reverse_t, reverse_seed), "generate": (None, generate_seed)}.get(
+        view, (forward_t, forward_seed)
+    )
+    link = Link(
+        view or None, int(digit_class), max(0, int(which) - 1), None if t is None else int(t), int(seed),
+        sampler if view == "generate" else None,
+    )  # fmt: skip
+    return make_link(page, link, bool(lecture))
+
+
+# Keyboard: ← / → step the visible timestep slider by 1 (Shift: 10) unless typing in a field.
+# ``?lecture=1`` switches the large layout on at load.
+JS = """
+() => {
+  if (new URLSearchParams(window.location.search).get("lecture") === "1") {
+    document.body.classList.add("lecture");
+  }
+  document.addEventListener("keydown", (event) => {
+    if (!["ArrowLeft", "ArrowRight"].includes(event.key)) return;
+    const tag = (event.target.tagName || "").toLowerCase();
+    if (["input", "textarea", "select"].includes(tag) || event.target.isContentEditable) return;
+    const sliders = [...document.querySelectorAll(".timestep input[type=range]")];
+    const slider = sliders.find((s) => s.offsetParent !== null);
+    if (!slider) return;
+    const step = (event.shiftKey ? 10 : 1) * (event.key === "ArrowRight" ? 1 : -1);
+    const value = Math.min(Number(slider.max), Math.max(Number(slider.min), Number(slider.value) + step));
+    slider.value = String(value);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+    event.preventDefault();
+  });
+}
+"""
+
+CSS = """
+body.lecture .gradio-container { font-size: 125%; max-width: 100% !important; }
+body.lecture .gradio-container, body.lecture .gradio-container .prose { color: #000 !important; }
+body.lecture .gradio-container .block { border-width: 2px; border-color: #000; }
+body.lecture .gradio-container label span, body.lecture .gradio-container button { font-size: 1.15em; font-weight: 600; }
+body.lecture .gradio-container img { min-height: 240px; }
+"""
+
+
+def build_lecture_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.Textbox, gr.Checkbox]:
+    """Presets, the lecture-layout switch and "copy link"; returns them for :func:`wire`."""
+    with gr.Row(equal_height=True):
+        preset = gr.Dropdown(list(PRESETS), value=None, label="Lecture presets", scale=3, elem_id="preset")
+        lecture = gr.Checkbox(False, label="Large high-contrast layout (or ?lecture=1)", scale=2,
+                              elem_id="lecture-mode")  # fmt: skip
+        copy = gr.Button("Copy link to this view", scale=1, elem_id="copy-link")
+        link = gr.Textbox(label="Link", scale=3, interactive=False, buttons=["copy"], elem_id="link")
+    return preset, lecture, copy, link
+
+
+def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button, link: gr.Textbox) -> None:
+    """Connect links, presets, the layout switch and "copy link" (call inside ``demo``)."""
+    view, lecture = targets.view, targets.lecture
+    for block in list(demo.blocks.values()):
+        if isinstance(block, gr.Tab) and block.id in (*MAIN_VIEWS, *LESSONS):
+            block.select(lambda v=block.id: v, None, view, api_visibility="private", queue=False,
+                         show_progress="hidden")  # fmt: skip
+    outputs = targets.outputs()
+    preset.input(from_preset, preset, outputs, api_visibility="private", show_progress="hidden")
+    lecture.change(None, lecture, None, js="(on) => { document.body.classList.toggle('lecture', on); }")
+    copy.click(
+        current_link,
+        [view, targets.picker.digit_class, targets.picker.which, targets.forward_t, targets.forward_seed,
+         targets.reverse_t, targets.reverse_seed, targets.sampler, targets.generate_seed, lecture],
+        link, api_visibility="private", show_progress="hidden",
+    ).then(None, link, None, js="(l) => { navigator.clipboard && navigator.clipboard.writeText(l); }")  # fmt: skip

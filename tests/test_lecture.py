@@ -1,0 +1,56 @@
+from urllib.parse import parse_qs, urlsplit
+
+import gradio as gr
+
+from ddpm.views import lecture
+from ddpm.views.digits import bundled_of_class, preview_of
+
+
+def test_a_full_link_is_parsed():
+    link, problems = lecture.parse_query(
+        {"view": "many-pasts", "digit": "4", "k": "2", "t": "500", "seed": "9", "sampler": "ddim"}
+    )
+    assert problems == []
+    assert link == lecture.Link("many-pasts", 4, 2, 500, 9, "ddim")
+
+
+def test_bad_values_are_named_and_ignored():
+    link, problems = lecture.parse_query({"view": "nowhere", "digit": "12", "t": "abc", "sampler": "euler"})
+    assert link == lecture.Link()
+    text = " ".join(problems)
+    for bad in ("'nowhere'", "digit=12", "'abc'", "'euler'"):
+        assert bad in text
+
+
+def test_make_link_round_trips_through_parse_query():
+    link = lecture.Link("reverse", 2, 0, 500, 3)
+    url = lecture.make_link("http://127.0.0.1:7860/?old=1#x", link, lecture=True)
+    parts = urlsplit(url)
+    assert parts.netloc == "127.0.0.1:7860" and parts.path == "/" and not parts.fragment
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    assert query.pop("lecture") == "1" and "old" not in query
+    assert lecture.parse_query(query) == (link, [])
+
+
+def test_apply_selects_tabs_and_sets_the_digit():
+    updates = lecture.apply(lecture.Link("schedules", 5, 1, 0, 7))
+    tabs, lesson_tabs, state, digit_class, which, preview, forward_t, forward_seed, reverse_t, *_ = updates
+    assert tabs.get_config()["selected"] == "lessons" and lesson_tabs.get_config()["selected"] == "schedules"
+    assert (state == bundled_of_class(5, 1)).all() and (preview == preview_of(state)).all()
+    assert (digit_class, which, forward_t, forward_seed, reverse_t) == (
+        5,
+        2,
+        0,
+        7,
+        1,
+    )  # reverse starts at t ≥ 1
+
+
+def test_presets_are_valid_links():
+    for name, link in lecture.PRESETS.items():
+        assert link.view in (*lecture.MAIN_VIEWS, *lecture.LESSONS), name
+        assert len(lecture.from_preset(name)) == 14
+
+
+def test_an_empty_link_changes_nothing():
+    assert all(update == gr.skip() for update in lecture.apply(lecture.Link()))

@@ -112,8 +112,10 @@ def render(fig: Figure) -> np.ndarray:
 
 
 def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
-    """An output for a rendered plot."""
-    return gr.Image(label=label, format="png", interactive=False, buttons=["download"], elem_id=elem_id)
+    """An output for a rendered plot (its title is drawn in the plot; the label names it in the API)."""
+    return gr.Image(
+        label=label, show_label=False, format="png", interactive=False, buttons=["download"], elem_id=elem_id
+    )
 
 
 def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:

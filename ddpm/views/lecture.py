@@ -193,8 +193,8 @@ JS = """
 
 CSS = """
 body.lecture .gradio-container { font-size: 125%; max-width: 100% !important; }
+body.lecture .gradio-container .prose { font-size: 1.25em; }
 body.lecture .gradio-container, body.lecture .gradio-container .prose { color: #000 !important; }
-body.lecture .gradio-container .block { border-width: 2px; border-color: #000; }
 body.lecture .gradio-container label span, body.lecture .gradio-container button { font-size: 1.15em; font-weight: 600; }
 body.lecture .gradio-container img { min-height: 240px; }
 """

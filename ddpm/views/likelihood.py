@@ -89,6 +89,7 @@ def noise_error(seed: int = 0):
     )
     ax.set_xlabel("t")
     ax.set_ylabel("E ‖ε − ε_θ(x_t, t)‖² per pixel")
+    ax.set_title("Noise-prediction error of the bundled model over t")
     ax.legend()
     fig.tight_layout()
     worst = int(result.t[int(result.mse.argmax())])

@@ -45,6 +45,7 @@ def _histogram(probs: torch.Tensor) -> np.ndarray:
     ax.set_xticks(range(10))
     ax.set_xlabel("class of x_0 (project classifier)")
     ax.set_ylabel("chains")
+    ax.set_title("What the pasts became")
     fig.tight_layout()
     return render(fig)
 
@@ -82,6 +83,7 @@ def _readout_plot(ts: list[int], probs: list[torch.Tensor], T: int) -> np.ndarra
     ax.set_ylim(0, 1)
     ax.set_xlabel("t")
     ax.set_ylabel("p(class | x̂₀)")
+    ax.set_title("Classifier probabilities on x̂₀ as the chain runs")
     ax.legend(ncol=10, fontsize=8, loc="upper left")
     fig.tight_layout()
     return render(fig)

@@ -42,6 +42,7 @@ def _curves_plot(T: int, t: int) -> np.ndarray:
         ax.set_title(title)
         ax.set_xlabel("t")
     axes[1].legend()
+    fig.suptitle("Schedules: red line at t, dots where SNR = 1", fontsize=10)
     axes[2].set_ylim(-12, 12)
     fig.tight_layout()
     return render(fig)

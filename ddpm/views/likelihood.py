@@ -107,7 +107,7 @@ def build_likelihood_tabs(digit: gr.State) -> None:
             seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1)
             run = gr.Button("Compute the bound (all T steps)", variant="primary", elem_id="bpd-run")
         table = gr.Markdown(latex_delimiters=LATEX)
-        plot = plot_image("Terms of the bound over t")
+        plot = plot_image("Terms of the bound over t", elem_id="bpd-plot")
         with gr.Row(equal_height=True):
             shown = [image(name) for name in COLOURS]
     run.click(bits_per_dim, [digit, seed], [plot, *shown, table], api_name="bits_per_dim")

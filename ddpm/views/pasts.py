@@ -133,7 +133,7 @@ def build_pasts_tabs(digit: gr.State) -> None:
         text = gr.Markdown()
         with gr.Row(equal_height=True):
             x_t = image("the shared xₜ", height=240)
-            grid = image("K learned pasts x₀", height=240)
+            grid = image("K learned pasts x₀", height=240, elem_id="pasts-grid")
             exact = image("exact posterior's x₀ (knows x₀)", height=240)
         histogram = plot_image("What the pasts became")
     run.click(pasts, [digit, t, k, seed], [x_t, grid, histogram, exact, text], api_name="many_pasts")
@@ -147,5 +147,5 @@ def build_pasts_tabs(digit: gr.State) -> None:
         with gr.Row(equal_height=True):
             x_t = image("xₜ", height=240)
             x0_hat = image("x̂₀", height=240)
-        plot = plot_image("Classifier probabilities on x̂₀ over t")
+        plot = plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot")
     run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout")

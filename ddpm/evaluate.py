@@ -92,7 +92,12 @@ def main(argv: list[str] | None = None) -> None:
         "--checkpoint", default=str(checkpoint.BUNDLED), help="ε-model for --bpd (default: bundled)"
     )
     p.add_argument("--bpd-images", type=int, default=1000, help="test digits for --bpd (the first N)")
-    p.add_argument("--bpd-timesteps", type=int, default=0, help="random t per image batch (0: all T, exact)")
+    p.add_argument(
+        "--bpd-timesteps",
+        type=int,
+        default=0,
+        help="t per batch: first quarter always, rest random (0: all T)",
+    )
     p.add_argument("--batch-size", type=int, default=500, help="batch size of the --bpd model calls")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         how = (
             "exact over all T"
             if not args.bpd_timesteps
-            else f"unbiased estimate from {args.bpd_timesteps} random t"
+            else f"unbiased stratified estimate from {args.bpd_timesteps} t per batch"
         )
         print(
             f"bits/dim on the first {len(x0)} MNIST test digits: "

@@ -296,6 +296,9 @@ def test_bits_per_dim_subset_estimate_is_unbiased():
     exact = calc_bpd_loop(diffusion, zero_model, x0, generator=g).total.mean()
     estimates = [calc_bpd_loop(diffusion, zero_model, x0, num_timesteps=8, generator=g) for _ in range(60)]
     assert not estimates[0].exact and estimates[0].terms.shape == (256, 8)
+    # stratified: the first K // 4 steps (the decoder and the large early terms) are always there
+    assert estimates[0].timesteps[:2].tolist() == [0, 1]
+    assert estimates[0].weights.sum().item() == pytest.approx(40)
     mean_estimate = torch.stack([e.total.mean() for e in estimates]).mean()
     assert mean_estimate.item() == pytest.approx(exact.item(), rel=0.05)
 

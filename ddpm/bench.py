@@ -174,14 +174,14 @@ def main(argv: list[str] | None = None) -> None:
         )
         rows.append((f"posterior-1000 x{n} (s)", post, None))
 
-    print(f"{'':32} {'ours':>10} {'reference':>10} {'speed-up':>9} {'target':>8}")
+    print(f"{'':40} {'ours':>10} {'reference':>10} {'speed-up':>9} {'target':>8}")
     for name, ours, ref in rows:
         key = name.rsplit(" (", 1)[0].split(" --", 1)[0]
         target = TARGETS_CPU.get(key) if device.type == "cpu" else None
         ref_s = f"{ref:10.3f}" if ref is not None else f"{'—':>10}"
         ratio = f"{ref / ours:8.1f}x" if ref is not None else f"{'':>9}"
         goal = "" if target is None else f"≤ {target:g} " + ("ok" if ours <= target else "MISSED")
-        print(f"{name:32} {ours:10.3f} {ref_s} {ratio} {goal:>8}")
+        print(f"{name:40} {ours:10.3f} {ref_s} {ratio} {goal:>8}")
 
 
 if __name__ == "__main__":

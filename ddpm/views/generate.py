@@ -18,7 +18,7 @@ from .runtime import diffusion_cpu, gpu, runtime
 MAX_DIGITS = 64
 RUNNING = {"generate": 0}  # generations in progress in this process (the tests watch Stop work)
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
-FRAME_SECONDS = 0.25  # at most ~4 streamed frames a second: each costs a PNG, a download and a redraw
+FRAME_SECONDS = 0.4  # at most ~2.5 streamed frames a second: each costs a PNG, a download and a redraw
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 SAMPLER_CHOICES = [("Ancestral DDPM (all T steps)", "ddpm"), ("DDIM (S steps, η)", "ddim")]
 

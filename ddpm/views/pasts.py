@@ -19,7 +19,7 @@ from .reverse import _digit_tensor
 from .runtime import classifier, diffusion_cpu, gpu, runtime
 
 MAX_PASTS = 64
-FRAME_SECONDS = 0.25
+FRAME_SECONDS = 0.4  # streamed frames at most ~2.5 a second (see views.generate)
 CLASS_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 ]  # fmt: skip

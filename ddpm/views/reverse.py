@@ -18,7 +18,7 @@ from .forward import LATEX, image
 from .runtime import diffusion_cpu, gpu, runtime
 
 VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
-FRAME_SECONDS = 0.25  # at most ~4 streamed frames a second (see views.generate)
+FRAME_SECONDS = 0.4  # at most ~2.5 streamed frames a second (see views.generate)
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""

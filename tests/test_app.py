@@ -80,6 +80,7 @@ def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
     assert pixels(frames[0][0]).shape == (112, 112)  # streamed frames are light; the page scales them
     strip = Image.open(final[7])
     assert strip.width > strip.height > 100
+    assert pixels(final[9]).shape[1] > 300  # the classifier's read-out of the learned x̂_0 over t
 
 
 def test_generate_streams_frames_then_a_final_result(client):

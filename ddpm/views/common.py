@@ -104,6 +104,33 @@ def schedule_plot(diffusion: GaussianDiffusion) -> SchedulePlot:
     return SchedulePlot(diffusion)
 
 
+CLASS_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+]  # fmt: skip
+
+
+def class_probability_plot(
+    ts: list[int],
+    probs: list[torch.Tensor],
+    T: int,
+    title: str = "Classifier probabilities on x̂₀ as the chain runs",
+) -> np.ndarray:
+    """The 10 class probabilities [10] at each paper t in ``ts``, as lines over t (T on the left)."""
+    fig = Figure(figsize=(9.6, 3.0), dpi=100)
+    ax = fig.add_subplot()
+    p = torch.stack(probs).numpy() if probs else np.zeros((0, 10))
+    for c in range(10):
+        ax.plot(ts, p[:, c] if len(p) else [], color=CLASS_COLOURS[c], lw=2, label=str(c))
+    ax.set_xlim(T, 0)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("t")
+    ax.set_ylabel("p(class | x̂₀)")
+    ax.set_title(title)
+    ax.legend(ncol=10, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return render(fig)
+
+
 def render(fig: Figure) -> np.ndarray:
     """A matplotlib figure as RGB uint8 [H, W, 3] (a plain image: cheap to send, same in the API)."""
     canvas = FigureCanvasAgg(fig)

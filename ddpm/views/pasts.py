@@ -13,16 +13,13 @@ from matplotlib.figure import Figure
 from ..classifier import predict
 from ..lessons import many_pasts
 from ..sample import sample_loop
-from .common import plot_image, render, show, show_grid, user_errors
+from .common import CLASS_COLOURS, class_probability_plot, plot_image, render, show, show_grid, user_errors
 from .forward import LATEX, image
 from .reverse import _digit_tensor
 from .runtime import classifier, diffusion_cpu, gpu, runtime
 
 MAX_PASTS = 64
 FRAME_SECONDS = 0.4  # streamed frames at most ~2.5 a second (see views.generate)
-CLASS_COLOURS = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-]  # fmt: skip
 
 PASTS_EXPLAIN = r"""
 The reverse process is not a function: one noisy $x_t$ is consistent with many clean digits. From one
@@ -73,22 +70,6 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0):
     return show(x_t), show_grid(results), _histogram(probs), show(x0), text
 
 
-def _readout_plot(ts: list[int], probs: list[torch.Tensor], T: int) -> np.ndarray:
-    fig = Figure(figsize=(9.6, 3.0), dpi=100)
-    ax = fig.add_subplot()
-    p = torch.stack(probs).numpy() if probs else np.zeros((0, 10))
-    for c in range(10):
-        ax.plot(ts, p[:, c] if len(p) else [], color=CLASS_COLOURS[c], lw=2, label=str(c))
-    ax.set_xlim(T, 0)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("t")
-    ax.set_ylabel("p(class | x̂₀)")
-    ax.set_title("Classifier probabilities on x̂₀ as the chain runs")
-    ax.legend(ncol=10, fontsize=8, loc="upper left")
-    fig.tight_layout()
-    return render(fig)
-
-
 @gpu(duration=60)
 @user_errors
 def classifier_readout(seed: int = 0):
@@ -113,7 +94,7 @@ def classifier_readout(seed: int = 0):
             yield (
                 show(step.x_prev, scale=scale),
                 show(step.pred_x0, scale=scale),
-                _readout_plot(ts, probs, T),
+                class_probability_plot(ts, probs, T),
                 status,
             )
             last = time.perf_counter()

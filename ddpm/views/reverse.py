@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..classifier import predict
 from ..explain import compare_reverse, filmstrip_times, inspect_step
 from ..images import to_model_range
-from .common import filmstrip, show, show_noise, user_errors
+from .common import class_probability_plot, filmstrip, plot_image, show, show_noise, user_errors
 from .forward import LATEX, image
-from .runtime import diffusion_cpu, gpu, runtime
+from .runtime import classifier, diffusion_cpu, gpu, runtime
 
 VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
 FRAME_SECONDS = 0.4  # at most ~2.5 streamed frames a second (see views.generate)
@@ -68,27 +69,30 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     strip: dict[str, list[np.ndarray]] = {"exact q": [], "learned p_θ": []}
     titles: list[str] = []
     rows: list[tuple[int, float, float, float]] = []
+    readout: tuple[list[int], list[torch.Tensor]] = ([], [])  # the classifier on the learned x̂_0
     start = time.perf_counter()
     last, last_frame = None, -float("inf")
     steps = compare_reverse(rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization)
     for step in steps:
         rows.append((step.t, step.kl_bpd, step.mean_gap, step.x0_error))
+        readout[0].append(step.t)
+        readout[1].append(predict(classifier(), step.learned.pred_x0)[1][0])
         if step.t in keep or step.t == t:
             titles.append(f"t={step.t}")
             strip["exact q"].append(show(step.exact.x_t, scale=2))
             strip["learned p_θ"].append(show(step.learned.x_t, scale=2))
         last = step
         if step.t == t or time.perf_counter() - last_frame >= FRAME_SECONDS:
-            yield _frame(step, rows, t, start, None)
+            yield _frame(step, rows, t, start, None, readout, T)
             last_frame = time.perf_counter()
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
     path = str(Path(tempfile.mkdtemp(prefix="ddpm-")) / f"filmstrip_t{t}_seed{seed}.png")
-    yield _frame(last, rows, t, start, filmstrip(strip, titles, path), final=True)
+    yield _frame(last, rows, t, start, filmstrip(strip, titles, path), readout, T, final=True)
 
 
-def _frame(step, rows, t_start, start, strip_path, final=False):
+def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
     scale = 8 if final else STREAM_SCALE
@@ -106,6 +110,7 @@ def _frame(step, rows, t_start, start, strip_path, final=False):
         show(exact, scale=scale), show(learned, scale=scale), show(step.learned.pred_x0, scale=scale),
         show_noise(step.learned.pred_noise, scale=scale),
         status, kl, gaps, strip_path if strip_path else gr.skip(), strip_path if strip_path else gr.skip(),
+        class_probability_plot(*readout, T, title="Classifier on the learned chain's x̂₀ (the exact chain's is x₀)"),
     )  # fmt: skip
 
 
@@ -176,6 +181,7 @@ def build_reverse_tab(digit: gr.State) -> None:
                 label="Filmstrip: both chains at T, 3T/4, T/2, T/4, …, 0", format="png", interactive=False
             )
             strip_file = gr.File(label="Download the filmstrip (PNG)")
+        readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
         with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
             gr.Markdown(FORMULAS, latex_delimiters=LATEX)
             with gr.Row():
@@ -187,7 +193,7 @@ def build_reverse_tab(digit: gr.State) -> None:
                 i_p = image("μ_θ (learned)")
                 i_diff = image("μ_θ − μ̃ₜ (rescaled)")
             i_text = gr.Markdown(latex_delimiters=LATEX)
-    outputs = [exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file]
+    outputs = [exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot]
     event = run.click(compare, [digit, t, seed, variance], outputs, api_name="compare", concurrency_limit=2)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

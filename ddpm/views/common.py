@@ -121,12 +121,12 @@ def class_probability_plot(
     p = torch.stack(probs).numpy() if probs else np.zeros((0, 10))
     for c in range(10):
         ax.plot(ts, p[:, c] if len(p) else [], color=CLASS_COLOURS[c], lw=2, label=str(c))
-    ax.set_xlim(T, 0)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(max(ts) if ts else T, 0)  # time runs right to left, as the chain does
+    ax.set_ylim(-0.03, 1.03)  # a certain class sits at 1: keep its line off the frame
     ax.set_xlabel("t")
     ax.set_ylabel("p(class | x̂₀)")
     ax.set_title(title)
-    ax.legend(ncol=10, fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     fig.tight_layout()
     return render(fig)
 

@@ -23,11 +23,13 @@ Grey levels: black $-1$, white $+1$ (clipped); $\varepsilon$ is shown from $-3$ 
 
 
 def readout_markdown(r: Readout) -> str:
+    """The schedule readout as a Markdown table. Plain Unicode, no LaTeX: it changes on every slider
+    move, and typesetting it each time would cost the browser more than the server spends."""
     if r.t == 0:
-        return "### t = 0\nThe clean digit: $\\bar\\alpha_0 = 1$, no noise yet."
+        return "### t = 0\nThe clean digit: ᾱ₀ = 1, no noise yet."
     return (
         f"### t = {r.t}\n"
-        f"| $\\beta_t$ | $\\bar\\alpha_t$ | $\\sqrt{{\\bar\\alpha_t}}$ | $\\sqrt{{1-\\bar\\alpha_t}}$ | SNR | log SNR |\n"
+        f"| βₜ | ᾱₜ | √ᾱₜ | √(1 − ᾱₜ) | SNR | log SNR |\n"
         f"|---|---|---|---|---|---|\n"
         f"| {r.beta:.5f} | {r.alpha_bar:.5f} | {r.sqrt_alpha_bar:.4f} | {r.sqrt_one_minus_alpha_bar:.4f} "
         f"| {r.snr:.4g} | {r.log_snr:+.2f} |"
@@ -84,7 +86,7 @@ def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
             scaled = image("√(1−ᾱₜ) · ε")
             x_t = image("xₜ = sum", height=260, elem_id="forward-xt")
         with gr.Row():
-            table = gr.Markdown(latex_delimiters=LATEX)
+            table = gr.Markdown()
             plot = gr.Image(
                 label="ᾱₜ and log SNR; red line: current t", format="png", interactive=False, buttons=[]
             )

@@ -14,12 +14,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..diffusion import GaussianDiffusion
-from ..images import make_grid, to_display, upscale
+from ..images import make_grid, to_display, to_model_range, upscale
 
 SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
 NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
 
 F = TypeVar("F", bound=Callable)
+
+
+def digit_tensor(digit: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The chosen digit, uint8 [28, 28] (0 = background), as the model's x_0: [1, 1, 28, 28] in [−1, 1]."""
+    return to_model_range(np.asarray(digit, dtype=np.uint8)).reshape(1, 1, 28, 28).to(device)
 
 
 def show(x: torch.Tensor, low: float = -1.0, high: float = 1.0, scale: int = SCALE) -> np.ndarray:

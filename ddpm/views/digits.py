@@ -36,9 +36,6 @@ def preview_of(digit: np.ndarray) -> np.ndarray:
     return upscale(digit, SCALE)
 
 
-_preview = preview_of
-
-
 def bundled_of_class(digit_class: int, which: int) -> np.ndarray:
     """The ``which``-th bundled digit of a class (cycling through the class)."""
     _, labels = digits()
@@ -60,7 +57,7 @@ def from_upload(image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if image is None:
         raise ValueError("no image was uploaded")
     digit = preprocess_digit(image)
-    return digit, _preview(digit)
+    return digit, preview_of(digit)
 
 
 @user_errors
@@ -69,7 +66,7 @@ def from_drawing(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
     if composite is None:
         raise ValueError("the drawing is empty: draw a digit first")
     digit = preprocess_digit(composite)
-    return digit, _preview(digit)
+    return digit, preview_of(digit)
 
 
 class Picker(NamedTuple):
@@ -109,7 +106,7 @@ def build_digit_picker() -> Picker:
                 )
                 use_drawing = gr.Button("Use my drawing", variant="primary")
         preview = gr.Image(
-            _preview(first), label="What the model sees (28×28)", format="png", height=240, width=240,
+            preview_of(first), label="What the model sees (28×28)", format="png", height=240, width=240,
             interactive=False, buttons=["download"], scale=1,
         )  # fmt: skip
     reset = gr.State(0)

@@ -8,8 +8,7 @@ import gradio as gr
 import numpy as np
 
 from ..explain import Readout, forward_view, seeded_noise
-from ..images import to_model_range
-from .common import schedule_plot, show, show_noise, user_errors
+from .common import digit_tensor, schedule_plot, show, show_noise, user_errors
 from .runtime import diffusion_cpu
 
 EQUATION = r"""
@@ -40,7 +39,7 @@ def readout_markdown(r: Readout) -> str:
 def forward(digit: np.ndarray, t: int, seed: int):
     """x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, x_t, the readout and the schedule plot at the paper's t."""
     diffusion = diffusion_cpu()
-    x0 = to_model_range(np.asarray(digit, dtype=np.uint8)).reshape(1, 1, 28, 28)
+    x0 = digit_tensor(digit)
     view = forward_view(diffusion, x0, int(t), seeded_noise(x0.shape, int(seed)))
     return (
         show(view.x_t),

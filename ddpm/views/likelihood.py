@@ -11,9 +11,8 @@ import torch
 from matplotlib.figure import Figure
 
 from ..lessons import bound_terms, contrast_images, noise_prediction_error
-from .common import plot_image, render, show, user_errors
+from .common import digit_tensor, plot_image, render, show, user_errors
 from .forward import LATEX, image
-from .reverse import _digit_tensor
 from .runtime import digits, gpu, runtime
 
 COLOURS = {"digit": "#1f4e9c", "noisy digit": "#b3590e", "random pixels": "#7a7a7a"}
@@ -41,7 +40,7 @@ the digit's own pixels; near $t = T$, $x_t$ is almost all noise and $\hat\vareps
 def bits_per_dim(digit: np.ndarray, seed: int = 0):
     """(plot of the terms over t, the three images, a table of totals)."""
     rt = runtime()
-    images = contrast_images(_digit_tensor(digit, rt.device), int(seed))
+    images = contrast_images(digit_tensor(digit, rt.device), int(seed))
     bpd = bound_terms(rt.diffusion, rt.model, torch.cat(list(images.values())), int(seed),
                       rt.model.config.parameterization)  # fmt: skip
     fig = Figure(figsize=(9.6, 3.6), dpi=100)

@@ -6,9 +6,8 @@ import gradio as gr
 import numpy as np
 
 from ..lessons import parameterization_view, variance_chains
-from .common import show, show_noise, user_errors
+from .common import digit_tensor, show, show_noise, user_errors
 from .forward import LATEX, image
-from .reverse import _digit_tensor
 from .runtime import diffusion_cpu, gpu, runtime
 
 NAMES = {"eps": "ε", "x0": "x₀", "v": "v"}
@@ -32,7 +31,7 @@ or $\beta_t$ (same $z$), and the whole learned chain from $x_t$ to $x_0$ with ea
 def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0):
     """(x_t, output, x̂_0 / ε̂ / μ for each reading..., one step each σ², chain end each σ², text)."""
     rt = runtime()
-    x0 = _digit_tensor(digit, rt.device)
+    x0 = digit_tensor(digit, rt.device)
     own = rt.model.config.parameterization
     view = parameterization_view(rt.diffusion, rt.model, x0, int(t), int(seed))
     chains = variance_chains(rt.diffusion, rt.model, x0, int(t), int(seed), own)

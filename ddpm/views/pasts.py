@@ -13,9 +13,17 @@ from matplotlib.figure import Figure
 from ..classifier import predict
 from ..lessons import many_pasts
 from ..sample import sample_loop
-from .common import CLASS_COLOURS, class_probability_plot, plot_image, render, show, show_grid, user_errors
+from .common import (
+    CLASS_COLOURS,
+    class_probability_plot,
+    digit_tensor,
+    plot_image,
+    render,
+    show,
+    show_grid,
+    user_errors,
+)
 from .forward import LATEX, image
-from .reverse import _digit_tensor
 from .runtime import classifier, diffusion_cpu, gpu, runtime
 
 MAX_PASTS = 64
@@ -55,7 +63,7 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0):
     k = int(k)
     if not 1 <= k <= MAX_PASTS:
         raise ValueError(f"the number of chains K must be between 1 and {MAX_PASTS}, got {k}")
-    x0 = _digit_tensor(digit, rt.device)
+    x0 = digit_tensor(digit, rt.device)
     x_t, results = many_pasts(
         rt.diffusion, rt.model, x0, int(t), k, int(seed), rt.model.config.parameterization
     )

@@ -13,8 +13,7 @@ import torch
 
 from ..classifier import predict
 from ..explain import compare_reverse, filmstrip_times, inspect_step
-from ..images import to_model_range
-from .common import class_probability_plot, filmstrip, plot_image, show, show_noise, user_errors
+from .common import class_probability_plot, digit_tensor, filmstrip, plot_image, show, show_noise, user_errors
 from .forward import LATEX, image
 from .runtime import classifier, diffusion_cpu, gpu, runtime
 
@@ -35,10 +34,6 @@ Three equivalent ways to get the mean of $p_\theta(x_{t-1} \mid x_t)$:
 - **ε (DDPM, this model):** $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\hat\varepsilon_\theta(x_t, t)\Big)$
 - **x₀:** $\hat x_0 = \big(x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon\big)/\sqrt{\bar\alpha_t}$, then $\mu_\theta = \tilde\mu_t(x_t, \hat x_0)$
 """
-
-
-def _digit_tensor(digit: np.ndarray, device: torch.device) -> torch.Tensor:
-    return to_model_range(np.asarray(digit, dtype=np.uint8)).reshape(1, 1, 28, 28).to(device)
 
 
 def _curves(rows: list[tuple[int, float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -62,7 +57,7 @@ def _curves(rows: list[tuple[int, float, float, float]]) -> tuple[pd.DataFrame, 
 def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     """Stream both chains from the paper's t down to 0, then a filmstrip of both."""
     rt = runtime()
-    x0 = _digit_tensor(digit, rt.device)
+    x0 = digit_tensor(digit, rt.device)
     T = rt.diffusion.num_timesteps
     t, seed = int(t), int(seed)
     keep = set(filmstrip_times(T))
@@ -118,7 +113,7 @@ def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
 @user_errors
 def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
     rt = runtime()
-    x0 = _digit_tensor(digit, rt.device)
+    x0 = digit_tensor(digit, rt.device)
     step = inspect_step(
         rt.diffusion, rt.model, x0, int(t), int(seed), variance, rt.model.config.parameterization
     )

@@ -10,9 +10,8 @@ from ..diffusion import GaussianDiffusion
 from ..explain import forward_view, seeded_noise
 from ..lessons import schedule_curves
 from ..schedules import SCHEDULES
-from .common import plot_image, render, show, user_errors
+from .common import digit_tensor, plot_image, render, show, user_errors
 from .forward import LATEX, image
-from .reverse import _digit_tensor
 from .runtime import diffusion_config
 
 COLOURS = {"linear": "#1f4e9c", "cosine": "#b3590e"}
@@ -56,7 +55,7 @@ def schedules(digit: np.ndarray, t: int = 250, T: int = 1000, seed: int = 0):
         raise ValueError(f"T must be in [2, {MAX_T}], got {T}")
     if not 0 <= t <= T:
         raise ValueError(f"t must be in [0, T = {T}], got {t}")
-    x0 = _digit_tensor(digit, "cpu")
+    x0 = digit_tensor(digit, "cpu")
     noise = seeded_noise(tuple(x0.shape), int(seed))
     images, lines = [], []
     for name in SCHEDULES:

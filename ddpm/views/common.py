@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from ..diffusion import GaussianDiffusion
 from ..images import make_grid, to_display, to_model_range, upscale
 
+READOUT_POINTS = 200  # the classifier reads x̂_0 at about this many t of a chain (not all T: it costs time)
 SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
 NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
 

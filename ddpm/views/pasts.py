@@ -15,6 +15,7 @@ from ..lessons import many_pasts
 from ..sample import sample_loop
 from .common import (
     CLASS_COLOURS,
+    READOUT_POINTS,
     class_probability_plot,
     digit_tensor,
     plot_image,
@@ -90,12 +91,18 @@ def classifier_readout(seed: int = 0):
     ts: list[int] = []
     probs: list[torch.Tensor] = []
     last = -float("inf")
+    stride = max(1, T // READOUT_POINTS)
     for step in loop:
-        _, p = predict(classifier(), step.pred_x0)
-        ts.append(step.t + 1)
-        probs.append(p[0])
         final = step.t_prev < 0
-        if final or time.perf_counter() - last >= FRAME_SECONDS:
+        plotted = (step.t + 1) % stride == 0 or final
+        frame = final or time.perf_counter() - last >= FRAME_SECONDS
+        if not (plotted or frame):
+            continue
+        _, p = predict(classifier(), step.pred_x0)
+        if plotted:
+            ts.append(step.t + 1)
+            probs.append(p[0])
+        if frame:
             top = int(p[0].argmax())
             status = f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({float(p[0, top]):.0%})"
             scale = 8 if final else 4

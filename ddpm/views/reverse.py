@@ -13,7 +13,16 @@ import torch
 
 from ..classifier import predict
 from ..explain import compare_reverse, filmstrip_times, inspect_step
-from .common import class_probability_plot, digit_tensor, filmstrip, plot_image, show, show_noise, user_errors
+from .common import (
+    READOUT_POINTS,
+    class_probability_plot,
+    digit_tensor,
+    filmstrip,
+    plot_image,
+    show,
+    show_noise,
+    user_errors,
+)
 from .forward import LATEX, image
 from .runtime import classifier, diffusion_cpu, gpu, runtime
 
@@ -70,8 +79,9 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     steps = compare_reverse(rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization)
     for step in steps:
         rows.append((step.t, step.kl_bpd, step.mean_gap, step.x0_error))
-        readout[0].append(step.t)
-        readout[1].append(predict(classifier(), step.learned.pred_x0)[1][0])
+        if step.t % max(1, t // READOUT_POINTS) == 0 or step.t == 1:
+            readout[0].append(step.t)
+            readout[1].append(predict(classifier(), step.learned.pred_x0)[1][0])
         if step.t in keep or step.t == t:
             titles.append(f"t={step.t}")
             strip["exact q"].append(show(step.exact.x_t, scale=2))

@@ -194,6 +194,7 @@ JS = """
 CSS = """
 body.lecture .gradio-container { font-size: 125%; max-width: 100% !important; }
 body.lecture .gradio-container .prose { font-size: 1.25em; }
+body.lecture .gradio-container .katex { font-size: 1.5em !important; }
 body.lecture .gradio-container, body.lecture .gradio-container .prose { color: #000 !important; }
 body.lecture .gradio-container label span, body.lecture .gradio-container button { font-size: 1.15em; font-weight: 600; }
 body.lecture .gradio-container img { min-height: 240px; }

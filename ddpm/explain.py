@@ -78,6 +78,23 @@ def seeded_noise(shape: tuple[int, ...], seed: int, device: torch.device | str =
     return torch.randn(shape, generator=torch.Generator().manual_seed(int(seed))).to(device)
 
 
+def seeded_start(
+    diffusion: GaussianDiffusion, x0: torch.Tensor, t: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ε, x_t): ε from ``seed`` and x_t = q_sample(x_0, ε) at the paper's t ≥ 1, [B, C, H, W] each.
+
+    Every view that starts from a noisy digit uses this, so the same (digit, t, seed) shows the same
+    x_t in the forward view, the comparison, the inspector and the lessons.
+    """
+    epsilon = seeded_noise(tuple(x0.shape), seed, x0.device)
+    return epsilon, diffusion.q_sample(x0, t - 1, epsilon)
+
+
+def chain_noise(num_steps: int, x0: torch.Tensor, seed: int) -> torch.Tensor:
+    """The z of each step of a chain started with ``seed`` ([num_steps, B, C, H, W], from seed + 1)."""
+    return draw_noise(num_steps, x0.shape, torch.Generator().manual_seed(int(seed) + 1)).to(x0.device)
+
+
 class ComparisonStep(NamedTuple):
     """One lockstep of the exact and the learned reverse chains (same z).
 
@@ -130,9 +147,9 @@ def compare_reverse(
     """
     t = check_paper_t(diffusion, t, minimum=1)
     batch = x0.shape[0]
-    epsilon = seeded_noise(tuple(x0.shape), seed, x0.device)  # the same x_t as inspect_step's
-    z = draw_noise(t, x0.shape, torch.Generator().manual_seed(int(seed) + 1)).to(x0.device)
-    x_q = x_p = diffusion.q_sample(x0, t - 1, epsilon)
+    _, x_q = seeded_start(diffusion, x0, t, seed)  # the same x_t as inspect_step's
+    x_p = x_q
+    z = chain_noise(t, x0, seed)
     for k, i in enumerate(range(t - 1, -1, -1)):
         index = torch.full((batch,), i, dtype=torch.long, device=x0.device)
         with torch.no_grad():
@@ -188,8 +205,7 @@ def inspect_step(
     """μ̃_t (which knows x_0) against μ_θ (which does not) at one step, from the same x_t."""
     t = check_paper_t(diffusion, t, minimum=1)
     index = torch.full((x0.shape[0],), t - 1, dtype=torch.long, device=x0.device)
-    epsilon = seeded_noise(tuple(x0.shape), seed, x0.device)
-    x_t = diffusion.q_sample(x0, index, epsilon)
+    epsilon, x_t = seeded_start(diffusion, x0, t, seed)
     with torch.no_grad():
         output = model(x_t, index)
     p = diffusion.p_mean_variance(output, x_t, index, parameterization, variance)

@@ -13,9 +13,9 @@ from typing import NamedTuple
 import torch
 
 from .diffusion import PARAMETERIZATIONS, GaussianDiffusion, Model, VarianceType
-from .explain import check_paper_t, seeded_noise
+from .explain import chain_noise, check_paper_t, seeded_noise, seeded_start
 from .losses import BitsPerDim, calc_bpd_loop
-from .sampling import draw_noise, final_sample, p_sample_loop_progressive
+from .sampling import final_sample, p_sample_loop_progressive
 from .schedules import make_betas
 
 # -- 2. schedules and signal-to-noise ---------------------------------------------------------------
@@ -73,7 +73,7 @@ def parameterization_view(
     """
     t = check_paper_t(diffusion, t, minimum=1)
     index = torch.full((x0.shape[0],), t - 1, dtype=torch.long, device=x0.device)
-    x_t = diffusion.q_sample(x0, index, seeded_noise(tuple(x0.shape), seed, x0.device))
+    _, x_t = seeded_start(diffusion, x0, t, seed)
     with torch.no_grad():
         output = model(x_t, index)
     readings = {}
@@ -104,8 +104,8 @@ def variance_chains(
     """
     t = check_paper_t(diffusion, t, minimum=1)
     batch = x0.shape[0]
-    x_t = diffusion.q_sample(x0, t - 1, seeded_noise(tuple(x0.shape), seed, x0.device))
-    z = draw_noise(t, x0.shape, torch.Generator().manual_seed(int(seed) + 1)).to(x0.device)
+    _, x_t = seeded_start(diffusion, x0, t, seed)
+    z = chain_noise(t, x0, seed)
     x = {"fixed_small": x_t, "fixed_large": x_t}
     for k, i in enumerate(range(t - 1, -1, -1)):
         index = torch.full((2 * batch,), i, dtype=torch.long, device=x0.device)
@@ -174,7 +174,7 @@ def many_pasts(
         raise ValueError(f"many_pasts takes one digit [1, C, H, W], got a batch of {x0.shape[0]}")
     if not 1 <= k <= 256:
         raise ValueError(f"the number of chains K must be in [1, 256], got {k}")
-    x_t = diffusion.q_sample(x0, t - 1, seeded_noise(tuple(x0.shape), seed, x0.device))
+    _, x_t = seeded_start(diffusion, x0, t, seed)
     loop = p_sample_loop_progressive(
         diffusion, model, x_t=x_t.expand(k, -1, -1, -1).contiguous(), t_start=t - 1,
         parameterization=parameterization, generator=torch.Generator(x0.device).manual_seed(int(seed) + 1),

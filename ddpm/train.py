@@ -276,6 +276,9 @@ def train(args: argparse.Namespace) -> Path:
             break
     bar.close()
     if distributed:
+        # leave together: a rank that tears gloo down while rank 0 still writes its files
+        # sometimes aborts ("terminate called without an active exception")
+        dist.barrier()
         dist.destroy_process_group()
     return out / "checkpoint"
 

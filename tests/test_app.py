@@ -1,5 +1,6 @@
 """The app through its API: a live server on a free port, driven by gradio_client."""
 
+import threading
 import time
 
 import numpy as np
@@ -103,6 +104,7 @@ def test_a_cancelled_generation_stops(client):
     while generate_view.RUNNING["generate"] and time.time() < deadline:
         time.sleep(0.05)
     assert generate_view.RUNNING["generate"] == 0
+    assert not any(thread.name == "ddpm-chain" for thread in threading.enumerate())
 
 
 @pytest.mark.parametrize(

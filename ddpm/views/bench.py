@@ -4,7 +4,8 @@ Measured in one run, on this machine, against Gradio's own floor:
 
 - the slider handler's server compute (called directly);
 - a slider round trip on loopback through gradio_client and in Chromium (Playwright), beside a
-  no-op handler with the same outputs, whose time is Gradio's overhead;
+  no-op handler with the same outputs, whose time is Gradio's overhead (in Chromium also beside
+  the no-op handler in our own page, whose time adds the page's);
 - the streamed generation (16 digits, 1000 ancestral steps) and the exact-vs-learned comparison
   from t = T: time to the first frame and to the end, against ``python app.py`` in its own
   process, the client downloading every frame as a browser does;
@@ -37,14 +38,19 @@ from .runtime import diffusion_cpu, runtime
 REPO = Path(__file__).resolve().parents[2]
 
 
+def canned_forward() -> dict[int, tuple]:
+    """/forward's outputs for the default digit and seed at the t the round trips visit."""
+    digit = default_digit()
+    return {t: forward(digit, t, 0) for t in [*range(100, 170), *range(250, 300)]}
+
+
 def floor_app() -> gr.Blocks:
     """A slider wired to a handler that only looks up precomputed outputs shaped like /forward's.
 
     The outputs differ from t to t (as real ones do, so the browser sees a new image each time),
     but cost nothing to compute: what remains is Gradio's own overhead.
     """
-    digit = default_digit()
-    canned = {t: forward(digit, t, 0) for t in [*range(100, 170), *range(250, 300)]}
+    canned = canned_forward()
     with gr.Blocks() as demo:
         t = gr.Slider(0, 1000, value=250, step=1, elem_id="forward-t")
         first = canned[250]
@@ -63,6 +69,28 @@ def floor_app() -> gr.Blocks:
             show_progress="hidden",
         )
     return demo
+
+
+def floor_in_our_page() -> gr.Blocks:
+    """The whole app with its slider wired to the lookup of :func:`floor_app` instead of /forward.
+
+    A browser's time to show an update also depends on the page around it (its size, layout and
+    styles); this floor has our page and Gradio, but not our handler.
+    """
+    import app
+
+    from . import forward as forward_view
+
+    canned, real = canned_forward(), forward_view.forward
+
+    def lookup(digit, t, seed):
+        return canned[int(t)]
+
+    forward_view.forward = lookup
+    try:
+        return app.build_demo()
+    finally:
+        forward_view.forward = real
 
 
 def launch(demo: gr.Blocks) -> str:
@@ -132,6 +160,32 @@ def stream_times(url: str, api_name: str, args: tuple) -> tuple[float, float, in
     return first, total, frames
 
 
+def browser_generation(url: str) -> tuple[float, float, str] | None:
+    """A generation with the page's defaults (16 digits, ancestral, 1000 steps) run in Chromium:
+    seconds from the click to the first streamed image and to "done", and the final status line."""
+    executable = chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if executable is None:
+        return None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(url + "?view=generate", wait_until="load")
+        page.wait_for_selector("#generate-run", state="visible", timeout=60_000)
+        start = time.perf_counter()
+        page.locator("#generate-run").click()
+        page.wait_for_selector("#generate-xt img", timeout=60_000)
+        first = time.perf_counter() - start
+        page.wait_for_selector("#generate-status :text('done')", timeout=300_000)
+        total = time.perf_counter() - start
+        status = page.locator("#generate-status").inner_text()
+        browser.close()
+    return first, total, status
+
+
 @contextlib.contextmanager
 def app_process() -> Iterator[tuple[str, float]]:
     """``python app.py`` in its own process, as users run it: yields (url, seconds until it answered)."""
@@ -179,10 +233,12 @@ def main() -> None:
     ours_c, floor_c = client_round_trips(ours, 60, 0), client_round_trips(floor, 60)
     print(f"slider round trip, gradio_client: ours {ms(ours_c)}, no-op {ms(floor_c)}, "
           f"ratio {statistics.median(ours_c) / statistics.median(floor_c):.2f}")  # fmt: skip
-    ours_b, floor_b = browser_round_trips(ours, 40), browser_round_trips(floor, 40)
-    if ours_b and floor_b:
+    page = launch(floor_in_our_page())
+    ours_b, floor_b, page_b = (browser_round_trips(url, 40) for url in (ours, floor, page))
+    if ours_b and floor_b and page_b:
         print(f"slider round trip, Chromium:      ours {ms(ours_b)}, no-op {ms(floor_b)}, "
-              f"ratio {statistics.median(ours_b) / statistics.median(floor_b):.2f}")  # fmt: skip
+              f"ratio {statistics.median(ours_b) / statistics.median(floor_b):.2f}; "
+              f"no-op in our page {ms(page_b)}, ratio {statistics.median(ours_b) / statistics.median(page_b):.2f}")  # fmt: skip
     else:
         print("slider round trip, Chromium: skipped (playwright or chromium missing)")
     with app_process() as (url, ready):
@@ -191,6 +247,12 @@ def main() -> None:
         print(
             f"generate 16 digits, ancestral 1000 steps: first frame {first:.2f} s, done {total:.2f} s ({frames} frames)"
         )
+        in_browser = browser_generation(url)
+        if in_browser:
+            first, total, status = in_browser
+            print(
+                f"  the same in Chromium (page's defaults):  first frame {first:.2f} s, done {total:.2f} s ({status.strip()})"
+            )
         first, total, frames = stream_times(url, "/compare", (T, 0, "fixed_small"))
         print(
             f"compare exact vs learned from t = T:      first frame {first:.2f} s, done {total:.2f} s ({frames} frames)"

@@ -14,9 +14,10 @@ from ..sample import SAMPLERS, sample_loop
 from .common import filmstrip, show, show_grid, user_errors
 from .forward import LATEX
 from .runtime import diffusion_cpu, gpu, runtime
+from .stream import paced
 
 MAX_DIGITS = 64
-RUNNING = {"generate": 0}  # generations in progress in this process (the tests watch Stop work)
+RUNNING = {"generate": 0}  # chains computing in this process (the tests watch Stop end them)
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
 FRAME_SECONDS = 0.4  # at most ~2.5 streamed frames a second: each costs a PNG, a download and a redraw
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
@@ -49,41 +50,47 @@ def check_request(n: int, sampler: str, steps: int, eta: float, T: int) -> tuple
 def generate(n: int, sampler: str, steps: int, eta: float, seed: int, progress=gr.Progress()):
     rt = runtime()
     n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
-    RUNNING["generate"] += 1
-    try:
-        yield from _generate(rt, n, sampler, steps, eta, int(seed), progress)
-    finally:  # also when Stop closes the generator
-        RUNNING["generate"] -= 1
+    yield from _generate(rt, n, sampler, steps, eta, int(seed), progress)
 
 
 def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int, progress):
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
 
-    Frames are paced by wall time (:data:`FRAME_SECONDS`), so a fast GPU is not slowed by the
-    page and a slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the
-    downloads are the same on every machine.
+    The chain runs in a thread of its own (:func:`.stream.paced`) and the page gets its newest step
+    every :data:`FRAME_SECONDS`, so a fast GPU is not slowed by the page and a slow CPU is not
+    flooded; the GIF's frames are taken at fixed steps instead, so the downloads are the same on
+    every machine.
     """
     generator = torch.Generator(rt.device).manual_seed(seed)
     start = time.perf_counter()
-    loop = sample_loop(rt.model, rt.diffusion, n, sampler, steps, eta, generator)
     gif_frames: list = []
     first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every GIF frame
-    every, last_frame = None, -float("inf")
-    for step in loop:
-        every = every or max(1, step.num_steps // GIF_FRAMES)
+
+    def chain():
+        RUNNING["generate"] += 1
+        try:
+            every = None
+            for step in sample_loop(rt.model, rt.diffusion, n, sampler, steps, eta, generator):
+                every = every or max(1, step.num_steps // GIF_FRAMES)
+                done = step.index + 1
+                if step.index == 0 or done % every == 0 or done == step.num_steps:
+                    gif_frames.append(show_grid(step.x_prev, max_width=320))
+                    first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
+                yield step
+        finally:  # also when Stop ends the stream
+            RUNNING["generate"] -= 1
+
+    for step, last in paced(chain(), FRAME_SECONDS):
+        if last:
+            break
         done = step.index + 1
-        if step.index == 0 or done % every == 0 or done == step.num_steps:
-            gif_frames.append(show_grid(step.x_prev, max_width=320))
-            first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
-        if done < step.num_steps and (step.index == 0 or time.perf_counter() - last_frame >= FRAME_SECONDS):
-            # progress is reported with the frames: a call per step costs more than the step
-            progress((done, step.num_steps), desc="denoising", unit="steps")
-            status = f"**step {done} / {step.num_steps}** (t = {step.t + 1}) · {time.perf_counter() - start:.1f} s on {rt.device.type}"
-            yield (
-                show_grid(step.x_prev, max_width=STREAM_WIDTH), show_grid(step.pred_x0, max_width=STREAM_WIDTH),
-                status, gr.skip(), gr.skip(),
-            )  # fmt: skip
-            last_frame = time.perf_counter()
+        # progress is reported with the frames: a call per step costs more than the step
+        progress((done, step.num_steps), desc="denoising", unit="steps")
+        status = f"**step {done} / {step.num_steps}** (t = {step.t + 1}) · {time.perf_counter() - start:.1f} s on {rt.device.type}"
+        yield (
+            show_grid(step.x_prev, max_width=STREAM_WIDTH), show_grid(step.pred_x0, max_width=STREAM_WIDTH),
+            status, gr.skip(), gr.skip(),
+        )  # fmt: skip
     elapsed = time.perf_counter() - start
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}.gif"))

@@ -25,6 +25,7 @@ from .common import (
 )
 from .forward import LATEX, image
 from .runtime import classifier, diffusion_cpu, gpu, runtime
+from .stream import paced
 
 VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
 FRAME_SECONDS = 0.4  # at most ~2.5 streamed frames a second (see views.generate)
@@ -73,23 +74,24 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     strip: dict[str, list[np.ndarray]] = {"exact q": [], "learned p_θ": []}
     titles: list[str] = []
     rows: list[tuple[int, float, float, float]] = []
-    readout: tuple[list[int], list[torch.Tensor]] = ([], [])  # the classifier on the learned x̂_0
+    readout: list[tuple[int, torch.Tensor]] = []  # (t, class probabilities [10]) of the learned x̂_0
     start = time.perf_counter()
-    last, last_frame = None, -float("inf")
-    steps = compare_reverse(rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization)
-    for step in steps:
-        rows.append((step.t, step.kl_bpd, step.mean_gap, step.x0_error))
-        if step.t % max(1, t // READOUT_POINTS) == 0 or step.t == 1:
-            readout[0].append(step.t)
-            readout[1].append(predict(classifier(), step.learned.pred_x0)[1][0])
-        if step.t in keep or step.t == t:
-            titles.append(f"t={step.t}")
-            strip["exact q"].append(show(step.exact.x_t, scale=2))
-            strip["learned p_θ"].append(show(step.learned.x_t, scale=2))
-        last = step
-        if step.t == t or time.perf_counter() - last_frame >= FRAME_SECONDS:
-            yield _frame(step, rows, t, start, None, readout, T)
-            last_frame = time.perf_counter()
+
+    def chain():  # runs in its own thread (see views.stream); keeps what the curves and strip need
+        for step in compare_reverse(
+            rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization
+        ):
+            rows.append((step.t, step.kl_bpd, step.mean_gap, step.x0_error))
+            if step.t % max(1, t // READOUT_POINTS) == 0 or step.t == 1:
+                readout.append((step.t, predict(classifier(), step.learned.pred_x0)[1][0]))
+            if step.t in keep or step.t == t:
+                titles.append(f"t={step.t}")
+                strip["exact q"].append(show(step.exact.x_t, scale=2))
+                strip["learned p_θ"].append(show(step.learned.x_t, scale=2))
+            yield step
+
+    for last, _ in paced(chain(), FRAME_SECONDS):
+        yield _frame(last, rows, t, start, None, readout, T)
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
@@ -101,6 +103,9 @@ def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
     scale = 8 if final else STREAM_SCALE
+    # the chain's thread may be a few steps ahead of the step shown: plot up to that step
+    rows = [r for r in rows[:] if r[0] >= step.t]
+    readout = [r for r in readout[:] if r[0] >= step.t]
     kl, gaps = _curves(rows)
     status = (
         f"**t = {shown_t}** · step {t_start - step.t + 1} of {t_start} · {time.perf_counter() - start:.1f} s"
@@ -115,7 +120,10 @@ def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
         show(exact, scale=scale), show(learned, scale=scale), show(step.learned.pred_x0, scale=scale),
         show_noise(step.learned.pred_noise, scale=scale),
         status, kl, gaps, strip_path if strip_path else gr.skip(), strip_path if strip_path else gr.skip(),
-        class_probability_plot(*readout, T, title="Classifier on the learned chain's x̂₀ (the exact chain's is x₀)"),
+        class_probability_plot(
+            [t for t, _ in readout], [p for _, p in readout], T,
+            title="Classifier on the learned chain's x̂₀ (the exact chain's is x₀)",
+        ),
     )  # fmt: skip
 
 

@@ -1,0 +1,84 @@
+"""The background stream of the views: the chain keeps computing while the page is fed."""
+
+import threading
+import time
+
+import pytest
+
+from ddpm.views.stream import paced
+
+
+def test_yields_an_increasing_subsequence_ending_with_the_last_item():
+    frames = list(paced(iter(range(500)), period=0.0))
+    items = [item for item, _ in frames]
+    assert items == sorted(set(items))  # in order, none twice
+    assert frames[-1] == (499, True)
+    assert all(not last for _, last in frames[:-1])
+
+
+def test_a_long_period_skips_the_items_in_between():
+    frames = list(paced(iter(range(1000)), period=60.0))
+    assert frames[-1] == (999, True)
+    assert len(frames) <= 2  # the newest item when the stream starts, then the last one
+
+
+def test_the_chain_runs_on_while_the_consumer_holds_a_frame():
+    released, reached = threading.Event(), threading.Event()
+
+    def items():
+        yield 0
+        released.wait(timeout=30)  # hold the chain until the consumer has its first frame
+        for i in range(1, 200):
+            if i == 100:
+                reached.set()
+            yield i
+
+    stream = paced(items(), period=60.0)
+    assert next(stream) == (0, False)
+    released.set()
+    # this generator is suspended: only a thread of its own can take the chain to item 100
+    assert reached.wait(timeout=30)
+    assert list(stream) == [(199, True)]
+
+
+def test_closing_the_stream_stops_the_chain():
+    produced, finished = [], threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                produced.append(i)
+                time.sleep(0.001)
+                yield i
+                i += 1
+        finally:
+            finished.set()
+
+    stream = paced(endless(), period=0.01)
+    next(stream)
+    stream.close()
+    assert finished.is_set()  # close() waits for the thread
+    count = len(produced)
+    time.sleep(0.05)
+    assert len(produced) == count
+    assert not any(t.name == "ddpm-chain" for t in threading.enumerate())
+
+
+def test_an_error_in_the_chain_is_raised_to_the_consumer():
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad step 3")
+
+    with pytest.raises(ValueError, match="bad step 3"):
+        list(paced(failing(), period=0.0))
+
+
+def test_an_empty_chain_yields_nothing():
+    assert list(paced(iter(()), period=0.0)) == []
+
+
+def test_a_negative_period_is_refused():
+    with pytest.raises(ValueError, match="-1"):
+        next(paced(iter(range(3)), period=-1))

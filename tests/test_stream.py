@@ -1,10 +1,11 @@
-"""The background stream of the views: the chain keeps computing while the page is fed."""
+"""The background stream of the views (the chain keeps computing while the page is fed) and its progress bar."""
 
 import threading
 import time
 
 import pytest
 
+from ddpm.views.common import progress_bar
 from ddpm.views.stream import paced
 
 
@@ -27,8 +28,9 @@ def test_the_chain_runs_on_while_the_consumer_holds_a_frame():
 
     def items():
         yield 0
+        yield 1  # the stream runs one item ahead: 0 is handed out once 1 exists
         released.wait(timeout=30)  # hold the chain until the consumer has its first frame
-        for i in range(1, 200):
+        for i in range(2, 200):
             if i == 100:
                 reached.set()
             yield i
@@ -82,3 +84,13 @@ def test_an_empty_chain_yields_nothing():
 def test_a_negative_period_is_refused():
     with pytest.raises(ValueError, match="-1"):
         next(paced(iter(range(3)), period=-1))
+
+
+@pytest.mark.parametrize(("done", "total"), [(0, 1000), (1, 1000), (430, 1000), (999, 1000), (7, 7)])
+def test_the_text_progress_bar_fills_in_proportion(done, total):
+    bar, percent = progress_bar(done, total).rsplit(" ", 1)
+    bar = bar.strip()
+    assert len(bar) == 24
+    assert bar.count("█") == round(24 * done / total)
+    assert bar == "█" * bar.count("█") + "░" * bar.count("░")
+    assert int(percent.rstrip("%")) == 100 * done // total

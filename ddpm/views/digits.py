@@ -14,6 +14,7 @@ import numpy as np
 from ..data import preprocess_digit
 from ..images import upscale
 from .common import SCALE, user_errors
+from .compute import on_compute_thread
 from .runtime import digits
 
 DEFAULT_CLASS = 7  # the first bundled "7" is the default digit everywhere (and in the API)
@@ -53,6 +54,7 @@ def pick(digit_class: int, which: int) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 @user_errors
+@on_compute_thread
 def from_upload(image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if image is None:
         raise ValueError("no image was uploaded")
@@ -61,6 +63,7 @@ def from_upload(image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
 
 
 @user_errors
+@on_compute_thread
 def from_drawing(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
     composite = None if value is None else value.get("composite")
     if composite is None:

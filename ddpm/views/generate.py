@@ -7,11 +7,13 @@ import time
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import torch
 
 from ..images import save_gif
 from ..sample import SAMPLERS, sample_loop
-from .common import filmstrip, show, show_grid, user_errors
+from . import compute
+from .common import filmstrip, progress_bar, show, show_grid, user_errors
 from .forward import LATEX
 from .runtime import diffusion_cpu, gpu, runtime
 from .stream import paced
@@ -56,7 +58,7 @@ def generate(n: int, sampler: str, steps: int, eta: float, seed: int, progress=g
 def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int, progress):
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
 
-    The chain runs in a thread of its own (:func:`.stream.paced`) and the page gets its newest step
+    The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its newest step
     every :data:`FRAME_SECONDS`, so a fast GPU is not slowed by the page and a slow CPU is not
     flooded; the GIF's frames are taken at fixed steps instead, so the downloads are the same on
     every machine.
@@ -84,13 +86,14 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
         if last:
             break
         done = step.index + 1
-        # progress is reported with the frames: a call per step costs more than the step
+        # progress (for API clients; the page shows the bar in the status) is reported with the
+        # frames: a call per step costs more than the step
         progress((done, step.num_steps), desc="denoising", unit="steps")
-        status = f"**step {done} / {step.num_steps}** (t = {step.t + 1}) · {time.perf_counter() - start:.1f} s on {rt.device.type}"
-        yield (
-            show_grid(step.x_prev, max_width=STREAM_WIDTH), show_grid(step.pred_x0, max_width=STREAM_WIDTH),
-            status, gr.skip(), gr.skip(),
-        )  # fmt: skip
+        status = (
+            f"`{progress_bar(done, step.num_steps)}` **step {done} / {step.num_steps}** (t = {step.t + 1}) · "
+            f"{time.perf_counter() - start:.1f} s on {rt.device.type}"
+        )
+        yield (*compute.call(grids, step, STREAM_WIDTH), status, gr.skip(), gr.skip())
     elapsed = time.perf_counter() - start
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}.gif"))
@@ -105,7 +108,12 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
         str(folder / f"filmstrip_seed{seed}.png"),
     )
     status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}"
-    yield show_grid(step.x_prev), show_grid(step.pred_x0), status, gif, strip
+    yield (*compute.call(grids, step, 640), status, gif, strip)
+
+
+def grids(step, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The step's x_t and x̂_0 as grids about ``width`` pixels wide."""
+    return show_grid(step.x_prev, max_width=width), show_grid(step.pred_x0, max_width=width)
 
 
 def build_generate_tab() -> None:
@@ -142,5 +150,6 @@ def build_generate_tab() -> None:
         [x_t, x0_hat, status, gif, strip],
         api_name="generate",
         concurrency_limit=2,
+        show_progress="hidden",  # the status shows the progress (see common.progress_bar)
     )
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

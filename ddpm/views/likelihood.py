@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from ..lessons import bound_terms, contrast_images, noise_prediction_error
 from .common import digit_tensor, plot_image, render, show, user_errors
+from .compute import on_compute_thread
 from .forward import LATEX, image
 from .runtime import digits, gpu, runtime
 
@@ -37,6 +38,7 @@ the digit's own pixels; near $t = T$, $x_t$ is almost all noise and $\hat\vareps
 
 @gpu(duration=60)
 @user_errors
+@on_compute_thread
 def bits_per_dim(digit: np.ndarray, seed: int = 0):
     """(plot of the terms over t, the three images, a table of totals)."""
     rt = runtime()
@@ -77,6 +79,7 @@ def _noise_error(seed: int):
 
 @gpu(duration=60)
 @user_errors
+@on_compute_thread
 def noise_error(seed: int = 0):
     """(plot of E‖ε − ε_θ‖²/D over t, markdown with L_simple)."""
     result = _noise_error(int(seed))

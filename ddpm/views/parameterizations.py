@@ -7,6 +7,7 @@ import numpy as np
 
 from ..lessons import parameterization_view, variance_chains
 from .common import digit_tensor, show, show_noise, user_errors
+from .compute import on_compute_thread
 from .forward import LATEX, image
 from .runtime import diffusion_cpu, gpu, runtime
 
@@ -28,6 +29,7 @@ or $\beta_t$ (same $z$), and the whole learned chain from $x_t$ to $x_0$ with ea
 
 @gpu(duration=30)
 @user_errors
+@on_compute_thread
 def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0):
     """(x_t, output, x̂_0 / ε̂ / μ for each reading..., one step each σ², chain end each σ², text)."""
     rt = runtime()

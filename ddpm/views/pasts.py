@@ -3,8 +3,6 @@ generation become a "7"?"""
 
 from __future__ import annotations
 
-import time
-
 import gradio as gr
 import numpy as np
 import torch
@@ -13,19 +11,23 @@ from matplotlib.figure import Figure
 from ..classifier import predict
 from ..lessons import many_pasts
 from ..sample import sample_loop
+from . import compute
 from .common import (
     CLASS_COLOURS,
     READOUT_POINTS,
     class_probability_plot,
     digit_tensor,
     plot_image,
+    progress_bar,
     render,
     show,
     show_grid,
     user_errors,
 )
+from .compute import on_compute_thread
 from .forward import LATEX, image
 from .runtime import classifier, diffusion_cpu, gpu, runtime
+from .stream import paced
 
 MAX_PASTS = 64
 FRAME_SECONDS = 0.4  # streamed frames at most ~2.5 a second (see views.generate)
@@ -58,6 +60,7 @@ def _histogram(probs: torch.Tensor) -> np.ndarray:
 
 @gpu(duration=60)
 @user_errors
+@on_compute_thread
 def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0):
     """(x_t, grid of K pasts, class histogram, exact posterior's x_0, summary)."""
     rt = runtime()
@@ -88,31 +91,30 @@ def classifier_readout(seed: int = 0):
     loop = sample_loop(
         rt.model, rt.diffusion, 1, "ddpm", generator=torch.Generator(rt.device).manual_seed(int(seed))
     )
-    ts: list[int] = []
-    probs: list[torch.Tensor] = []
-    last = -float("inf")
+    readout: list[tuple[int, torch.Tensor]] = []  # (paper t, class probabilities [10]) of x̂_0
     stride = max(1, T // READOUT_POINTS)
-    for step in loop:
-        final = step.t_prev < 0
-        plotted = (step.t + 1) % stride == 0 or final
-        frame = final or time.perf_counter() - last >= FRAME_SECONDS
-        if not (plotted or frame):
-            continue
-        _, p = predict(classifier(), step.pred_x0)
-        if plotted:
-            ts.append(step.t + 1)
-            probs.append(p[0])
-        if frame:
-            top = int(p[0].argmax())
-            status = f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({float(p[0, top]):.0%})"
-            scale = 8 if final else 4
-            yield (
-                show(step.x_prev, scale=scale),
-                show(step.pred_x0, scale=scale),
-                class_probability_plot(ts, probs, T),
-                status,
-            )
-            last = time.perf_counter()
+
+    def chain():  # every step on the compute thread (see views.stream)
+        for step in loop:
+            if (step.t + 1) % stride == 0 or step.t_prev < 0:
+                readout.append((step.t + 1, predict(classifier(), step.pred_x0)[1][0]))
+            yield step
+
+    for step, final in paced(chain(), FRAME_SECONDS):
+        p = compute.call(lambda x: predict(classifier(), x)[1][0], step.pred_x0)
+        shown = [r for r in readout[:] if r[0] >= step.t + 1]  # the chain may be a few steps ahead
+        top = int(p.argmax())
+        status = (
+            f"`{progress_bar(T - step.t, T)}` t = {step.t + 1}: "
+            f"the classifier reads x̂₀ as **{top}** ({float(p[top]):.0%})"
+        )
+        scale = 8 if final else 4
+        yield (
+            show(step.x_prev, scale=scale),
+            show(step.pred_x0, scale=scale),
+            class_probability_plot([t for t, _ in shown], [q for _, q in shown], T),
+            status,
+        )
 
 
 def build_pasts_tabs(digit: gr.State) -> None:
@@ -144,4 +146,5 @@ def build_pasts_tabs(digit: gr.State) -> None:
             x_t = image("xₜ", height=240)
             x0_hat = image("x̂₀", height=240)
         plot = plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot")
-    run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout")
+    run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout",
+              show_progress="hidden")  # fmt: skip

@@ -19,10 +19,12 @@ from .common import (
     digit_tensor,
     filmstrip,
     plot_image,
+    progress_bar,
     show,
     show_noise,
     user_errors,
 )
+from .compute import on_compute_thread
 from .forward import LATEX, image
 from .runtime import classifier, diffusion_cpu, gpu, runtime
 from .stream import paced
@@ -107,8 +109,10 @@ def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
     rows = [r for r in rows[:] if r[0] >= step.t]
     readout = [r for r in readout[:] if r[0] >= step.t]
     kl, gaps = _curves(rows)
+    done = t_start - step.t + 1
     status = (
-        f"**t = {shown_t}** · step {t_start - step.t + 1} of {t_start} · {time.perf_counter() - start:.1f} s"
+        f"`{progress_bar(done, t_start)}` **t = {shown_t}** · step {done} of {t_start} · "
+        f"{time.perf_counter() - start:.1f} s"
     )
     if final:
         total = sum(r[1] for r in rows)
@@ -129,6 +133,7 @@ def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
 
 @gpu(duration=20)
 @user_errors
+@on_compute_thread
 def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
     rt = runtime()
     x0 = digit_tensor(digit, rt.device)
@@ -207,6 +212,7 @@ def build_reverse_tab(digit: gr.State) -> None:
                 i_diff = image("μ_θ − μ̃ₜ (rescaled)")
             i_text = gr.Markdown(latex_delimiters=LATEX)
     outputs = [exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot]
-    event = run.click(compare, [digit, t, seed, variance], outputs, api_name="compare", concurrency_limit=2)
+    event = run.click(compare, [digit, t, seed, variance], outputs, api_name="compare", concurrency_limit=2,
+                     show_progress="hidden")  # fmt: skip
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
@@ -21,6 +20,7 @@ from ..classifier import load as load_classifier
 from ..data import MNISTSplit, bundled_digits
 from ..diffusion import GaussianDiffusion
 from ..sample import prepare_for_inference
+from . import compute
 
 F = TypeVar("F", bound=Callable)
 
@@ -42,9 +42,6 @@ class Runtime(NamedTuple):
     device: torch.device
 
 
-_lock = threading.Lock()
-
-
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -59,10 +56,12 @@ def _load(path: str, device_name: str) -> Runtime:
 
 
 def runtime() -> Runtime:
-    """The model (ready for inference) and its diffusion, on the GPU when there is one."""
+    """The model (ready for inference) and its diffusion, on the GPU when there is one.
+
+    Loaded on the compute thread (:mod:`.compute`), which also serializes two first requests.
+    """
     path = os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED))
-    with _lock:  # two first requests at once must not load twice
-        return _load(path, str(device()))
+    return compute.call(_load, path, str(device()))
 
 
 @functools.cache
@@ -79,9 +78,13 @@ def diffusion_cpu() -> GaussianDiffusion:
 
 
 @functools.cache
+def _classifier(device_name: str) -> DigitClassifier:
+    return load_classifier(device=device_name).eval()
+
+
 def classifier() -> DigitClassifier:
-    """The project's bundled digit classifier, on the runtime's device."""
-    return load_classifier(device=runtime().device).eval()
+    """The project's bundled digit classifier, on the runtime's device (loaded on the compute thread)."""
+    return compute.call(_classifier, str(runtime().device))
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from ..explain import forward_view, seeded_noise
 from ..lessons import schedule_curves
 from ..schedules import SCHEDULES
 from .common import digit_tensor, plot_image, render, show, user_errors
+from .compute import on_compute_thread
 from .forward import LATEX, image
 from .runtime import diffusion_config
 
@@ -48,6 +49,7 @@ def _curves_plot(T: int, t: int) -> np.ndarray:
 
 
 @user_errors
+@on_compute_thread
 def schedules(digit: np.ndarray, t: int = 250, T: int = 1000, seed: int = 0):
     """(curves plot, x_t under linear, x_t under cosine, readout markdown) at the paper's t."""
     T, t = int(T), int(t)

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from .. import toy
 from ..toy import Mixture1D
 from .common import plot_image, render, user_errors
+from .compute import on_compute_thread
 from .forward import LATEX
 
 PRESETS = {"two modes": toy.TWO_MODES, "three points": toy.THREE_POINTS}
@@ -55,6 +56,7 @@ def gaussian_chain_samples(data: Mixture1D, T: int, seed: int) -> np.ndarray:
 
 
 @user_errors
+@on_compute_thread
 def small_steps(preset: str = "two modes", means: str = "-0.6, 0.6", std: float = 0.08, T: int = 5,
                 t: int = 1, seed: int = 0):  # fmt: skip
     """(reverse densities plot, KL-vs-T plot, histograms plot, summary markdown)."""

@@ -19,7 +19,7 @@ from ddpm.views.likelihood import build_likelihood_tabs
 from ddpm.views.parameterizations import build_parameterizations_tab
 from ddpm.views.pasts import build_pasts_tabs
 from ddpm.views.reverse import build_reverse_tab
-from ddpm.views.runtime import runtime
+from ddpm.views.runtime import warm_up
 from ddpm.views.schedules import build_schedules_tab
 from ddpm.views.small_steps import build_small_steps_tab
 
@@ -87,7 +87,7 @@ def build_demo() -> gr.Blocks:
 def main() -> None:
     demo = build_demo()
     demo.queue(max_size=int(os.environ.get("DDPM_QUEUE_SIZE", 32)), default_concurrency_limit=4)
-    threading.Thread(target=runtime, daemon=True).start()  # load the model while the page opens
+    threading.Thread(target=warm_up, daemon=True).start()  # load the models while the page opens
     demo.launch(theme=THEME, css=CSS, js=JS, max_file_size="5mb")
 
 

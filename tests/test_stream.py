@@ -1,4 +1,4 @@
-"""The background stream of the views (the chain keeps computing while the page is fed) and its progress bar."""
+"""The background stream of the views (the chain computes while the page is fed); the progress bar."""
 
 import threading
 import time

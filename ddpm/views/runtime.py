@@ -64,6 +64,21 @@ def runtime() -> Runtime:
     return compute.call(_load, path, str(device()))
 
 
+def warm_up() -> None:
+    """Load the model and the classifier and run each a few times (TorchScript optimizes a graph
+    on its first calls), so that the first click is answered at the pace of the later ones."""
+    rt, digit_classifier = runtime(), classifier()
+
+    def run() -> None:
+        with torch.no_grad():
+            for n in (1, 16, 1, 16):
+                x = torch.zeros(n, 1, 28, 28, device=rt.device)
+                rt.model(x, torch.full((n,), rt.diffusion.num_timesteps - 1, device=rt.device))
+                digit_classifier(x)
+
+    compute.call(run)
+
+
 @functools.cache
 def diffusion_config() -> checkpoint.DiffusionConfig:
     """The schedule and T the model was trained with (from its config.json)."""

@@ -32,15 +32,14 @@ def paced(items: Iterable[T], period: float, *, name: str = "ddpm-chain") -> Ite
     curve) belongs in ``items`` itself, whose every step runs on the compute thread.
 
     Closing the generator (Gradio's Stop, a closed page) stops the chain before its next item,
-    closes ``items`` and waits for that. An exception raised by ``items`` is raised here. An empty ``items`` yields
-    nothing.
+    closes ``items`` and waits for that. An exception raised by ``items`` is raised here. An
+    empty ``items`` yields nothing.
     """
     if period < 0:
         raise ValueError(f"period must be ≥ 0 seconds, got {period}")
     newest: list = [_NOTHING]
     error: list[BaseException] = []
     stop, changed, finished = threading.Event(), threading.Event(), threading.Event()
-
     iterator = iter(items)
 
     def work() -> None:

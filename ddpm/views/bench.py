@@ -116,19 +116,32 @@ def client_round_trips(url: str, n: int, *extra) -> list[float]:
     return times
 
 
-def browser_round_trips(url: str, n: int) -> list[float] | None:
+@contextlib.contextmanager
+def browser_page(url: str) -> Iterator:
+    """A Chromium page (Playwright) open at ``url``, or None when playwright or chromium is missing."""
     executable = chromium()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        return None
+        executable = None
     if executable is None:
-        return None
-    times = []
+        yield None
+        return
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        page = browser.new_page()
-        page.goto(url, wait_until="load")
+        try:
+            page = browser.new_page()
+            page.goto(url, wait_until="load")
+            yield page
+        finally:
+            browser.close()
+
+
+def browser_round_trips(url: str, n: int) -> list[float] | None:
+    times = []
+    with browser_page(url) as page:
+        if page is None:
+            return None
         page.wait_for_selector("#forward-t input[type=range]", timeout=60_000)
         slider = page.locator("#forward-t input[type=range]")
         slider.focus()
@@ -141,7 +154,6 @@ def browser_round_trips(url: str, n: int) -> list[float] | None:
             )
             if i >= 3:
                 times.append(time.perf_counter() - start)
-        browser.close()
     return times
 
 
@@ -163,17 +175,9 @@ def stream_times(url: str, api_name: str, args: tuple) -> tuple[float, float, in
 def browser_generation(url: str) -> tuple[float, float, str] | None:
     """A generation with the page's defaults (16 digits, ancestral, 1000 steps) run in Chromium:
     seconds from the click to the first streamed image and to "done", and the final status line."""
-    executable = chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    if executable is None:
-        return None
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        page = browser.new_page()
-        page.goto(url + "?view=generate", wait_until="load")
+    with browser_page(url + "?view=generate") as page:
+        if page is None:
+            return None
         page.wait_for_selector("#generate-run", state="visible", timeout=60_000)
         start = time.perf_counter()
         page.locator("#generate-run").click()
@@ -182,7 +186,6 @@ def browser_generation(url: str) -> tuple[float, float, str] | None:
         page.wait_for_selector("#generate-status :text('done')", timeout=300_000)
         total = time.perf_counter() - start
         status = page.locator("#generate-status").inner_text()
-        browser.close()
     return first, total, status
 
 

@@ -485,6 +485,29 @@ class GaussianDiffusion:
         self._check_same_shape(x0=x0, model_output=model_output)
         return LossOutput(mean_flat((target - model_output) ** 2), x_t, target, model_output)
 
+    def min_snr_weight(
+        self, t: torch.Tensor | int, gamma: float, parameterization: Parameterization = "eps"
+    ) -> torch.Tensor:
+        """Min-SNR-γ loss weights [B] for :meth:`training_losses` (Hang et al. 2023).
+
+        Each parameterization's squared error is a multiple of the x_0 error: ‖ε − ε̂‖² =
+        SNR_t ‖x_0 − x̂_0‖², ‖v − v̂‖² = (SNR_t + 1) ‖x_0 − x̂_0‖². The weight makes the loss
+        min(SNR_t, γ) ‖x_0 − x̂_0‖², so the nearly clean steps (large SNR, small t), whose ε-errors
+        are the largest and dominate the gradient of the simple loss, no longer crowd out the noisy
+        ones. For ε it is min(SNR_t, γ) / SNR_t: 1 wherever SNR_t ≤ γ.
+        """
+        check_choice("parameterization", parameterization, PARAMETERIZATIONS)
+        if not gamma > 0:
+            raise ValueError(f"gamma must be > 0, got {gamma}")
+        t = self.check_t(t)
+        snr = self.snr[t]
+        clipped = snr.clamp(max=gamma)
+        if parameterization == "eps":
+            return clipped / snr
+        if parameterization == "v":
+            return clipped / (snr + 1)
+        return clipped
+
     def prior_bpd(self, x0: torch.Tensor) -> torch.Tensor:
         """L_T = KL(q(x_T | x_0) ‖ N(0, I)) in bits/dim, [B]; no parameters, near 0 for a good schedule."""
         t = torch.full((x0.shape[0],), self.num_timesteps - 1, dtype=torch.long, device=x0.device)

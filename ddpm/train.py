@@ -54,6 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--schedule", choices=SCHEDULES, default="linear", help="β schedule")
     a("--timesteps", type=int, default=1000, help="T, the number of diffusion steps")
     a("--parameterization", choices=PARAMETERIZATIONS, default="eps", help="what the network predicts")
+    a(
+        "--min-snr-gamma",
+        type=float,
+        default=0.0,
+        help="weight the loss by min(SNR, γ) in x_0 terms (Hang et al. 2023; 5 is usual); 0: simple loss",
+    )
     a("--channels", default="32,64", help="UNet widths per level, comma-separated (finest first)")
     a("--blocks-per-level", type=int, default=1, help="residual blocks per level going down")
     a("--attention-levels", default="1", help="levels with self-attention, comma-separated ('' for none)")
@@ -229,7 +235,10 @@ def train(args: argparse.Namespace) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = lr
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            loss = diffusion.training_losses(net, x0, t, noise, args.parameterization).loss.mean()
+            loss = diffusion.training_losses(net, x0, t, noise, args.parameterization).loss
+            if args.min_snr_gamma > 0:
+                loss = loss * diffusion.min_snr_weight(t, args.min_snr_gamma, args.parameterization)
+            loss = loss.mean()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if args.grad_clip > 0:

@@ -221,6 +221,30 @@ def test_training_losses_targets(diffusion, parameterization):
     assert torch.all(perfect.loss == 0)
 
 
+@pytest.mark.parametrize("parameterization", ["eps", "x0", "v"])
+def test_min_snr_weighted_loss_is_clipped_snr_times_the_x0_error(diffusion, parameterization):
+    # a wrong prediction in any parameterization, seen as the x̂_0 it implies
+    x0, noise = images(seed=10), torch.randn(8, 1, 6, 6)
+    t = torch.tensor([0, 3, 10, 20, 40, 60, 80, 99])
+    wrong = torch.randn(8, 1, 6, 6, generator=torch.Generator().manual_seed(11))
+    out = diffusion.training_losses(lambda x, tt: wrong, x0, t, noise, parameterization)
+    pred_x0 = {
+        "eps": diffusion.predict_start_from_noise(out.x_t, t, wrong),
+        "x0": wrong,
+        "v": diffusion.predict_start_from_v(out.x_t, t, wrong),
+    }[parameterization]
+    x0_error = ((x0 - pred_x0) ** 2).flatten(1).mean(1).double()
+    snr = alphas_cumprod64("linear", T)[t] / (1 - alphas_cumprod64("linear", T)[t])
+    for gamma in (1.0, 5.0):
+        weighted = (out.loss * diffusion.min_snr_weight(t, gamma, parameterization)).double()
+        torch.testing.assert_close(weighted, snr.clamp(max=gamma) * x0_error, rtol=2e-3, atol=1e-6)
+    # the ε weight is 1 where SNR ≤ γ and falls as 1/SNR on the nearly clean steps
+    w = diffusion.min_snr_weight(torch.arange(T), 5.0)
+    assert torch.all(w[diffusion.snr <= 5] == 1) and torch.all(w[diffusion.snr > 5] < 1)
+    with pytest.raises(ValueError, match="gamma"):
+        diffusion.min_snr_weight(t, 0.0)
+
+
 # -- variational bound --------------------------------------------------------------------------------
 
 

@@ -12,8 +12,7 @@ from PIL import Image
 import app
 from ddpm.images import upscale
 from ddpm.views import generate as generate_view
-from ddpm.views import pasts as pasts_view
-from ddpm.views import reverse as reverse_view
+from ddpm.views import stream
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
 
@@ -22,9 +21,7 @@ from ddpm.views.local import free_port
 def client(tmp_path_factory):
     # stream every step: these runs are short, and the tests count frames
     pace = pytest.MonkeyPatch()
-    pace.setattr(generate_view, "FRAME_SECONDS", 0.0)
-    pace.setattr(reverse_view, "FRAME_SECONDS", 0.0)
-    pace.setattr(pasts_view, "FRAME_SECONDS", 0.05)
+    pace.setattr(stream, "FRAME_SECONDS", 0.0)
     demo = app.build_demo()
     demo.queue(max_size=16)
     _, url, _ = demo.launch(

@@ -21,7 +21,6 @@ from .stream import paced
 MAX_DIGITS = 64
 RUNNING = {"generate": 0}  # chains computing in this process (the tests watch Stop end them)
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
-FRAME_SECONDS = 0.4  # at most ~2.5 streamed frames a second: each costs a PNG, a download and a redraw
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 SAMPLER_CHOICES = [("Ancestral DDPM (all T steps)", "ddpm"), ("DDIM (S steps, η)", "ddim")]
 
@@ -58,9 +57,9 @@ def generate(n: int, sampler: str, steps: int, eta: float, seed: int, progress=g
 def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int, progress):
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
 
-    The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its newest step
-    every :data:`FRAME_SECONDS`, so a fast GPU is not slowed by the page and a slow CPU is not
-    flooded; the GIF's frames are taken at fixed steps instead, so the downloads are the same on
+    The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its
+    newest step every :data:`.stream.FRAME_SECONDS`, so a fast GPU is not slowed by the page and a
+    slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the downloads are the same on
     every machine.
     """
     generator = torch.Generator(rt.device).manual_seed(seed)
@@ -82,7 +81,7 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
         finally:  # also when Stop ends the stream
             RUNNING["generate"] -= 1
 
-    for step, last in paced(chain(), FRAME_SECONDS):
+    for step, last in paced(chain()):
         if last:
             break
         done = step.index + 1

@@ -30,7 +30,6 @@ from .runtime import classifier, diffusion_cpu, gpu, runtime
 from .stream import paced
 
 MAX_PASTS = 64
-FRAME_SECONDS = 0.4  # streamed frames at most ~2.5 a second (see views.generate)
 
 PASTS_EXPLAIN = r"""
 The reverse process is not a function: one noisy $x_t$ is consistent with many clean digits. From one
@@ -100,7 +99,7 @@ def classifier_readout(seed: int = 0):
                 readout.append((step.t + 1, predict(classifier(), step.pred_x0)[1][0]))
             yield step
 
-    for step, final in paced(chain(), FRAME_SECONDS):
+    for step, final in paced(chain()):
         p = compute.call(lambda x: predict(classifier(), x)[1][0], step.pred_x0)
         shown = [r for r in readout[:] if r[0] >= step.t + 1]  # the chain may be a few steps ahead
         top = int(p.argmax())

@@ -30,7 +30,6 @@ from .runtime import classifier, diffusion_cpu, gpu, runtime
 from .stream import paced
 
 VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
-FRAME_SECONDS = 0.4  # at most ~2.5 streamed frames a second (see views.generate)
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
@@ -92,7 +91,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
                 strip["learned p_θ"].append(show(step.learned.x_t, scale=2))
             yield step
 
-    for last, _ in paced(chain(), FRAME_SECONDS):
+    for last, _ in paced(chain()):
         yield _frame(last, rows, t, start, None, readout, T)
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))

@@ -20,12 +20,19 @@ T = TypeVar("T")
 
 _NOTHING = object()
 
+# At most ~2.5 streamed frames a second: each costs the server a PNG or two, and the page a
+# download, a decode and a redraw, on the same few cores as the chain (see the README's Speed).
+FRAME_SECONDS = 0.4
 
-def paced(items: Iterable[T], period: float, *, name: str = "ddpm-chain") -> Iterator[tuple[T, bool]]:
+
+def paced(
+    items: Iterable[T], period: float | None = None, *, name: str = "ddpm-chain"
+) -> Iterator[tuple[T, bool]]:
     """Iterate ``items`` from a background thread; yield ``(newest item, is_last)`` now and then.
 
     The newest item is yielded as soon as there is one, then again each time ``period`` seconds
-    have passed since the consumer came back for more (a slow page gets fewer frames, and
+    (default :data:`FRAME_SECONDS`) have passed since the consumer came back for more (a slow
+    page gets fewer frames, and
     the computation never waits for it), and finally the last item, once, with ``is_last = True``
     (the chain runs one item ahead of what it hands out, so that it knows which is last). Items
     in between are skipped here, so work that needs every item (keeping GIF frames, adding up a
@@ -35,6 +42,8 @@ def paced(items: Iterable[T], period: float, *, name: str = "ddpm-chain") -> Ite
     closes ``items`` and waits for that. An exception raised by ``items`` is raised here. An
     empty ``items`` yields nothing.
     """
+    if period is None:
+        period = FRAME_SECONDS
     if period < 0:
         raise ValueError(f"period must be ≥ 0 seconds, got {period}")
     newest: list = [_NOTHING]

@@ -20,8 +20,8 @@ T = TypeVar("T")
 
 _NOTHING = object()
 
-# At most ~2.5 streamed frames a second: each costs the server a PNG or two, and the page a
-# download, a decode and a redraw, on the same few cores as the chain (see the README's Speed).
+# At most ~2.5 streamed frames a second. Each image in a frame is a file the page fetches: on two
+# cores, serving one costs a running CPU chain about 35 ms (measured; see the README's Speed).
 FRAME_SECONDS = 0.4
 
 
@@ -32,11 +32,11 @@ def paced(
 
     The newest item is yielded as soon as there is one, then again each time ``period`` seconds
     (default :data:`FRAME_SECONDS`) have passed since the consumer came back for more (a slow
-    page gets fewer frames, and
-    the computation never waits for it), and finally the last item, once, with ``is_last = True``
-    (the chain runs one item ahead of what it hands out, so that it knows which is last). Items
-    in between are skipped here, so work that needs every item (keeping GIF frames, adding up a
-    curve) belongs in ``items`` itself, whose every step runs on the compute thread.
+    page gets fewer frames, and the computation never waits for it), and finally the last item,
+    once, with ``is_last = True`` (the chain runs one item ahead of what it hands out, so that it
+    knows which is last). Items in between are skipped here, so work that needs every item
+    (keeping GIF frames, adding up a curve) belongs in ``items`` itself, whose every step runs on
+    the compute thread.
 
     Closing the generator (Gradio's Stop, a closed page) stops the chain before its next item,
     closes ``items`` and waits for that. An exception raised by ``items`` is raised here. An

@@ -59,8 +59,8 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
 
     The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its
     newest step every :data:`.stream.FRAME_SECONDS`, so a fast GPU is not slowed by the page and a
-    slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the downloads are the same on
-    every machine.
+    slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the downloads
+    are the same on every machine.
     """
     generator = torch.Generator(rt.device).manual_seed(seed)
     start = time.perf_counter()

@@ -1,8 +1,12 @@
 """The app through its API: a live server on a free port, driven by gradio_client."""
 
+import base64
+import io
 import threading
 import time
+from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -13,6 +17,7 @@ import app
 from ddpm.images import upscale
 from ddpm.views import generate as generate_view
 from ddpm.views import stream
+from ddpm.views.common import inline_frames, save_png
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
 
@@ -35,8 +40,28 @@ def client(tmp_path_factory):
     pace.undo()
 
 
-def pixels(path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("L"))
+def pixels(value) -> np.ndarray:
+    """An image output: a file, or a streamed frame's ``{"url": "data:image/png;base64,..."}``."""
+    if isinstance(value, dict):
+        value = io.BytesIO(base64.b64decode(value["url"].removeprefix("data:image/png;base64,")))
+    return np.asarray(Image.open(value).convert("L"))
+
+
+def is_inline(value) -> bool:
+    return isinstance(value, dict) and value["path"] is None and value["url"].startswith("data:image/png;")
+
+
+@pytest.mark.parametrize("shape", [(30, 40), (30, 40, 3)])
+def test_inline_frames_send_arrays_in_the_message_and_paths_as_files(tmp_path, shape):
+    image = inline_frames(gr.Image(format="png"))
+    frame = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    sent = image.postprocess(frame)
+    assert sent.path is None and sent.url.startswith("data:image/png;base64,")
+    decoded = Image.open(io.BytesIO(base64.b64decode(sent.url.split(",", 1)[1])))
+    assert np.array_equal(np.asarray(decoded), frame)  # lossless
+    served = image.postprocess(save_png(frame, tmp_path / "frame.png"))
+    assert served.url is None and Path(served.path).is_file()
+    assert np.array_equal(np.asarray(Image.open(served.path)), frame)
 
 
 def test_named_endpoints(client):
@@ -76,6 +101,9 @@ def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
     assert learned.shape == exact.shape
     assert "done" in final[4]
     assert pixels(frames[0][0]).shape == (112, 112)  # streamed frames are light; the page scales them
+    # streamed images travel inside the stream; the last ones are files, to download
+    assert all(is_inline(frame[i]) for frame in frames[:-1] for i in (0, 1, 2, 3, 9))
+    assert all(Path(final[i]).suffix == ".png" for i in (0, 1, 2, 3, 9))
     strip = Image.open(final[7])
     assert strip.width > strip.height > 100
     assert pixels(final[9]).shape[1] > 300  # the classifier's read-out of the learned x̂_0 over t
@@ -87,6 +115,10 @@ def test_generate_streams_frames_then_a_final_result(client):
     assert len(frames) >= 3
     final = frames[-1]
     assert "done" in final[2] and final[3].endswith(".gif") and final[4].endswith(".png")
+    assert all(is_inline(frame[0]) and is_inline(frame[1]) for frame in frames[:-1])
+    assert pixels(frames[0][0]).shape[1] <= generate_view.STREAM_WIDTH
+    assert pixels(final[0]).shape == pixels(final[1]).shape  # files, about FINAL_WIDTH wide
+    assert generate_view.FINAL_WIDTH * 0.8 < pixels(final[0]).shape[1] <= generate_view.FINAL_WIDTH
     gif = Image.open(final[3])
     assert gif.n_frames >= 3
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import inspect
+import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import gradio as gr
 import numpy as np
 import torch
+from gradio.data_classes import ImageData
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from ..diffusion import GaussianDiffusion
 from ..images import make_grid, to_display, to_model_range, upscale
@@ -157,6 +162,50 @@ def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
     return gr.Image(
         label=label, show_label=False, format="png", interactive=False, buttons=["download"], elem_id=elem_id
     )
+
+
+def inline_frames(image: gr.Image) -> gr.Image:
+    """Make ``image`` send array values inside the event stream (PNG data URLs) rather than as files.
+
+    Gradio 6 writes every image value to its cache and the page fetches each one with a request of
+    its own. Beside a chain running on two cores, serving those requests is what slowed a streamed
+    generation most (see the README's Speed). Streamed frames are small (a few kB of PNG), so they
+    travel in the message itself: no file, no request. Values given as a path (the final,
+    full-size results, see :func:`save_png`) are served as files as usual, so that they download
+    with their names and API clients receive files; a streamed frame reaches an API client as
+    ``{"url": "data:image/png;base64,..."}``.
+
+    The component's ``postprocess`` is replaced on this instance (a subclass of ``gr.Image``
+    would make Gradio write a type-stub file beside this module on import).
+    """
+    files = image.postprocess
+
+    def postprocess(value):
+        if not isinstance(value, np.ndarray):
+            return files(value)
+        png = png_bytes(value)
+        return ImageData(
+            url="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            size=len(png),
+            orig_name="frame.png",
+            mime_type="image/png",
+        )
+
+    image.postprocess = postprocess  # type: ignore[method-assign]
+    return image
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """uint8 [H, W] (grey) or [H, W, 3] (RGB) as PNG bytes (fast compression: the images are small)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+def save_png(image: np.ndarray, path: str | Path) -> str:
+    """Save uint8 [H, W] or [H, W, 3] as a PNG file; returns the path (for a file output)."""
+    Path(path).write_bytes(png_bytes(image))
+    return str(path)
 
 
 def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:

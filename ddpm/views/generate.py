@@ -13,7 +13,7 @@ import torch
 from ..images import save_gif
 from ..sample import SAMPLERS, sample_loop
 from . import compute
-from .common import filmstrip, progress_bar, show, show_grid, user_errors
+from .common import filmstrip, inline_frames, progress_bar, save_png, show, show_grid, user_errors
 from .forward import LATEX
 from .runtime import diffusion_cpu, gpu, runtime
 from .stream import paced
@@ -22,6 +22,7 @@ MAX_DIGITS = 64
 RUNNING = {"generate": 0}  # chains computing in this process (the tests watch Stop end them)
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
+FINAL_WIDTH = 640
 SAMPLER_CHOICES = [("Ancestral DDPM (all T steps)", "ddpm"), ("DDIM (S steps, η)", "ddim")]
 
 EXPLAIN = r"""
@@ -56,6 +57,9 @@ def generate(n: int, sampler: str, steps: int, eta: float, seed: int, progress=g
 
 def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int, progress):
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
+
+    Streamed grids are arrays (sent inside the stream, see :func:`.common.inline_frames`); the
+    final ones are PNG files, like the GIF and the filmstrip, which come with the last frame only.
 
     The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its
     newest step every :data:`.stream.FRAME_SECONDS`, so a fast GPU is not slowed by the page and a
@@ -106,8 +110,12 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
         [f"t={t}" for t, _ in picks],
         str(folder / f"filmstrip_seed{seed}.png"),
     )
+    x_t, x0_hat = (
+        save_png(grid, folder / f"generation_seed{seed}_{name}.png")
+        for grid, name in zip(compute.call(grids, step, FINAL_WIDTH), ("xt", "x0hat"), strict=True)
+    )
     status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}"
-    yield (*compute.call(grids, step, 640), status, gif, strip)
+    yield x_t, x0_hat, status, gif, strip
 
 
 def grids(step, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,14 +140,14 @@ def build_generate_tab() -> None:
             stop = gr.Button("Stop", variant="stop")
         status = gr.Markdown(elem_id="generate-status")
         with gr.Row(equal_height=True):
-            x_t = gr.Image(
+            x_t = inline_frames(gr.Image(
                 label="xₜ", format="png", interactive=False, buttons=["download"], height=480,
                 elem_id="generate-xt",
-            )  # fmt: skip
-            x0_hat = gr.Image(
+            ))  # fmt: skip
+            x0_hat = inline_frames(gr.Image(
                 label="x̂₀ (the model's current guess)", format="png", interactive=False,
                 buttons=["download"], height=480,
-            )  # fmt: skip
+            ))  # fmt: skip
         with gr.Row():
             gif = gr.File(label="Animated GIF of the trajectory")
             strip = gr.File(label="Filmstrip of the first digit (PNG)")

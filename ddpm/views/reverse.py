@@ -18,8 +18,10 @@ from .common import (
     class_probability_plot,
     digit_tensor,
     filmstrip,
+    inline_frames,
     plot_image,
     progress_bar,
+    save_png,
     show,
     show_noise,
     user_errors,
@@ -30,6 +32,7 @@ from .runtime import classifier, diffusion_cpu, gpu, runtime
 from .stream import paced
 
 VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
+IMAGES = (0, 1, 2, 3, 9)  # the outputs of a frame that are images (streamed inside the stream)
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
@@ -66,7 +69,11 @@ def _curves(rows: list[tuple[int, float, float, float]]) -> tuple[pd.DataFrame, 
 @gpu(duration=60)
 @user_errors
 def compare(digit: np.ndarray, t: int, seed: int, variance: str):
-    """Stream both chains from the paper's t down to 0, then a filmstrip of both."""
+    """Stream both chains from the paper's t down to 0, then a filmstrip of both.
+
+    Streamed images are arrays, sent inside the stream (:func:`.common.inline_frames`); the last
+    frame's are PNG files, to download.
+    """
     rt = runtime()
     x0 = digit_tensor(digit, rt.device)
     T = rt.diffusion.num_timesteps
@@ -96,8 +103,12 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
-    path = str(Path(tempfile.mkdtemp(prefix="ddpm-")) / f"filmstrip_t{t}_seed{seed}.png")
-    yield _frame(last, rows, t, start, filmstrip(strip, titles, path), readout, T, final=True)
+    folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
+    path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
+    final = list(_frame(last, rows, t, start, path, readout, T, final=True))
+    for i, name in zip(IMAGES, ("exact", "learned", "x0hat", "epshat", "readout"), strict=True):
+        final[i] = save_png(final[i], folder / f"{name}_t{t}_seed{seed}.png")  # files, to download
+    yield tuple(final)
 
 
 def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
@@ -211,6 +222,8 @@ def build_reverse_tab(digit: gr.State) -> None:
                 i_diff = image("μ_θ − μ̃ₜ (rescaled)")
             i_text = gr.Markdown(latex_delimiters=LATEX)
     outputs = [exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot]
+    for i in IMAGES:
+        inline_frames(outputs[i])
     event = run.click(compare, [digit, t, seed, variance], outputs, api_name="compare", concurrency_limit=2,
                      show_progress="hidden")  # fmt: skip
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

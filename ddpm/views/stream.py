@@ -1,7 +1,7 @@
 """Stream a long computation to the page without making it wait for the page.
 
-A Gradio generator is resumed only after each frame it yields has been post-processed (a PNG
-written to the cache) and sent; if the reverse chain ran inside it, every frame would pause the
+A Gradio generator is resumed only after each frame it yields has been post-processed (its
+images encoded as PNG) and sent; if the reverse chain ran inside it, every frame would pause the
 chain. :func:`paced` drives the chain from a thread of its own instead, each step computed on the
 app's compute thread (:mod:`ddpm.views.compute`), and hands the page the newest step now and
 then, so the network (which releases the GIL) keeps computing while the server encodes and sends
@@ -20,8 +20,8 @@ T = TypeVar("T")
 
 _NOTHING = object()
 
-# At most ~2.5 streamed frames a second. Each image in a frame is a file the page fetches: on two
-# cores, serving one costs a running CPU chain about 35 ms (measured; see the README's Speed).
+# At most ~2.5 streamed frames a second: smooth enough to watch, and on two cores every frame the
+# server sends and the browser draws takes CPU from a running chain (see the README's Speed).
 FRAME_SECONDS = 0.4
 
 

@@ -8,7 +8,9 @@ Measured in one run, on this machine, against Gradio's own floor:
   the no-op handler in our own page, whose time adds the page's);
 - the streamed generation (16 digits, 1000 ancestral steps) and the exact-vs-learned comparison
   from t = T: time to the first frame and to the end, against ``python app.py`` in its own
-  process, the client downloading every frame as a browser does;
+  process, through gradio_client (another process on the same cores, receiving every frame) and,
+  for the generation, clicked in Chromium (a fresh page, a second after the button shows); each
+  ``--runs`` times (range and median: two-core timings drift from run to run);
 - how long ``python app.py`` takes until it answers HTTP.
 """
 
@@ -172,20 +174,50 @@ def stream_times(url: str, api_name: str, args: tuple) -> tuple[float, float, in
     return first, total, frames
 
 
+# Times a generation inside the page, from the click to the frame painted after the first streamed
+# image and after "done". Mutation observers wait without polling: Playwright's waits poll on
+# every animation frame, and on two cores that polling alone slowed the chain it was timing.
+WATCH_GENERATION = """() => {
+    const button = document.querySelector("#generate-run");
+    const status = document.querySelector("#generate-status");
+    const image = document.querySelector("#generate-xt");
+    const before = image.querySelector("img")?.getAttribute("src");
+    let start = null, first = null;
+    const painted = () => new Promise(resolve => requestAnimationFrame(() => resolve(performance.now() - start)));
+    button.addEventListener("click", () => { start = performance.now(); }, {capture: true, once: true});
+    window.generationTimes = new Promise(resolve => {
+        const images = new MutationObserver(() => {
+            const img = image.querySelector("img");
+            if (start !== null && img && img.getAttribute("src") !== before) {
+                images.disconnect();
+                first = painted();
+            }
+        });
+        images.observe(image, {subtree: true, childList: true, attributes: true, attributeFilter: ["src"]});
+        const text = new MutationObserver(async () => {
+            if (start !== null && status.innerText.includes("done")) {
+                text.disconnect();
+                const total = await painted();
+                resolve([(await first) / 1000, total / 1000, status.innerText]);
+            }
+        });
+        text.observe(status, {subtree: true, childList: true, characterData: true});
+    });
+}"""
+
+
 def browser_generation(url: str) -> tuple[float, float, str] | None:
     """A generation with the page's defaults (16 digits, ancestral, 1000 steps) run in Chromium:
-    seconds from the click to the first streamed image and to "done", and the final status line."""
+    seconds from the click to the first streamed image and to "done" (each once painted), and the
+    final status line. The click comes a second after the button shows, as a user's would."""
     with browser_page(url + "?view=generate") as page:
         if page is None:
             return None
         page.wait_for_selector("#generate-run", state="visible", timeout=60_000)
-        start = time.perf_counter()
+        page.wait_for_timeout(1000)
+        page.evaluate(WATCH_GENERATION)
         page.locator("#generate-run").click()
-        page.wait_for_selector("#generate-xt img", timeout=60_000)
-        first = time.perf_counter() - start
-        page.wait_for_selector("#generate-status :text('done')", timeout=300_000)
-        total = time.perf_counter() - start
-        status = page.locator("#generate-status").inner_text()
+        first, total, status = page.evaluate("() => window.generationTimes")
     return first, total, status
 
 
@@ -218,7 +250,14 @@ def ms(values: list[float]) -> str:
     return f"{1e3 * statistics.median(values):7.1f} ms"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m ddpm.views.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=3, help="runs of each stream (default 3)")
+    runs = p.parse_args(argv).runs
+    if runs < 1:
+        raise SystemExit(f"--runs must be ≥ 1, got {runs}")
     digit, T = default_digit(), diffusion_cpu().num_timesteps
     forward(digit, 1, 0)  # warm up (the schedule plot is drawn once)
     rng = np.random.default_rng(0)
@@ -246,20 +285,25 @@ def main() -> None:
         print("slider round trip, Chromium: skipped (playwright or chromium missing)")
     with app_process() as (url, ready):
         stream_times(url, "/generate", (1, "ddim", 5, 0.0, 0))  # let the model finish loading
-        first, total, frames = stream_times(url, "/generate", (16, "ddpm", 50, 0.0, 0))
-        print(
-            f"generate 16 digits, ancestral 1000 steps: first frame {first:.2f} s, done {total:.2f} s ({frames} frames)"
-        )
-        in_browser = browser_generation(url)
-        if in_browser:
-            first, total, status = in_browser
+        streams = {
+            "generate 16 digits, ancestral 1000 steps, gradio_client": lambda: stream_times(
+                url, "/generate", (16, "ddpm", 50, 0.0, 0)
+            ),
+            "the same in Chromium (Generate clicked)": lambda: browser_generation(url),
+            "compare exact vs learned from t = T, gradio_client": lambda: stream_times(
+                url, "/compare", (T, 0, "fixed_small")
+            ),
+        }
+        for name, run in streams.items():
+            results = [run() for _ in range(runs)]
+            if None in results:
+                print(f"{name}: skipped (playwright or chromium missing)")
+                continue
+            firsts, totals = [r[0] for r in results], [r[1] for r in results]
             print(
-                f"  the same in Chromium (page's defaults):  first frame {first:.2f} s, done {total:.2f} s ({status.strip()})"
+                f"{name}: first frame {min(firsts):.2f}–{max(firsts):.2f} s (median {statistics.median(firsts):.2f}), "
+                f"done {min(totals):.2f}–{max(totals):.2f} s (median {statistics.median(totals):.2f}) in {runs} runs"
             )
-        first, total, frames = stream_times(url, "/compare", (T, 0, "fixed_small"))
-        print(
-            f"compare exact vs learned from t = T:      first frame {first:.2f} s, done {total:.2f} s ({frames} frames)"
-        )
     print(f"python app.py ready after {ready:.1f} s")
 
 

@@ -116,6 +116,7 @@ def test_generate_streams_frames_then_a_final_result(client):
     final = frames[-1]
     assert "done" in final[2] and final[3].endswith(".gif") and final[4].endswith(".png")
     assert all(is_inline(frame[0]) and is_inline(frame[1]) for frame in frames[:-1])
+    assert all("/ 10**" in frame[2] for frame in frames[:-1])  # the status carries the step counter
     assert pixels(frames[0][0]).shape[1] <= generate_view.STREAM_WIDTH
     assert pixels(final[0]).shape == pixels(final[1]).shape  # files, about FINAL_WIDTH wide
     assert generate_view.FINAL_WIDTH * 0.8 < pixels(final[0]).shape[1] <= generate_view.FINAL_WIDTH

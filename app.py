@@ -42,6 +42,7 @@ THEME = gr.themes.Base(
 CSS = (
     """
 .gradio-container img { image-rendering: pixelated; }  /* keep upscaled 28×28 pixels crisp */
+.frames img { object-fit: contain; }  /* small streamed frames fill the box, like the final image */
 """
     + lecture.CSS
 )

@@ -79,17 +79,34 @@ def test_slider_moves_the_noisy_image(page, tmp_path):
     assert screenshot(page, "forward", tmp_path).stat().st_size > 10_000
 
 
+CATCH_STREAMED_FRAME = """() => {
+    const box = document.querySelector("#generate-xt");
+    window.streamedFrameFit = new Promise(resolve => {
+        new MutationObserver((_, observer) => {
+            const img = box.querySelector("img");
+            if (img && img.getAttribute("src").startsWith("data:image/png;base64,")) {
+                observer.disconnect();
+                resolve(getComputedStyle(img).objectFit);
+            }
+        }).observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ["src"]});
+    });
+}"""
+
+
 def test_a_short_generation_runs_to_the_end(page, tmp_path):
     page.get_by_role("tab", name="3 · Generate").click()
     page.locator("#generate-sampler").get_by_text("DDIM").click()
     steps = page.locator("#generate-steps input[type=number]")
     steps.fill("20")
     steps.press("Enter")
+    page.evaluate(CATCH_STREAMED_FRAME)
     page.locator("#generate-run").click()
     page.wait_for_selector("#generate-status :text('done')", timeout=60_000)
     time.sleep(0.5)
     assert "20 steps" in page.locator("#generate-status").inner_text()
-    assert page.locator("#generate-xt img").get_attribute("src")
+    # streamed frames come inside the stream and fill the box; the last is a file, to download
+    assert page.evaluate("() => window.streamedFrameFit") == "contain"
+    assert "/file=" in page.locator("#generate-xt img").get_attribute("src")
     assert screenshot(page, "generate", tmp_path).stat().st_size > 10_000
 
 

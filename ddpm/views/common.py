@@ -24,6 +24,7 @@ from ..images import make_grid, to_display, to_model_range, upscale
 READOUT_POINTS = 200  # the classifier reads x̂_0 at about this many t of a chain (not all T: it costs time)
 SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
 NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
+FRAMES_CLASS = "frames"  # images that stream small frames (see inline_frames); styled in app.CSS
 
 F = TypeVar("F", bound=Callable)
 
@@ -176,8 +177,11 @@ def inline_frames(image: gr.Image) -> gr.Image:
     ``{"url": "data:image/png;base64,..."}``.
 
     The component's ``postprocess`` is replaced on this instance (a subclass of ``gr.Image``
-    would make Gradio write a type-stub file beside this module on import).
+    would make Gradio write a type-stub file beside this module on import). It also gets the CSS
+    class ``frames``, which the app styles to fill its box: Gradio shows an image no larger than
+    its own pixels, and streamed frames are smaller than the final ones.
     """
+    image.elem_classes = [*(image.elem_classes or []), FRAMES_CLASS]
     files = image.postprocess
 
     def postprocess(value):

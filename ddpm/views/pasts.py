@@ -3,6 +3,9 @@ generation become a "7"?"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import torch
@@ -17,9 +20,11 @@ from .common import (
     READOUT_POINTS,
     class_probability_plot,
     digit_tensor,
+    inline_frames,
     plot_image,
     progress_bar,
     render,
+    save_png,
     show,
     show_grid,
     user_errors,
@@ -108,12 +113,19 @@ def classifier_readout(seed: int = 0):
             f"the classifier reads x̂₀ as **{top}** ({float(p[top]):.0%})"
         )
         scale = 8 if final else 4
-        yield (
+        images = (
             show(step.x_prev, scale=scale),
             show(step.pred_x0, scale=scale),
             class_probability_plot([t for t, _ in shown], [q for _, q in shown], T),
-            status,
         )
+        if final:  # files, to download; the streamed frames travel inside the stream (inline_frames)
+            folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
+            names = ("xt", "x0hat", "readout")
+            images = tuple(
+                save_png(image, folder / f"{name}_seed{seed}.png")
+                for image, name in zip(images, names, strict=True)
+            )
+        yield (*images, status)
 
 
 def build_pasts_tabs(digit: gr.State) -> None:
@@ -142,8 +154,8 @@ def build_pasts_tabs(digit: gr.State) -> None:
             run = gr.Button("Generate one digit", variant="primary", elem_id="readout-run")
         status = gr.Markdown()
         with gr.Row(equal_height=True):
-            x_t = image("xₜ", height=240)
-            x0_hat = image("x̂₀", height=240)
-        plot = plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot")
+            x_t = inline_frames(image("xₜ", height=240))
+            x0_hat = inline_frames(image("x̂₀", height=240))
+        plot = inline_frames(plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot"))
     run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout",
               show_progress="hidden")  # fmt: skip

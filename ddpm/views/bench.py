@@ -16,6 +16,7 @@ Measured in one run, on this machine, against Gradio's own floor:
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import statistics
@@ -251,8 +252,6 @@ def ms(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
     p = argparse.ArgumentParser(prog="python -m ddpm.views.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=3, help="runs of each stream (default 3)")
     runs = p.parse_args(argv).runs

@@ -6,7 +6,7 @@ import base64
 import functools
 import inspect
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -210,6 +210,11 @@ def save_png(image: np.ndarray, path: str | Path) -> str:
     """Save uint8 [H, W] or [H, W, 3] as a PNG file; returns the path (for a file output)."""
     Path(path).write_bytes(png_bytes(image))
     return str(path)
+
+
+def save_pngs(images: Iterable[np.ndarray], names: Iterable[str], folder: str | Path) -> list[str]:
+    """Save each image as ``folder/<name>.png`` (a stream's last frame, as files to download)."""
+    return [save_png(image, Path(folder) / f"{name}.png") for image, name in zip(images, names, strict=True)]
 
 
 def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:

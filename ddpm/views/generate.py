@@ -13,7 +13,7 @@ import torch
 from ..images import save_gif
 from ..sample import SAMPLERS, sample_loop
 from . import compute
-from .common import filmstrip, inline_frames, progress_bar, save_png, show, show_grid, user_errors
+from .common import filmstrip, inline_frames, progress_bar, save_pngs, show, show_grid, user_errors
 from .forward import LATEX
 from .runtime import diffusion_cpu, gpu, runtime
 from .stream import paced
@@ -110,10 +110,8 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
         [f"t={t}" for t, _ in picks],
         str(folder / f"filmstrip_seed{seed}.png"),
     )
-    x_t, x0_hat = (
-        save_png(grid, folder / f"generation_seed{seed}_{name}.png")
-        for grid, name in zip(compute.call(grids, step, FINAL_WIDTH), ("xt", "x0hat"), strict=True)
-    )
+    names = (f"generation_seed{seed}_xt", f"generation_seed{seed}_x0hat")
+    x_t, x0_hat = save_pngs(compute.call(grids, step, FINAL_WIDTH), names, folder)
     status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}"
     yield x_t, x0_hat, status, gif, strip
 

@@ -4,7 +4,6 @@ generation become a "7"?"""
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -24,7 +23,7 @@ from .common import (
     plot_image,
     progress_bar,
     render,
-    save_png,
+    save_pngs,
     show,
     show_grid,
     user_errors,
@@ -119,12 +118,8 @@ def classifier_readout(seed: int = 0):
             class_probability_plot([t for t, _ in shown], [q for _, q in shown], T),
         )
         if final:  # files, to download; the streamed frames travel inside the stream (inline_frames)
-            folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
-            names = ("xt", "x0hat", "readout")
-            images = tuple(
-                save_png(image, folder / f"{name}_seed{seed}.png")
-                for image, name in zip(images, names, strict=True)
-            )
+            names = (f"xt_seed{seed}", f"x0hat_seed{seed}", f"readout_seed{seed}")
+            images = save_pngs(images, names, tempfile.mkdtemp(prefix="ddpm-"))
         yield (*images, status)
 
 

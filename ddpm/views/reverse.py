@@ -21,7 +21,7 @@ from .common import (
     inline_frames,
     plot_image,
     progress_bar,
-    save_png,
+    save_pngs,
     show,
     show_noise,
     user_errors,
@@ -106,8 +106,9 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
     final = list(_frame(last, rows, t, start, path, readout, T, final=True))
-    for i, name in zip(IMAGES, ("exact", "learned", "x0hat", "epshat", "readout"), strict=True):
-        final[i] = save_png(final[i], folder / f"{name}_t{t}_seed{seed}.png")  # files, to download
+    names = [f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "readout")]
+    for i, saved in zip(IMAGES, save_pngs([final[i] for i in IMAGES], names, folder), strict=True):
+        final[i] = saved
     yield tuple(final)
 
 

@@ -13,7 +13,7 @@ import gradio as gr
 
 from ddpm.views import lecture
 from ddpm.views.digits import build_digit_picker
-from ddpm.views.forward import LATEX, build_forward_tab
+from ddpm.views.forward import build_forward_tab
 from ddpm.views.generate import build_generate_tab
 from ddpm.views.likelihood import build_likelihood_tabs
 from ddpm.views.parameterizations import build_parameterizations_tab
@@ -22,6 +22,7 @@ from ddpm.views.reverse import build_reverse_tab
 from ddpm.views.runtime import warm_up
 from ddpm.views.schedules import build_schedules_tab
 from ddpm.views.small_steps import build_small_steps_tab
+from ddpm.views.widgets import LATEX
 
 TITLE = "DDPM: the reverse process, step by step"
 

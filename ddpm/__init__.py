@@ -2,11 +2,16 @@
 
 Notation is Ho et al. 2020's: β_t, α_t = 1 − β_t, ᾱ_t = ∏_{s≤t} α_s. Timesteps are 0-based
 indices (index 0 is the paper's t = 1). See :mod:`ddpm.diffusion` for the glossary.
+
+Layers, each importing only those above it: :mod:`~ddpm.choices` (named choices, their validator)
+→ :mod:`~ddpm.schedules` → :mod:`~ddpm.losses` → :mod:`~ddpm.diffusion` → :mod:`~ddpm.sampling`
+and :mod:`~ddpm.likelihood` → :mod:`~ddpm.unet`, :mod:`~ddpm.checkpoint`, :mod:`~ddpm.inference`
+→ :mod:`ddpm.teaching` → :mod:`ddpm.views`. The command-line tools (``train``, ``sample``,
+``evaluate``, ``bench``) sit on top and nothing imports them.
 """
 
+from .choices import PARAMETERIZATIONS, SAMPLERS, VARIANCES, check_choice
 from .diffusion import (
-    PARAMETERIZATIONS,
-    VARIANCES,
     GaussianDiffusion,
     LossOutput,
     MeanVariance,
@@ -14,20 +19,24 @@ from .diffusion import (
     StepOutput,
     extract,
 )
-from .losses import BitsPerDim, calc_bpd_loop, discretized_gaussian_log_likelihood, normal_kl
+from .likelihood import BitsPerDim, calc_bpd_loop
+from .losses import discretized_gaussian_log_likelihood, normal_kl
 from .sampling import (
     SampleStep,
+    chain_loop,
     ddim_sample_loop_progressive,
     ddim_timesteps,
     draw_noise,
     final_sample,
     p_sample_loop_progressive,
     posterior_sample_loop_progressive,
+    split_step,
 )
 from .schedules import SCHEDULES, make_betas
 
 __all__ = [
     "PARAMETERIZATIONS",
+    "SAMPLERS",
     "SCHEDULES",
     "VARIANCES",
     "BitsPerDim",
@@ -38,6 +47,8 @@ __all__ = [
     "SampleStep",
     "StepOutput",
     "calc_bpd_loop",
+    "chain_loop",
+    "check_choice",
     "ddim_sample_loop_progressive",
     "ddim_timesteps",
     "discretized_gaussian_log_likelihood",
@@ -48,4 +59,5 @@ __all__ = [
     "normal_kl",
     "p_sample_loop_progressive",
     "posterior_sample_loop_progressive",
+    "split_step",
 ]

@@ -17,7 +17,7 @@ import torch
 
 from . import checkpoint
 from .diffusion import GaussianDiffusion
-from .sample import prepare_for_inference, resolve_device, sample_loop
+from .inference import prepare_for_inference, resolve_device, sample_loop
 from .sampling import final_sample, posterior_sample_loop_progressive
 from .unet import UNet, UNetConfig, count_parameters
 

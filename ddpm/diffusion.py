@@ -24,27 +24,13 @@ Images are float tensors [B, C, H, W] with data in [−1, 1]; x_t for t > 0 is u
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 
-from .losses import discretized_gaussian_log_likelihood, mean_flat, normal_kl
+from .choices import PARAMETERIZATIONS, VARIANCES, Model, Parameterization, VarianceType, check_choice
+from .losses import LN2, discretized_gaussian_log_likelihood, mean_flat, normal_kl
 from .schedules import make_betas
-
-Parameterization = Literal["eps", "x0", "v"]
-VarianceType = Literal["fixed_small", "fixed_large"]
-PARAMETERIZATIONS: tuple[str, ...] = ("eps", "x0", "v")
-VARIANCES: tuple[str, ...] = ("fixed_small", "fixed_large")
-Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-_LN2 = 0.6931471805599453
-
-
-def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
-    """Raise ``ValueError`` naming ``value`` and the allowed choices unless ``value`` is one."""
-    if value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
 
 
 def extract(table: torch.Tensor, t: torch.Tensor, x_shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
@@ -413,7 +399,7 @@ class GaussianDiffusion:
     ) -> StepOutput:
         """One exact reverse step x_{t−1} = μ̃_t + √β̃_t z, z ~ N(0, I), which knows x_0.
 
-        (Reference 001 writes ``mean + variance.sqrt()`` and forgets z; this step does not.)
+        (One tutorial writes ``mean + variance.sqrt()`` and forgets z; this step does not.)
         ``pred_x0`` is x_0 itself and ``pred_noise`` the true ε = (x_t − √ᾱ_t x_0)/√(1 − ᾱ_t).
         """
         t = self.check_t(t, x_t.shape[0])
@@ -513,7 +499,7 @@ class GaussianDiffusion:
         t = torch.full((x0.shape[0],), self.num_timesteps - 1, dtype=torch.long, device=x0.device)
         q = self.q_mean_variance(x0, t)
         kl = normal_kl(q.mean, q.log_variance, torch.zeros_like(q.mean), torch.zeros_like(q.mean))
-        return mean_flat(kl) / _LN2
+        return mean_flat(kl) / LN2
 
     def vb_terms_bpd(
         self,
@@ -533,6 +519,6 @@ class GaussianDiffusion:
         t = self.check_t(t, x_t.shape[0])
         q = self.q_posterior_mean_variance(x0, x_t, t)
         p = self.p_mean_variance(model_output, x_t, t, parameterization, variance, clip_denoised)
-        kl = mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / _LN2
-        nll = -mean_flat(discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance)) / _LN2
+        kl = mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / LN2
+        nll = -mean_flat(discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance)) / LN2
         return torch.where(t == 0, nll, kl)

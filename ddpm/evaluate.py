@@ -22,8 +22,8 @@ import torch
 
 from . import checkpoint, classifier
 from .data import load_mnist_tensor, to_model_range
-from .losses import calc_bpd_loop
-from .sample import prepare_for_inference, resolve_device
+from .inference import prepare_for_inference, resolve_device
+from .likelihood import calc_bpd_loop
 
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:

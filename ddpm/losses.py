@@ -1,8 +1,9 @@
-"""Likelihood pieces of the variational bound (Ho et al. 2020, eq. 5), and its loop over t.
+"""Likelihood pieces of the variational bound (Ho et al. 2020, eq. 5): closed forms, no model calls.
 
 - :func:`normal_kl`: KL between two diagonal Gaussians, the L_{t−1} terms of eq. 5.
 - :func:`discretized_gaussian_log_likelihood`: the decoder L_0 for 8-bit data (Ho et al., eq. 13).
-- :func:`calc_bpd_loop`: the whole bound of a model on a batch, term by term, in bits per dimension.
+
+The bound of a model over all t, which calls the model, is :func:`ddpm.likelihood.calc_bpd_loop`.
 
 Values are in nats unless a name ends in ``bpd`` (bits per dimension: nats / (D · ln 2), where D is
 the number of pixels). Data are images in [−1, 1] (8-bit data scaled, so a bin is 2/255 wide).
@@ -11,13 +12,11 @@ the number of pixels). Data are images in [−1, 1] (8-bit data scaled, so a bin
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-if TYPE_CHECKING:
-    from .diffusion import GaussianDiffusion
+LN2 = math.log(2.0)
+"""Nats per bit: a value in nats divided by D · LN2 is in bits per dimension."""
 
 
 def mean_flat(x: torch.Tensor) -> torch.Tensor:
@@ -74,101 +73,3 @@ def discretized_gaussian_log_likelihood(
         torch.where(x > 0.999, log_one_minus_cdf_min, torch.log((cdf_plus - cdf_min).clamp(min=1e-12))),
     )
     return log_probs
-
-
-class BitsPerDim(NamedTuple):
-    """The variational bound of a batch, term by term, in bits per dimension.
-
-    Attributes:
-        total: [B] prior + Σ_k weights[k] · terms[:, k] (all weights 1 when exact).
-        prior: [B] KL(q(x_T | x_0) ‖ N(0, I)), the L_T term.
-        terms: [B, K] the evaluated per-step terms: index 0 is the decoder NLL −log p(x_0 | x_1)
-            (L_0), index t > 0 is KL(q(x_t | x_{t+1}, x_0) ‖ p_θ(x_t | x_{t+1})), i.e. L_t.
-        timesteps: [K] the 0-based indices evaluated, ascending.
-        exact: True when every t was evaluated (each term with one Monte-Carlo draw of x_t, as in
-            Ho et al. and improved-diffusion); False when ``total`` is the unbiased estimate from a
-            subset of t.
-        weights: [K] how many terms each evaluated one stands for in ``total``.
-    """
-
-    total: torch.Tensor
-    prior: torch.Tensor
-    terms: torch.Tensor
-    timesteps: torch.Tensor
-    exact: bool
-    weights: torch.Tensor
-
-
-Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def calc_bpd_loop(
-    diffusion: GaussianDiffusion,
-    model: Model,
-    x0: torch.Tensor,
-    *,
-    num_timesteps: int | None = None,
-    timesteps: Sequence[int] | torch.Tensor | None = None,
-    parameterization: str = "eps",
-    variance: str = "fixed_small",
-    clip_denoised: bool = True,
-    generator: torch.Generator | None = None,
-) -> BitsPerDim:
-    """Negative variational bound −log p(x_0) ≤ L_T + Σ_t L_{t−1}, in bits per dimension.
-
-    Exact over t when neither ``num_timesteps`` nor ``timesteps`` is given (T model calls). With
-    ``num_timesteps=K`` the estimate is stratified: the first K // 4 steps, where the terms are
-    largest (the decoder L_0 alone is about half the total for MNIST), are always evaluated, and
-    the other K − K // 4 are drawn uniformly without replacement from the rest (with ``generator``)
-    and weighted by (number left)/(number drawn), so the total is an unbiased estimate of the full
-    bound with far less variance than uniform sampling. ``timesteps`` evaluates a given subset,
-    each weighted T/len (unbiased only if the subset is uniformly random).
-
-    Args:
-        model: ε-model (or x0 / v, see ``parameterization``) called as ``model(x_t, t)``.
-        x0: [B, C, H, W] data in [−1, 1], 8-bit values scaled.
-
-    Returns:
-        :class:`BitsPerDim`.
-    """
-    T = diffusion.num_timesteps
-    device = x0.device
-    if timesteps is None and num_timesteps is None:
-        steps = torch.arange(T)
-        weights = torch.ones(T, dtype=torch.float64)
-    elif timesteps is not None:
-        steps = torch.as_tensor(timesteps, dtype=torch.long).flatten().unique()
-        weights = torch.full((len(steps),), T / len(steps), dtype=torch.float64)
-    else:
-        if not 1 <= num_timesteps <= T:
-            raise ValueError(f"num_timesteps must be in [1, {T}], got {num_timesteps}")
-        head = num_timesteps // 4 if num_timesteps < T else T
-        drawn = head + torch.randperm(T - head, generator=generator)[: num_timesteps - head]
-        steps = torch.cat([torch.arange(head), drawn.sort().values])
-        rest = torch.full(
-            (num_timesteps - head,), (T - head) / max(num_timesteps - head, 1), dtype=torch.float64
-        )
-        weights = torch.cat([torch.ones(head, dtype=torch.float64), rest])
-    steps = diffusion.check_t(steps)
-    batch = x0.shape[0]
-    terms = []
-    for t_index in steps.tolist():
-        t = torch.full((batch,), t_index, dtype=torch.long, device=device)
-        x_t = diffusion.q_sample(x0, t, generator=generator)
-        with torch.no_grad():
-            model_output = model(x_t, t)
-        terms.append(
-            diffusion.vb_terms_bpd(
-                model_output,
-                x0,
-                x_t,
-                t,
-                parameterization=parameterization,
-                variance=variance,
-                clip_denoised=clip_denoised,
-            )
-        )
-    terms_t = torch.stack(terms, dim=1)
-    prior = diffusion.prior_bpd(x0)
-    total = prior + (terms_t * weights.to(terms_t)).sum(dim=1)
-    return BitsPerDim(total, prior, terms_t, steps, len(steps) == T, weights)

@@ -1,201 +1,22 @@
 """Generate digits with a trained checkpoint: ``python -m ddpm.sample --help``.
 
 Writes an ``.npz`` with ``images``: uint8 [N, 28, 28], 0 = background like MNIST, and optionally a
-PNG grid. The same seed and arguments give the same images.
+PNG grid. The same seed and arguments give the same images. The work is done by
+:func:`ddpm.inference.generate`.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-import warnings
-from collections.abc import Callable
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint
-from .diffusion import GaussianDiffusion, check_choice
-from .images import make_grid, to_pil, to_uint8, upscale
-from .sampling import ddim_sample_loop_progressive, final_sample, p_sample_loop_progressive
-from .unet import UNet
-
-SAMPLERS = ("ddpm", "ddim")
-
-
-class InferenceUNet(torch.nn.Module):
-    """A trained UNet ready for sampling: ``(x_t [B, C, H, W], t LongTensor [B]) -> [B, C, H, W]``.
-
-    The time MLP depends on t alone, so its output for all T indices is computed once from the
-    weights and looked up at each step (``UNet.time_rows``): the same numbers, 9% faster at batch 16
-    on 2 CPU cores. It is a snapshot: after changing the UNet's weights, build a new one.
-    ``config`` and the UNet's parameters stay reachable, so callers treat it as the UNet.
-    """
-
-    table: torch.Tensor
-
-    def __init__(self, model: UNet) -> None:
-        super().__init__()
-        self.unet = model.eval()
-        self.config = model.config
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            rows = model.time_rows(torch.arange(model.config.timesteps, device=device))
-        self.register_buffer("table", rows, persistent=False)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.unet.denoise(x, self.table[t])
-
-
-class FrozenUNet(torch.nn.Module):
-    """A model traced and frozen with TorchScript (weights folded into the graph), keeping ``config``.
-
-    The whole forward pass runs in C++ without Python's GIL. Alone, that is about as fast as
-    eager; under load it is far steadier: in the app on 2 CPU cores, with a client downloading the
-    streamed frames, a 1000-step generation of 16 digits took 11.6 s frozen and 21.3 s eager,
-    because eager's hundreds of Python-level calls per step wait for the GIL and for cores held by
-    the web server. Any batch size works (the trace is shape-generic).
-    """
-
-    def __init__(self, model: torch.nn.Module, example_batch: int = 16) -> None:
-        super().__init__()
-        cfg = model.config
-        device = next(model.parameters()).device
-        x = torch.zeros(example_batch, cfg.in_channels, cfg.image_size, cfg.image_size, device=device)
-        t = torch.zeros(example_batch, dtype=torch.long, device=device)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TorchScript's tracer warnings say nothing new here
-            self.graph = torch.jit.freeze(torch.jit.trace(model.eval(), (x, t), check_trace=False))
-        self.config = cfg
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.graph(x, t)
-
-
-def compile_for_inference(model: torch.nn.Module, example_batch: int = 16) -> torch.nn.Module:
-    """``torch.compile`` (inductor, weights frozen into the graph) for inference at a fixed batch size.
-
-    Measured on 2 CPU cores at batch 16: about 20% faster than eager, but compiling takes about
-    20 s for each new batch size (shapes are static) and needs a C++ compiler. The model is
-    compiled and run once here on ``example_batch`` images. Call the result under
-    ``torch.no_grad()`` or ``torch.inference_mode()``.
-    """
-    cfg = model.config
-    device = next(model.parameters()).device
-    compiled = torch.compile(model, dynamic=False, options={"freezing": True})
-    x = torch.zeros(example_batch, cfg.in_channels, cfg.image_size, cfg.image_size, device=device)
-    with torch.inference_mode():
-        compiled(x, torch.zeros(example_batch, dtype=torch.long, device=device))
-    compiled.config = cfg
-    return compiled
-
-
-BACKENDS = ("eager", "torchscript", "compile")
-
-
-def prepare_for_inference(
-    model: UNet, device: torch.device | str = "cpu", backend: str = "eager", example_batch: int = 16
-) -> torch.nn.Module:
-    """The model ready to sample with: ``(x_t [B, C, H, W], t LongTensor [B]) -> ε̂ [B, C, H, W]``.
-
-    Always: eval mode on ``device``, time biases tabled (:class:`InferenceUNet`); on CPU also
-    channels-last weights (measured faster there: 10.3 vs 12.6 ms at batch 16). Then ``backend``:
-    ``"eager"`` as is; ``"torchscript"`` traced and frozen (:class:`FrozenUNet`, what the app uses
-    on CPU); ``"compile"`` through :func:`compile_for_inference` at batch ``example_batch``.
-    If tracing or compiling fails (no C++ compiler, an old torch, ...), a warning says why and the
-    eager model is returned: sampling never breaks for the sake of speed.
-    """
-    check_choice("backend", backend, BACKENDS)
-    model = model.eval().to(device)
-    if torch.device(device).type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
-    fast = InferenceUNet(model)
-    if backend == "eager":
-        return fast
-    try:
-        if backend == "torchscript":
-            return FrozenUNet(fast, example_batch)
-        return compile_for_inference(fast, example_batch)
-    except Exception as err:  # never let a speed-up break sampling
-        warnings.warn(f"{backend} failed ({type(err).__name__}: {err}); using eager", stacklevel=2)
-        return fast
-
-
-def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """'auto' is CUDA when available, else CPU; a bare 'cuda' means GPU ``local_rank``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
-
-
-def sample_loop(
-    model: UNet,
-    diffusion: GaussianDiffusion,
-    n: int,
-    sampler: str = "ddpm",
-    steps: int | None = None,
-    eta: float = 0.0,
-    generator: torch.Generator | None = None,
-    variance: str = "fixed_small",
-):
-    """The progressive loop (see :mod:`ddpm.sampling`) that generates ``n`` digits from pure noise."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
-    T = diffusion.num_timesteps
-    device = diffusion.device
-    shape = (n, model.config.in_channels, model.config.image_size, model.config.image_size)
-    parameterization = model.config.parameterization
-    if sampler == "ddpm":
-        if steps not in (None, T):
-            raise ValueError(
-                f"ancestral (ddpm) sampling takes all T = {T} steps, got steps={steps}; use ddim"
-            )
-        return p_sample_loop_progressive(
-            diffusion, model, shape, parameterization=parameterization, variance=variance,
-            generator=generator, device=device,
-        )  # fmt: skip
-    return ddim_sample_loop_progressive(
-        diffusion, model, shape, steps=50 if steps is None else steps, eta=eta,
-        parameterization=parameterization, generator=generator, device=device,
-    )  # fmt: skip
-
-
-def generate(
-    model: UNet,
-    diffusion: GaussianDiffusion,
-    n: int,
-    sampler: str = "ddpm",
-    steps: int | None = None,
-    eta: float = 0.0,
-    seed: int = 0,
-    batch_size: int = 64,
-    progress: Callable[[int], None] | None = None,
-) -> torch.Tensor:
-    """``n`` digits as uint8 [n, 28, 28] (0 = background), in batches of ``batch_size``.
-
-    One generator seeded with ``seed`` draws everything, so the result depends only on the
-    arguments. ``progress(k)`` is called after every k network evaluations of a batch.
-    """
-    if n < 1 or batch_size < 1:
-        raise ValueError(f"n and batch_size must be ≥ 1, got n={n}, batch_size={batch_size}")
-    generator = torch.Generator(diffusion.device).manual_seed(seed)
-    out = []
-    for start in range(0, n, batch_size):
-        loop = sample_loop(model, diffusion, min(batch_size, n - start), sampler, steps, eta, generator)
-        if progress is not None:
-            loop = _tap(loop, progress)
-        out.append(to_uint8(final_sample(loop)).cpu()[:, 0])
-    return torch.cat(out)
-
-
-def _tap(loop, progress: Callable[[int], None]):
-    for step in loop:
-        progress(1)
-        yield step
+from .choices import SAMPLERS
+from .images import make_grid, to_pil, upscale
+from .inference import BACKENDS, generate, prepare_for_inference, resolve_device
 
 
 def main(argv: list[str] | None = None) -> None:

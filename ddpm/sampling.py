@@ -3,8 +3,10 @@
 - :func:`p_sample_loop_progressive`: ancestral sampling with the learned p_θ (Ho et al. 2020,
   Algorithm 2), from pure noise or from a given x_t (partial denoising of a real digit).
 - :func:`posterior_sample_loop_progressive`: the exact reverse q(x_{t−1} | x_t, x_0), which knows
-  x_0: reference 001's experiment, with its missing ``* z`` restored.
+  x_0 (Ho et al. 2020, eqs. 6–7), sampled with its noise term (one tutorial forgets the ``* z``).
 - :func:`ddim_sample_loop_progressive`: DDIM (Song et al. 2021) on a respaced subsequence of steps.
+- :func:`chain_loop`: the one loop driver under all three, for chains with a step rule of their own
+  (two chains in lockstep on one batched network call, for example).
 
 **Matched noise.** Every loop draws exactly one noise tensor z of the sample's shape per step that
 adds noise (none for the step into x_0) and nothing else once x_t is given. So two loops started
@@ -24,7 +26,8 @@ from typing import NamedTuple
 
 import torch
 
-from .diffusion import GaussianDiffusion, Model, Parameterization, StepOutput, VarianceType
+from .choices import Model, Parameterization, VarianceType
+from .diffusion import GaussianDiffusion, StepOutput
 
 NoiseSequence = torch.Tensor | Sequence[torch.Tensor]
 
@@ -104,12 +107,24 @@ def _start(
 
 
 StepFn = Callable[[torch.Tensor, torch.Tensor, int, "torch.Tensor | None"], StepOutput]
+"""``step(x_t [B, ...], t LongTensor [B], t_prev, z [B, ...] or None) -> StepOutput`` of one reverse step."""
 
 
-def _chain(
-    x: torch.Tensor, timesteps: list[int], noise: NoiseSequence | None, step: StepFn
+def chain_loop(
+    x: torch.Tensor, timesteps: Sequence[int], step: StepFn, noise: NoiseSequence | None = None
 ) -> Iterator[SampleStep]:
-    """Apply ``step(x_t, t_batch, t_prev, z)`` along ``timesteps`` (descending), yielding records."""
+    """Run a reverse chain from ``x`` along ``timesteps`` (0-based, descending), one record per step.
+
+    The one loop driver: at step k it calls ``step(x, t, t_prev, z)`` with t = timesteps[k] as a
+    LongTensor [B], t_prev the next index (−1 after the last: the step into x_0) and z =
+    ``noise[k]`` (or None), with gradients off, and feeds the output's ``sample`` to the next step.
+    The loops below are this driver with a step rule each; a caller with a rule of its own (say
+    two chains side by side in one batch, see :func:`split_step`) uses it the same way.
+
+    Yields:
+        :class:`SampleStep` per step; the last ``x_prev`` is the chain's x_0.
+    """
+    timesteps = [int(t) for t in timesteps]
     _check_noise(noise, len(timesteps), x.shape)
     for index, t in enumerate(timesteps):
         t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else -1
@@ -163,7 +178,7 @@ def p_sample_loop_progressive(
     def step(x: torch.Tensor, t: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
         return diffusion.p_sample(model(x, t), x, t, parameterization, variance, clip_denoised, generator, z)
 
-    yield from _chain(x, list(range(t_start, -1, -1)), noise, step)
+    yield from chain_loop(x, range(t_start, -1, -1), step, noise)
 
 
 def posterior_sample_loop_progressive(
@@ -177,9 +192,9 @@ def posterior_sample_loop_progressive(
 ) -> Iterator[SampleStep]:
     """The exact reverse chain x_{s−1} ~ q(x_{s−1} | x_s, x_0) from x_t down to x_0.
 
-    Reference 001's experiment (with ``mean + √β̃ · z``, not its buggy ``mean + √β̃``): since it
-    knows x_0, every x_s of the chain is distributed as q(x_s | x_0), and the last step returns x_0
-    exactly.
+    Each step is x_{s−1} = μ̃_s + √β̃_s · z (the tutorial chapter on the reverse process samples
+    ``mean + variance.sqrt()`` and forgets z): since it knows x_0, every x_s of the chain is
+    distributed as q(x_s | x_0), and the last step returns x_0 exactly.
 
     Args:
         x0: [B, C, H, W] the clean images; x_t: [B, C, H, W] at index ``t`` (default T − 1).
@@ -195,7 +210,7 @@ def posterior_sample_loop_progressive(
     def step(x: torch.Tensor, s: torch.Tensor, s_prev: int, z: torch.Tensor | None) -> StepOutput:
         return diffusion.q_posterior_sample(x0, x, s, generator, z)
 
-    yield from _chain(x, list(range(t_start, -1, -1)), noise, step)
+    yield from chain_loop(x, range(t_start, -1, -1), step, noise)
 
 
 def ddim_timesteps(t_start: int, steps: int) -> list[int]:
@@ -238,7 +253,17 @@ def ddim_sample_loop_progressive(
             model(x, t), x, t, t_prev, eta, parameterization, clip_denoised, generator, z
         )
 
-    yield from _chain(x, ddim_timesteps(t_start, steps), noise, step)
+    yield from chain_loop(x, ddim_timesteps(t_start, steps), step, noise)
+
+
+def split_step(step: SampleStep, sizes: Sequence[int]) -> tuple[SampleStep, ...]:
+    """Cut the record of a chain run on concatenated batches into one record per batch.
+
+    ``sizes`` are the batch sizes in order (they sum to B). Used by chains that advance several
+    rows in lockstep, one network call per step (:func:`chain_loop`).
+    """
+    parts = [tensor.split(list(sizes)) for tensor in step[4:]]
+    return tuple(SampleStep(*step[:4], *fields) for fields in zip(*parts, strict=True))
 
 
 def final_sample(steps: Iterator[SampleStep]) -> torch.Tensor:

@@ -13,6 +13,8 @@ import math
 
 import torch
 
+from .choices import check_choice
+
 SCHEDULES = ("linear", "cosine")
 """Names accepted by :func:`make_betas`."""
 
@@ -88,8 +90,5 @@ def make_betas(name: str, timesteps: int) -> torch.Tensor:
     """
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
-    if name == "linear":
-        return linear_betas(timesteps)
-    if name == "cosine":
-        return cosine_betas(timesteps)
-    raise ValueError(f"unknown schedule {name!r}; allowed: {', '.join(SCHEDULES)}")
+    check_choice("schedule", name, SCHEDULES)
+    return linear_betas(timesteps) if name == "linear" else cosine_betas(timesteps)

@@ -82,7 +82,8 @@ def _check_step(T: int, t: int) -> None:
         raise ValueError(f"step t must be a whole number in [1, T = {T}], got {t!r}")
 
 
-def _normal_pdf(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+def normal_pdf(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """N(x; mean, var), elementwise (arguments broadcast)."""
     return np.exp(-0.5 * (x - mean) ** 2 / var) / np.sqrt(2 * math.pi * var)
 
 
@@ -96,7 +97,7 @@ def marginal_density(data: Mixture1D, alpha_bar: float, x: np.ndarray) -> np.nda
     """q_t(x) for any array of x (ᾱ = 1 is the data density)."""
     w, m, v = marginal(data, alpha_bar)
     x = np.asarray(x, dtype=np.float64)
-    return (w * _normal_pdf(x[..., None], m, v)).sum(-1)
+    return (w * normal_pdf(x[..., None], m, v)).sum(-1)
 
 
 def _step(data: Mixture1D, T: int, t: int) -> tuple[float, float]:
@@ -126,7 +127,7 @@ def reverse_density(data: Mixture1D, T: int, t: int, x_t: np.ndarray | float) ->
     centre, std = x_t / math.sqrt(alpha), math.sqrt(beta / alpha)
     u = np.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, GRID_POINTS)
     grid = centre[:, None] + std * u[None, :]
-    unnormalised = _normal_pdf(x_t[:, None], math.sqrt(alpha) * grid, beta) * marginal_density(
+    unnormalised = normal_pdf(x_t[:, None], math.sqrt(alpha) * grid, beta) * marginal_density(
         data, alpha_bar_prev, grid
     )
     return ReverseDensity(grid, unnormalised / _trapezoid(unnormalised, grid, axis=1)[:, None])

@@ -31,10 +31,11 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .choices import PARAMETERIZATIONS
 from .data import load_mnist_tensor, to_model_range
-from .diffusion import PARAMETERIZATIONS, GaussianDiffusion
+from .diffusion import GaussianDiffusion
 from .images import make_grid, to_pil, upscale
-from .sample import resolve_device
+from .inference import resolve_device
 from .sampling import ddim_sample_loop_progressive, final_sample
 from .schedules import SCHEDULES
 from .unet import UNet, UNetConfig, count_parameters

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .diffusion import PARAMETERIZATIONS, check_choice
+from .choices import PARAMETERIZATIONS, check_choice
 
 
 @dataclass
@@ -46,7 +46,7 @@ class UNetConfig:
     groups: int = 8  # GroupNorm groups
     dropout: float = 0.0  # dropout inside residual blocks (training only)
     timesteps: int = 1000  # T: used to scale the sinusoidal embedding of t
-    parameterization: str = "eps"  # what the network outputs: "eps", "x0" or "v"
+    parameterization: str = "eps"  # what the network outputs: one of ddpm.choices.PARAMETERIZATIONS
     extra: dict = field(default_factory=dict)  # free-form notes kept with the config
 
     def __post_init__(self) -> None:
@@ -200,7 +200,7 @@ class UNet(nn.Module):
         """Every block's time bias for 0-based indices t [B], concatenated: [B, Σ block widths].
 
         It depends on t alone, so inference can look it up in a table of all T rows
-        (:class:`ddpm.sample.InferenceUNet`) instead of running the time MLP at every step.
+        (:class:`ddpm.inference.InferenceUNet`) instead of running the time MLP at every step.
         """
         cfg = self.config
         emb = self.time_mlp(timestep_embedding(t, cfg.time_dim, cfg.timesteps))

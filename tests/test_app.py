@@ -17,9 +17,9 @@ import app
 from ddpm.images import upscale
 from ddpm.views import generate as generate_view
 from ddpm.views import stream
-from ddpm.views.common import inline_frames, save_png
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
+from ddpm.views.widgets import inline_frames, save_png
 
 
 @pytest.fixture(scope="module")

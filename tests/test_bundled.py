@@ -4,7 +4,7 @@ import torch
 
 from ddpm import checkpoint, classifier
 from ddpm.data import to_model_range
-from ddpm.sample import generate, prepare_for_inference
+from ddpm.inference import generate, prepare_for_inference
 
 
 def test_bundled_checkpoint_generates_digits_the_classifier_is_sure_of():

@@ -6,12 +6,14 @@ from oracles import GaussianDataEps, PointDataEps, zero_model
 
 from ddpm import (
     GaussianDiffusion,
+    chain_loop,
     ddim_sample_loop_progressive,
     ddim_timesteps,
     draw_noise,
     final_sample,
     p_sample_loop_progressive,
     posterior_sample_loop_progressive,
+    split_step,
 )
 
 T = 1000
@@ -230,3 +232,31 @@ def test_bad_loop_arguments(diffusion):
     for call, pattern in cases:
         with pytest.raises(ValueError, match=pattern):
             call()
+
+
+def test_chain_loop_with_a_lockstep_rule_equals_the_separate_loops(diffusion):
+    """Two chains advanced as one batch by chain_loop give what their own loops give."""
+    x0, x_t = images(2, seed=3), images(2, seed=4)
+    model = GaussianDataEps(diffusion.alphas_cumprod, 0.1, 0.5)
+    noise = draw_noise(30, x0.shape, gen(5))
+
+    def both(x, t, t_prev, z):
+        (x_q, x_p), (z_q, z_p), t = x.split(2), z.split(2), t[:2]
+        exact = diffusion.q_posterior_sample(x0, x_q, t, z=z_q)
+        learned = diffusion.p_sample(model(x_p, t), x_p, t, z=z_p)
+        return type(exact)(*(torch.cat(pair) for pair in zip(exact, learned, strict=True)))
+
+    lockstep = chain_loop(torch.cat([x_t, x_t]), range(29, -1, -1), both, torch.cat([noise, noise], dim=1))
+    exact = posterior_sample_loop_progressive(diffusion, x0, x_t, 29, noise=noise)
+    learned = p_sample_loop_progressive(diffusion, model, x_t=x_t, t_start=29, noise=noise)
+    for record, q, p in zip(lockstep, exact, learned, strict=True):
+        split_q, split_p = split_step(record, (2, 2))
+        for mine, theirs in ((split_q, q), (split_p, p)):
+            assert mine[:4] == theirs[:4]  # index, num_steps, t, t_prev
+            for a, b in zip(mine[4:], theirs[4:], strict=True):
+                torch.testing.assert_close(a, b.expand_as(a), rtol=1e-6, atol=1e-6)
+
+
+def test_chain_loop_checks_its_noise(diffusion):
+    with pytest.raises(ValueError, match="noise has 2 steps but the loop takes 3"):
+        next(chain_loop(images(1), [2, 1, 0], lambda *a: None, draw_noise(2, (1, 1, 8, 8))))

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from ddpm.views.common import progress_bar
 from ddpm.views.stream import paced
+from ddpm.views.widgets import progress_bar
 
 
 def test_yields_an_increasing_subsequence_ending_with_the_last_item():

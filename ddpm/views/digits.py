@@ -13,9 +13,9 @@ import numpy as np
 
 from ..data import preprocess_digit
 from ..images import upscale
-from .common import SCALE, user_errors
 from .compute import on_compute_thread
 from .runtime import digits
+from .widgets import SCALE, user_errors
 
 DEFAULT_CLASS = 7  # the first bundled "7" is the default digit everywhere (and in the API)
 

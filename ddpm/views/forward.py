@@ -7,9 +7,11 @@ from collections.abc import Callable
 import gradio as gr
 import numpy as np
 
-from ..explain import Readout, forward_view, seeded_noise
-from .common import digit_tensor, schedule_plot, show, show_noise, user_errors
+from ..teaching.common import seeded_noise
+from ..teaching.forward import ScheduleValues, forward_view
+from .plots import schedule_plot
 from .runtime import diffusion_cpu
+from .widgets import LATEX, digit_tensor, image, show, show_noise, user_errors
 
 EQUATION = r"""
 $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\qquad
@@ -21,8 +23,8 @@ Grey levels: black $-1$, white $+1$ (clipped); $\varepsilon$ is shown from $-3$ 
 """
 
 
-def readout_markdown(r: Readout) -> str:
-    """The schedule readout as a Markdown table. Plain Unicode, no LaTeX: it changes on every slider
+def values_markdown(r: ScheduleValues) -> str:
+    """The schedule's values at t as a Markdown table. Plain Unicode, no LaTeX: it changes on every slider
     move, and typesetting it each time would cost the browser more than the server spends."""
     if r.t == 0:
         return "### t = 0\nThe clean digit: ᾱ₀ = 1, no noise yet."
@@ -37,7 +39,7 @@ def readout_markdown(r: Readout) -> str:
 
 @user_errors
 def forward(digit: np.ndarray, t: int, seed: int):
-    """x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, x_t, the readout and the schedule plot at the paper's t."""
+    """x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, x_t, the schedule's values and its plot at the paper's t."""
     diffusion = diffusion_cpu()
     x0 = digit_tensor(digit)
     view = forward_view(diffusion, x0, int(t), seeded_noise(x0.shape, int(seed)))
@@ -47,8 +49,8 @@ def forward(digit: np.ndarray, t: int, seed: int):
         show_noise(view.noise),
         show(view.signal),
         show(view.scaled_noise),
-        readout_markdown(view.readout),
-        schedule_plot(diffusion).at(view.readout.t),
+        values_markdown(view.values),
+        schedule_plot(diffusion).at(view.values.t),
     )
 
 
@@ -98,12 +100,3 @@ def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
     )
     digit.change(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
     return forward, inputs, outputs
-
-
-LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
-
-
-def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image:
-    return gr.Image(
-        label=label, format="png", interactive=False, height=height, buttons=["download"], elem_id=elem_id
-    )

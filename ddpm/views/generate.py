@@ -10,13 +10,14 @@ import gradio as gr
 import numpy as np
 import torch
 
+from ..choices import SAMPLERS, check_choice
 from ..images import save_gif
-from ..sample import SAMPLERS, sample_loop
+from ..inference import sample_loop
 from . import compute
-from .common import filmstrip, inline_frames, progress_bar, save_pngs, show, show_grid, user_errors
-from .forward import LATEX
+from .plots import filmstrip
 from .runtime import diffusion_cpu, gpu, runtime
 from .stream import paced
+from .widgets import LATEX, inline_frames, progress_bar, save_pngs, show, show_grid, user_errors
 
 MAX_DIGITS = 64
 RUNNING = {"generate": 0}  # chains computing in this process (the tests watch Stop end them)
@@ -35,8 +36,7 @@ Left: the current $x_t$; right: the model's current guess $\hat x_0$ of the fina
 
 def check_request(n: int, sampler: str, steps: int, eta: float, T: int) -> tuple[int, str, int | None, float]:
     """Server-side limits, whatever the client sends."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    check_choice("sampler", sampler, SAMPLERS)
     n, steps = int(n), int(steps)
     if not 1 <= n <= MAX_DIGITS:
         raise ValueError(f"number of digits must be between 1 and {MAX_DIGITS}, got {n}")
@@ -58,7 +58,7 @@ def generate(n: int, sampler: str, steps: int, eta: float, seed: int):
 def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int):
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
 
-    Streamed grids are arrays (sent inside the stream, see :func:`.common.inline_frames`); the
+    Streamed grids are arrays (sent inside the stream, see :func:`.widgets.inline_frames`); the
     final ones are PNG files, like the GIF and the filmstrip, which come with the last frame only.
 
     The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its
@@ -155,6 +155,6 @@ def build_generate_tab() -> None:
         [x_t, x0_hat, status, gif, strip],
         api_name="generate",
         concurrency_limit=2,
-        show_progress="hidden",  # the status shows the progress (see common.progress_bar)
+        show_progress="hidden",  # the status shows the progress (see widgets.progress_bar)
     )
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

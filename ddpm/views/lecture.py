@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import gradio as gr
 
+from ..choices import SAMPLERS, check_choice
 from .digits import Picker, bundled_of_class, preview_of
 from .runtime import diffusion_cpu
 
@@ -26,7 +27,6 @@ LESSONS = (
     "many-pasts",
     "readout",
 )
-SAMPLERS = ("ddpm", "ddim")
 
 
 class Link(NamedTuple):
@@ -69,17 +69,20 @@ def parse_query(params: dict[str, str]) -> tuple[Link, list[str]]:
             return None
         return value
 
-    view = params.get("view")
-    if view is not None and view not in (*MAIN_VIEWS, *LESSONS):
-        problems.append(f"view={view!r} is unknown; allowed: {', '.join((*MAIN_VIEWS, *LESSONS))}")
-        view = None
-    sampler = params.get("sampler")
-    if sampler is not None and sampler not in SAMPLERS:
-        problems.append(f"sampler={sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
-        sampler = None
+    def choice(name: str, allowed: tuple[str, ...]) -> str | None:
+        raw = params.get(name)
+        if raw is None:
+            return None
+        try:
+            check_choice(name, raw, allowed)
+        except ValueError as err:
+            problems.append(str(err))
+            return None
+        return raw
+
     link = Link(
-        view, integer("digit", 0, 9), integer("k", 0, 99) or 0, integer("t", 0, T), integer("seed", 0, 2**31 - 1),
-        sampler,
+        choice("view", (*MAIN_VIEWS, *LESSONS)), integer("digit", 0, 9), integer("k", 0, 99) or 0,
+        integer("t", 0, T), integer("seed", 0, 2**31 - 1), choice("sampler", SAMPLERS),
     )  # fmt: skip
     return link, problems
 

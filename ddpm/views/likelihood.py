@@ -8,15 +8,14 @@ import functools
 import gradio as gr
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
-from ..lessons import bound_terms, contrast_images, noise_prediction_error
-from .common import digit_tensor, plot_image, render, show, user_errors
+from ..images import to_model_range
+from ..teaching.likelihood import bound_terms, contrast_images
+from ..teaching.noise_error import NoiseError, noise_prediction_error
 from .compute import on_compute_thread
-from .forward import LATEX, image
+from .plots import BOUND_COLOURS, bound_terms_plot, noise_error_plot
 from .runtime import digits, gpu, runtime
-
-COLOURS = {"digit": "#1f4e9c", "noisy digit": "#b3590e", "random pixels": "#7a7a7a"}
+from .widgets import LATEX, digit_tensor, image, plot_image, show, user_errors
 
 BPD_EXPLAIN = r"""
 $-\log p_\theta(x_0) \le L_T + \sum_{t=2}^{T} L_{t-1} + L_0$ with the **prior** $L_T = \mathrm{KL}(q(x_T \mid x_0)\,\|\,\mathcal N(0, I))$,
@@ -45,35 +44,24 @@ def bits_per_dim(digit: np.ndarray, seed: int = 0):
     images = contrast_images(digit_tensor(digit, rt.device), int(seed))
     bpd = bound_terms(rt.diffusion, rt.model, torch.cat(list(images.values())), int(seed),
                       rt.model.config.parameterization)  # fmt: skip
-    fig = Figure(figsize=(9.6, 3.6), dpi=100)
-    ax = fig.add_subplot()
-    steps = np.arange(1, rt.diffusion.num_timesteps + 1)
-    for i, name in enumerate(images):
-        ax.semilogy(
-            steps, bpd.terms[i].clamp_min(1e-7).cpu().numpy(), color=COLOURS[name], lw=1.6, label=name
-        )
-    ax.set_xlabel("t  (t = 1: decoder L₀; t ≥ 2: L_{t−1})")
-    ax.set_ylabel("bits/dim")
-    ax.set_title("The bound term by term")
-    ax.legend()
-    fig.tight_layout()
+    plot = bound_terms_plot({name: bpd.terms[i].cpu().numpy() for i, name in enumerate(images)})
     rows = [
-        f"| {name} | **{float(bpd.total[i]):.3f}** | {float(bpd.prior[i]):.5f} | {float(bpd.terms[i, 1:].sum()):.3f} "
-        f"| {float(bpd.terms[i, 0]):.3f} |"
+        f"| {name} | **{float(bpd.total[i]):.3f}** | {float(bpd.prior[i]):.5f} | {float(bpd.steps[i]):.3f} "
+        f"| {float(bpd.decoder[i]):.3f} |"
         for i, name in enumerate(images)
     ]
     table = (
         "| image | total (bits/dim) | prior L_T | steps Σ L_{t−1} | decoder L₀ |\n|---|---|---|---|---|\n"
         + "\n".join(rows)
     )
-    return (render(fig), *(show(x[None]) for x in images.values()), table)
+    return (plot, *(show(x[None]) for x in images.values()), table)
 
 
 @functools.lru_cache(maxsize=4)
-def _noise_error(seed: int):
+def _noise_error(seed: int) -> NoiseError:
     rt = runtime()
     test_digits, _ = digits()
-    x0 = (test_digits.float() / 127.5 - 1.0)[:, None].to(rt.device)
+    x0 = to_model_range(test_digits)[:, None].to(rt.device)
     return noise_prediction_error(rt.diffusion, rt.model, x0, steps=50, seed=seed)
 
 
@@ -83,23 +71,11 @@ def _noise_error(seed: int):
 def noise_error(seed: int = 0):
     """(plot of E‖ε − ε_θ‖²/D over t, markdown with L_simple)."""
     result = _noise_error(int(seed))
-    fig = Figure(figsize=(9.6, 3.4), dpi=100)
-    ax = fig.add_subplot()
-    ax.semilogy(result.t.numpy(), result.mse.numpy(), "o-", color="#1f4e9c", lw=2, ms=4)
-    ax.axhline(
-        result.simple_loss, color="#c81414", ls="--", lw=1.5, label=f"L_simple = {result.simple_loss:.4f}"
-    )
-    ax.set_xlabel("t")
-    ax.set_ylabel("E ‖ε − ε_θ(x_t, t)‖² per pixel")
-    ax.set_title("Noise-prediction error of the bundled model over t")
-    ax.legend()
-    fig.tight_layout()
-    worst = int(result.t[int(result.mse.argmax())])
     text = (
         f"$L_\\text{{simple}}$ ≈ **{result.simple_loss:.4f}** (mean over {len(result.t)} evenly spaced t); "
-        f"hardest at t = {worst}, easiest at t = {int(result.t[int(result.mse.argmin())])}."
+        f"hardest at t = {result.hardest_t}, easiest at t = {result.easiest_t}."
     )
-    return render(fig), text
+    return noise_error_plot(result.t.numpy(), result.mse.numpy(), result.simple_loss), text
 
 
 def build_likelihood_tabs(digit: gr.State) -> None:
@@ -111,7 +87,7 @@ def build_likelihood_tabs(digit: gr.State) -> None:
         table = gr.Markdown(latex_delimiters=LATEX)
         plot = plot_image("Terms of the bound over t", elem_id="bpd-plot")
         with gr.Row(equal_height=True):
-            shown = [image(name) for name in COLOURS]
+            shown = [image(name) for name in BOUND_COLOURS]
     run.click(bits_per_dim, [digit, seed], [plot, *shown, table], api_name="bits_per_dim")
 
     with gr.Tab("Noise-prediction error", id="noise-error") as tab:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from ..lessons import parameterization_view, variance_chains
-from .common import digit_tensor, show, show_noise, user_errors
+from ..teaching.common import rms
+from ..teaching.parameterizations import parameterization_view, variance_chains
 from .compute import on_compute_thread
-from .forward import LATEX, image
 from .runtime import diffusion_cpu, gpu, runtime
+from .widgets import LATEX, digit_tensor, image, show, show_noise, user_errors
 
 NAMES = {"eps": "ε", "x0": "x₀", "v": "v"}
 
 EXPLAIN = r"""
-The network outputs one tensor. What it *means* is a choice made at training time (reference:
+The network outputs one tensor. What it *means* is a choice made at training time (its
 *parameterization*). Read as **ε** (DDPM, this model):
 $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ and
 $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\hat\varepsilon\big)$.
@@ -40,11 +40,9 @@ def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0):
     r = view.readings
     text = (
         f"**t = {view.t}.** The model was trained to predict **{NAMES[own]}**. RMS of x̂₀ − x₀: "
-        + ", ".join(
-            f"read as {NAMES[k]}: {float((v.pred_x0 - x0).pow(2).mean().sqrt()):.3f}" for k, v in r.items()
-        )
+        + ", ".join(f"read as {NAMES[k]}: {rms(v.pred_x0, x0):.3f}" for k, v in r.items())
         + ". Chain ends (σ² = β̃ₜ vs βₜ) differ by RMS "
-        + f"{float((chains['fixed_small'] - chains['fixed_large']).pow(2).mean().sqrt()):.3f}."
+        + f"{rms(chains['fixed_small'], chains['fixed_large']):.3f}."
     )
     return (
         show(view.x_t), show_noise(view.output),

@@ -8,30 +8,27 @@ import tempfile
 import gradio as gr
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
-from ..classifier import predict
-from ..lessons import many_pasts
-from ..sample import sample_loop
+from ..inference import sample_loop
+from ..teaching.pasts import judge_pasts, many_pasts
+from ..teaching.readout import class_probabilities, readout_due
 from . import compute
-from .common import (
-    CLASS_COLOURS,
-    READOUT_POINTS,
-    class_probability_plot,
+from .compute import on_compute_thread
+from .plots import class_histogram, class_probability_plot
+from .runtime import classifier, diffusion_cpu, gpu, runtime
+from .stream import paced
+from .widgets import (
+    LATEX,
     digit_tensor,
+    image,
     inline_frames,
     plot_image,
     progress_bar,
-    render,
     save_pngs,
     show,
     show_grid,
     user_errors,
 )
-from .compute import on_compute_thread
-from .forward import LATEX, image
-from .runtime import classifier, diffusion_cpu, gpu, runtime
-from .stream import paced
 
 MAX_PASTS = 64
 
@@ -48,19 +45,6 @@ $\hat x_0$ at each step: the plot shows its class probabilities over $t$ (right 
 """
 
 
-def _histogram(probs: torch.Tensor) -> np.ndarray:
-    counts = np.bincount(probs.argmax(1).numpy(), minlength=10)
-    fig = Figure(figsize=(6.4, 2.8), dpi=100)
-    ax = fig.add_subplot()
-    ax.bar(range(10), counts, color=CLASS_COLOURS)
-    ax.set_xticks(range(10))
-    ax.set_xlabel("class of x_0 (project classifier)")
-    ax.set_ylabel("chains")
-    ax.set_title("What the pasts became")
-    fig.tight_layout()
-    return render(fig)
-
-
 @gpu(duration=60)
 @user_errors
 @on_compute_thread
@@ -74,15 +58,12 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0):
     x_t, results = many_pasts(
         rt.diffusion, rt.model, x0, int(t), k, int(seed), rt.model.config.parameterization
     )
-    _, probs = predict(classifier(), results)
-    _, own = predict(classifier(), x0)
-    classes = probs.argmax(1)
-    same = float((classes == own.argmax(1)).float().mean())
+    verdict = judge_pasts(classifier(), x0, results)
     text = (
-        f"From t = {int(t)}: {len(set(classes.tolist()))} different classes among {k} pasts; "
-        f"{same:.0%} are read as your digit's class ({int(own.argmax())})."
+        f"From t = {int(t)}: {verdict.distinct} different classes among {k} pasts; "
+        f"{verdict.agreement:.0%} are read as your digit's class ({verdict.own_class})."
     )
-    return show(x_t), show_grid(results), _histogram(probs), show(x0), text
+    return show(x_t), show_grid(results), class_histogram(verdict.counts), show(x0), text
 
 
 @gpu(duration=60)
@@ -95,16 +76,15 @@ def classifier_readout(seed: int = 0):
         rt.model, rt.diffusion, 1, "ddpm", generator=torch.Generator(rt.device).manual_seed(int(seed))
     )
     readout: list[tuple[int, torch.Tensor]] = []  # (paper t, class probabilities [10]) of x̂_0
-    stride = max(1, T // READOUT_POINTS)
 
     def chain():  # every step on the compute thread (see views.stream)
         for step in loop:
-            if (step.t + 1) % stride == 0 or step.t_prev < 0:
-                readout.append((step.t + 1, predict(classifier(), step.pred_x0)[1][0]))
+            if readout_due(step.t + 1, T):
+                readout.append((step.t + 1, class_probabilities(classifier(), step.pred_x0)))
             yield step
 
     for step, final in paced(chain()):
-        p = compute.call(lambda x: predict(classifier(), x)[1][0], step.pred_x0)
+        p = compute.call(class_probabilities, classifier(), step.pred_x0)
         shown = [r for r in readout[:] if r[0] >= step.t + 1]  # the chain may be a few steps ahead
         top = int(p.argmax())
         status = (

@@ -5,34 +5,34 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
 
-from ..classifier import predict
-from ..explain import compare_reverse, filmstrip_times, inspect_step
-from .common import (
-    READOUT_POINTS,
-    class_probability_plot,
+from ..teaching.readout import class_probabilities, readout_due
+from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times, inspect_step
+from .compute import on_compute_thread
+from .plots import class_probability_plot, filmstrip
+from .runtime import classifier, diffusion_cpu, gpu, runtime
+from .stream import paced
+from .widgets import (
+    LATEX,
     digit_tensor,
-    filmstrip,
+    image,
     inline_frames,
     plot_image,
     progress_bar,
     save_pngs,
     show,
     show_noise,
+    show_signed,
     user_errors,
 )
-from .compute import on_compute_thread
-from .forward import LATEX, image
-from .runtime import classifier, diffusion_cpu, gpu, runtime
-from .stream import paced
 
-VARIANCES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
-IMAGES = (0, 1, 2, 3, 9)  # the outputs of a frame that are images (streamed inside the stream)
+VARIANCE_CHOICES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
@@ -50,17 +50,34 @@ Three equivalent ways to get the mean of $p_\theta(x_{t-1} \mid x_t)$:
 """
 
 
-def _curves(rows: list[tuple[int, float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    t = [r[0] for r in rows]
+class Frame(NamedTuple):
+    """The outputs of /compare, in order: the components when the tab is built, their values in a frame."""
+
+    exact: Any  # the exact chain's x_t (x_0 at the end)
+    learned: Any  # the learned chain's x_t
+    x0_hat: Any  # the learned chain's x̂_0
+    eps_hat: Any  # the learned chain's ε̂
+    status: Any
+    kl: Any  # KL per step, a table for gr.LinePlot
+    gaps: Any  # ‖μ̃ − μ_θ‖ and ‖x̂_0 − x_0‖ per step, a table for gr.LinePlot
+    strip: Any  # the filmstrip image (last frame only)
+    strip_file: Any  # the same, as a file to download
+    readout: Any  # the classifier's read-out of x̂_0 over t
+
+
+IMAGES = ("exact", "learned", "x0_hat", "eps_hat", "readout")  # streamed inside the stream; files at the end
+
+
+def _curves(steps: list[ComparisonStep]) -> tuple[pd.DataFrame, pd.DataFrame]:
     # t = 1 is the decoder's −log p_θ(x_0 | x_1), on another scale: it is reported in the status
     kl = pd.DataFrame(
-        {"t": [r[0] for r in rows if r[0] > 1], "KL (bits/dim)": [r[1] for r in rows if r[0] > 1]}
+        {"t": [s.t for s in steps if s.t > 1], "KL (bits/dim)": [s.kl_bpd for s in steps if s.t > 1]}
     )
     gaps = pd.DataFrame(
         {
-            "t": t * 2,
-            "RMS": [r[2] for r in rows] + [r[3] for r in rows],
-            "what": ["‖μ_q − μ_θ‖"] * len(rows) + ["‖x̂₀ − x₀‖"] * len(rows),
+            "t": [s.t for s in steps] * 2,
+            "RMS": [s.mean_gap for s in steps] + [s.x0_error for s in steps],
+            "what": ["‖μ_q − μ_θ‖"] * len(steps) + ["‖x̂₀ − x₀‖"] * len(steps),
         }
     )
     return kl, gaps
@@ -71,7 +88,7 @@ def _curves(rows: list[tuple[int, float, float, float]]) -> tuple[pd.DataFrame, 
 def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     """Stream both chains from the paper's t down to 0, then a filmstrip of both.
 
-    Streamed images are arrays, sent inside the stream (:func:`.common.inline_frames`); the last
+    Streamed images are arrays, sent inside the stream (:func:`.widgets.inline_frames`); the last
     frame's are PNG files, to download.
     """
     rt = runtime()
@@ -81,7 +98,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
     keep = set(filmstrip_times(T))
     strip: dict[str, list[np.ndarray]] = {"exact q": [], "learned p_θ": []}
     titles: list[str] = []
-    rows: list[tuple[int, float, float, float]] = []
+    steps: list[ComparisonStep] = []
     readout: list[tuple[int, torch.Tensor]] = []  # (t, class probabilities [10]) of the learned x̂_0
     start = time.perf_counter()
 
@@ -89,9 +106,9 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
         for step in compare_reverse(
             rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization
         ):
-            rows.append((step.t, step.kl_bpd, step.mean_gap, step.x0_error))
-            if step.t % max(1, t // READOUT_POINTS) == 0 or step.t == 1:
-                readout.append((step.t, predict(classifier(), step.learned.pred_x0)[1][0]))
+            steps.append(step)
+            if readout_due(step.t, t):
+                readout.append((step.t, class_probabilities(classifier(), step.learned.pred_x0)))
             if step.t in keep or step.t == t:
                 titles.append(f"t={step.t}")
                 strip["exact q"].append(show(step.exact.x_t, scale=2))
@@ -99,39 +116,46 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
             yield step
 
     for last, _ in paced(chain()):
-        yield _frame(last, rows, t, start, None, readout, T)
+        yield _frame(last, steps, t, start, None, readout, T)
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
-    final = list(_frame(last, rows, t, start, path, readout, T, final=True))
+    final = _frame(last, steps, t, start, path, readout, T, final=True)
     names = [f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "readout")]
-    for i, saved in zip(IMAGES, save_pngs([final[i] for i in IMAGES], names, folder), strict=True):
-        final[i] = saved
-    yield tuple(final)
+    saved = save_pngs([getattr(final, field) for field in IMAGES], names, folder)
+    yield final._replace(**dict(zip(IMAGES, saved, strict=True)))
 
 
-def _frame(step, rows, t_start, start, strip_path, readout, T, final=False):
+def _frame(
+    step: ComparisonStep,
+    steps: list[ComparisonStep],
+    t_start: int,
+    start: float,
+    strip_path: str | None,
+    readout: list[tuple[int, torch.Tensor]],
+    T: int,
+    final: bool = False,
+) -> Frame:
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
     scale = 8 if final else STREAM_SCALE
     # the chain's thread may be a few steps ahead of the step shown: plot up to that step
-    rows = [r for r in rows[:] if r[0] >= step.t]
+    steps = [s for s in steps[:] if s.t >= step.t]
     readout = [r for r in readout[:] if r[0] >= step.t]
-    kl, gaps = _curves(rows)
+    kl, gaps = _curves(steps)
     done = t_start - step.t + 1
     status = (
         f"`{progress_bar(done, t_start)}` **t = {shown_t}** · step {done} of {t_start} · "
         f"{time.perf_counter() - start:.1f} s"
     )
     if final:
-        total = sum(r[1] for r in rows)
         status += (
-            f" · done: the exact chain has returned $x_0$. Along it, the terms $L_{{t-1}}$ of these steps sum to {total:.3f} bits/dim"
-            f" (decoder $-\\log p_\\theta(x_0 \\mid x_1)$: {rows[-1][1]:.3f})."
+            f" · done: the exact chain has returned $x_0$. Along it, the terms $L_{{t-1}}$ of these steps sum to {step.kl_sum_bpd:.3f} bits/dim"
+            f" (decoder $-\\log p_\\theta(x_0 \\mid x_1)$: {step.kl_bpd:.3f})."
         )
-    return (
+    return Frame(
         show(exact, scale=scale), show(learned, scale=scale), show(step.learned.pred_x0, scale=scale),
         show_noise(step.learned.pred_noise, scale=scale),
         status, kl, gaps, strip_path if strip_path else gr.skip(), strip_path if strip_path else gr.skip(),
@@ -151,15 +175,14 @@ def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
     step = inspect_step(
         rt.diffusion, rt.model, x0, int(t), int(seed), variance, rt.model.config.parameterization
     )
-    diff = step.model_mean - step.posterior_mean
-    rms = float(diff.pow(2).mean().sqrt())
     text = (
-        f"At **t = {step.t}**: RMS of $\\mu_\\theta - \\tilde\\mu_t$ = {rms:.4f}; "
+        f"At **t = {step.t}**: RMS of $\\mu_\\theta - \\tilde\\mu_t$ = {step.mean_gap:.4f}; "
         f"KL$(q \\,\\|\\, p_\\theta)$ = {step.kl_bpd:.4f} bits/dim; "
-        f"RMS of $\\hat\\varepsilon - \\varepsilon$ = {float((step.pred_noise - step.true_noise).pow(2).mean().sqrt()):.3f}."
+        f"RMS of $\\hat\\varepsilon - \\varepsilon$ = {step.noise_error:.3f}."
     )
-    scale = max(float(diff.abs().max()), 1e-6)
-    return show(step.x_t), show(step.posterior_mean), show(step.model_mean), show(diff, -scale, scale), text
+    return (
+        show(step.x_t), show(step.posterior_mean), show(step.model_mean), show_signed(step.mean_difference), text
+    )  # fmt: skip
 
 
 def build_reverse_tab(digit: gr.State) -> None:
@@ -181,7 +204,7 @@ def build_reverse_tab(digit: gr.State) -> None:
                 0, precision=0, label="Seed (ε and every z)", minimum=0, maximum=2**31 - 1, scale=1,
                 elem_id="reverse-seed",
             )  # fmt: skip
-            variance = gr.Radio(VARIANCES, value="fixed_small", label="Variance of p_θ", scale=2)
+            variance = gr.Radio(VARIANCE_CHOICES, value="fixed_small", label="Variance of p_θ", scale=2)
         with gr.Row():
             run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")
             stop = gr.Button("Stop", variant="stop")
@@ -222,10 +245,12 @@ def build_reverse_tab(digit: gr.State) -> None:
                 i_p = image("μ_θ (learned)")
                 i_diff = image("μ_θ − μ̃ₜ (rescaled)")
             i_text = gr.Markdown(latex_delimiters=LATEX)
-    outputs = [exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot]
-    for i in IMAGES:
-        inline_frames(outputs[i])
-    event = run.click(compare, [digit, t, seed, variance], outputs, api_name="compare", concurrency_limit=2,
+    outputs = Frame(
+        exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot
+    )
+    for field in IMAGES:
+        inline_frames(getattr(outputs, field))
+    event = run.click(compare, [digit, t, seed, variance], list(outputs), api_name="compare", concurrency_limit=2,
                      show_progress="hidden")  # fmt: skip
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

@@ -19,7 +19,7 @@ from ..classifier import DigitClassifier
 from ..classifier import load as load_classifier
 from ..data import MNISTSplit, bundled_digits
 from ..diffusion import GaussianDiffusion
-from ..sample import prepare_for_inference
+from ..inference import prepare_for_inference
 from . import compute
 
 F = TypeVar("F", bound=Callable)
@@ -50,7 +50,7 @@ def device() -> torch.device:
 def _load(path: str, device_name: str) -> Runtime:
     model, diffusion = checkpoint.load(path, device_name)
     # On CPU the traced, frozen model keeps its pace while the web server works beside it
-    # (see ddpm.sample.FrozenUNet); on a GPU eager is fine.
+    # (see ddpm.inference.FrozenUNet); on a GPU eager is fine.
     backend = "torchscript" if torch.device(device_name).type == "cpu" else "eager"
     return Runtime(prepare_for_inference(model, device_name, backend), diffusion, torch.device(device_name))
 

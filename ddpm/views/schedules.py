@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import gradio as gr
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..diffusion import GaussianDiffusion
-from ..explain import forward_view, seeded_noise
-from ..lessons import schedule_curves
 from ..schedules import SCHEDULES
-from .common import digit_tensor, plot_image, render, show, user_errors
+from ..teaching.common import seeded_noise
+from ..teaching.forward import forward_view
+from ..teaching.schedules import schedule_curves
 from .compute import on_compute_thread
-from .forward import LATEX, image
+from .plots import schedule_curves_plot
 from .runtime import diffusion_config
+from .widgets import LATEX, digit_tensor, image, plot_image, show, user_errors
 
-COLOURS = {"linear": "#1f4e9c", "cosine": "#b3590e"}
 MAX_T = 4000
 
 EXPLAIN = r"""
@@ -26,26 +25,6 @@ The **cosine** schedule of Nichol & Dhariwal keeps $\log$ SNR falling nearly lin
 where SNR = 1 (as much signal as noise). The bundled model was trained on the **{trained}** schedule
 with $T = {T}$; the other one is shown for the forward process only.
 """
-
-
-def _curves_plot(T: int, t: int) -> np.ndarray:
-    fig = Figure(figsize=(9.6, 3.0), dpi=100)
-    axes = fig.subplots(1, 3)
-    for name in SCHEDULES:
-        c = schedule_curves(name, T)
-        steps = np.arange(1, T + 1)
-        for ax, values in zip(axes, (c.betas, c.alphas_cumprod, c.log_snr), strict=True):
-            ax.plot(steps, values.numpy(), color=COLOURS[name], lw=2.2, label=name)
-            ax.plot([c.snr_one_t], [values[c.snr_one_t - 1].item()], "o", color=COLOURS[name], ms=7)
-    for ax, title in zip(axes, ("β_t", "ᾱ_t", "log SNR"), strict=True):
-        ax.axvline(t, color="#c81414", lw=1.5)
-        ax.set_title(title)
-        ax.set_xlabel("t")
-    axes[1].legend()
-    fig.suptitle("Schedules: red line at t, dots where SNR = 1", fontsize=10)
-    axes[2].set_ylim(-12, 12)
-    fig.tight_layout()
-    return render(fig)
 
 
 @user_errors
@@ -59,16 +38,17 @@ def schedules(digit: np.ndarray, t: int = 250, T: int = 1000, seed: int = 0):
         raise ValueError(f"t must be in [0, T = {T}], got {t}")
     x0 = digit_tensor(digit, "cpu")
     noise = seeded_noise(tuple(x0.shape), int(seed))
+    curves = [schedule_curves(name, T) for name in SCHEDULES]
     images, lines = [], []
-    for name in SCHEDULES:
-        view = forward_view(GaussianDiffusion.from_schedule(name, T), x0, t, noise)
+    for c in curves:
+        view = forward_view(GaussianDiffusion.from_schedule(c.name, T), x0, t, noise)
         images.append(show(view.x_t))
-        r, crossing = view.readout, schedule_curves(name, T).snr_one_t
+        r, crossing = view.values, c.snr_one_t
         lines.append(
-            f"| {name} | {r.alpha_bar:.4f} | {r.log_snr:+.2f} | {crossing} ({crossing / T:.0%} of T) |"
+            f"| {c.name} | {r.alpha_bar:.4f} | {r.log_snr:+.2f} | {crossing} ({crossing / T:.0%} of T) |"
         )
     table = "| schedule | ᾱ_t | log SNR | SNR = 1 at t |\n|---|---|---|---|\n" + "\n".join(lines)
-    return _curves_plot(T, t), images[0], images[1], f"### t = {t} of T = {T}\n" + table
+    return schedule_curves_plot(curves, t), images[0], images[1], f"### t = {t} of T = {T}\n" + table
 
 
 def build_schedules_tab(digit: gr.State) -> None:

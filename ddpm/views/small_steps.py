@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-
 import gradio as gr
 import numpy as np
-import torch
-from matplotlib.figure import Figure
 
 from .. import toy
+from ..teaching.small_steps import T_CHOICES, gaussian_chain_samples, kl_curve, reverse_step
 from ..toy import Mixture1D
-from .common import plot_image, render, user_errors
 from .compute import on_compute_thread
-from .forward import LATEX
+from .plots import chain_ends_plot, chain_kl_plot, reverse_step_plot
+from .widgets import LATEX, plot_image, user_errors
 
 PRESETS = {"two modes": toy.TWO_MODES, "three points": toy.THREE_POINTS}
-T_CHOICES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 SAMPLES = 4000
 
 EXPLAIN = r"""
@@ -44,17 +40,6 @@ def parse_data(preset: str, means: str, std: float) -> Mixture1D:
     return Mixture1D((1.0,) * len(values), values, (float(std),) * len(values))
 
 
-@functools.lru_cache(maxsize=16)
-def kl_curve(data: Mixture1D) -> list[float]:
-    """Σ_t E KL(true ‖ Gaussian fit) for every T in :data:`T_CHOICES` (cached per data set)."""
-    return [toy.chain_kl(data, T, max_steps=20, points=48) for T in T_CHOICES]
-
-
-@functools.lru_cache(maxsize=32)
-def gaussian_chain_samples(data: Mixture1D, T: int, seed: int) -> np.ndarray:
-    return toy.sample_gaussian_reverse(data, T, SAMPLES, torch.Generator().manual_seed(seed))
-
-
 @user_errors
 @on_compute_thread
 def small_steps(preset: str = "two modes", means: str = "-0.6, 0.6", std: float = 0.08, T: int = 5,
@@ -63,61 +48,21 @@ def small_steps(preset: str = "two modes", means: str = "-0.6, 0.6", std: float 
     data = parse_data(preset, means, std)
     T, t = int(T), int(t)
     if T not in T_CHOICES:
-        raise ValueError(f"T must be one of {T_CHOICES}, got {T}")
+        raise ValueError(f"T must be one of {list(T_CHOICES)}, got {T}")
     if not 1 <= t <= T:
         raise ValueError(f"step t must be in [1, T = {T}], got {t}")
-    _, alpha_bar = toy.toy_schedule(T)
-    w, m, _ = data.arrays()
-    x_t = np.sqrt(alpha_bar[t - 1]) * np.array([m.min() - 0.1, float(np.dot(w, m)), m.max() + 0.1])
-
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
-    ax = fig.add_subplot()
-    exact = toy.reverse_density(data, T, t, x_t)
-    fit = toy.reverse_moments(data, T, t, x_t)
-    for i, colour in enumerate(("#1f4e9c", "#b3590e", "#2e7d32")):
-        grid = exact.grid[i]
-        ax.plot(grid, exact.density[i], color=colour, lw=2.5, label=f"true, x_t = {x_t[i]:+.2f}")
-        gauss = np.exp(-0.5 * (grid - fit.mean[i]) ** 2 / fit.variance[i]) / np.sqrt(
-            2 * np.pi * fit.variance[i]
-        )
-        ax.plot(grid, gauss, color=colour, lw=1.8, ls="--")
-    ax.set_xlim(-2.0, 2.0)
-    ax.set_xlabel("x_{t−1}")
-    ax.set_title(f"q(x_{{t−1}} | x_t) at step t = {t} of T = {T} (dashed: best Gaussian)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    densities = render(fig)
-
+    step = reverse_step(data, T, t)
     kls = kl_curve(data)
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
-    ax = fig.add_subplot()
-    ax.loglog(T_CHOICES, np.maximum(kls, 1e-6), "o-", color="#1f4e9c", lw=2.5)
-    ax.plot([T], [max(kls[T_CHOICES.index(T)], 1e-6)], "o", color="#c81414", ms=12)
-    ax.set_xlabel("T (number of steps)")
-    ax.set_ylabel("Σ_t E KL(true ‖ Gaussian) (nats)")
-    ax.set_title("How far the best Gaussian reverse chain is from the truth")
-    fig.tight_layout()
-    kl_plot = render(fig)
-
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
-    ax = fig.add_subplot()
     grid = np.linspace(-2, 2, 801)
-    ax.plot(grid, toy.marginal_density(data, 1.0, grid), color="black", lw=2, label="data")
-    for steps, colour in ((T, "#c81414"), (1000, "#1f4e9c")):
-        x0 = gaussian_chain_samples(data, steps, int(seed))
-        ax.hist(x0, bins=160, range=(-2, 2), density=True, histtype="step", lw=1.8, color=colour,
-                label=f"Gaussian reverse, T = {steps}")  # fmt: skip
-    ax.set_xlabel("x_0")
-    ax.set_title(f"{SAMPLES} samples through Gaussian reverse steps")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    histograms = render(fig)
-
+    histograms = chain_ends_plot(
+        grid, toy.marginal_density(data, 1.0, grid),
+        [(steps, gaussian_chain_samples(data, steps, int(seed), SAMPLES)) for steps in (T, 1000)],
+    )  # fmt: skip
     summary = (
         f"**T = {T}:** Σ KL = {kls[T_CHOICES.index(T)]:.4f} nats; **T = 1000:** {kls[-1]:.5f} nats. "
-        f"β at step {t}: {1 - alpha_bar[t - 1] / (alpha_bar[t - 2] if t > 1 else 1.0):.4f}."
+        f"β at step {t}: {step.beta:.4f}."
     )
-    return densities, kl_plot, histograms, summary
+    return reverse_step_plot(step), chain_kl_plot(T_CHOICES, kls, T), histograms, summary
 
 
 def build_small_steps_tab() -> None:
@@ -128,7 +73,7 @@ def build_small_steps_tab() -> None:
             means = gr.Textbox("-0.6, 0.6", label="Custom means (comma-separated)")
             std = gr.Slider(0.02, 0.5, value=0.08, step=0.01, label="Custom std")
         with gr.Row():
-            T = gr.Radio(T_CHOICES, value=5, label="T (steps)", scale=3)
+            T = gr.Radio(list(T_CHOICES), value=5, label="T (steps)", scale=3)
             t = gr.Slider(1, 5, value=1, step=1, label="Show step t", scale=2)
             seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, scale=1)
         summary = gr.Markdown()

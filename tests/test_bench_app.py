@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ddpm.views import bench
+from ddpm import bench_app as bench
 from ddpm.views import forward as forward_view
 from ddpm.views.digits import default_digit
 

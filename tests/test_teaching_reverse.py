@@ -5,14 +5,10 @@ import torch
 from oracles import PointDataEps, zero_model
 
 from ddpm import GaussianDiffusion
-from ddpm.explain import (
-    compare_reverse,
-    filmstrip_times,
-    forward_view,
-    inspect_step,
-    readout,
-    seeded_noise,
-)
+from ddpm.teaching.common import seeded_noise
+from ddpm.teaching.forward import forward_view
+from ddpm.teaching.forward import schedule_values as readout
+from ddpm.teaching.reverse import compare_reverse, filmstrip_times, inspect_step
 
 T = 100
 

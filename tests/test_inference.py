@@ -7,7 +7,8 @@ from PIL import Image
 from tiny import tiny_checkpoint
 
 from ddpm import checkpoint
-from ddpm.sample import generate, main, prepare_for_inference
+from ddpm.inference import generate, prepare_for_inference
+from ddpm.sample import main
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_sample_cli_rejects_bad_requests(tiny, tmp_path):
 def test_inference_model_matches_the_unet_for_any_batch_and_t():
     from tiny import TINY, randomised
 
-    from ddpm.sample import InferenceUNet
+    from ddpm.inference import InferenceUNet
     from ddpm.unet import UNet, UNetConfig
 
     model = randomised(UNet(UNetConfig(**TINY)))
@@ -92,7 +93,7 @@ def test_compiled_model_matches_the_unet():
 def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch):
     from tiny import TINY, randomised
 
-    from ddpm.sample import InferenceUNet
+    from ddpm.inference import InferenceUNet
     from ddpm.unet import UNet, UNetConfig
 
     def broken(*args, **kwargs):
@@ -109,7 +110,7 @@ def test_a_failing_compile_falls_back_to_eager_with_a_warning(monkeypatch):
 def test_frozen_model_matches_the_unet_for_any_batch_and_t():
     from tiny import TINY, randomised
 
-    from ddpm.sample import FrozenUNet
+    from ddpm.inference import FrozenUNet
     from ddpm.unet import UNet, UNetConfig
 
     model = randomised(UNet(UNetConfig(**TINY)))

@@ -5,9 +5,9 @@ import torch
 from oracles import PointDataEps, alphas_cumprod64, zero_model
 from tiny import TINY, randomised
 
-from ddpm import lessons
 from ddpm.diffusion import GaussianDiffusion
-from ddpm.explain import compare_reverse
+from ddpm.teaching import likelihood, noise_error, parameterizations, pasts, schedules
+from ddpm.teaching.reverse import compare_reverse
 from ddpm.unet import UNet, UNetConfig
 
 T = 50
@@ -31,7 +31,7 @@ def tiny_model():
 
 @pytest.mark.parametrize("name", ["linear", "cosine"])
 def test_schedule_curves_and_the_snr_crossing(name):
-    curves = lessons.schedule_curves(name, 1000)
+    curves = schedules.schedule_curves(name, 1000)
     torch.testing.assert_close(curves.alphas_cumprod, alphas_cumprod64(name, 1000), rtol=1e-6, atol=1e-9)
     a = curves.alphas_cumprod
     torch.testing.assert_close(curves.log_snr, torch.log(a / (1 - a)), rtol=1e-5, atol=1e-5)
@@ -41,12 +41,13 @@ def test_schedule_curves_and_the_snr_crossing(name):
 
 def test_the_cosine_schedule_keeps_signal_longer():
     assert (
-        lessons.schedule_curves("cosine", 1000).snr_one_t > lessons.schedule_curves("linear", 1000).snr_one_t
+        schedules.schedule_curves("cosine", 1000).snr_one_t
+        > schedules.schedule_curves("linear", 1000).snr_one_t
     )
 
 
 def test_each_reading_of_one_output_is_consistent_with_x_t(diffusion, digit, tiny_model):
-    view = lessons.parameterization_view(diffusion, tiny_model, digit, 20, seed=3)
+    view = parameterizations.parameterization_view(diffusion, tiny_model, digit, 20, seed=3)
     a = float(alphas_cumprod64("linear", T)[19])
     assert view.readings["eps"].pred_noise.equal(view.output)
     assert view.readings["x0"].pred_x0.equal(view.output)
@@ -63,7 +64,7 @@ def test_each_reading_of_one_output_is_consistent_with_x_t(diffusion, digit, tin
 
 
 def test_the_two_variances_share_the_mean_and_the_noise(diffusion, digit, tiny_model):
-    view = lessons.parameterization_view(diffusion, tiny_model, digit, 20, seed=3)
+    view = parameterizations.parameterization_view(diffusion, tiny_model, digit, 20, seed=3)
     mean = view.readings["eps"].mean.clamp(-10, 10)
     eps_mean = diffusion.p_mean_variance(view.output, view.x_t, 19, "eps", "fixed_small").mean
     z_small = (view.step_small - eps_mean) / diffusion.posterior_variance[19].sqrt()
@@ -74,47 +75,49 @@ def test_the_two_variances_share_the_mean_and_the_noise(diffusion, digit, tiny_m
 
 @pytest.mark.parametrize("variance", ["fixed_small", "fixed_large"])
 def test_variance_chains_match_the_comparison_view(diffusion, digit, tiny_model, variance):
-    chains = lessons.variance_chains(diffusion, tiny_model, digit, 15, seed=2)
+    chains = parameterizations.variance_chains(diffusion, tiny_model, digit, 15, seed=2)
     *_, last = compare_reverse(diffusion, tiny_model, digit, 15, seed=2, variance=variance)
     torch.testing.assert_close(chains[variance], last.learned.x_prev, rtol=1e-5, atol=1e-5)
 
 
 def test_with_a_perfect_model_every_past_is_the_digit(diffusion, digit):
     oracle = PointDataEps(diffusion.alphas_cumprod, digit)
-    chains = lessons.variance_chains(diffusion, oracle, digit, T, seed=1)
+    chains = parameterizations.variance_chains(diffusion, oracle, digit, T, seed=1)
     for x0 in chains.values():
         torch.testing.assert_close(x0, digit, rtol=0, atol=1e-4)
-    x_t, pasts = lessons.many_pasts(diffusion, oracle, digit, T, k=5, seed=1)
-    assert x_t.shape == digit.shape and pasts.shape == (5, 1, 28, 28)
-    torch.testing.assert_close(pasts, digit.expand(5, -1, -1, -1), rtol=0, atol=1e-4)
+    x_t, results = pasts.many_pasts(diffusion, oracle, digit, T, k=5, seed=1)
+    assert x_t.shape == digit.shape and results.shape == (5, 1, 28, 28)
+    torch.testing.assert_close(results, digit.expand(5, -1, -1, -1), rtol=0, atol=1e-4)
 
 
 def test_many_pasts_differ_and_are_reproducible(diffusion, digit, tiny_model):
-    _, a = lessons.many_pasts(diffusion, tiny_model, digit, 30, k=4, seed=5)
-    _, b = lessons.many_pasts(diffusion, tiny_model, digit, 30, k=4, seed=5)
+    _, a = pasts.many_pasts(diffusion, tiny_model, digit, 30, k=4, seed=5)
+    _, b = pasts.many_pasts(diffusion, tiny_model, digit, 30, k=4, seed=5)
     assert a.equal(b)
     assert (a[0] - a[1]).abs().max() > 1e-3
     with pytest.raises(ValueError, match="K must"):
-        lessons.many_pasts(diffusion, tiny_model, digit, 30, k=0)
+        pasts.many_pasts(diffusion, tiny_model, digit, 30, k=0)
     with pytest.raises(ValueError, match="batch of 2"):
-        lessons.many_pasts(diffusion, tiny_model, digit.expand(2, -1, -1, -1), 30, k=3)
+        pasts.many_pasts(diffusion, tiny_model, digit.expand(2, -1, -1, -1), 30, k=3)
 
 
 def test_noise_prediction_error_of_closed_form_models(diffusion, digit):
-    perfect = lessons.noise_prediction_error(diffusion, PointDataEps(diffusion.alphas_cumprod, digit), digit)
+    perfect = noise_error.noise_prediction_error(
+        diffusion, PointDataEps(diffusion.alphas_cumprod, digit), digit
+    )
     assert perfect.mse.max() < 1e-8 and perfect.t[0] == 1 and perfect.t[-1] == T
     batch = digit.expand(64, -1, -1, -1)
-    zero = lessons.noise_prediction_error(diffusion, zero_model, batch, steps=10)
+    zero = noise_error.noise_prediction_error(diffusion, zero_model, batch, steps=10)
     # predicting 0 leaves E‖ε‖²/D = 1 at every t (64 × 784 draws: ±0.02)
     assert torch.all((zero.mse - 1).abs() < 0.02) and zero.simple_loss == pytest.approx(
         float(zero.mse.mean())
     )
     with pytest.raises(ValueError, match="500"):
-        lessons.noise_prediction_error(diffusion, zero_model, digit, steps=500)
+        noise_error.noise_prediction_error(diffusion, zero_model, digit, steps=500)
 
 
 def test_contrast_images_live_on_the_8_bit_grid(digit):
-    images = lessons.contrast_images(digit, seed=1)
+    images = likelihood.contrast_images(digit, seed=1)
     assert images["digit"].equal(digit)
     for x in images.values():
         levels = (x + 1) * 127.5
@@ -124,6 +127,6 @@ def test_contrast_images_live_on_the_8_bit_grid(digit):
 
 
 def test_bound_terms_add_up(diffusion, digit, tiny_model):
-    bpd = lessons.bound_terms(diffusion, tiny_model, torch.cat([digit, -digit]))
+    bpd = likelihood.bound_terms(diffusion, tiny_model, torch.cat([digit, -digit]))
     assert bpd.terms.shape == (2, T) and bpd.exact
     torch.testing.assert_close(bpd.total, bpd.prior + bpd.terms.sum(1), rtol=1e-6, atol=1e-6)

@@ -1,4 +1,4 @@
-"""How fast the app feels: ``python -m ddpm.views.bench`` (needs the dev dependencies).
+"""How fast the app feels: ``python -m ddpm.bench_app`` from the repository root (needs the dev dependencies).
 
 Measured in one run, on this machine, against Gradio's own floor:
 
@@ -33,12 +33,12 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr
 import numpy as np
 
-from .digits import default_digit
-from .forward import forward
-from .local import CHROMIUM_FLAGS, chromium, free_port
-from .runtime import diffusion_cpu, runtime
+from .views.digits import default_digit
+from .views.forward import forward
+from .views.local import CHROMIUM_FLAGS, chromium, free_port
+from .views.runtime import diffusion_cpu, runtime
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def canned_forward() -> dict[int, tuple]:
@@ -82,7 +82,7 @@ def floor_in_our_page() -> gr.Blocks:
     """
     import app
 
-    from . import forward as forward_view
+    from .views import forward as forward_view
 
     canned, real = canned_forward(), forward_view.forward
 
@@ -252,7 +252,7 @@ def ms(values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m ddpm.views.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m ddpm.bench_app", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=3, help="runs of each stream (default 3)")
     runs = p.parse_args(argv).runs
     if runs < 1:

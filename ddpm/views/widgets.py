@@ -1,4 +1,9 @@
-"""Display helpers shared by the views: crisp digit images, the schedule plot with a marker."""
+"""UI pieces every view shares: LaTeX delimiters, image outputs and conversions, frame encoding.
+
+Images reach the page as uint8 arrays: a 28×28 digit is upscaled by :data:`SCALE` with nearest
+neighbour, so every pixel stays a crisp square. Streamed frames travel inside the event stream
+(:func:`inline_frames`); the last frame's images are saved as files to download (:func:`save_pngs`).
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,12 @@ import gradio as gr
 import numpy as np
 import torch
 from gradio.data_classes import ImageData
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from PIL import Image
 
-from ..diffusion import GaussianDiffusion
 from ..images import make_grid, to_display, to_model_range, upscale
 
-READOUT_POINTS = 200  # the classifier reads x̂_0 at about this many t of a chain (not all T: it costs time)
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+"""Markdown's maths delimiters: ``$$ … $$`` for display, ``$ … $`` inline."""
 SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
 NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
 FRAMES_CLASS = "frames"  # images that stream small frames (see inline_frames); styled in app.CSS
@@ -41,6 +44,15 @@ def show(x: torch.Tensor, low: float = -1.0, high: float = 1.0, scale: int = SCA
 
 def show_noise(x: torch.Tensor, scale: int = SCALE) -> np.ndarray:
     return show(x, -NOISE_RANGE, NOISE_RANGE, scale)
+
+
+def show_signed(x: torch.Tensor, scale: int = SCALE) -> np.ndarray:
+    """A signed image [1, 1, H, W] on its own symmetric grey scale: −max|x| black, 0 grey, +max|x| white.
+
+    For differences, whose size is read elsewhere (a number beside them): the panel shows their shape.
+    """
+    high = max(float(x.abs().max()), 1e-6)
+    return show(x, -high, high, scale)
 
 
 def show_grid(x: torch.Tensor, low: float = -1.0, high: float = 1.0, max_width: int = 640) -> np.ndarray:
@@ -77,70 +89,18 @@ def user_errors(fn: F) -> F:
     return call  # type: ignore[return-value]
 
 
-class SchedulePlot:
-    """ᾱ_t and log SNR over t, drawn once; :meth:`at` adds a marker at t in well under a millisecond."""
-
-    def __init__(self, diffusion: GaussianDiffusion) -> None:
-        T = diffusion.num_timesteps
-        t = np.arange(1, T + 1)
-        fig = Figure(figsize=(6.4, 2.4), dpi=100)
-        ax = fig.add_subplot()
-        ax.plot(t, diffusion.alphas_cumprod.cpu().numpy(), color="#1f4e9c", lw=2.5, label="ᾱ_t")
-        ax.set_xlim(0, T)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("t")
-        ax.set_ylabel("ᾱ_t", color="#1f4e9c")
-        right = ax.twinx()
-        right.plot(t, diffusion.log_snr.cpu().numpy(), color="#b3590e", lw=2.5, ls="--", label="log SNR")
-        right.axhline(0.0, color="#b3590e", lw=0.8, ls=":")
-        right.set_ylabel("log SNR (dashed)", color="#b3590e")
-        fig.tight_layout()
-        canvas = FigureCanvasAgg(fig)
-        canvas.draw()
-        self.base = np.asarray(canvas.buffer_rgba())[..., :3].copy()
-        height = self.base.shape[0]
-        (x0, y0), (x1, y1) = ax.transData.transform([(0, -0.02), (T, 1.02)])
-        self.x0, self.x1, self.T = x0, x1, T
-        self.top, self.bottom = int(height - y1), int(height - y0)
-
-    def at(self, t: int) -> np.ndarray:
-        """The plot as RGB uint8 [H, W, 3] with a red vertical line at t."""
-        image = self.base.copy()
-        x = round(self.x0 + (self.x1 - self.x0) * t / self.T)
-        image[self.top : self.bottom, max(0, x - 1) : x + 2] = (200, 20, 20)
-        return image
+def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image:
+    """An image output with a download button (a digit, a noise image, a grid)."""
+    return gr.Image(
+        label=label, format="png", interactive=False, height=height, buttons=["download"], elem_id=elem_id
+    )
 
 
-@functools.cache
-def schedule_plot(diffusion: GaussianDiffusion) -> SchedulePlot:
-    return SchedulePlot(diffusion)
-
-
-CLASS_COLOURS = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-]  # fmt: skip
-
-
-def class_probability_plot(
-    ts: list[int],
-    probs: list[torch.Tensor],
-    T: int,
-    title: str = "Classifier probabilities on x̂₀ as the chain runs",
-) -> np.ndarray:
-    """The 10 class probabilities [10] at each paper t in ``ts``, as lines over t (T on the left)."""
-    fig = Figure(figsize=(9.6, 3.0), dpi=100)
-    ax = fig.add_subplot()
-    p = torch.stack(probs).numpy() if probs else np.zeros((0, 10))
-    for c in range(10):
-        ax.plot(ts, p[:, c] if len(p) else [], color=CLASS_COLOURS[c], lw=2, label=str(c))
-    ax.set_xlim(max(ts) if ts else T, 0)  # time runs right to left, as the chain does
-    ax.set_ylim(-0.03, 1.03)  # a certain class sits at 1: keep its line off the frame
-    ax.set_xlabel("t")
-    ax.set_ylabel("p(class | x̂₀)")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
-    fig.tight_layout()
-    return render(fig)
+def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
+    """An output for a rendered plot (its title is drawn in the plot; the label names it in the API)."""
+    return gr.Image(
+        label=label, show_label=False, format="png", interactive=False, buttons=["download"], elem_id=elem_id
+    )
 
 
 def progress_bar(done: int, total: int, width: int = 24) -> str:
@@ -149,20 +109,6 @@ def progress_bar(done: int, total: int, width: int = 24) -> str:
     enough to slow a 1000-step generation by about a second)."""
     filled = round(width * done / total)
     return f"{'█' * filled}{'░' * (width - filled)} {100 * done // total:3d}%"
-
-
-def render(fig: Figure) -> np.ndarray:
-    """A matplotlib figure as RGB uint8 [H, W, 3] (a plain image: cheap to send, same in the API)."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-
-def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
-    """An output for a rendered plot (its title is drawn in the plot; the label names it in the API)."""
-    return gr.Image(
-        label=label, show_label=False, format="png", interactive=False, buttons=["download"], elem_id=elem_id
-    )
 
 
 def inline_frames(image: gr.Image) -> gr.Image:
@@ -215,22 +161,3 @@ def save_png(image: np.ndarray, path: str | Path) -> str:
 def save_pngs(images: Iterable[np.ndarray], names: Iterable[str], folder: str | Path) -> list[str]:
     """Save each image as ``folder/<name>.png`` (a stream's last frame, as files to download)."""
     return [save_png(image, Path(folder) / f"{name}.png") for image, name in zip(images, names, strict=True)]
-
-
-def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:
-    """Save a labelled grid of images (one row per chain, one column per time) as a PNG."""
-    n_rows, n_cols = len(rows), len(titles)
-    fig = Figure(figsize=(1.3 * n_cols + 1.2, 1.45 * n_rows + 0.3), dpi=110)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for r, (name, frames) in enumerate(rows.items()):
-        for c, frame in enumerate(frames):
-            ax = axes[r, c]
-            ax.imshow(frame, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(titles[c], fontsize=10)
-        axes[r, 0].set_ylabel(name, fontsize=10)
-    fig.tight_layout(pad=0.4)
-    FigureCanvasAgg(fig).print_png(path)
-    return path

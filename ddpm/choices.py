@@ -1,0 +1,37 @@
+"""The package's shared vocabulary: named choices, their one validator, and a model's call signature.
+
+Every module that accepts one of these choices validates it with :func:`check_choice`, so a bad
+value always raises the same kind of message (the value and the allowed ones), whichever entry
+point received it: the library, a command-line flag or the app.
+
+Nothing here imports the rest of the package: it is the lowest layer, below the schedules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+
+Parameterization = Literal["eps", "x0", "v"]
+PARAMETERIZATIONS: tuple[str, ...] = ("eps", "x0", "v")
+"""What a network predicts: the noise ε (Ho et al. 2020), the clean image x_0, or
+v = √ᾱ_t ε − √(1 − ᾱ_t) x_0 (Salimans & Ho 2022)."""
+
+VarianceType = Literal["fixed_small", "fixed_large"]
+VARIANCES: tuple[str, ...] = ("fixed_small", "fixed_large")
+"""σ_t² of p_θ(x_{t−1} | x_t): β̃_t (``fixed_small``) or β_t (``fixed_large``), Ho et al. 2020 §3.2."""
+
+Sampler = Literal["ddpm", "ddim"]
+SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
+"""Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2) or DDIM (Song et al. 2021)."""
+
+Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""A denoising network: ``model(x_t [B, C, H, W], t LongTensor [B] of 0-based indices) -> [B, C, H, W]``."""
+
+
+def check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming ``value`` and the allowed choices unless ``value`` is one of them."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")

@@ -1,0 +1,47 @@
+"""The variational bound of one digit, term by term in bits/dim, beside images it should find unlikely."""
+
+from __future__ import annotations
+
+import torch
+
+from ..choices import Model, Parameterization
+from ..diffusion import GaussianDiffusion
+from ..images import to_model_range, to_uint8
+from ..likelihood import BitsPerDim, calc_bpd_loop
+
+
+def contrast_images(x0: torch.Tensor, seed: int = 0, noise_std: float = 0.25) -> dict[str, torch.Tensor]:
+    """The digit, the digit with Gaussian pixel noise (std ``noise_std``), and uniform random pixels,
+    each [B, C, H, W] on the 8-bit grid of [−1, 1] (what the discretized decoder scores)."""
+    g = torch.Generator().manual_seed(int(seed))
+    noisy = x0 + noise_std * torch.randn(x0.shape, generator=g).to(x0.device)
+    random = torch.randint(0, 256, x0.shape, generator=g).to(x0.device, torch.uint8)
+    # to_uint8 then back: the nearest 8-bit level of each pixel, clipped to [−1, 1]
+    return {
+        "digit": to_model_range(to_uint8(x0)),
+        "noisy digit": to_model_range(to_uint8(noisy)),
+        "random pixels": to_model_range(random),
+    }
+
+
+def bound_terms(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    images: torch.Tensor,
+    seed: int = 0,
+    parameterization: Parameterization = "eps",
+) -> BitsPerDim:
+    """The variational bound of each image term by term over all T steps, in bits/dim.
+
+    ``terms[:, t − 1]`` is L_{t−1}: the decoder −log p_θ(x_0 | x_1) at t = 1 and
+    KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)) above; ``prior`` is L_T; ``total`` their sum
+    (:func:`ddpm.likelihood.calc_bpd_loop`, exact over t, one x_t per step drawn with ``seed``);
+    ``decoder`` and ``steps`` split it.
+    """
+    return calc_bpd_loop(
+        diffusion,
+        model,
+        images,
+        parameterization=parameterization,
+        generator=torch.Generator().manual_seed(seed),
+    )

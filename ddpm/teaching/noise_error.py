@@ -1,0 +1,48 @@
+"""Where is noise prediction hard? The ε-model's error over t, whose mean is Algorithm 1's loss."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ..choices import Model
+from ..diffusion import GaussianDiffusion
+from .common import paper_index
+
+
+class NoiseError(NamedTuple):
+    t: torch.Tensor  # the paper's t where the error was measured [S]
+    mse: torch.Tensor  # E ‖ε − ε_θ(x_t, t)‖² / D at each t, averaged over the images [S]
+    simple_loss: float  # L_simple = E_t E ‖ε − ε_θ‖² / D with t uniform: the mean of ``mse``
+
+    @property
+    def hardest_t(self) -> int:
+        """The t of the largest error."""
+        return int(self.t[int(self.mse.argmax())])
+
+    @property
+    def easiest_t(self) -> int:
+        """The t of the smallest error."""
+        return int(self.t[int(self.mse.argmin())])
+
+
+def noise_prediction_error(
+    diffusion: GaussianDiffusion, model: Model, x0: torch.Tensor, steps: int = 50, seed: int = 0
+) -> NoiseError:
+    """The ε-model's per-pixel squared error over t on real digits x0 [B, C, H, W] (Ho et al. 2020,
+    Algorithm 1's loss before averaging over t), at ``steps`` evenly spaced t from 1 to T."""
+    T = diffusion.num_timesteps
+    if not 1 <= steps <= T:
+        raise ValueError(f"steps must be in [1, T = {T}], got {steps}")
+    times = torch.linspace(1, T, steps).round().long().unique()
+    g = torch.Generator().manual_seed(int(seed))
+    mse = []
+    for t in times.tolist():
+        index = paper_index(t, x0.shape[0], x0.device)
+        noise = torch.randn(x0.shape, generator=g).to(x0.device)
+        with torch.no_grad():
+            pred = model(diffusion.q_sample(x0, index, noise), index)
+        mse.append(float((pred - noise).pow(2).mean()))
+    errors = torch.tensor(mse, dtype=torch.float64)
+    return NoiseError(times, errors, float(errors.mean()))

@@ -1,0 +1,66 @@
+"""One noisy image, many pasts: K learned reverse chains from one x_t, and what they became."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ..choices import Model, Parameterization
+from ..classifier import DigitClassifier, predict
+from ..diffusion import GaussianDiffusion
+from ..sampling import final_sample, p_sample_loop_progressive
+from .common import check_paper_t, seeded_start
+
+MAX_PASTS = 256
+
+
+def many_pasts(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    x0: torch.Tensor,
+    t: int,
+    k: int,
+    seed: int = 0,
+    parameterization: Parameterization = "eps",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """From one x_t = q_sample(x_0, t, ε_seed) ([1, C, H, W]), K learned reverse chains with
+    different noise (Ho et al. 2020, Algorithm 2 from t). Returns (x_t [1, C, H, W], their x_0
+    [K, C, H, W])."""
+    t = check_paper_t(diffusion, t, minimum=1)
+    if x0.shape[0] != 1:
+        raise ValueError(f"many_pasts takes one digit [1, C, H, W], got a batch of {x0.shape[0]}")
+    if not 1 <= k <= MAX_PASTS:
+        raise ValueError(f"the number of chains K must be in [1, {MAX_PASTS}], got {k}")
+    _, x_t = seeded_start(diffusion, x0, t, seed)
+    loop = p_sample_loop_progressive(
+        diffusion, model, x_t=x_t.expand(k, -1, -1, -1).contiguous(), t_start=t - 1,
+        parameterization=parameterization, generator=torch.Generator(x0.device).manual_seed(int(seed) + 1),
+    )  # fmt: skip
+    return x_t, final_sample(loop)
+
+
+class PastsVerdict(NamedTuple):
+    """What the classifier says of K pasts of one digit."""
+
+    probabilities: torch.Tensor  # [K, 10] p(class | past)
+    counts: list[int]  # how many pasts were read as each class 0 … 9
+    own_class: int  # the class the digit itself is read as
+    agreement: float  # the fraction of pasts read as ``own_class``
+    distinct: int  # how many different classes the pasts were read as
+
+
+def judge_pasts(classifier: DigitClassifier, x0: torch.Tensor, pasts: torch.Tensor) -> PastsVerdict:
+    """Classify the digit x0 [1, 1, 28, 28] and its pasts [K, 1, 28, 28] (all in [−1, 1])."""
+    _, probabilities = predict(classifier, pasts)
+    _, own = predict(classifier, x0)
+    classes = probabilities.argmax(1)
+    own_class = int(own.argmax())
+    counts = torch.bincount(classes, minlength=10).tolist()
+    return PastsVerdict(
+        probabilities,
+        counts,
+        own_class,
+        float((classes == own_class).float().mean()),
+        len(set(classes.tolist())),
+    )

@@ -1,0 +1,25 @@
+"""The classifier read-out: the project's digit classifier reading the model's x̂_0 along a chain.
+
+"Read-out" means this one thing in the package. A chain of S steps is read at about
+:data:`READOUT_POINTS` of its t (every step would cost more than it shows) and at its last step.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..classifier import DigitClassifier, predict
+
+READOUT_POINTS = 200
+"""About how many t of a chain the classifier reads."""
+
+
+def readout_due(t: int, t_start: int, points: int = READOUT_POINTS) -> bool:
+    """Whether a chain from the paper's ``t_start`` is read at its step from the paper's t ≥ 1:
+    every ``max(1, t_start // points)``-th t, and always at t = 1 (the step into x_0)."""
+    return t % max(1, t_start // points) == 0 or t == 1
+
+
+def class_probabilities(classifier: DigitClassifier, x: torch.Tensor) -> torch.Tensor:
+    """The classifier's p(class | x) for one image x [1, 1, 28, 28] in [−1, 1]: [10] on the CPU."""
+    return predict(classifier, x)[1][0]

@@ -1,0 +1,144 @@
+"""The exact reverse q(x_{t−1} | x_t, x_0) beside the learned p_θ(x_{t−1} | x_t), from one x_t.
+
+Both chains start from the same x_t = q_sample(x_0, t, ε_seed) and add the same z at every step, so
+every difference between them is the model's. Along the exact chain, whose x_t is distributed as
+q(x_t | x_0), the model is evaluated too, which gives one-sample estimates of the bound's terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import torch
+
+from ..choices import Model, Parameterization, VarianceType
+from ..diffusion import GaussianDiffusion, StepOutput
+from ..sampling import SampleStep, chain_loop, split_step
+from .common import chain_noise, check_paper_t, paper_index, rms, seeded_start
+
+
+class ComparisonStep(NamedTuple):
+    """One lockstep of the exact and the learned reverse chains (same z).
+
+    ``t`` is the paper's t of both inputs x_t; the step produces x_{t−1}. The metrics are measured
+    along the *exact* chain, with the model evaluated at its x_t: ``kl_bpd`` = KL(q(x_{t−1} | x_t,
+    x_0) ‖ p_θ(x_{t−1} | x_t)) in bits/dim, a one-sample estimate of the bound's term L_{t−1} (at
+    t = 1 the decoder's −log p_θ(x_0 | x_1) instead); ``mean_gap`` = RMS over pixels of μ_θ − μ̃_t;
+    ``x0_error`` = RMS over pixels of x̂_0 − x_0; ``kl_sum_bpd`` = the sum of ``kl_bpd`` over this
+    step and the ones before it (from the start t down to this one).
+    """
+
+    t: int
+    exact: SampleStep
+    learned: SampleStep
+    kl_bpd: float
+    mean_gap: float
+    x0_error: float
+    kl_sum_bpd: float
+
+
+def compare_reverse(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    x0: torch.Tensor,
+    t: int,
+    seed: int = 0,
+    variance: VarianceType = "fixed_small",
+    parameterization: Parameterization = "eps",
+) -> Iterator[ComparisonStep]:
+    """Run q(x_{t−1} | x_t, x_0) and p_θ(x_{t−1} | x_t) side by side from one x_t, same noise.
+
+    x_t = q_sample(x_0, t) with ε from ``seed`` (as in the forward view); both chains then use the
+    same pre-drawn z at every step (:func:`.common.chain_noise`). They advance as one batch
+    [exact; learned] through :func:`ddpm.sampling.chain_loop`, so one network call per step
+    evaluates the model at both chains' x_t.
+
+    Args:
+        x0: [B, C, H, W] clean digits in [−1, 1].
+        t: the paper's start time in [1, T].
+
+    Yields:
+        :class:`ComparisonStep` for t, t − 1, …, 1; the last exact step returns x_0 itself.
+    """
+    t = check_paper_t(diffusion, t, minimum=1)
+    batch = x0.shape[0]
+    _, x_t = seeded_start(diffusion, x0, t, seed)  # the same x_t as inspect_step's
+    z = chain_noise(t, x0, seed)
+    metrics: list[float] = []  # kl, mean gap, x0 error of the step just taken
+
+    def step(x: torch.Tensor, index: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
+        (x_q, x_p), (z_q, z_p), index = x.split(batch), z.split(batch), index[:batch]
+        out_q, out_p = model(x, torch.cat([index, index])).split(batch)
+        exact = diffusion.q_posterior_sample(x0, x_q, index, z=z_q)
+        learned = diffusion.p_sample(out_p, x_p, index, parameterization, variance, z=z_p)
+        at_exact = diffusion.p_mean_variance(out_q, x_q, index, parameterization, variance)
+        kl = diffusion.vb_terms_bpd(out_q, x0, x_q, index, parameterization, variance)
+        metrics[:] = [float(kl.mean()), rms(at_exact.mean, exact.mean), rms(at_exact.pred_x0, x0)]
+        return StepOutput(*(torch.cat(pair) for pair in zip(exact, learned, strict=True)))
+
+    kl_sum = 0.0
+    for record in chain_loop(torch.cat([x_t, x_t]), range(t - 1, -1, -1), step, torch.cat([z, z], dim=1)):
+        exact, learned = split_step(record, (batch, batch))
+        kl_sum += metrics[0]
+        yield ComparisonStep(record.t + 1, exact, learned, *metrics, kl_sum)
+
+
+def filmstrip_times(T: int) -> list[int]:
+    """The paper's t shown in a filmstrip: T, 3T/4, T/2, then halving down to 1 (descending)."""
+    times = [T, round(3 * T / 4), round(T / 2)]
+    while times[-1] > 1:
+        times.append(max(1, times[-1] // 2))
+    return sorted(set(times), reverse=True)
+
+
+class StepInspection(NamedTuple):
+    """One reverse step at the paper's t, exact vs learned, from x_t = q_sample(x_0, t, ε_seed).
+
+    Tensors are [B, C, H, W]; ``kl_bpd`` as in :class:`ComparisonStep`.
+    """
+
+    t: int
+    x_t: torch.Tensor
+    posterior_mean: torch.Tensor  # μ̃_t(x_t, x_0)
+    model_mean: torch.Tensor  # μ_θ(x_t, t)
+    pred_x0: torch.Tensor  # x̂_0 from ε̂
+    pred_noise: torch.Tensor  # ε̂
+    true_noise: torch.Tensor  # the ε that made x_t
+    kl_bpd: float
+
+    @property
+    def mean_difference(self) -> torch.Tensor:
+        """μ_θ − μ̃_t, [B, C, H, W]: where the learned step goes wrong."""
+        return self.model_mean - self.posterior_mean
+
+    @property
+    def mean_gap(self) -> float:
+        """RMS over pixels of μ_θ − μ̃_t."""
+        return rms(self.mean_difference)
+
+    @property
+    def noise_error(self) -> float:
+        """RMS over pixels of ε̂ − ε."""
+        return rms(self.pred_noise, self.true_noise)
+
+
+def inspect_step(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    x0: torch.Tensor,
+    t: int,
+    seed: int = 0,
+    variance: VarianceType = "fixed_small",
+    parameterization: Parameterization = "eps",
+) -> StepInspection:
+    """μ̃_t (which knows x_0) against μ_θ (which does not) at one step, from the same x_t."""
+    t = check_paper_t(diffusion, t, minimum=1)
+    index = paper_index(t, x0.shape[0], x0.device)
+    epsilon, x_t = seeded_start(diffusion, x0, t, seed)
+    with torch.no_grad():
+        output = model(x_t, index)
+    p = diffusion.p_mean_variance(output, x_t, index, parameterization, variance)
+    q = diffusion.q_posterior_mean_variance(x0, x_t, index)
+    kl = diffusion.vb_terms_bpd(output, x0, x_t, index, parameterization, variance)
+    return StepInspection(t, x_t, q.mean, p.mean, p.pred_x0, p.pred_noise, epsilon, float(kl.mean()))

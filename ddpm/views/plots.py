@@ -1,0 +1,229 @@
+"""Every figure the app draws, as RGB uint8 arrays (plain images: cheap to send, the same in the API).
+
+Figures are drawn with matplotlib's object API (``Figure``, no pyplot state), so handlers on
+different threads never share a figure. A view passes the numbers (from :mod:`ddpm.teaching` or
+the core); these functions only draw them.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..diffusion import GaussianDiffusion
+
+
+def render(fig: Figure) -> np.ndarray:
+    """A matplotlib figure as RGB uint8 [H, W, 3] (a plain image: cheap to send, same in the API)."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+class SchedulePlot:
+    """ᾱ_t and log SNR over t, drawn once; :meth:`at` adds a marker at t in well under a millisecond."""
+
+    def __init__(self, diffusion: GaussianDiffusion) -> None:
+        T = diffusion.num_timesteps
+        t = np.arange(1, T + 1)
+        fig = Figure(figsize=(6.4, 2.4), dpi=100)
+        ax = fig.add_subplot()
+        ax.plot(t, diffusion.alphas_cumprod.cpu().numpy(), color="#1f4e9c", lw=2.5, label="ᾱ_t")
+        ax.set_xlim(0, T)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("t")
+        ax.set_ylabel("ᾱ_t", color="#1f4e9c")
+        right = ax.twinx()
+        right.plot(t, diffusion.log_snr.cpu().numpy(), color="#b3590e", lw=2.5, ls="--", label="log SNR")
+        right.axhline(0.0, color="#b3590e", lw=0.8, ls=":")
+        right.set_ylabel("log SNR (dashed)", color="#b3590e")
+        fig.tight_layout()
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        self.base = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        height = self.base.shape[0]
+        (x0, y0), (x1, y1) = ax.transData.transform([(0, -0.02), (T, 1.02)])
+        self.x0, self.x1, self.T = x0, x1, T
+        self.top, self.bottom = int(height - y1), int(height - y0)
+
+    def at(self, t: int) -> np.ndarray:
+        """The plot as RGB uint8 [H, W, 3] with a red vertical line at t."""
+        image = self.base.copy()
+        x = round(self.x0 + (self.x1 - self.x0) * t / self.T)
+        image[self.top : self.bottom, max(0, x - 1) : x + 2] = (200, 20, 20)
+        return image
+
+
+@functools.cache
+def schedule_plot(diffusion: GaussianDiffusion) -> SchedulePlot:
+    return SchedulePlot(diffusion)
+
+
+CLASS_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+]  # fmt: skip
+
+
+def class_probability_plot(
+    ts: list[int],
+    probs: list[torch.Tensor],
+    T: int,
+    title: str = "Classifier probabilities on x̂₀ as the chain runs",
+) -> np.ndarray:
+    """The 10 class probabilities [10] at each paper t in ``ts``, as lines over t (T on the left)."""
+    fig = Figure(figsize=(9.6, 3.0), dpi=100)
+    ax = fig.add_subplot()
+    p = torch.stack(probs).numpy() if probs else np.zeros((0, 10))
+    for c in range(10):
+        ax.plot(ts, p[:, c] if len(p) else [], color=CLASS_COLOURS[c], lw=2, label=str(c))
+    ax.set_xlim(max(ts) if ts else T, 0)  # time runs right to left, as the chain does
+    ax.set_ylim(-0.03, 1.03)  # a certain class sits at 1: keep its line off the frame
+    ax.set_xlabel("t")
+    ax.set_ylabel("p(class | x̂₀)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
+    fig.tight_layout()
+    return render(fig)
+
+
+def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:
+    """Save a labelled grid of images (one row per chain, one column per time) as a PNG."""
+    n_rows, n_cols = len(rows), len(titles)
+    fig = Figure(figsize=(1.3 * n_cols + 1.2, 1.45 * n_rows + 0.3), dpi=110)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for r, (name, frames) in enumerate(rows.items()):
+        for c, frame in enumerate(frames):
+            ax = axes[r, c]
+            ax.imshow(frame, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=10)
+        axes[r, 0].set_ylabel(name, fontsize=10)
+    fig.tight_layout(pad=0.4)
+    FigureCanvasAgg(fig).print_png(path)
+    return path
+
+
+# -- lessons -----------------------------------------------------------------------------------------
+
+BOUND_COLOURS = {"digit": "#1f4e9c", "noisy digit": "#b3590e", "random pixels": "#7a7a7a"}
+
+
+def bound_terms_plot(terms: dict[str, np.ndarray]) -> np.ndarray:
+    """The bound's terms [T] (bits/dim, index t − 1 for the paper's t) of each named image, log scale."""
+    fig = Figure(figsize=(9.6, 3.6), dpi=100)
+    ax = fig.add_subplot()
+    for name, values in terms.items():
+        steps = np.arange(1, len(values) + 1)
+        ax.semilogy(steps, np.maximum(values, 1e-7), color=BOUND_COLOURS[name], lw=1.6, label=name)
+    ax.set_xlabel("t  (t = 1: decoder L₀; t ≥ 2: L_{t−1})")
+    ax.set_ylabel("bits/dim")
+    ax.set_title("The bound term by term")
+    ax.legend()
+    fig.tight_layout()
+    return render(fig)
+
+
+def noise_error_plot(t: np.ndarray, mse: np.ndarray, simple_loss: float) -> np.ndarray:
+    """E‖ε − ε_θ‖² per pixel [S] at the paper's t [S], log scale, with L_simple as a line."""
+    fig = Figure(figsize=(9.6, 3.4), dpi=100)
+    ax = fig.add_subplot()
+    ax.semilogy(t, mse, "o-", color="#1f4e9c", lw=2, ms=4)
+    ax.axhline(simple_loss, color="#c81414", ls="--", lw=1.5, label=f"L_simple = {simple_loss:.4f}")
+    ax.set_xlabel("t")
+    ax.set_ylabel("E ‖ε − ε_θ(x_t, t)‖² per pixel")
+    ax.set_title("Noise-prediction error of the bundled model over t")
+    ax.legend()
+    fig.tight_layout()
+    return render(fig)
+
+
+SCHEDULE_COLOURS = {"linear": "#1f4e9c", "cosine": "#b3590e"}
+
+
+def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
+    """β_t, ᾱ_t and log SNR of each :class:`ddpm.teaching.schedules.ScheduleCurves`, a line at t,
+    dots where SNR = 1."""
+    fig = Figure(figsize=(9.6, 3.0), dpi=100)
+    axes = fig.subplots(1, 3)
+    for c in curves:
+        steps = np.arange(1, len(c.betas) + 1)
+        for ax, values in zip(axes, (c.betas, c.alphas_cumprod, c.log_snr), strict=True):
+            ax.plot(steps, values.numpy(), color=SCHEDULE_COLOURS[c.name], lw=2.2, label=c.name)
+            ax.plot(
+                [c.snr_one_t], [values[c.snr_one_t - 1].item()], "o", color=SCHEDULE_COLOURS[c.name], ms=7
+            )
+    for ax, title in zip(axes, ("β_t", "ᾱ_t", "log SNR"), strict=True):
+        ax.axvline(t, color="#c81414", lw=1.5)
+        ax.set_title(title)
+        ax.set_xlabel("t")
+    axes[1].legend()
+    fig.suptitle("Schedules: red line at t, dots where SNR = 1", fontsize=10)
+    axes[2].set_ylim(-12, 12)
+    fig.tight_layout()
+    return render(fig)
+
+
+def class_histogram(counts: list[int]) -> np.ndarray:
+    """How many pasts were read as each class 0 … 9, as bars."""
+    fig = Figure(figsize=(6.4, 2.8), dpi=100)
+    ax = fig.add_subplot()
+    ax.bar(range(10), counts, color=CLASS_COLOURS)
+    ax.set_xticks(range(10))
+    ax.set_xlabel("class of x_0 (project classifier)")
+    ax.set_ylabel("chains")
+    ax.set_title("What the pasts became")
+    fig.tight_layout()
+    return render(fig)
+
+
+def reverse_step_plot(step) -> np.ndarray:
+    """The true reverse densities and their best Gaussians of a :class:`ddpm.teaching.small_steps.ReverseStep`."""
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.add_subplot()
+    for i, colour in enumerate(("#1f4e9c", "#b3590e", "#2e7d32")):
+        ax.plot(
+            step.grid[i], step.true_density[i], color=colour, lw=2.5, label=f"true, x_t = {step.x_t[i]:+.2f}"
+        )
+        ax.plot(step.grid[i], step.gaussian_density[i], color=colour, lw=1.8, ls="--")
+    ax.set_xlim(-2.0, 2.0)
+    ax.set_xlabel("x_{t−1}")
+    ax.set_title(f"q(x_{{t−1}} | x_t) at step t = {step.t} of T = {step.T} (dashed: best Gaussian)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return render(fig)
+
+
+def chain_kl_plot(T_choices: tuple[int, ...], kls: tuple[float, ...], T: int) -> np.ndarray:
+    """Σ_t E KL(true ‖ Gaussian) against the number of steps T, log-log, T marked."""
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.add_subplot()
+    ax.loglog(T_choices, np.maximum(kls, 1e-6), "o-", color="#1f4e9c", lw=2.5)
+    ax.plot([T], [max(kls[T_choices.index(T)], 1e-6)], "o", color="#c81414", ms=12)
+    ax.set_xlabel("T (number of steps)")
+    ax.set_ylabel("Σ_t E KL(true ‖ Gaussian) (nats)")
+    ax.set_title("How far the best Gaussian reverse chain is from the truth")
+    fig.tight_layout()
+    return render(fig)
+
+
+def chain_ends_plot(
+    grid: np.ndarray, density: np.ndarray, samples: list[tuple[int, np.ndarray]]
+) -> np.ndarray:
+    """The data density on ``grid`` and histograms of x_0 [n] from Gaussian chains of (T steps, x_0)."""
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot(grid, density, color="black", lw=2, label="data")
+    for (steps, x0), colour in zip(samples, ("#c81414", "#1f4e9c"), strict=True):
+        ax.hist(x0, bins=160, range=(-2, 2), density=True, histtype="step", lw=1.8, color=colour,
+                label=f"Gaussian reverse, T = {steps}")  # fmt: skip
+    ax.set_xlabel("x_0")
+    ax.set_title(f"{len(samples[0][1])} samples through Gaussian reverse steps")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return render(fig)

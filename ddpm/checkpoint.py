@@ -16,15 +16,27 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .diffusion import GaussianDiffusion, check_choice
+from .choices import check_choice
+from .diffusion import GaussianDiffusion
 from .schedules import SCHEDULES
 from .unet import UNet, UNetConfig
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 FORMAT_VERSION = 1
-BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints"
-"""The checkpoint that ships with the repository."""
+
+
+def _bundled() -> Path:
+    """The repository's ``checkpoints/`` beside the package, or its copy in an installed wheel."""
+    here = Path(__file__).resolve().parent
+    in_repository = here.parent / "checkpoints"
+    return in_repository if (in_repository / CONFIG).is_file() else here / "bundled"
+
+
+BUNDLED = _bundled()
+"""The checkpoint that ships with the project: ``checkpoints/`` in a checkout; ``pip install .``
+copies it into the package as ``ddpm/bundled`` (see pyproject.toml), which is used when the
+package runs from an installation."""
 
 GET_A_GOOD_COPY = (
     "get a good copy with `git checkout -- checkpoints/` (or `git lfs pull` / a fresh clone), "

@@ -1,0 +1,87 @@
+"""`pip install .` gives the whole package: every module, the bundled digits and the checkpoints."""
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE", "ddpm", "checkpoints")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built from a copy of the project (the build writes its scratch files beside the source)."""
+    source = tmp_path_factory.mktemp("source")
+    for name in PROJECT_FILES:
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, source / name)
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            ".",
+        ],
+        cwd=source,
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("*.whl")
+    return built
+
+
+def test_the_wheel_holds_every_module_and_data_file(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {
+        str(p.relative_to(REPO)) for p in (REPO / "ddpm").rglob("*.py") if "__pycache__" not in p.parts
+    }
+    assert {"ddpm/views/reverse.py", "ddpm/teaching/reverse.py", "ddpm/inference.py"} <= modules
+    assert modules <= names, sorted(modules - names)
+    data = {"ddpm/assets/digits.npz", "ddpm/bundled/config.json", "ddpm/bundled/model.safetensors"}
+    data |= {"ddpm/bundled/classifier/config.json", "ddpm/bundled/classifier/model.safetensors"}
+    assert data <= names, sorted(data - names)
+    assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)
+
+
+def test_the_installed_package_imports_and_loads_its_checkpoints_from_another_folder(wheel, tmp_path):
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = (
+        "import ddpm, ddpm.views, ddpm.teaching.reverse, ddpm.views.reverse\n"
+        "from ddpm import checkpoint, classifier\n"
+        "from ddpm.views.digits import default_digit\n"
+        "model, diffusion = checkpoint.load()\n"
+        "classifier.load()\n"
+        "assert default_digit().shape == (28, 28)\n"
+        "print(ddpm.__file__, checkpoint.BUNDLED, diffusion.num_timesteps)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("DDPM_CHECKPOINT", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    package, bundled, timesteps = result.stdout.split()
+    assert Path(package).is_relative_to(site) and Path(bundled) == site / "ddpm" / "bundled"
+    assert int(timesteps) == 1000

@@ -65,6 +65,38 @@ def bench_sizes(device: torch.device, repeats: int) -> None:
         print(f"{name:24} {params:7.2f}M {seconds * 1e3:13.1f} {seconds * 1000:19.1f}")
 
 
+def bench_models(paths: list[str], device: torch.device, repeats: int) -> None:
+    """16 × 1000 ancestral steps of each checkpoint, interleaved run by run (fair on shared cores),
+    unconditional (the null label) and, for a class-conditional model, guided (batch doubled)."""
+    models = {}
+    for path in paths:
+        unet, diffusion = checkpoint.load(path, device)
+        backend = "torchscript" if device.type == "cpu" else "eager"  # what the app runs
+        models[path] = (prepare_for_inference(unet, device, backend), diffusion)
+    labels = torch.arange(16, device=device) % 10
+    runs: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        for path, (model, diffusion) in models.items():
+            kinds = {"unconditional": {}}
+            if model.config.num_classes:
+                kinds["guided w = 2"] = {"labels": labels, "guidance": 2.0}
+            for kind, extra in kinds.items():
+                generator = torch.Generator(device).manual_seed(0)
+                seconds = timed(
+                    lambda m=model, d=diffusion, e=extra, g=generator: final_sample(
+                        sample_loop(m, d, 16, "ddpm", generator=g, **e)
+                    ),
+                    device, 1, warmup=0,
+                )  # fmt: skip
+                runs.setdefault(f"{path} ({model.config.variance}), {kind}", []).append(seconds)
+    first = statistics.median(next(iter(runs.values())))
+    print(f"{'ancestral 1000 steps x 16 digits, torchscript on CPU':70} {'median (s)':>10} {'ratio':>6}")
+    for name, seconds in runs.items():
+        median = statistics.median(seconds)
+        each = ", ".join(f"{s:.2f}" for s in seconds)
+        print(f"{name:70} {median:10.2f} {median / first:6.2f}   (runs: {each})")
+
+
 def reference_model(device: torch.device):
     """diffusers' UNet2DModel in the classic MNIST configuration, or None without diffusers."""
     try:
@@ -104,12 +136,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-reference", action="store_true", help="skip the diffusers comparison")
     p.add_argument("--no-compile", action="store_true", help="skip the --backend compile rows (~20 s)")
     p.add_argument("--sizes", action="store_true", help="only time the forward pass of several UNet sizes")
+    p.add_argument(
+        "--models", nargs="+", default=None,
+        help="only time 1000-step generation of these checkpoints side by side (first = reference)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     if args.sizes:
         bench_sizes(device, args.repeats)
+        return
+    if args.models:
+        bench_models(args.models, device, args.repeats)
         return
     try:
         model, diffusion = checkpoint.load(args.checkpoint, device)

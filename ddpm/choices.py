@@ -19,13 +19,20 @@ PARAMETERIZATIONS: tuple[str, ...] = ("eps", "x0", "v")
 """What a network predicts: the noise ε (Ho et al. 2020), the clean image x_0, or
 v = √ᾱ_t ε − √(1 − ᾱ_t) x_0 (Salimans & Ho 2022)."""
 
-VarianceType = Literal["fixed_small", "fixed_large"]
-VARIANCES: tuple[str, ...] = ("fixed_small", "fixed_large")
-"""σ_t² of p_θ(x_{t−1} | x_t): β̃_t (``fixed_small``) or β_t (``fixed_large``), Ho et al. 2020 §3.2."""
+VarianceType = Literal["fixed_small", "fixed_large", "learned_range"]
+VARIANCES: tuple[str, ...] = ("fixed_small", "fixed_large", "learned_range")
+"""σ_t² of p_θ(x_{t−1} | x_t): β̃_t (``fixed_small``) or β_t (``fixed_large``), Ho et al. 2020 §3.2;
+or learned between the two by a second network output (``learned_range``, Nichol & Dhariwal 2021)."""
 
 Sampler = Literal["ddpm", "ddim"]
 SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
 """Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2) or DDIM (Song et al. 2021)."""
+
+TimestepSampling = Literal["uniform", "high-noise"]
+TIMESTEP_SAMPLINGS: tuple[str, ...] = ("uniform", "high-noise")
+"""How training draws t: uniformly (Ho et al. 2020, Algorithm 1), or half uniformly and half in
+proportion to the noise variance 1 − ᾱ_t (more weight on the noisy steps, where a deterministic
+sampler fixes a digit's shape)."""
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """A denoising network: ``model(x_t [B, C, H, W], t LongTensor [B] of 0-based indices) -> [B, C, H, W]``."""

@@ -10,6 +10,7 @@ symbol                     meaning                              attribute
 ᾱ_t = ∏_{s≤t} α_s          signal kept after t steps            ``alphas_cumprod``
 ᾱ_{t−1}                    (ᾱ_0 = 1)                            ``alphas_cumprod_prev``
 β̃_t = β_t (1−ᾱ_{t−1})/(1−ᾱ_t)  variance of q(x_{t−1}|x_t,x_0)    ``posterior_variance``
+log β_t                                                         ``log_betas``
 μ̃_t = c1·x_0 + c2·x_t      mean of q(x_{t−1}|x_t,x_0)           ``posterior_mean_coef1/2``
 SNR_t = ᾱ_t / (1 − ᾱ_t)    signal-to-noise ratio                ``snr``
 =========================  ===================================  ==========================
@@ -20,6 +21,10 @@ broadcast): index 0 is the paper's t = 1 and index T − 1 the paper's t = T. So
 x_{t+1} to x_t. Out-of-range indices raise ``ValueError``.
 
 Images are float tensors [B, C, H, W] with data in [−1, 1]; x_t for t > 0 is unbounded.
+
+**Learned variance.** With ``variance="learned_range"`` the network's output has 2C channels: the
+first C are its ε̂ (or x̂_0, v̂), the last C a value v ∈ [−1, 1] per pixel that sets
+log σ_t² = ((1 + v)/2) log β_t + ((1 − v)/2) log β̃_t (Nichol & Dhariwal 2021, eq. 15).
 """
 
 from __future__ import annotations
@@ -28,7 +33,16 @@ from typing import NamedTuple
 
 import torch
 
-from .choices import PARAMETERIZATIONS, VARIANCES, Model, Parameterization, VarianceType, check_choice
+from .choices import (
+    PARAMETERIZATIONS,
+    TIMESTEP_SAMPLINGS,
+    VARIANCES,
+    Model,
+    Parameterization,
+    TimestepSampling,
+    VarianceType,
+    check_choice,
+)
 from .losses import LN2, discretized_gaussian_log_likelihood, mean_flat, normal_kl
 from .schedules import make_betas
 
@@ -39,7 +53,8 @@ def extract(table: torch.Tensor, t: torch.Tensor, x_shape: torch.Size | tuple[in
 
 
 class MeanVariance(NamedTuple):
-    """A diagonal Gaussian: mean [B, C, H, W]; variance and log_variance [B, 1, 1, 1]."""
+    """A diagonal Gaussian: mean [B, C, H, W]; variance and log_variance [B, 1, 1, 1] (fixed) or
+    [B, C, H, W] (learned)."""
 
     mean: torch.Tensor
     variance: torch.Tensor
@@ -48,8 +63,9 @@ class MeanVariance(NamedTuple):
 
 class PMeanVariance(NamedTuple):
     """p_θ(x_{t−1} | x_t) and the model's implied predictions, each [B, C, H, W] except the
-    variances ([B, 1, 1, 1]). ``pred_x0`` is clipped to [−1, 1] when asked; ``pred_noise`` is the
-    network's ε̂ (for x0 / v models, the ε implied by the unclipped prediction)."""
+    variances ([B, 1, 1, 1], or [B, C, H, W] when learned). ``pred_x0`` is clipped to [−1, 1]
+    when asked; ``pred_noise`` is the network's ε̂ (for x0 / v models, the ε implied by the
+    unclipped prediction)."""
 
     mean: torch.Tensor
     variance: torch.Tensor
@@ -69,12 +85,18 @@ class StepOutput(NamedTuple):
 
 
 class LossOutput(NamedTuple):
-    """``loss`` [B] (mean squared error per image) and the tensors it came from."""
+    """``loss`` [B] per image and the tensors it came from.
+
+    ``mse`` [B] is the simple loss; with a learned variance ``vb`` [B] is the bound's term L_t at the
+    sampled t in bits/dim (its mean part's gradient stopped), and ``loss = mse + λ · T · vb``.
+    """
 
     loss: torch.Tensor
     x_t: torch.Tensor
     target: torch.Tensor
     model_output: torch.Tensor
+    mse: torch.Tensor | None = None
+    vb: torch.Tensor | None = None
 
 
 class GaussianDiffusion:
@@ -89,7 +111,7 @@ class GaussianDiffusion:
         "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod", "sqrt_recip_alphas",
         "posterior_variance", "posterior_log_variance_clipped",
         "posterior_mean_coef1", "posterior_mean_coef2",
-        "large_variance", "large_log_variance", "snr", "log_snr",
+        "large_variance", "large_log_variance", "log_betas", "snr", "log_snr",
     )  # fmt: skip
 
     def __init__(self, betas: torch.Tensor) -> None:
@@ -124,6 +146,7 @@ class GaussianDiffusion:
             "posterior_mean_coef2": (1.0 - ac_prev) * alphas.sqrt() / (1.0 - ac),
             "large_variance": large_var,
             "large_log_variance": large_var.log(),
+            "log_betas": betas.log(),
             "snr": ac / (1.0 - ac),
             "log_snr": ac.log() - (1.0 - ac).log(),
         }
@@ -320,6 +343,38 @@ class GaussianDiffusion:
 
     # -- learned reverse process p_θ --------------------------------------------------------------
 
+    @staticmethod
+    def split_output(
+        model_output: torch.Tensor, x_t: torch.Tensor, variance: VarianceType = "fixed_small"
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(the prediction [B, C, H, W], the variance values v [B, C, H, W] or None).
+
+        A ``learned_range`` model outputs 2C channels, the prediction first (improved-diffusion's
+        layout); a fixed-variance model outputs C.
+        """
+        check_choice("variance", variance, VARIANCES)
+        if variance != "learned_range":
+            return model_output, None
+        if model_output.ndim != x_t.ndim or model_output.shape[1] != 2 * x_t.shape[1]:
+            raise ValueError(
+                f"variance 'learned_range' needs a model output of {2 * x_t.shape[1]} channels "
+                f"(prediction and variance), got shape {tuple(model_output.shape)}"
+            )
+        prediction, values = model_output.chunk(2, dim=1)
+        return prediction, values
+
+    def learned_log_variance(self, values: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """log σ_t² = ((1 + v)/2) log β_t + ((1 − v)/2) log β̃_t (Nichol & Dhariwal 2021, eq. 15).
+
+        ``values`` v [B, C, H, W] is the network's second output, meant to lie in [−1, 1] (−1: β̃_t,
+        +1: β_t); log β̃_t is clipped at index 0 as in :attr:`posterior_log_variance_clipped`.
+        """
+        t = self.check_t(t, values.shape[0])
+        frac = (values + 1.0) / 2.0
+        return frac * extract(self.log_betas, t, values.shape) + (1.0 - frac) * extract(
+            self.posterior_log_variance_clipped, t, values.shape
+        )
+
     def p_mean_variance(
         self,
         model_output: torch.Tensor,
@@ -332,16 +387,21 @@ class GaussianDiffusion:
         """p_θ(x_{t−1} | x_t) = N(μ_θ, σ_t² I) from the model's output at (x_t, t).
 
         μ_θ = μ̃_t(x̂_0, x_t): the posterior mean with the predicted x̂_0 (for an ε-model without
-        clipping this is eq. 11). σ_t² = β̃_t (``"fixed_small"``) or β_t (``"fixed_large"``).
+        clipping this is eq. 11). σ_t² = β̃_t (``"fixed_small"``), β_t (``"fixed_large"``), or
+        learned per pixel between the two (``"learned_range"``, :meth:`learned_log_variance`).
 
         Args:
-            model_output: [B, C, H, W] the network's ε̂, x̂_0 or v̂ (``parameterization``).
+            model_output: [B, C, H, W] the network's ε̂, x̂_0 or v̂ (``parameterization``);
+                [B, 2C, H, W] with the variance values after them for ``"learned_range"``.
             x_t: [B, C, H, W]; t: indices [B] (0-based).
         """
-        check_choice("variance", variance, VARIANCES)
+        prediction, values = self.split_output(model_output, x_t, variance)
         t = self.check_t(t, x_t.shape[0])
-        pred_x0, pred_noise = self.predictions(model_output, x_t, t, parameterization, clip_denoised)
+        pred_x0, pred_noise = self.predictions(prediction, x_t, t, parameterization, clip_denoised)
         mean = self.q_posterior_mean_variance(pred_x0, x_t, t).mean
+        if values is not None:
+            log_var = self.learned_log_variance(values, t)
+            return PMeanVariance(mean, log_var.exp(), log_var, pred_x0, pred_noise)
         if variance == "fixed_small":
             var, log_var = self.posterior_variance, self.posterior_log_variance_clipped
         else:
@@ -418,14 +478,17 @@ class GaussianDiffusion:
         clip_denoised: bool = True,
         generator: torch.Generator | None = None,
         z: torch.Tensor | None = None,
+        variance: VarianceType = "fixed_small",
     ) -> StepOutput:
         """One DDIM step from index t to an earlier index t_prev (Song et al. 2021, eq. 12).
 
         x_prev = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ²) ε̂ + σ z, with
         σ = η √((1 − ᾱ_prev)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev). ``t_prev = -1`` means x_0 (ᾱ_prev = 1).
         η = 0 is deterministic; η = 1 with consecutive steps is DDPM with σ² = β̃_t. ε̂ is recomputed
-        from the (clipped) x̂_0 so that both stay consistent with x_t.
+        from the (clipped) x̂_0 so that both stay consistent with x_t. ``variance`` only says the
+        output's layout: DDIM sets its own σ, so a learned variance's channels are ignored.
         """
+        model_output, _ = self.split_output(model_output, x_t, variance)
         if not 0.0 <= float(eta) <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
         t = self.check_t(t, x_t.shape[0])
@@ -454,10 +517,16 @@ class GaussianDiffusion:
         noise: torch.Tensor | None = None,
         parameterization: Parameterization = "eps",
         generator: torch.Generator | None = None,
+        variance: VarianceType = "fixed_small",
+        vlb_weight: float = 0.001,
     ) -> LossOutput:
         """The simple loss ‖target − model(x_t, t)‖² per image (Ho et al. 2020, eq. 14).
 
-        The target is ε for ``"eps"`` (eq. 14 itself), x_0 for ``"x0"`` and v for ``"v"``.
+        The target is ε for ``"eps"`` (eq. 14 itself), x_0 for ``"x0"`` and v for ``"v"``. With
+        ``variance="learned_range"`` the loss is the hybrid L_simple + λ L_vlb of Nichol & Dhariwal
+        2021 (eq. 16), λ = ``vlb_weight``: L_vlb = T · L_t is the one-sample estimate of the whole
+        bound from the sampled t (in bits/dim, as improved-diffusion), and its gradient reaches only
+        the variance output (the mean's is stopped, so L_simple alone trains the mean).
         """
         check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         t = self.check_t(t, x0.shape[0])
@@ -468,8 +537,29 @@ class GaussianDiffusion:
         if target is None:
             target = self.predict_v(x0, noise, t)
         model_output = model(x_t, t)
-        self._check_same_shape(x0=x0, model_output=model_output)
-        return LossOutput(mean_flat((target - model_output) ** 2), x_t, target, model_output)
+        prediction, values = self.split_output(model_output, x_t, variance)
+        self._check_same_shape(x0=x0, model_output=prediction)
+        mse = mean_flat((target - prediction) ** 2)
+        if values is None:
+            return LossOutput(mse, x_t, target, model_output, mse)
+        frozen = torch.cat([prediction.detach(), values], dim=1)
+        vb = self.vb_terms_bpd(frozen, x0, x_t, t, parameterization, variance, clip_denoised=False)
+        return LossOutput(mse + vlb_weight * self.num_timesteps * vb, x_t, target, model_output, mse, vb)
+
+    def timestep_distribution(self, sampling: TimestepSampling = "uniform") -> torch.Tensor:
+        """Probabilities [T] (float64, summing to 1) of drawing each index t in training.
+
+        ``"uniform"``: 1/T (Algorithm 1). ``"high-noise"``: ½ · 1/T + ½ · (1 − ᾱ_t) / Σ_s (1 − ᾱ_s),
+        which moves weight from the nearly clean steps to the noisy ones while keeping every step
+        drawn at least half as often as under uniform sampling.
+        """
+        check_choice("timestep sampling", sampling, TIMESTEP_SAMPLINGS)
+        T = self.num_timesteps
+        uniform = torch.full((T,), 1.0 / T, dtype=torch.float64)
+        if sampling == "uniform":
+            return uniform
+        noise = 1.0 - self.alphas_cumprod.double().cpu()
+        return 0.5 * uniform + 0.5 * noise / noise.sum()
 
     def min_snr_weight(
         self, t: torch.Tensor | int, gamma: float, parameterization: Parameterization = "eps"

@@ -8,7 +8,10 @@ project's digit classifier (:mod:`ddpm.classifier`) gives
 - the class histogram and the mean confidence (max softmax probability);
 
 and the same figures for N real training digits, the floor a perfect generator would reach with
-N samples. ``--bpd`` adds the model's negative variational bound on MNIST test digits in bits/dim.
+N samples. A file from ``python -m ddpm.sample --digit ...`` also holds the digits asked for
+(``labels``): then the judge's agreement with them, overall and per class, and each class's FD
+(against the test digits of that class, beside the floor of as many real digits of the class).
+``--bpd`` adds the model's negative variational bound on MNIST test digits in bits/dim, term by term.
 """
 
 from __future__ import annotations
@@ -76,6 +79,53 @@ def report(
     )
 
 
+class ClassReport(NamedTuple):
+    """Samples asked to be one digit class, judged."""
+
+    label: int
+    n: int
+    agreement: float  # fraction the judge reads as ``label``
+    frechet_distance: float  # to the MNIST test digits of the class
+    floor: float  # the same for n real training digits of the class
+
+
+def conditional_report(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    judge: classifier.DigitClassifier,
+    test: tuple[torch.Tensor, torch.Tensor],
+    train: tuple[torch.Tensor, torch.Tensor],
+    generator: torch.Generator | None = None,
+) -> list[ClassReport]:
+    """Per-class agreement and FD of digits uint8 [N, 28, 28] generated for ``labels`` [N].
+
+    ``test`` and ``train`` are (float images [M, 1, 28, 28] in [−1, 1], labels [M]); the floor of a
+    class uses as many random training digits of it as there are samples.
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    feats, probs = classifier.predict(judge, to_model_range(images).reshape(-1, 1, 28, 28))
+    test_feats, _ = classifier.predict(judge, test[0])
+    reports = []
+    for label in sorted(set(labels.tolist())):
+        mine = labels == label
+        n = int(mine.sum())
+        of_class = train[0][train[1] == label]
+        real = of_class[torch.randperm(len(of_class), generator=generator)[:n]]
+        real_feats, _ = classifier.predict(judge, real)
+        reference = test_feats[test[1] == label]
+        reports.append(
+            ClassReport(
+                label,
+                n,
+                float((probs[mine].argmax(1) == label).float().mean()),
+                frechet_distance(feats[mine], reference) if n > 1 else float("nan"),
+                frechet_distance(real_feats, reference) if n > 1 else float("nan"),
+            )
+        )
+    return reports
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m ddpm.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("samples", nargs="*", help=".npz files with 'images' uint8 [N, 28, 28]")
@@ -108,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
     judge = classifier.load(args.classifier)
     test_x, test_y = load_mnist_tensor(args.data_root, train=False)
-    train_x, _ = load_mnist_tensor(args.data_root, train=True)
+    train_x, train_y = load_mnist_tensor(args.data_root, train=True)
     test_features, _ = classifier.predict(judge, test_x)
     results: dict = {"classifier_test_accuracy": classifier.accuracy(judge, test_x, test_y)}
     print(f"classifier accuracy on MNIST test: {results['classifier_test_accuracy']:.4f}")
@@ -116,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.samples:
         with np.load(path) as data:
             images = torch.from_numpy(data["images"])
+            asked = torch.from_numpy(data["labels"]).long() if "labels" in data else None
         if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
             p.error(f"{path}: 'images' must be uint8 [N, 28, 28], got {images.dtype} {tuple(images.shape)}")
         n_real = args.real or len(images)
@@ -125,19 +176,32 @@ def main(argv: list[str] | None = None) -> None:
         print(floor.line("real training digits"))
         print(f"{'':<22} FD ratio to the floor: {ours.frechet_distance / floor.frechet_distance:.2f}")
         results[path] = {"samples": ours._asdict(), "real": floor._asdict()}
+        if asked is not None:
+            classes = conditional_report(
+                images, asked, judge, (test_x, test_y), (train_x, train_y), generator
+            )
+            agreement = sum(c.agreement * c.n for c in classes) / len(asked)
+            print(f"{'':<22} the judge reads the digit asked for in {100 * agreement:.1f}%:")
+            for c in classes:
+                fd, ratio = c.frechet_distance, c.frechet_distance / c.floor
+                print(f"{'':<24} {c.label}: n={c.n:<4} agree {100 * c.agreement:5.1f}%  FD={fd:7.3f}"
+                      f"  floor {c.floor:7.3f}  ratio {ratio:.2f}")  # fmt: skip
+            results[path]["conditional"] = {"agreement": agreement, "classes": [c._asdict() for c in classes]}
     if args.bpd:
         model, diffusion = checkpoint.load(args.checkpoint, device)
         model = prepare_for_inference(model, device)
         x0 = test_x[: args.bpd_images]
-        totals = []
+        parts: dict[str, list[torch.Tensor]] = {"total": [], "prior": [], "steps": [], "decoder": []}
         for batch in x0.split(args.batch_size):
             bound = calc_bpd_loop(
                 diffusion, model, batch.to(device), num_timesteps=args.bpd_timesteps or None,
-                parameterization=model.config.parameterization,
+                parameterization=model.config.parameterization, variance=model.config.variance,
                 generator=torch.Generator(device).manual_seed(args.seed),
             )  # fmt: skip
-            totals.append(bound.total.cpu())
-        bpd = torch.cat(totals)
+            for name, values in parts.items():
+                values.append(getattr(bound, name).cpu())
+        split = {name: torch.cat(values).mean().item() for name, values in parts.items()}
+        bpd = torch.cat(parts["total"])
         how = (
             "exact over all T"
             if not args.bpd_timesteps
@@ -145,13 +209,19 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(
             f"bits/dim on the first {len(x0)} MNIST test digits: "
-            f"{bpd.mean():.3f} ± {bpd.std() / len(bpd) ** 0.5:.3f} ({how})"
+            f"{bpd.mean():.3f} ± {bpd.std() / len(bpd) ** 0.5:.3f} ({how}; σ² {model.config.variance})"
+        )
+        print(
+            f"  prior L_T {split['prior']:.5f} + steps Σ L_(t−1), t ≥ 2: {split['steps']:.3f}"
+            f" + decoder L_0 {split['decoder']:.3f}"
         )
         results["bpd"] = {
             "mean": bpd.mean().item(),
             "sem": (bpd.std() / len(bpd) ** 0.5).item(),
             "images": len(x0),
             "how": how,
+            "variance": model.config.variance,
+            **{name: value for name, value in split.items() if name != "total"},
         }
     if args.json:
         with open(args.json, "w") as f:

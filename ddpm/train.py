@@ -2,7 +2,10 @@
 
 Algorithm 1 of Ho et al. 2020 with the simple loss (eq. 14), AdamW with linear warm-up and cosine
 decay, gradient clipping, and an exponential moving average (EMA) of the weights, which is what
-gets exported for sampling. Mixed precision on CUDA. Resumable: ``--resume`` continues from
+gets exported for sampling. Options: a class-conditional model whose labels are dropped now and
+then (classifier-free guidance, Ho & Salimans 2022), a learned variance with the hybrid loss
+(Nichol & Dhariwal 2021), v-prediction, more weight on noisy t. Mixed precision on CUDA, and
+bfloat16 autocast on CPU with ``--bf16``. Resumable: ``--resume`` continues from
 ``<out>/train_state.pt``; ``--max-minutes`` stops cleanly (state saved) so a run can span sessions.
 
 Multi-GPU (or multi-process CPU) with DistributedDataParallel through torchrun::
@@ -31,7 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import checkpoint
-from .choices import PARAMETERIZATIONS
+from .choices import PARAMETERIZATIONS, TIMESTEP_SAMPLINGS
 from .data import load_mnist_tensor, to_model_range
 from .diffusion import GaussianDiffusion
 from .images import make_grid, to_pil, upscale
@@ -61,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="weight the loss by min(SNR, γ) in x_0 terms (Hang et al. 2023; 5 is usual); 0: simple loss",
     )
+    a("--t-sampling", choices=TIMESTEP_SAMPLINGS, default="uniform", help="how t is drawn (see ddpm.choices)")
+    a("--num-classes", type=int, default=0, help="class labels the model takes (10 for digits; 0: none)")
+    a("--label-dropout", type=float, default=0.15, help="fraction of labels replaced by the null label")
+    a("--learn-sigma", action="store_true", help="learn σ² between β̃_t and β_t with the hybrid loss")
+    a("--vlb-weight", type=float, default=0.001, help="λ of the hybrid loss L_simple + λ L_vlb")
+    a("--bf16", action="store_true", help="bfloat16 autocast on CPU (faster where the CPU has AMX)")
     a("--channels", default="32,64", help="UNet widths per level, comma-separated (finest first)")
     a("--blocks-per-level", type=int, default=1, help="residual blocks per level going down")
     a("--attention-levels", default="1", help="levels with self-attention, comma-separated ('' for none)")
@@ -106,20 +115,24 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.copy_(m)
 
 
-def load_training_images(data_root: str | None, download: bool) -> torch.Tensor:
-    """MNIST training digits as float32 [60000, 1, 28, 28] in [−1, 1] (folder or .npz)."""
+def load_training_images(data_root: str | None, download: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """MNIST training digits as float32 [60000, 1, 28, 28] in [−1, 1] and their labels int64 [60000]
+    (from a torchvision folder, or an .npz with x_train and, optionally, y_train)."""
     if data_root is not None and data_root.endswith(".npz"):
         with np.load(data_root) as data:
-            return to_model_range(torch.from_numpy(data["x_train"])).unsqueeze(1)
-    return load_mnist_tensor(data_root, train=True, download=download).images
+            images = to_model_range(torch.from_numpy(data["x_train"])).unsqueeze(1)
+            labels = torch.from_numpy(data["y_train"]).long() if "y_train" in data else None
+            return images, labels
+    split = load_mnist_tensor(data_root, train=True, download=download)
+    return split.images, split.labels
 
 
 def save_sample_grid(ema: UNet, diffusion: GaussianDiffusion, path: Path, device: torch.device) -> None:
-    """64 samples of the EMA model (DDIM, 50 steps, fixed seed) as an 8×8 grid PNG."""
+    """64 samples of the EMA model (DDIM, 50 steps, fixed seed) as an 8×8 grid PNG (null label)."""
     generator = torch.Generator(device).manual_seed(1234)
     steps = ddim_sample_loop_progressive(
         diffusion, ema, (64, 1, 28, 28), steps=50, parameterization=ema.config.parameterization,
-        generator=generator, device=device,
+        generator=generator, device=device, variance=ema.config.variance,
     )  # fmt: skip
     to_pil(upscale(make_grid(final_sample(steps).cpu(), nrow=8), 2)).save(path)
 
@@ -150,6 +163,8 @@ def train(args: argparse.Namespace) -> Path:
         dropout=args.dropout,
         timesteps=args.timesteps,
         parameterization=args.parameterization,
+        num_classes=args.num_classes,
+        learn_sigma=args.learn_sigma,
     )
     diffusion_config = checkpoint.DiffusionConfig(args.schedule, args.timesteps)
     diffusion = diffusion_config.build().to(device)
@@ -192,7 +207,12 @@ def train(args: argparse.Namespace) -> Path:
     else:  # torch < 2.3
         scaler = torch.cuda.amp.GradScaler(enabled=fp16)
 
-    images = load_training_images(args.data_root, download=not args.no_download)
+    images, labels = load_training_images(args.data_root, download=not args.no_download)
+    if args.num_classes and labels is None:
+        sys.exit(f"--num-classes {args.num_classes} needs labels, and {args.data_root} has no y_train")
+    t_probabilities = diffusion.timestep_distribution(args.t_sampling)
+    cpu_bf16 = args.bf16 and device.type == "cpu"
+    autocast_dtype = torch.bfloat16 if cpu_bf16 else amp_dtype
     if main_process:
         print(f"{count_parameters(model):,} parameters, {len(images):,} images, device {device}, "
               f"world size {world}, batch {args.batch_size} per process", flush=True)  # fmt: skip
@@ -227,16 +247,28 @@ def train(args: argparse.Namespace) -> Path:
     while step < args.steps:
         if cursor + args.batch_size > len(order):
             order, cursor = torch.randperm(len(images), generator=generator), 0
-        x0 = images[order[cursor : cursor + args.batch_size]].to(device, non_blocking=True)
+        index = order[cursor : cursor + args.batch_size]
+        x0 = images[index].to(device, non_blocking=True)
         cursor += args.batch_size
         x0 = x0.contiguous(memory_format=memory_format)
-        t = torch.randint(0, args.timesteps, (len(x0),), generator=generator).to(device)
+        if args.t_sampling == "uniform":
+            t = torch.randint(0, args.timesteps, (len(x0),), generator=generator).to(device)
+        else:
+            t = torch.multinomial(t_probabilities, len(x0), replacement=True, generator=generator).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device).contiguous(memory_format=memory_format)
+        y = None
+        if args.num_classes:  # the null label in place of a dropped one: the unconditional model
+            y = labels[index].clone()
+            y[torch.rand(len(y), generator=generator) < args.label_dropout] = args.num_classes
+            y = y.to(device)
         lr = lr_at(step, args.steps, args.lr, args.warmup, args.final_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            loss = diffusion.training_losses(net, x0, t, noise, args.parameterization).loss
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or cpu_bf16):
+            loss = diffusion.training_losses(
+                lambda x, t, y=y: net(x, t, y).float(), x0, t, noise, args.parameterization,
+                variance=config.variance, vlb_weight=args.vlb_weight,
+            ).loss  # fmt: skip
             if args.min_snr_gamma > 0:
                 loss = loss * diffusion.min_snr_weight(t, args.min_snr_gamma, args.parameterization)
             loss = loss.mean()

@@ -15,7 +15,15 @@ Working at 14×14 and 7×7 after a lossless pixel-unshuffle stem costs a quarter
 network has few, wide-enough layers, and all blocks' time projections are one matrix product.
 
 The model takes ``(x_t, t)`` with x_t [B, C, H, W] and t a LongTensor [B] of 0-based timestep
-indices (index 0 is the paper's t = 1), and returns a tensor shaped like x_t.
+indices (index 0 is the paper's t = 1), and returns a tensor shaped like x_t, or with 2C channels
+when it also learns the variance (``learn_sigma``: the prediction first, then the variance values
+of :meth:`ddpm.diffusion.GaussianDiffusion.learned_log_variance`).
+
+A class-conditional model (``num_classes`` > 0) also takes labels y, a LongTensor [B] in
+0 … num_classes, where ``num_classes`` itself is the **null label** "no class given"; their
+embedding is added to the time embedding (Dhariwal & Nichol 2021), and training that drops the
+label now and then (the null label in its place) makes one network both p_θ(x_{t−1} | x_t) and
+p_θ(x_{t−1} | x_t, y), as classifier-free guidance needs (Ho & Salimans 2022).
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ class UNetConfig:
     dropout: float = 0.0  # dropout inside residual blocks (training only)
     timesteps: int = 1000  # T: used to scale the sinusoidal embedding of t
     parameterization: str = "eps"  # what the network outputs: one of ddpm.choices.PARAMETERIZATIONS
+    num_classes: int = 0  # class labels it takes (0: unconditional); label num_classes is the null label
+    learn_sigma: bool = False  # also output the variance values of σ² = "learned_range" (2C channels)
     extra: dict = field(default_factory=dict)  # free-form notes kept with the config
 
     def __post_init__(self) -> None:
@@ -63,6 +73,18 @@ class UNetConfig:
                 raise ValueError(f"width {c} is not divisible by groups={self.groups}")
         if any(not 0 <= level < len(self.channels) for level in self.attention_levels):
             raise ValueError(f"attention_levels {self.attention_levels} must index channels {self.channels}")
+        classes = self.num_classes
+        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 0:
+            raise ValueError(f"num_classes must be a whole number ≥ 0, got {self.num_classes!r}")
+
+    @property
+    def variance(self) -> str:
+        """The σ² of p_θ this network was trained for: ``"learned_range"`` or the fixed β̃_t."""
+        return "learned_range" if self.learn_sigma else "fixed_small"
+
+    @property
+    def out_channels(self) -> int:
+        return self.in_channels * (2 if self.learn_sigma else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -143,6 +165,8 @@ class UNet(nn.Module):
             nn.SiLU(),
             nn.Linear(4 * cfg.time_dim, 4 * cfg.time_dim),
         )
+        # one row per class and one for the null label (the last); added to the time embedding
+        self.label_emb = nn.Embedding(cfg.num_classes + 1, 4 * cfg.time_dim) if cfg.num_classes else None
         self.stem = nn.Conv2d(c_stem, cfg.channels[0], 3, padding=1)
 
         blocks: list[ResBlock] = []
@@ -189,21 +213,29 @@ class UNet(nn.Module):
         self.time_proj = nn.Linear(4 * cfg.time_dim, sum(b.out_channels for b in blocks))
         self.time_splits = [b.out_channels for b in blocks]
         self.out_norm = nn.GroupNorm(cfg.groups, c)
-        self.out_conv = nn.Conv2d(c, c_stem, 3, padding=1)
+        self.out_conv = nn.Conv2d(c, cfg.out_channels * cfg.stem_factor**2, 3, padding=1)
         nn.init.zeros_(self.out_conv.weight)
         nn.init.zeros_(self.out_conv.bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.denoise(x, self.time_rows(t))
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x_t [B, C, H, W], t LongTensor [B], labels y LongTensor [B] or None -> [B, out_channels, H, W]."""
+        return self.denoise(x, self.time_rows(t, y))
 
-    def time_rows(self, t: torch.Tensor) -> torch.Tensor:
-        """Every block's time bias for 0-based indices t [B], concatenated: [B, Σ block widths].
+    def null_labels(self, batch: int, device: torch.device | str) -> torch.Tensor:
+        """The null label ("no class given") for a batch: LongTensor [batch] of ``num_classes``."""
+        return torch.full((batch,), self.config.num_classes, dtype=torch.long, device=device)
 
-        It depends on t alone, so inference can look it up in a table of all T rows
-        (:class:`ddpm.inference.InferenceUNet`) instead of running the time MLP at every step.
+    def time_rows(self, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Every block's bias for 0-based indices t [B] (and labels y [B]), concatenated: [B, Σ widths].
+
+        It depends on (t, y) alone, so inference can look it up in a table of all T (× classes)
+        rows (:class:`ddpm.inference.InferenceUNet`) instead of running the time MLP at every step.
+        An unconditional model ignores y; a conditional one takes y = None as the null label.
         """
         cfg = self.config
         emb = self.time_mlp(timestep_embedding(t, cfg.time_dim, cfg.timesteps))
+        if self.label_emb is not None:
+            emb = emb + self.label_emb(self.null_labels(len(t), t.device) if y is None else y)
         return self.time_proj(F.silu(emb))
 
     def denoise(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

@@ -75,3 +75,23 @@ def test_same_ddim_step(diffusion, eta, parameterization):
         ours = diffusion.ddim_step(output, x_t, t, t_prev, eta, parameterization, True, z=z)
         torch.testing.assert_close(ours.pred_x0, theirs.pred_original_sample, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(ours.sample, theirs.prev_sample, rtol=1e-4, atol=5e-4)
+
+
+@pytest.mark.parametrize("parameterization", ["eps", "v"])
+def test_same_ancestral_step_with_a_learned_variance(diffusion, parameterization):
+    """diffusers' learned_range interpolates log β̃_t and log β_t with (v + 1)/2, as we do.
+
+    At index 0 no noise is added, so its different clipping of log β̃_1 does not show.
+    """
+    scheduler = diffusers.DDPMScheduler(
+        num_train_timesteps=T, variance_type="learned_range", prediction_type=PREDICTION[parameterization]
+    )
+    x_t = torch.randn((4, 1, 8, 8), generator=gen(7)) * 1.5
+    output = torch.cat(
+        [torch.randn(x_t.shape, generator=gen(8)), torch.rand(x_t.shape, generator=gen(9)) * 2 - 1], 1
+    )
+    for t in (0, 1, 7, 250, 999):
+        theirs = scheduler.step(output, t, x_t, generator=gen(t))
+        ours = diffusion.p_sample(output, x_t, t, parameterization, "learned_range", generator=gen(t))
+        torch.testing.assert_close(ours.pred_x0, theirs.pred_original_sample, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(ours.sample, theirs.prev_sample, rtol=1e-4, atol=5e-4)

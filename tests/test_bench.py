@@ -12,3 +12,13 @@ def test_bench_prints_every_row_with_a_time(tmp_path, capsys):
     for row in ("forward batch 16", "ddpm-1000 x16", "ddim-50 x16", "posterior-1000 x16"):
         line = next(line for line in out.splitlines() if line.startswith(row))
         assert float(re.split(r"\s+", line.split(")", 1)[1].strip())[0]) > 0
+
+
+def test_bench_times_two_kinds_of_checkpoint_side_by_side(tmp_path, capsys):
+    old = tiny_checkpoint(tmp_path / "old", timesteps=25)
+    new = tiny_checkpoint(tmp_path / "new", timesteps=25, num_classes=10, learn_sigma=True)
+    main(["--models", str(old), str(new), "--device", "cpu", "--repeats", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "(runs:" in line]
+    assert len(rows) == 3  # the old model; the new one unconditional and guided
+    assert "fixed_small), unconditional" in rows[0] and "guided" in rows[2]
+    assert float(rows[0].split()[-4]) == 1.0  # the ratio column, against the first model

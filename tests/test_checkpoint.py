@@ -73,3 +73,21 @@ def test_mismatched_timesteps_are_refused(tmp_path):
     model = UNet(UNetConfig(**TINY, timesteps=1000))
     with pytest.raises(ValueError, match="T = 50"):
         checkpoint.save(tmp_path, model, checkpoint.DiffusionConfig("linear", 50))
+
+
+def test_round_trip_of_a_class_conditional_learned_variance_model(tmp_path):
+    model = randomised(UNet(UNetConfig(**TINY, timesteps=50, num_classes=10, learn_sigma=True)))
+    checkpoint.save(tmp_path, model, checkpoint.DiffusionConfig("linear", 50))
+    loaded, _ = checkpoint.load(tmp_path)
+    assert loaded.config == model.config and loaded.config.variance == "learned_range"
+    x, t, y = torch.randn(3, 1, 28, 28), torch.tensor([3, 40, 0]), torch.tensor([2, 10, 9])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, t, y), model(x, t, y))
+        torch.testing.assert_close(loaded(x, t), model(x, t))
+
+
+def test_the_bundled_checkpoint_says_what_its_network_takes():
+    config = checkpoint.read_config(checkpoint.BUNDLED)["model"]
+    loaded, _ = checkpoint.load()
+    assert loaded.config.num_classes == config.get("num_classes", 0)
+    assert loaded.config.learn_sigma == config.get("learn_sigma", False)

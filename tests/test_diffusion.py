@@ -312,3 +312,64 @@ def test_bad_choices_raise_value_errors_naming_the_value(diffusion):
     for call, pattern in cases:
         with pytest.raises(ValueError, match=pattern):
             call()
+
+
+# -- learned variance (Nichol & Dhariwal 2021) and the hybrid loss -----------------------------------
+
+
+def test_learned_variance_interpolates_log_beta_tilde_and_log_beta(diffusion):
+    x = images(batch=3)
+    t = torch.tensor([0, 20, 99])
+    a = alphas_cumprod64("linear", T)
+    betas = 1 - a / torch.cat([torch.ones(1, dtype=torch.float64), a[:-1]])
+    tilde = betas * (1 - torch.cat([torch.ones(1, dtype=torch.float64), a[:-1]])) / (1 - a)
+    tilde[0] = tilde[1]  # improved-diffusion's clipping at index 0
+    for v, expected in ((-1.0, tilde.log()), (1.0, betas.log()), (0.0, 0.5 * (tilde.log() + betas.log()))):
+        values = torch.full_like(x, v)
+        out = diffusion.p_mean_variance(
+            torch.cat([torch.zeros_like(x), values], 1), x, t, variance="learned_range"
+        )
+        assert out.log_variance.shape == x.shape
+        torch.testing.assert_close(out.log_variance[:, 0, 0, 0], expected[t].float(), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(out.variance, out.log_variance.exp())
+    # the mean is the fixed-variance model's: only σ² is learned
+    eps = torch.randn_like(x)
+    learned = diffusion.p_mean_variance(
+        torch.cat([eps, torch.zeros_like(x)], 1), x, t, variance="learned_range"
+    )
+    fixed = diffusion.p_mean_variance(eps, x, t)
+    torch.testing.assert_close(learned.mean, fixed.mean)
+    with pytest.raises(ValueError, match="2 channels"):
+        diffusion.p_mean_variance(eps, x, t, variance="learned_range")
+
+
+def test_the_hybrid_loss_adds_the_bound_and_trains_only_sigma_with_it(diffusion):
+    x0 = images(batch=4, seed=3).round()
+    t = torch.tensor([0, 5, 50, 99])
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(4))
+    output = torch.randn(4, 2, 6, 6, generator=torch.Generator().manual_seed(5)).mul(0.3).requires_grad_()
+    out = diffusion.training_losses(
+        lambda x, t: output, x0, t, noise, variance="learned_range", vlb_weight=0.01
+    )
+    vb = diffusion.vb_terms_bpd(
+        output.detach(), x0, out.x_t, t, variance="learned_range", clip_denoised=False
+    )
+    torch.testing.assert_close(out.vb, vb)
+    torch.testing.assert_close(out.mse, ((noise - output[:, :1]) ** 2).flatten(1).mean(1))
+    torch.testing.assert_close(out.loss, out.mse + 0.01 * T * vb)
+    # the bound's gradient reaches the variance channels only: the mean's comes from the MSE alone
+    (grad,) = torch.autograd.grad(out.vb.sum(), output)
+    assert grad[:, :1].abs().max() == 0 and grad[:, 1:].abs().max() > 0
+
+
+def test_timestep_distributions(diffusion):
+    uniform = diffusion.timestep_distribution("uniform")
+    noisy = diffusion.timestep_distribution("high-noise")
+    for p in (uniform, noisy):
+        assert p.shape == (T,) and p.sum().item() == pytest.approx(1.0)
+    assert torch.all(uniform == 1 / T)
+    assert torch.all(noisy[1:] >= noisy[:-1]) and torch.all(noisy >= 0.5 / T)
+    noise = 1 - alphas_cumprod64("linear", T)
+    torch.testing.assert_close(noisy, 0.5 / T + 0.5 * noise / noise.sum(), rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="'logit'"):
+        diffusion.timestep_distribution("logit")

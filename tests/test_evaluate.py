@@ -58,3 +58,21 @@ def test_real_digits_score_a_small_frechet_distance_and_noise_a_large_one(judge,
     assert real.mean_confidence > 0.97
     assert all(0.07 < f < 0.14 for f in real.class_fractions)
     assert sum(real.class_fractions) == pytest.approx(1.0)
+
+
+def test_the_conditional_report_reads_the_digits_asked_for(judge, mnist_test_digits):
+    from ddpm.evaluate import conditional_report
+
+    images, labels = mnist_test_digits
+    x = to_model_range(images).unsqueeze(1)
+    test, train = (x[5000:], labels[5000:]), (x[:4000], labels[:4000])
+    asked = labels[4000:4400]  # real digits "asked for" their own labels: the judge agrees
+    honest = conditional_report(
+        images[4000:4400], asked, judge, test, train, torch.Generator().manual_seed(0)
+    )
+    assert [c.label for c in honest] == list(range(10)) and sum(c.n for c in honest) == 400
+    assert all(c.agreement > 0.9 for c in honest)
+    assert all(c.frechet_distance < 3 * c.floor for c in honest)  # real digits sit near the floor
+    shifted = conditional_report(images[4000:4400], (asked + 1) % 10, judge, test, train)
+    assert all(c.agreement < 0.1 for c in shifted)  # a 3 asked to be a 4 is not read as a 4
+    assert all(s.frechet_distance > 3 * h.frechet_distance for s, h in zip(shifted, honest, strict=True))

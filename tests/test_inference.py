@@ -65,7 +65,7 @@ def test_inference_model_matches_the_unet_for_any_batch_and_t():
     model = randomised(UNet(UNetConfig(**TINY)))
     fast = prepare_for_inference(model)
     assert isinstance(fast, InferenceUNet) and fast.config == model.config
-    assert fast.table.shape == (1000, sum(fast.unet.time_splits))
+    assert fast.table.shape == (1, 1000, sum(fast.unet.time_splits))  # one row per label: the null one
     for batch in (1, 5, 16):
         x = torch.randn(batch, 1, 28, 28)
         t = torch.randint(0, 1000, (batch,))
@@ -121,3 +121,62 @@ def test_frozen_model_matches_the_unet_for_any_batch_and_t():
         t = torch.randint(0, 1000, (batch,))
         with torch.no_grad():
             torch.testing.assert_close(frozen(x, t), model(x, t), rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("cond"), timesteps=25, num_classes=10, learn_sigma=True)
+
+
+@pytest.mark.parametrize("backend", ["eager", "torchscript"])
+def test_inference_backends_of_a_conditional_model_match_the_unet(conditional, backend):
+    unet, _ = checkpoint.load(conditional)
+    fast = prepare_for_inference(unet, "cpu", backend)
+    if backend == "eager":
+        assert fast.table.shape == (11, 25, sum(unet.time_splits))  # ten digits and the null label
+    x, t = torch.randn(3, 1, 28, 28), torch.tensor([0, 12, 24])
+    with torch.no_grad():
+        for y in (None, torch.tensor([0, 5, 10])):
+            torch.testing.assert_close(fast(x, t, y), unet(x, t, y), rtol=1e-5, atol=1e-5)
+
+
+def test_the_sample_cli_asks_a_conditional_model_for_digits(conditional, tmp_path):
+    out = tmp_path / "sevens.npz"
+    args = ["--checkpoint", str(conditional), "--device", "cpu", "--n", "4", "--batch-size", "3"]
+    main([*args, "--out", str(out), "--digit", "7", "--guidance", "1.5", "--sampler", "ddim", "--steps", "3"])
+    with np.load(out) as data:
+        assert data["labels"].tolist() == [7, 7, 7, 7] and data["images"].shape == (4, 28, 28)
+    main([*args, "--out", str(out), "--digit", "all", "--sampler", "ddim", "--steps", "3"])
+    with np.load(out) as data:
+        assert data["labels"].tolist() == [0, 2, 5, 7]
+    main([*args, "--out", str(out), "--sampler", "ddim", "--steps", "3"])
+    with np.load(out) as data:
+        assert "labels" not in data  # no digit: the null label, unconditional
+
+
+def test_guided_generation_is_the_loop_over_the_guided_model(conditional):
+    from ddpm.guidance import ClassifierFreeGuidance
+    from ddpm.sampling import ddim_sample_loop_progressive, final_sample
+
+    model, diffusion = checkpoint.load(conditional)
+    images = generate(model, diffusion, 2, "ddim", 4, seed=3, digit=4, guidance=2.0)
+    generator = torch.Generator().manual_seed(3)
+    guided = ClassifierFreeGuidance(model, torch.tensor([4, 4]), 2.0)
+    steps = ddim_sample_loop_progressive(
+        diffusion, guided, (2, 1, 28, 28), steps=4, generator=generator, variance="learned_range"
+    )
+    from ddpm.images import to_uint8
+
+    assert torch.equal(images, to_uint8(final_sample(steps))[:, 0])
+    assert not torch.equal(images, generate(model, diffusion, 2, "ddim", 4, seed=3, digit=4))
+
+
+def test_digits_need_a_conditional_model(tiny, conditional):
+    model, diffusion = checkpoint.load(tiny)
+    with pytest.raises(ValueError, match="without class labels"):
+        generate(model, diffusion, 2, "ddim", 3, digit=3)
+    model, diffusion = checkpoint.load(conditional)
+    with pytest.raises(ValueError, match="digit 12"):
+        generate(model, diffusion, 2, "ddim", 3, digit=12)
+    with pytest.raises(ValueError, match="needs a digit"):
+        generate(model, diffusion, 2, "ddim", 3, guidance=1.0)

@@ -12,7 +12,7 @@ LAYERS = [
     {"schedules", "losses", "images"},
     {"diffusion", "data"},
     {"sampling", "likelihood", "unet", "toy"},
-    {"checkpoint", "inference", "classifier"},
+    {"checkpoint", "guidance", "inference", "classifier"},
     {"teaching"},
     {"views"},
     {"train", "sample", "evaluate", "bench", "bench_app"},

@@ -105,3 +105,43 @@ def test_init_from_a_checkpoint_starts_from_its_weights(npz, tmp_path):
     b, _ = checkpoint.load(tmp_path / "b" / "checkpoint")
     for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(wb, wa, msg=name)  # lr 0: one step changes nothing
+
+
+@pytest.fixture(scope="module")
+def labelled_npz(tmp_path_factory):
+    path = tmp_path_factory.mktemp("labelled") / "tiny.npz"
+    rng = np.random.default_rng(1)
+    images = (rng.random((40, 28, 28)) > 0.7).astype(np.uint8) * 255
+    np.savez(path, x_train=images, y_train=rng.integers(0, 10, 40))
+    return path
+
+
+def test_a_conditional_learned_variance_run_is_deterministic_resumable_and_loads(labelled_npz, npz, tmp_path):
+    extra = ("--num-classes", "10", "--learn-sigma", "--t-sampling", "high-noise", "--parameterization", "v")
+    main(train_args(labelled_npz, tmp_path / "a", 6, *extra))
+    model, _ = checkpoint.load(tmp_path / "a" / "checkpoint")
+    assert model.config.num_classes == 10 and model.config.variance == "learned_range"
+    assert model.config.parameterization == "v"
+    main(train_args(labelled_npz, tmp_path / "b", 3, *extra))
+    main(train_args(labelled_npz, tmp_path / "b", 6, *extra, "--resume"))
+    assert weights_sha(tmp_path / "a") == weights_sha(tmp_path / "b")
+    # labels are dropped to the null label: without dropout its embedding never trains
+    main(train_args(labelled_npz, tmp_path / "c", 6, *extra, "--label-dropout", "0"))
+    c, _ = checkpoint.load(tmp_path / "c" / "checkpoint")
+    torch.manual_seed(0)  # the run's seed: the same initial weights
+    initial = UNet(c.config).label_emb.weight[10].detach()
+    assert torch.equal(c.label_emb.weight[10], initial)
+    assert not torch.equal(model.label_emb.weight[10], initial)
+    with pytest.raises(SystemExit, match="y_train"):
+        main(train_args(npz, tmp_path / "d", 2, "--num-classes", "10"))
+
+
+def test_bf16_autocast_training_on_cpu_follows_the_float32_loss(npz, tmp_path):
+    logs = {}
+    for name, extra in (("fp32", ()), ("bf16", ("--bf16",))):
+        main(train_args(npz, tmp_path / name, 6, *extra))
+        logs[name] = [
+            json.loads(line)["loss"] for line in (tmp_path / name / "log.jsonl").read_text().splitlines()
+        ]
+    assert logs["bf16"] != logs["fp32"]  # autocast did run
+    np.testing.assert_allclose(logs["bf16"], logs["fp32"], rtol=0.05)

@@ -73,3 +73,22 @@ def test_config_round_trip_and_validation():
         UNetConfig(attention_levels=(5,))
     with pytest.raises(ValueError, match="bogus"):
         UNetConfig.from_dict({**config.to_dict(), "bogus": 1})
+
+
+def test_a_conditional_learned_sigma_unet_takes_labels_and_outputs_two_channels():
+    config = UNetConfig(**TINY, timesteps=50, num_classes=10, learn_sigma=True)
+    model = randomised(UNet(config))
+    x, t = torch.randn(3, 1, 28, 28), torch.tensor([0, 10, 49])
+    with torch.no_grad():
+        out = model(x, t, torch.tensor([1, 2, 10]))
+    assert out.shape == (3, 2, 28, 28) and config.variance == "learned_range"
+    assert UNetConfig(**TINY).variance == "fixed_small" and UNetConfig(**TINY).out_channels == 1
+
+
+def test_configs_saved_before_labels_existed_still_load():
+    old = UNetConfig(**TINY).to_dict()
+    del old["num_classes"], old["learn_sigma"]
+    config = UNetConfig.from_dict(old)
+    assert config.num_classes == 0 and not config.learn_sigma
+    with pytest.raises(ValueError, match="num_classes"):
+        UNetConfig(**TINY, num_classes=-1)

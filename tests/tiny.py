@@ -21,7 +21,10 @@ def randomised(model: UNet, seed: int = 0) -> UNet:
     return model.eval()
 
 
-def tiny_checkpoint(directory: Path, timesteps: int = 1000) -> Path:
-    """Save a randomised tiny ε-model on the linear schedule; returns the folder."""
-    model = randomised(UNet(UNetConfig(**TINY, timesteps=timesteps)))
+def tiny_checkpoint(directory: Path, timesteps: int = 1000, **config) -> Path:
+    """Save a randomised tiny ε-model on the linear schedule; returns the folder.
+
+    ``config`` adds UNetConfig fields (``num_classes=10, learn_sigma=True`` for the second kind).
+    """
+    model = randomised(UNet(UNetConfig(**TINY, timesteps=timesteps, **config)))
     return checkpoint.save(directory, model, checkpoint.DiffusionConfig("linear", timesteps))

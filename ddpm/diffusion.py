@@ -349,19 +349,23 @@ class GaussianDiffusion:
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(the prediction [B, C, H, W], the variance values v [B, C, H, W] or None).
 
-        A ``learned_range`` model outputs 2C channels, the prediction first (improved-diffusion's
-        layout); a fixed-variance model outputs C.
+        A model that learned its variance outputs 2C channels, the prediction first
+        (improved-diffusion's layout); a fixed-variance model outputs C. The values are returned
+        for ``variance="learned_range"`` only: read with a fixed σ², a learned-variance model's
+        extra channels are ignored (its mean is the same either way), which is how the same
+        network's bound is compared under fixed and learned variances.
         """
         check_choice("variance", variance, VARIANCES)
-        if variance != "learned_range":
-            return model_output, None
-        if model_output.ndim != x_t.ndim or model_output.shape[1] != 2 * x_t.shape[1]:
+        carries_values = model_output.ndim == x_t.ndim and model_output.shape[1] == 2 * x_t.shape[1]
+        if variance == "learned_range" and not carries_values:
             raise ValueError(
                 f"variance 'learned_range' needs a model output of {2 * x_t.shape[1]} channels "
                 f"(prediction and variance), got shape {tuple(model_output.shape)}"
             )
+        if not carries_values:
+            return model_output, None
         prediction, values = model_output.chunk(2, dim=1)
-        return prediction, values
+        return prediction, values if variance == "learned_range" else None
 
     def learned_log_variance(self, values: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
         """log σ_t² = ((1 + v)/2) log β_t + ((1 − v)/2) log β̃_t (Nichol & Dhariwal 2021, eq. 15).
@@ -478,17 +482,16 @@ class GaussianDiffusion:
         clip_denoised: bool = True,
         generator: torch.Generator | None = None,
         z: torch.Tensor | None = None,
-        variance: VarianceType = "fixed_small",
     ) -> StepOutput:
         """One DDIM step from index t to an earlier index t_prev (Song et al. 2021, eq. 12).
 
         x_prev = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ²) ε̂ + σ z, with
         σ = η √((1 − ᾱ_prev)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_prev). ``t_prev = -1`` means x_0 (ᾱ_prev = 1).
         η = 0 is deterministic; η = 1 with consecutive steps is DDPM with σ² = β̃_t. ε̂ is recomputed
-        from the (clipped) x̂_0 so that both stay consistent with x_t. ``variance`` only says the
-        output's layout: DDIM sets its own σ, so a learned variance's channels are ignored.
+        from the (clipped) x̂_0 so that both stay consistent with x_t. DDIM sets its own σ, so a
+        learned variance's channels are ignored.
         """
-        model_output, _ = self.split_output(model_output, x_t, variance)
+        model_output, _ = self.split_output(model_output, x_t)
         if not 0.0 <= float(eta) <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
         t = self.check_t(t, x_t.shape[0])

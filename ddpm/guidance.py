@@ -56,7 +56,8 @@ def labels_for(
     return labels
 
 
-def _num_classes(model: torch.nn.Module) -> int:
+def require_labels(model: torch.nn.Module) -> int:
+    """The number of classes of a class-conditional model; ValueError for a model without labels."""
     classes = getattr(getattr(model, "config", None), "num_classes", 0)
     if not classes:
         raise ValueError("this model was trained without class labels: it cannot be asked for a digit")
@@ -70,7 +71,7 @@ class Conditioned:
     """
 
     def __init__(self, model: torch.nn.Module, labels: torch.Tensor | None) -> None:
-        _num_classes(model)
+        require_labels(model)
         self.model, self.labels, self.config = model, labels, model.config
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -87,7 +88,7 @@ class ClassifierFreeGuidance:
     """
 
     def __init__(self, model: torch.nn.Module, labels: torch.Tensor, scale: float) -> None:
-        classes = _num_classes(model)
+        classes = require_labels(model)
         if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
             raise ValueError(f"guidance weight w must be a finite number ≥ 0, got {scale!r}")
         self.model, self.labels, self.scale, self.config = model, labels, float(scale), model.config

@@ -183,7 +183,7 @@ def sample_loop(
         )  # fmt: skip
     return ddim_sample_loop_progressive(
         diffusion, model, shape, steps=50 if steps is None else steps, eta=eta,
-        parameterization=parameterization, generator=generator, device=device, variance=variance,
+        parameterization=parameterization, generator=generator, device=device,
     )  # fmt: skip
 
 

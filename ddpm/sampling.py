@@ -237,14 +237,12 @@ def ddim_sample_loop_progressive(
     generator: torch.Generator | None = None,
     noise: NoiseSequence | None = None,
     device: torch.device | str | None = None,
-    variance: VarianceType = "fixed_small",
 ) -> Iterator[SampleStep]:
     """DDIM sampling (Song et al. 2021) on ``steps`` evenly spaced timesteps, then into x_0.
 
     η = 0 is deterministic (the same x_T always gives the same image); η = 1 is as noisy as DDPM.
     The timesteps include t_start (T − 1, the paper's T, from pure noise) and 0. Arguments as in
-    :func:`p_sample_loop_progressive`; ``variance`` only says whether the model's output carries
-    learned-variance channels (``"learned_range"``), which DDIM ignores.
+    :func:`p_sample_loop_progressive` (a learned variance's channels are ignored: DDIM sets σ).
 
     Yields:
         :class:`SampleStep` per step; ``t_prev`` is the next index of the subsequence (−1 last).
@@ -253,7 +251,7 @@ def ddim_sample_loop_progressive(
 
     def step(x: torch.Tensor, t: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
         return diffusion.ddim_step(
-            model(x, t), x, t, t_prev, eta, parameterization, clip_denoised, generator, z, variance
+            model(x, t), x, t, t_prev, eta, parameterization, clip_denoised, generator, z
         )
 
     yield from chain_loop(x, ddim_timesteps(t_start, steps), step, noise)

@@ -132,7 +132,7 @@ def save_sample_grid(ema: UNet, diffusion: GaussianDiffusion, path: Path, device
     generator = torch.Generator(device).manual_seed(1234)
     steps = ddim_sample_loop_progressive(
         diffusion, ema, (64, 1, 28, 28), steps=50, parameterization=ema.config.parameterization,
-        generator=generator, device=device, variance=ema.config.variance,
+        generator=generator, device=device,
     )  # fmt: skip
     to_pil(upscale(make_grid(final_sample(steps).cpu(), nrow=8), 2)).save(path)
 

@@ -341,6 +341,12 @@ def test_learned_variance_interpolates_log_beta_tilde_and_log_beta(diffusion):
     torch.testing.assert_close(learned.mean, fixed.mean)
     with pytest.raises(ValueError, match="2 channels"):
         diffusion.p_mean_variance(eps, x, t, variance="learned_range")
+    # read with a fixed σ², a learned-variance output's extra channels are ignored
+    both = diffusion.p_mean_variance(torch.cat([eps, torch.ones_like(x)], 1), x, t, variance="fixed_large")
+    torch.testing.assert_close(both.mean, fixed.mean)
+    torch.testing.assert_close(
+        both.variance, diffusion.p_mean_variance(eps, x, t, variance="fixed_large").variance
+    )
 
 
 def test_the_hybrid_loss_adds_the_bound_and_trains_only_sigma_with_it(diffusion):

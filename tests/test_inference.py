@@ -162,9 +162,7 @@ def test_guided_generation_is_the_loop_over_the_guided_model(conditional):
     images = generate(model, diffusion, 2, "ddim", 4, seed=3, digit=4, guidance=2.0)
     generator = torch.Generator().manual_seed(3)
     guided = ClassifierFreeGuidance(model, torch.tensor([4, 4]), 2.0)
-    steps = ddim_sample_loop_progressive(
-        diffusion, guided, (2, 1, 28, 28), steps=4, generator=generator, variance="learned_range"
-    )
+    steps = ddim_sample_loop_progressive(diffusion, guided, (2, 1, 28, 28), steps=4, generator=generator)
     from ddpm.images import to_uint8
 
     assert torch.equal(images, to_uint8(final_sample(steps))[:, 0])

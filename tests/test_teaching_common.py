@@ -99,3 +99,58 @@ def test_the_small_steps_gaussian_matches_the_true_reverse_moments():
         )
     with pytest.raises(ValueError, match="step t"):
         small_steps.reverse_step(toy.TWO_MODES, 5, 6)
+
+
+@pytest.fixture(scope="module")
+def conditional():
+    from tiny import TINY, randomised
+
+    from ddpm.unet import UNet, UNetConfig
+
+    return randomised(UNet(UNetConfig(**TINY, timesteps=T, num_classes=10, learn_sigma=True)))
+
+
+def test_a_comparison_told_the_class_runs_the_conditional_chain_and_measures_both(diffusion, conditional):
+    from ddpm.guidance import Conditioned
+    from ddpm.sampling import final_sample, p_sample_loop_progressive
+
+    x0, labels = digit(4), torch.tensor([7])
+    told = list(reverse.compare_reverse(diffusion, conditional, x0, 12, 5, "learned_range", labels=labels))
+    blind = list(reverse.compare_reverse(diffusion, conditional, x0, 12, 5, "learned_range"))
+    assert all(s.conditioned is not None for s in told) and all(s.conditioned is None for s in blind)
+    # without the class: the same numbers as the run that was never told it
+    assert [s.kl_bpd for s in told] == pytest.approx([s.kl_bpd for s in blind], rel=1e-5)
+    # with it: the conditional model's own step and chain
+    with_class = Conditioned(conditional, labels)
+    first = reverse.inspect_step(diffusion, with_class, x0, 12, 5, "learned_range")
+    assert told[0].conditioned.kl_bpd == pytest.approx(first.kl_bpd, rel=1e-5)
+    assert told[0].conditioned.mean_gap == pytest.approx(first.mean_gap, rel=1e-4)
+    _, x_t = common.seeded_start(diffusion, x0, 12, 5)
+    chain = p_sample_loop_progressive(
+        diffusion,
+        with_class,
+        x_t=x_t,
+        t_start=11,
+        variance="learned_range",
+        noise=common.chain_noise(12, x0, 5),
+    )
+    torch.testing.assert_close(told[-1].learned.x_prev, final_sample(chain), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="without class labels"):
+        next(reverse.compare_reverse(diffusion, zero_model, x0, 12, labels=labels))
+
+
+def test_conditioned_pasts_and_the_bound_with_either_variance(diffusion, conditional):
+    from ddpm.guidance import Conditioned
+    from ddpm.teaching import likelihood
+
+    x0 = digit(5)
+    _, told = pasts.many_pasts(diffusion, conditional, x0, 20, 3, seed=2, variance="learned_range", label=3)
+    _, blind = pasts.many_pasts(diffusion, conditional, x0, 20, 3, seed=2, variance="learned_range")
+    _, direct = pasts.many_pasts(
+        diffusion, Conditioned(conditional, torch.full((3,), 3)), x0, 20, 3, seed=2, variance="learned_range"
+    )
+    assert torch.equal(told, direct) and not torch.equal(told, blind)
+    learned = likelihood.bound_terms(diffusion, conditional, x0, variance="learned_range")
+    fixed = likelihood.bound_terms(diffusion, conditional, x0, variance="fixed_small")
+    torch.testing.assert_close(learned.prior, fixed.prior)  # no parameters in L_T
+    assert not torch.allclose(learned.total, fixed.total)

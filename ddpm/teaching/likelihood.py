@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..choices import Model, Parameterization
+from ..choices import Model, Parameterization, VarianceType
 from ..diffusion import GaussianDiffusion
 from ..images import to_model_range, to_uint8
 from ..likelihood import BitsPerDim, calc_bpd_loop
@@ -30,18 +30,21 @@ def bound_terms(
     images: torch.Tensor,
     seed: int = 0,
     parameterization: Parameterization = "eps",
+    variance: VarianceType = "fixed_small",
 ) -> BitsPerDim:
     """The variational bound of each image term by term over all T steps, in bits/dim.
 
     ``terms[:, t − 1]`` is L_{t−1}: the decoder −log p_θ(x_0 | x_1) at t = 1 and
     KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)) above; ``prior`` is L_T; ``total`` their sum
     (:func:`ddpm.likelihood.calc_bpd_loop`, exact over t, one x_t per step drawn with ``seed``);
-    ``decoder`` and ``steps`` split it.
+    ``decoder`` and ``steps`` split it. ``variance`` is σ² of p_θ: a learned-variance model's bound
+    can be taken with its learned σ² or with a fixed one (the same x_t, the same means).
     """
     return calc_bpd_loop(
         diffusion,
         model,
         images,
         parameterization=parameterization,
+        variance=variance,
         generator=torch.Generator().manual_seed(seed),
     )

@@ -42,7 +42,8 @@ def noise_prediction_error(
         index = paper_index(t, x0.shape[0], x0.device)
         noise = torch.randn(x0.shape, generator=g).to(x0.device)
         with torch.no_grad():
-            pred = model(diffusion.q_sample(x0, index, noise), index)
+            x_t = diffusion.q_sample(x0, index, noise)
+            pred, _ = diffusion.split_output(model(x_t, index), x_t)  # ε̂ (without learned-σ channels)
         mse.append(float((pred - noise).pow(2).mean()))
     errors = torch.tensor(mse, dtype=torch.float64)
     return NoiseError(times, errors, float(errors.mean()))

@@ -26,7 +26,7 @@ class ParameterizationView(NamedTuple):
 
     t: int
     x_t: torch.Tensor  # q_sample(x_0, t, ε_seed)
-    output: torch.Tensor  # the network's raw output
+    output: torch.Tensor  # the network's output (its prediction; learned-σ channels left out)
     readings: dict[str, Reading]  # "eps", "x0", "v" (the model's own is the right one)
     step_small: torch.Tensor  # x_{t−1} = μ_θ + √β̃_t z
     step_large: torch.Tensor  # x_{t−1} = μ_θ + √β_t z, the same z
@@ -44,7 +44,7 @@ def parameterization_view(
     index = paper_index(t, x0.shape[0], x0.device)
     _, x_t = seeded_start(diffusion, x0, t, seed)
     with torch.no_grad():
-        output = model(x_t, index)
+        output, _ = diffusion.split_output(model(x_t, index), x_t)
     readings = {}
     for name in PARAMETERIZATIONS:
         p = diffusion.p_mean_variance(output, x_t, index, name, "fixed_small", clip_denoised=False)

@@ -6,9 +6,10 @@ from typing import NamedTuple
 
 import torch
 
-from ..choices import Model, Parameterization
+from ..choices import Model, Parameterization, VarianceType
 from ..classifier import DigitClassifier, predict
 from ..diffusion import GaussianDiffusion
+from ..guidance import Conditioned
 from ..sampling import final_sample, p_sample_loop_progressive
 from .common import check_paper_t, seeded_start
 
@@ -23,19 +24,25 @@ def many_pasts(
     k: int,
     seed: int = 0,
     parameterization: Parameterization = "eps",
+    variance: VarianceType = "fixed_small",
+    label: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """From one x_t = q_sample(x_0, t, ε_seed) ([1, C, H, W]), K learned reverse chains with
     different noise (Ho et al. 2020, Algorithm 2 from t). Returns (x_t [1, C, H, W], their x_0
-    [K, C, H, W])."""
+    [K, C, H, W]). With ``label`` a class-conditional model is told the digit's class in every
+    chain, p_θ(x_{t−1} | x_t, y): the pasts then agree on the class from much larger t."""
     t = check_paper_t(diffusion, t, minimum=1)
     if x0.shape[0] != 1:
         raise ValueError(f"many_pasts takes one digit [1, C, H, W], got a batch of {x0.shape[0]}")
     if not 1 <= k <= MAX_PASTS:
         raise ValueError(f"the number of chains K must be in [1, {MAX_PASTS}], got {k}")
     _, x_t = seeded_start(diffusion, x0, t, seed)
+    if label is not None:
+        model = Conditioned(model, torch.full((k,), int(label), dtype=torch.long, device=x0.device))
     loop = p_sample_loop_progressive(
         diffusion, model, x_t=x_t.expand(k, -1, -1, -1).contiguous(), t_start=t - 1,
-        parameterization=parameterization, generator=torch.Generator(x0.device).manual_seed(int(seed) + 1),
+        parameterization=parameterization, variance=variance,
+        generator=torch.Generator(x0.device).manual_seed(int(seed) + 1),
     )  # fmt: skip
     return x_t, final_sample(loop)
 

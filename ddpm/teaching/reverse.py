@@ -14,8 +14,17 @@ import torch
 
 from ..choices import Model, Parameterization, VarianceType
 from ..diffusion import GaussianDiffusion, StepOutput
+from ..guidance import require_labels
 from ..sampling import SampleStep, chain_loop, split_step
 from .common import chain_noise, check_paper_t, paper_index, rms, seeded_start
+
+
+class StepMetrics(NamedTuple):
+    """How far p_θ is from the exact posterior at one step (see :class:`ComparisonStep`)."""
+
+    kl_bpd: float
+    mean_gap: float
+    x0_error: float
 
 
 class ComparisonStep(NamedTuple):
@@ -26,7 +35,9 @@ class ComparisonStep(NamedTuple):
     x_0) ‖ p_θ(x_{t−1} | x_t)) in bits/dim, a one-sample estimate of the bound's term L_{t−1} (at
     t = 1 the decoder's −log p_θ(x_0 | x_1) instead); ``mean_gap`` = RMS over pixels of μ_θ − μ̃_t;
     ``x0_error`` = RMS over pixels of x̂_0 − x_0; ``kl_sum_bpd`` = the sum of ``kl_bpd`` over this
-    step and the ones before it (from the start t down to this one).
+    step and the ones before it (from the start t down to this one). These are the model's without
+    a class (the null label of a conditional model). ``conditioned`` holds the same three for
+    p_θ(x_{t−1} | x_t, y) when the comparison was given the digit's class y, else None.
     """
 
     t: int
@@ -36,6 +47,7 @@ class ComparisonStep(NamedTuple):
     mean_gap: float
     x0_error: float
     kl_sum_bpd: float
+    conditioned: StepMetrics | None = None
 
 
 def compare_reverse(
@@ -46,6 +58,7 @@ def compare_reverse(
     seed: int = 0,
     variance: VarianceType = "fixed_small",
     parameterization: Parameterization = "eps",
+    labels: torch.Tensor | None = None,
 ) -> Iterator[ComparisonStep]:
     """Run q(x_{t−1} | x_t, x_0) and p_θ(x_{t−1} | x_t) side by side from one x_t, same noise.
 
@@ -53,6 +66,11 @@ def compare_reverse(
     same pre-drawn z at every step (:func:`.common.chain_noise`). They advance as one batch
     [exact; learned] through :func:`ddpm.sampling.chain_loop`, so one network call per step
     evaluates the model at both chains' x_t.
+
+    With ``labels`` (LongTensor [B], the digits' classes) a class-conditional model's learned
+    chain is told the class, p_θ(x_{t−1} | x_t, y), and along the exact chain the model is
+    evaluated with and without it (one call of batch 3B), so the two sets of metrics show how much
+    of the gap to the posterior knowing the class closes.
 
     Args:
         x0: [B, C, H, W] clean digits in [−1, 1].
@@ -65,23 +83,39 @@ def compare_reverse(
     batch = x0.shape[0]
     _, x_t = seeded_start(diffusion, x0, t, seed)  # the same x_t as inspect_step's
     z = chain_noise(t, x0, seed)
-    metrics: list[float] = []  # kl, mean gap, x0 error of the step just taken
+    if labels is not None:
+        null = torch.full_like(labels, require_labels(model))
+    metrics: list[StepMetrics] = []  # the step just taken's: without the class, then with it
+
+    def outputs(x_q: torch.Tensor, x_p: torch.Tensor, index: torch.Tensor) -> list[torch.Tensor]:
+        """The model at the exact chain's x_t (without, and with, the class), then the learned one's."""
+        if labels is None:
+            return list(model(torch.cat([x_q, x_p]), index.repeat(2)).split(batch))
+        return list(
+            model(torch.cat([x_q, x_q, x_p]), index.repeat(3), torch.cat([null, labels, labels])).split(batch)
+        )
 
     def step(x: torch.Tensor, index: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
         (x_q, x_p), (z_q, z_p), index = x.split(batch), z.split(batch), index[:batch]
-        out_q, out_p = model(x, torch.cat([index, index])).split(batch)
+        *at_exact, out_p = outputs(x_q, x_p, index)
         exact = diffusion.q_posterior_sample(x0, x_q, index, z=z_q)
         learned = diffusion.p_sample(out_p, x_p, index, parameterization, variance, z=z_p)
-        at_exact = diffusion.p_mean_variance(out_q, x_q, index, parameterization, variance)
-        kl = diffusion.vb_terms_bpd(out_q, x0, x_q, index, parameterization, variance)
-        metrics[:] = [float(kl.mean()), rms(at_exact.mean, exact.mean), rms(at_exact.pred_x0, x0)]
-        return StepOutput(*(torch.cat(pair) for pair in zip(exact, learned, strict=True)))
+        metrics.clear()
+        for out_q in at_exact:
+            p = diffusion.p_mean_variance(out_q, x_q, index, parameterization, variance)
+            kl = diffusion.vb_terms_bpd(out_q, x0, x_q, index, parameterization, variance)
+            metrics.append(StepMetrics(float(kl.mean()), rms(p.mean, exact.mean), rms(p.pred_x0, x0)))
+        # a learned σ² is per pixel, the posterior's per image: broadcast before joining the rows
+        return StepOutput(
+            *(torch.cat(torch.broadcast_tensors(*pair)) for pair in zip(exact, learned, strict=True))
+        )
 
     kl_sum = 0.0
     for record in chain_loop(torch.cat([x_t, x_t]), range(t - 1, -1, -1), step, torch.cat([z, z], dim=1)):
         exact, learned = split_step(record, (batch, batch))
-        kl_sum += metrics[0]
-        yield ComparisonStep(record.t + 1, exact, learned, *metrics, kl_sum)
+        kl_sum += metrics[0].kl_bpd
+        conditioned = metrics[1] if len(metrics) > 1 else None
+        yield ComparisonStep(record.t + 1, exact, learned, *metrics[0], kl_sum, conditioned)
 
 
 def filmstrip_times(T: int) -> list[int]:

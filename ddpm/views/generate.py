@@ -11,11 +11,12 @@ import numpy as np
 import torch
 
 from ..choices import SAMPLERS, check_choice
+from ..guidance import require_labels
 from ..images import save_gif
 from ..inference import sample_loop
 from . import compute
 from .plots import filmstrip
-from .runtime import diffusion_cpu, gpu, runtime
+from .runtime import diffusion_cpu, gpu, model_config, runtime
 from .stream import paced
 from .widgets import LATEX, inline_frames, progress_bar, save_pngs, show, show_grid, user_errors
 
@@ -25,12 +26,23 @@ GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, wh
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 FINAL_WIDTH = 640
 SAMPLER_CHOICES = [("Ancestral DDPM (all T steps)", "ddpm"), ("DDIM (S steps, η)", "ddim")]
+ANY = "any"  # no class asked for: the null label, the unconditional model
+DIGIT_CHOICES = [("any (no class)", ANY), *((str(d), str(d)) for d in range(10))]
+MAX_GUIDANCE = 10.0
+DEFAULT_GUIDANCE = 2.0
 
 EXPLAIN = r"""
 Start from pure noise $x_T \sim \mathcal{N}(0, I)$ and apply the learned reverse step again and again.
 **Ancestral (DDPM):** $x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z$ for $t = T, \dots, 1$.
 **DDIM:** a deterministic ($\eta = 0$) or partly random jump over a subsequence of $S$ timesteps.
 Left: the current $x_t$; right: the model's current guess $\hat x_0$ of the final digit.
+"""
+
+GUIDANCE_EXPLAIN = r"""
+**Draw me a 7** (a model trained with class labels): the same network is $\varepsilon_\theta(x_t, t, y)$
+and, with the null label, $\varepsilon_\theta(x_t, t, \varnothing)$. Classifier-free guidance (Ho & Salimans
+2022) steps with $\tilde\varepsilon = (1 + w)\,\varepsilon_\theta(x_t, t, y) - w\,\varepsilon_\theta(x_t, t, \varnothing)$:
+$w = 0$ is the conditional model, a larger $w$ gives clearer, less varied digits.
 """
 
 
@@ -47,15 +59,34 @@ def check_request(n: int, sampler: str, steps: int, eta: float, T: int) -> tuple
     return n, sampler, (steps if sampler == "ddim" else None), float(eta)
 
 
+def check_class_request(digit: str, guidance: float) -> tuple[torch.Tensor | None, float]:
+    """The digit asked for (``"any"`` or 0 … 9) and the guidance weight, checked: (label or None, w)."""
+    check_choice("digit", str(digit), tuple(value for _, value in DIGIT_CHOICES))
+    guidance = float(guidance)
+    if not 0.0 <= guidance <= MAX_GUIDANCE:  # also refuses NaN
+        raise ValueError(f"guidance w must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
+    return (None, 0.0) if digit == ANY else (torch.tensor(int(digit)), guidance)
+
+
 @gpu(duration=90)
 @user_errors
-def generate(n: int, sampler: str, steps: int, eta: float, seed: int):
+def generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
+             guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
+    """Stream a generation; ``digit`` (``"any"``, or 0 … 9 for a class-conditional model) and the
+    guidance weight w ask for a class."""
     rt = runtime()
     n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
-    yield from _generate(rt, n, sampler, steps, eta, int(seed))
+    label, guidance = check_class_request(digit, guidance)
+    if label is not None:
+        require_labels(rt.model)
+    labels = None if label is None else label.expand(n).to(rt.device)
+    yield from _generate(rt, n, sampler, steps, eta, int(seed), labels, guidance)
 
 
-def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int):
+def _generate(
+    rt, n: int, sampler: str, steps: int | None, eta: float, seed: int,
+    labels: torch.Tensor | None = None, guidance: float = 0.0,
+):  # fmt: skip
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
 
     Streamed grids are arrays (sent inside the stream, see :func:`.widgets.inline_frames`); the
@@ -68,6 +99,8 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
     """
     generator = torch.Generator(rt.device).manual_seed(seed)
     start = time.perf_counter()
+    asked = "" if labels is None else f" · digit **{int(labels[0])}**, w = {guidance:g}"
+    tag = "" if labels is None else f"_digit{int(labels[0])}_w{guidance:g}"
     gif_frames: list = []
     first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every GIF frame
 
@@ -75,7 +108,10 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
         RUNNING["generate"] += 1
         try:
             every = None
-            for step in sample_loop(rt.model, rt.diffusion, n, sampler, steps, eta, generator):
+            loop = sample_loop(
+                rt.model, rt.diffusion, n, sampler, steps, eta, generator, labels=labels, guidance=guidance
+            )
+            for step in loop:
                 every = every or max(1, step.num_steps // GIF_FRAMES)
                 done = step.index + 1
                 if step.index == 0 or done % every == 0 or done == step.num_steps:
@@ -94,12 +130,12 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
         # browser's CPU per generation, taken from the chain on two cores)
         status = (
             f"`{progress_bar(done, step.num_steps)}` **step {done} / {step.num_steps}** (t = {step.t + 1}) · "
-            f"{time.perf_counter() - start:.1f} s on {rt.device.type}"
+            f"{time.perf_counter() - start:.1f} s on {rt.device.type}{asked}"
         )
         yield (*compute.call(grids, step, STREAM_WIDTH), status, gr.skip(), gr.skip())
     elapsed = time.perf_counter() - start
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
-    gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}.gif"))
+    gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}{tag}.gif"))
     picks = (
         [first_digit[round(i * (len(first_digit) - 1) / 7)] for i in range(8)]
         if len(first_digit) > 8
@@ -108,11 +144,11 @@ def _generate(rt, n: int, sampler: str, steps: int | None, eta: float, seed: int
     strip = filmstrip(
         {"first digit": [f for _, f in picks]},
         [f"t={t}" for t, _ in picks],
-        str(folder / f"filmstrip_seed{seed}.png"),
+        str(folder / f"filmstrip_seed{seed}{tag}.png"),
     )
-    names = (f"generation_seed{seed}_xt", f"generation_seed{seed}_x0hat")
+    names = (f"generation_seed{seed}{tag}_xt", f"generation_seed{seed}{tag}_x0hat")
     x_t, x0_hat = save_pngs(compute.call(grids, step, FINAL_WIDTH), names, folder)
-    status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}"
+    status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}{asked}"
     yield x_t, x0_hat, status, gif, strip
 
 
@@ -133,6 +169,13 @@ def build_generate_tab() -> None:
             seed = gr.Number(
                 0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, elem_id="generate-seed"
             )
+        conditional = model_config().num_classes > 0
+        with gr.Row(visible=conditional):
+            digit = gr.Dropdown(DIGIT_CHOICES, value=ANY, label="Digit", elem_id="generate-digit", scale=1,
+                                interactive=conditional)  # fmt: skip
+            guidance = gr.Slider(0.0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.25, label="Guidance w",
+                                 elem_id="generate-guidance", scale=2, interactive=conditional)  # fmt: skip
+            gr.Markdown(GUIDANCE_EXPLAIN, latex_delimiters=LATEX)
         with gr.Row():
             run = gr.Button("Generate", variant="primary", elem_id="generate-run")
             stop = gr.Button("Stop", variant="stop")
@@ -151,7 +194,7 @@ def build_generate_tab() -> None:
             strip = gr.File(label="Filmstrip of the first digit (PNG)")
     event = run.click(
         generate,
-        [n, sampler, steps, eta, seed],
+        [n, sampler, steps, eta, seed, digit, guidance],
         [x_t, x0_hat, status, gif, strip],
         api_name="generate",
         concurrency_limit=2,

@@ -39,21 +39,32 @@ the digit's own pixels; near $t = T$, $x_t$ is almost all noise and $\hat\vareps
 @user_errors
 @on_compute_thread
 def bits_per_dim(digit: np.ndarray, seed: int = 0):
-    """(plot of the terms over t, the three images, a table of totals)."""
+    """(plot of the terms over t, the three images, a table of totals).
+
+    A model that learned its variance is scored with it, and beside that with σ² fixed at β̃_t
+    (the same network's means, the same x_t): the gap is what learning σ² buys."""
     rt = runtime()
+    config = rt.model.config
     images = contrast_images(digit_tensor(digit, rt.device), int(seed))
-    bpd = bound_terms(rt.diffusion, rt.model, torch.cat(list(images.values())), int(seed),
-                      rt.model.config.parameterization)  # fmt: skip
+    batch = torch.cat(list(images.values()))
+    bpd = bound_terms(rt.diffusion, rt.model, batch, int(seed), config.parameterization, config.variance)
     plot = bound_terms_plot({name: bpd.terms[i].cpu().numpy() for i, name in enumerate(images)})
+    learned = config.variance == "learned_range"
+    fixed = (
+        bound_terms(rt.diffusion, rt.model, batch, int(seed), config.parameterization) if learned else None
+    )
     rows = [
         f"| {name} | **{float(bpd.total[i]):.3f}** | {float(bpd.prior[i]):.5f} | {float(bpd.steps[i]):.3f} "
-        f"| {float(bpd.decoder[i]):.3f} |"
+        f"| {float(bpd.decoder[i]):.3f} |" + (f" {float(fixed.total[i]):.3f} |" if learned else "")
         for i, name in enumerate(images)
     ]
-    table = (
-        "| image | total (bits/dim) | prior L_T | steps Σ L_{t−1} | decoder L₀ |\n|---|---|---|---|---|\n"
-        + "\n".join(rows)
+    header = "| image | total (bits/dim) | prior L_T | steps Σ L_{t−1} | decoder L₀ |"
+    header += (
+        " total with σ² = β̃ₜ instead |\n|---|---|---|---|---|---|\n"
+        if learned
+        else "\n|---|---|---|---|---|\n"
     )
+    table = header + "\n".join(rows)
     return (plot, *(show(x[None]) for x in images.values()), table)
 
 

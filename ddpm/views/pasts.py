@@ -9,13 +9,14 @@ import gradio as gr
 import numpy as np
 import torch
 
+from ..guidance import require_labels
 from ..inference import sample_loop
 from ..teaching.pasts import judge_pasts, many_pasts
 from ..teaching.readout import class_probabilities, readout_due
 from . import compute
 from .compute import on_compute_thread
 from .plots import class_histogram, class_probability_plot
-from .runtime import classifier, diffusion_cpu, gpu, runtime
+from .runtime import classifier, diffusion_cpu, gpu, model_config, runtime
 from .stream import paced
 from .widgets import (
     LATEX,
@@ -48,20 +49,29 @@ $\hat x_0$ at each step: the plot shows its class probabilities over $t$ (right 
 @gpu(duration=60)
 @user_errors
 @on_compute_thread
-def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0):
-    """(x_t, grid of K pasts, class histogram, exact posterior's x_0, summary)."""
+def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_class: bool = False):
+    """(x_t, grid of K pasts, class histogram, exact posterior's x_0, summary).
+
+    With ``told_class`` every chain of a class-conditional model is given the digit's class (the
+    classifier's reading of x_0)."""
     rt = runtime()
     k = int(k)
     if not 1 <= k <= MAX_PASTS:
         raise ValueError(f"the number of chains K must be between 1 and {MAX_PASTS}, got {k}")
     x0 = digit_tensor(digit, rt.device)
+    label = None
+    if told_class:
+        require_labels(rt.model)
+        label = int(class_probabilities(classifier(), x0).argmax())
+    config = rt.model.config
     x_t, results = many_pasts(
-        rt.diffusion, rt.model, x0, int(t), k, int(seed), rt.model.config.parameterization
+        rt.diffusion, rt.model, x0, int(t), k, int(seed), config.parameterization, config.variance, label
     )
     verdict = judge_pasts(classifier(), x0, results)
+    told = "" if label is None else f" Every chain was told the class {label}."
     text = (
         f"From t = {int(t)}: {verdict.distinct} different classes among {k} pasts; "
-        f"{verdict.agreement:.0%} are read as your digit's class ({verdict.own_class})."
+        f"{verdict.agreement:.0%} are read as your digit's class ({verdict.own_class}).{told}"
     )
     return show(x_t), show_grid(results), class_histogram(verdict.counts), show(x0), text
 
@@ -114,13 +124,15 @@ def build_pasts_tabs(digit: gr.State) -> None:
             k = gr.Slider(1, MAX_PASTS, value=16, step=1, label="K chains", scale=2)
             seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, scale=1)
             run = gr.Button("Run K chains", variant="primary", scale=1, elem_id="pasts-run")
+        told = gr.Checkbox(False, label="Tell every chain the digit's class (the classifier's reading of x₀)",
+                           visible=model_config().num_classes > 0)  # fmt: skip
         text = gr.Markdown()
         with gr.Row(equal_height=True):
             x_t = image("the shared xₜ", height=240)
             grid = image("K learned pasts x₀", height=240, elem_id="pasts-grid")
             exact = image("exact posterior's x₀ (knows x₀)", height=240)
         histogram = plot_image("What the pasts became")
-    run.click(pasts, [digit, t, k, seed], [x_t, grid, histogram, exact, text], api_name="many_pasts")
+    run.click(pasts, [digit, t, k, seed, told], [x_t, grid, histogram, exact, text], api_name="many_pasts")
 
     with gr.Tab("When does it become a digit?", id="readout"):
         gr.Markdown(READOUT_EXPLAIN, latex_delimiters=LATEX)

@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..guidance import require_labels
 from ..teaching.readout import class_probabilities, readout_due
 from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times, inspect_step
+from . import compute
 from .compute import on_compute_thread
 from .plots import class_probability_plot, filmstrip
-from .runtime import classifier, diffusion_cpu, gpu, runtime
+from .runtime import classifier, diffusion_cpu, gpu, model_config, runtime
 from .stream import paced
 from .widgets import (
     LATEX,
@@ -33,6 +35,7 @@ from .widgets import (
 )
 
 VARIANCE_CHOICES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
+LEARNED_CHOICE = ("σ² learned (the network's second output)", "learned_range")
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
@@ -69,30 +72,39 @@ IMAGES = ("exact", "learned", "x0_hat", "eps_hat", "readout")  # streamed inside
 
 
 def _curves(steps: list[ComparisonStep]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    # t = 1 is the decoder's −log p_θ(x_0 | x_1), on another scale: it is reported in the status
-    kl = pd.DataFrame(
-        {"t": [s.t for s in steps if s.t > 1], "KL (bits/dim)": [s.kl_bpd for s in steps if s.t > 1]}
+    """The KL and RMS curves as long tables (one row per t and series) for gr.LinePlot."""
+    series = [("", [(s.t, s.kl_bpd, s.mean_gap, s.x0_error) for s in steps])]
+    if steps and steps[0].conditioned is not None:
+        series = [(" without y", series[0][1]), (" told y", [(s.t, *s.conditioned) for s in steps])]
+    kl, gaps = [], []
+    for suffix, rows in series:
+        # t = 1 is the decoder's −log p_θ(x_0 | x_1), on another scale: it is reported in the status
+        kl += [(t, value, f"KL{suffix}") for t, value, _, _ in rows if t > 1]
+        gaps += [(t, gap, f"‖μ_q − μ_θ‖{suffix}") for t, _, gap, _ in rows]
+        gaps += [(t, error, f"‖x̂₀ − x₀‖{suffix}") for t, _, _, error in rows]
+    return (
+        pd.DataFrame(kl, columns=["t", "KL (bits/dim)", "what"]),
+        pd.DataFrame(gaps, columns=["t", "RMS", "what"]),
     )
-    gaps = pd.DataFrame(
-        {
-            "t": [s.t for s in steps] * 2,
-            "RMS": [s.mean_gap for s in steps] + [s.x0_error for s in steps],
-            "what": ["‖μ_q − μ_θ‖"] * len(steps) + ["‖x̂₀ − x₀‖"] * len(steps),
-        }
-    )
-    return kl, gaps
 
 
 @gpu(duration=60)
 @user_errors
-def compare(digit: np.ndarray, t: int, seed: int, variance: str):
+def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
     """Stream both chains from the paper's t down to 0, then a filmstrip of both.
+
+    With ``told_class`` a class-conditional model's learned chain is given the digit's class (the
+    classifier's reading of x_0), and the curves show p_θ with and without it.
 
     Streamed images are arrays, sent inside the stream (:func:`.widgets.inline_frames`); the last
     frame's are PNG files, to download.
     """
     rt = runtime()
     x0 = digit_tensor(digit, rt.device)
+    labels = None
+    if told_class:
+        require_labels(rt.model)
+        labels = compute.call(class_probabilities, classifier(), x0).argmax().reshape(1).to(rt.device)
     T = rt.diffusion.num_timesteps
     t, seed = int(t), int(seed)
     keep = set(filmstrip_times(T))
@@ -104,7 +116,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
 
     def chain():  # runs in its own thread (see views.stream); keeps what the curves and strip need
         for step in compare_reverse(
-            rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization
+            rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization, labels
         ):
             steps.append(step)
             if readout_due(step.t, t):
@@ -116,13 +128,13 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str):
             yield step
 
     for last, _ in paced(chain()):
-        yield _frame(last, steps, t, start, None, readout, T)
+        yield _frame(last, steps, t, start, None, readout, T, labels)
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
-    final = _frame(last, steps, t, start, path, readout, T, final=True)
+    final = _frame(last, steps, t, start, path, readout, T, labels, final=True)
     names = [f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "readout")]
     saved = save_pngs([getattr(final, field) for field in IMAGES], names, folder)
     yield final._replace(**dict(zip(IMAGES, saved, strict=True)))
@@ -136,6 +148,7 @@ def _frame(
     strip_path: str | None,
     readout: list[tuple[int, torch.Tensor]],
     T: int,
+    labels: torch.Tensor | None,
     final: bool = False,
 ) -> Frame:
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
@@ -150,6 +163,8 @@ def _frame(
         f"`{progress_bar(done, t_start)}` **t = {shown_t}** · step {done} of {t_start} · "
         f"{time.perf_counter() - start:.1f} s"
     )
+    if labels is not None:
+        status += f" · the learned chain is told the class $y = {int(labels[0])}$ (the classifier's reading of $x_0$)"
     if final:
         status += (
             f" · done: the exact chain has returned $x_0$. Along it, the terms $L_{{t-1}}$ of these steps sum to {step.kl_sum_bpd:.3f} bits/dim"
@@ -204,7 +219,13 @@ def build_reverse_tab(digit: gr.State) -> None:
                 0, precision=0, label="Seed (ε and every z)", minimum=0, maximum=2**31 - 1, scale=1,
                 elem_id="reverse-seed",
             )  # fmt: skip
-            variance = gr.Radio(VARIANCE_CHOICES, value="fixed_small", label="Variance of p_θ", scale=2)
+            config = model_config()
+            choices = [*VARIANCE_CHOICES, LEARNED_CHOICE] if config.learn_sigma else VARIANCE_CHOICES
+            variance = gr.Radio(choices, value=config.variance, label="Variance of p_θ", scale=2)
+            told = gr.Checkbox(
+                False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,
+                info="p_θ(x_{t−1} | x_t, y) with y read off x₀ by the classifier", elem_id="reverse-told",
+            )  # fmt: skip
         with gr.Row():
             run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")
             stop = gr.Button("Stop", variant="stop")
@@ -218,6 +239,7 @@ def build_reverse_tab(digit: gr.State) -> None:
             kl_plot = gr.LinePlot(
                 x="t",
                 y="KL (bits/dim)",
+                color="what",
                 title="KL(q ‖ p_θ) at each step, along the exact chain (bits/dim)",
                 height=260,
             )
@@ -250,7 +272,7 @@ def build_reverse_tab(digit: gr.State) -> None:
     )
     for field in IMAGES:
         inline_frames(getattr(outputs, field))
-    event = run.click(compare, [digit, t, seed, variance], list(outputs), api_name="compare", concurrency_limit=2,
+    event = run.click(compare, [digit, t, seed, variance, told], list(outputs), api_name="compare", concurrency_limit=2,
                      show_progress="hidden")  # fmt: skip
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

@@ -20,6 +20,7 @@ from ..classifier import load as load_classifier
 from ..data import MNISTSplit, bundled_digits
 from ..diffusion import GaussianDiffusion
 from ..inference import prepare_for_inference
+from ..unet import UNetConfig
 from . import compute
 
 F = TypeVar("F", bound=Callable)
@@ -55,13 +56,17 @@ def _load(path: str, device_name: str) -> Runtime:
     return Runtime(prepare_for_inference(model, device_name, backend), diffusion, torch.device(device_name))
 
 
+def checkpoint_path() -> str:
+    """The model's folder: ``$DDPM_CHECKPOINT`` when set, else the bundled checkpoint."""
+    return os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED))
+
+
 def runtime() -> Runtime:
     """The model (ready for inference) and its diffusion, on the GPU when there is one.
 
     Loaded on the compute thread (:mod:`.compute`), which also serializes two first requests.
     """
-    path = os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED))
-    return compute.call(_load, path, str(device()))
+    return compute.call(_load, checkpoint_path(), str(device()))
 
 
 def warm_up() -> None:
@@ -80,16 +85,30 @@ def warm_up() -> None:
 
 
 @functools.cache
+def _config(path: str) -> tuple[checkpoint.DiffusionConfig, UNetConfig]:
+    config = checkpoint.read_config(path)
+    return checkpoint.DiffusionConfig(**config["diffusion"]), UNetConfig.from_dict(config["model"])
+
+
 def diffusion_config() -> checkpoint.DiffusionConfig:
     """The schedule and T the model was trained with (from its config.json)."""
-    config = checkpoint.read_config(os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED)))
-    return checkpoint.DiffusionConfig(**config["diffusion"])
+    return _config(checkpoint_path())[0]
+
+
+def model_config() -> UNetConfig:
+    """What the model takes and predicts (labels, learned variance) without loading its weights:
+    the tabs are laid out for it."""
+    return _config(checkpoint_path())[1]
 
 
 @functools.cache
+def _diffusion_cpu(path: str) -> GaussianDiffusion:
+    return _config(path)[0].build()
+
+
 def diffusion_cpu() -> GaussianDiffusion:
     """The model's diffusion on the CPU, for the cheap views (the forward process)."""
-    return diffusion_config().build()
+    return _diffusion_cpu(checkpoint_path())
 
 
 @functools.cache

@@ -147,7 +147,7 @@ def test_a_cancelled_generation_stops(client):
         ((0, 0, "fixed_small"), "/compare", "0"),
         ((4, "ddim", 10, 0.0, 0, "7", 2.0), "/generate", "without class labels"),
         ((30, 0, "fixed_small", True), "/compare", "without class labels"),
-        ((30, 0, "learned_range"), "/compare", "2 channels"),
+        ((30, 0, "learned_range"), "/compare", "learned_range"),
     ],
 )
 def test_bad_inputs_are_errors_and_the_server_keeps_serving(client, args, api_name, message):

@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     a("--grad-clip", type=float, default=1.0, help="clip the gradient norm to this (0: no clipping)")
     a("--ema-decay", type=float, default=0.9995, help="EMA decay per step (warmed up from 0)")
+    a(
+        "--ema-decay-2", type=float, default=0.0,
+        help="also keep an EMA of this decay, exported to <out>/checkpoint-ema2 (0: none)",
+    )  # fmt: skip
     a("--schedule", choices=SCHEDULES, default="linear", help="β schedule")
     a("--timesteps", type=int, default=1000, help="T, the number of diffusion steps")
     a("--parameterization", choices=PARAMETERIZATIONS, default="eps", help="what the network predicts")
@@ -171,6 +175,8 @@ def train(args: argparse.Namespace) -> Path:
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = UNet(config).to(device, memory_format=memory_format)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
+    # a second average of another length, to compare EMA lengths on one run at no training cost
+    ema2 = copy.deepcopy(model).eval().requires_grad_(False) if args.ema_decay_2 else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed * 1000 + rank)  # data order, t, noise
     step, elapsed_before = 0, 0.0
@@ -182,6 +188,8 @@ def train(args: argparse.Namespace) -> Path:
             sys.exit(f"{args.init_from} holds model {init.config}, not {config}")
         model.load_state_dict(init.state_dict())
         ema.load_state_dict(init.state_dict())
+        if ema2 is not None:
+            ema2.load_state_dict(init.state_dict())
     state_path = out / "train_state.pt"
     if args.resume and state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
@@ -189,6 +197,8 @@ def train(args: argparse.Namespace) -> Path:
             sys.exit(f"{state_path} was trained with model {state['model_config']}, not {config.to_dict()}")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
+        if ema2 is not None:
+            ema2.load_state_dict(state.get("ema2") or state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(
             state["generator"][rank] if rank < len(state["generator"]) else state["generator"][0]
@@ -231,10 +241,16 @@ def train(args: argparse.Namespace) -> Path:
             "order": order, "cursor": cursor,
             "model_config": config.to_dict(), "args": vars(args),
         }  # fmt: skip
+        if ema2 is not None:
+            state["ema2"] = ema2.state_dict()
         torch.save(state, out / "train_state.tmp")
         os.replace(out / "train_state.tmp", state_path)
         extra = {"steps": step, "train_minutes": round(state["elapsed"] / 60, 1), "args": vars(args)}
         checkpoint.save(out / "checkpoint", ema, diffusion_config, extra)
+        if ema2 is not None:
+            checkpoint.save(
+                out / "checkpoint-ema2", ema2, diffusion_config, {**extra, "ema_decay": args.ema_decay_2}
+            )
 
     start = time.time()
     if order is None or len(order) != len(images):
@@ -281,6 +297,8 @@ def train(args: argparse.Namespace) -> Path:
         scaler.update()
         step += 1
         ema_update(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
+        if ema2 is not None:
+            ema_update(ema2, model, min(args.ema_decay_2, (1 + step) / (10 + step)))
         loss_sum += loss.detach().float()
         bar.update(1)
         out_of_time = False

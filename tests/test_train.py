@@ -117,7 +117,8 @@ def labelled_npz(tmp_path_factory):
 
 
 def test_a_conditional_learned_variance_run_is_deterministic_resumable_and_loads(labelled_npz, npz, tmp_path):
-    extra = ("--num-classes", "10", "--learn-sigma", "--t-sampling", "high-noise", "--parameterization", "v")
+    extra = ("--num-classes", "10", "--learn-sigma", "--t-sampling", "high-noise", "--parameterization", "v",
+             "--ema-decay-2", "0.2")  # fmt: skip (short enough to differ from the warm-up)
     main(train_args(labelled_npz, tmp_path / "a", 6, *extra))
     model, _ = checkpoint.load(tmp_path / "a" / "checkpoint")
     assert model.config.num_classes == 10 and model.config.variance == "learned_range"
@@ -125,6 +126,10 @@ def test_a_conditional_learned_variance_run_is_deterministic_resumable_and_loads
     main(train_args(labelled_npz, tmp_path / "b", 3, *extra))
     main(train_args(labelled_npz, tmp_path / "b", 6, *extra, "--resume"))
     assert weights_sha(tmp_path / "a") == weights_sha(tmp_path / "b")
+    # the second average is exported beside the first, and resumes exactly too
+    second = [(tmp_path / run / "checkpoint-ema2" / "model.safetensors").read_bytes() for run in "ab"]
+    assert second[0] == second[1]
+    assert second[0] != (tmp_path / "a" / "checkpoint" / "model.safetensors").read_bytes()
     # labels are dropped to the null label: without dropout its embedding never trains
     main(train_args(labelled_npz, tmp_path / "c", 6, *extra, "--label-dropout", "0"))
     c, _ = checkpoint.load(tmp_path / "c" / "checkpoint")

@@ -154,3 +154,12 @@ def test_conditioned_pasts_and_the_bound_with_either_variance(diffusion, conditi
     fixed = likelihood.bound_terms(diffusion, conditional, x0, variance="fixed_small")
     torch.testing.assert_close(learned.prior, fixed.prior)  # no parameters in L_T
     assert not torch.allclose(learned.total, fixed.total)
+
+
+def test_read_class_reads_the_bundled_digits_as_their_labels():
+    judge = classifier.load()
+    images, labels = bundled_digits()
+    x = to_model_range(images)[:, None]
+    read = [readout.read_class(judge, x[i : i + 1]) for i in range(100)]
+    assert all(isinstance(c, int) for c in read)
+    assert sum(c == int(label) for c, label in zip(read, labels, strict=True)) >= 97

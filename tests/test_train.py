@@ -117,8 +117,17 @@ def labelled_npz(tmp_path_factory):
 
 
 def test_a_conditional_learned_variance_run_is_deterministic_resumable_and_loads(labelled_npz, npz, tmp_path):
-    extra = ("--num-classes", "10", "--learn-sigma", "--t-sampling", "high-noise", "--parameterization", "v",
-             "--ema-decay-2", "0.2")  # fmt: skip (short enough to differ from the warm-up)
+    extra = (
+        "--num-classes",
+        "10",
+        "--learn-sigma",
+        "--t-sampling",
+        "high-noise",
+        "--parameterization",
+        "v",
+        "--ema-decay-2",
+        "0.2",
+    )  # fmt: skip (short enough to differ from the warm-up)
     main(train_args(labelled_npz, tmp_path / "a", 6, *extra))
     model, _ = checkpoint.load(tmp_path / "a" / "checkpoint")
     assert model.config.num_classes == 10 and model.config.variance == "learned_range"

@@ -23,3 +23,9 @@ def readout_due(t: int, t_start: int, points: int = READOUT_POINTS) -> bool:
 def class_probabilities(classifier: DigitClassifier, x: torch.Tensor) -> torch.Tensor:
     """The classifier's p(class | x) for one image x [1, 1, 28, 28] in [−1, 1]: [10] on the CPU."""
     return predict(classifier, x)[1][0]
+
+
+def read_class(classifier: DigitClassifier, x: torch.Tensor) -> int:
+    """The class the classifier reads one image x [1, 1, 28, 28] as: what "the digit's class" means
+    when a view tells a conditional model the class of a digit that may be an upload or a drawing."""
+    return int(class_probabilities(classifier, x).argmax())

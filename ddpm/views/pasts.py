@@ -12,7 +12,7 @@ import torch
 from ..guidance import require_labels
 from ..inference import sample_loop
 from ..teaching.pasts import judge_pasts, many_pasts
-from ..teaching.readout import class_probabilities, readout_due
+from ..teaching.readout import class_probabilities, read_class, readout_due
 from . import compute
 from .compute import on_compute_thread
 from .plots import class_histogram, class_probability_plot
@@ -62,7 +62,7 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_clas
     label = None
     if told_class:
         require_labels(rt.model)
-        label = int(class_probabilities(classifier(), x0).argmax())
+        label = read_class(classifier(), x0)
     config = rt.model.config
     x_t, results = many_pasts(
         rt.diffusion, rt.model, x0, int(t), k, int(seed), config.parameterization, config.variance, label

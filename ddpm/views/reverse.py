@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from ..guidance import require_labels
-from ..teaching.readout import class_probabilities, readout_due
+from ..teaching.readout import class_probabilities, read_class, readout_due
 from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times, inspect_step
 from . import compute
 from .compute import on_compute_thread
@@ -104,7 +104,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: boo
     labels = None
     if told_class:
         require_labels(rt.model)
-        labels = compute.call(class_probabilities, classifier(), x0).argmax().reshape(1).to(rt.device)
+        labels = torch.tensor([compute.call(read_class, classifier(), x0)], device=rt.device)
     T = rt.diffusion.num_timesteps
     t, seed = int(t), int(seed)
     keep = set(filmstrip_times(T))

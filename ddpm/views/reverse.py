@@ -224,7 +224,7 @@ def build_reverse_tab(digit: gr.State) -> None:
             variance = gr.Radio(choices, value=config.variance, label="Variance of p_θ", scale=2)
             told = gr.Checkbox(
                 False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,
-                info="p_θ(x_{t−1} | x_t, y) with y read off x₀ by the classifier", elem_id="reverse-told",
+                info="p_θ(xₜ₋₁ | xₜ, y), y = the classifier's reading of x₀", elem_id="reverse-told",
             )  # fmt: skip
         with gr.Row():
             run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")

@@ -174,9 +174,13 @@ def train(args: argparse.Namespace) -> Path:
     diffusion = diffusion_config.build().to(device)
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = UNet(config).to(device, memory_format=memory_format)
-    ema = copy.deepcopy(model).eval().requires_grad_(False)
-    # a second average of another length, to compare EMA lengths on one run at no training cost
-    ema2 = copy.deepcopy(model).eval().requires_grad_(False) if args.ema_decay_2 else None
+    # The averaged weights, each with its decay, its key in train_state.pt and its export folder;
+    # a second average of another length compares EMA lengths on one run at no training cost.
+    averages = [(args.ema_decay, "ema", "checkpoint")]
+    if args.ema_decay_2:
+        averages.append((args.ema_decay_2, "ema2", "checkpoint-ema2"))
+    emas = {key: copy.deepcopy(model).eval().requires_grad_(False) for _, key, _ in averages}
+    ema = emas["ema"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed * 1000 + rank)  # data order, t, noise
     step, elapsed_before = 0, 0.0
@@ -187,18 +191,16 @@ def train(args: argparse.Namespace) -> Path:
         if init.config != config:
             sys.exit(f"{args.init_from} holds model {init.config}, not {config}")
         model.load_state_dict(init.state_dict())
-        ema.load_state_dict(init.state_dict())
-        if ema2 is not None:
-            ema2.load_state_dict(init.state_dict())
+        for average in emas.values():
+            average.load_state_dict(init.state_dict())
     state_path = out / "train_state.pt"
     if args.resume and state_path.exists():
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         if state["model_config"] != config.to_dict():
             sys.exit(f"{state_path} was trained with model {state['model_config']}, not {config.to_dict()}")
         model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        if ema2 is not None:
-            ema2.load_state_dict(state.get("ema2") or state["ema"])
+        for key, average in emas.items():
+            average.load_state_dict(state.get(key) or state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(
             state["generator"][rank] if rank < len(state["generator"]) else state["generator"][0]
@@ -236,21 +238,17 @@ def train(args: argparse.Namespace) -> Path:
         if not main_process:
             return
         state = {
-            "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            **{key: average.state_dict() for key, average in emas.items()},
             "generator": gens, "step": step, "elapsed": elapsed_before + time.time() - start,
             "order": order, "cursor": cursor,
             "model_config": config.to_dict(), "args": vars(args),
         }  # fmt: skip
-        if ema2 is not None:
-            state["ema2"] = ema2.state_dict()
         torch.save(state, out / "train_state.tmp")
         os.replace(out / "train_state.tmp", state_path)
         extra = {"steps": step, "train_minutes": round(state["elapsed"] / 60, 1), "args": vars(args)}
-        checkpoint.save(out / "checkpoint", ema, diffusion_config, extra)
-        if ema2 is not None:
-            checkpoint.save(
-                out / "checkpoint-ema2", ema2, diffusion_config, {**extra, "ema_decay": args.ema_decay_2}
-            )
+        for decay, key, folder in averages:
+            checkpoint.save(out / folder, emas[key], diffusion_config, {**extra, "ema_decay": decay})
 
     start = time.time()
     if order is None or len(order) != len(images):
@@ -296,9 +294,8 @@ def train(args: argparse.Namespace) -> Path:
         scaler.step(optimizer)
         scaler.update()
         step += 1
-        ema_update(ema, model, min(args.ema_decay, (1 + step) / (10 + step)))
-        if ema2 is not None:
-            ema_update(ema2, model, min(args.ema_decay_2, (1 + step) / (10 + step)))
+        for decay, key, _ in averages:
+            ema_update(emas[key], model, min(decay, (1 + step) / (10 + step)))
         loss_sum += loss.detach().float()
         bar.update(1)
         out_of_time = False

@@ -171,7 +171,7 @@ def build_generate_tab() -> None:
             )
         conditional = model_config().num_classes > 0
         with gr.Row(visible=conditional):
-            digit = gr.Dropdown(DIGIT_CHOICES, value=ANY, label="Digit", elem_id="generate-digit", scale=1,
+            digit = gr.Dropdown(DIGIT_CHOICES, value=ANY, label="Ask for a digit", elem_id="generate-digit", scale=1,
                                 interactive=conditional)  # fmt: skip
             guidance = gr.Slider(0.0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.25, label="Guidance w",
                                  elem_id="generate-guidance", scale=2, interactive=conditional)  # fmt: skip

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..choices import SAMPLERS, check_choice
-from ..guidance import require_labels
+from ..guidance import labels_for, require_labels
 from ..images import save_gif
 from ..inference import sample_loop
 from . import compute
@@ -59,13 +59,18 @@ def check_request(n: int, sampler: str, steps: int, eta: float, T: int) -> tuple
     return n, sampler, (steps if sampler == "ddim" else None), float(eta)
 
 
-def check_class_request(digit: str, guidance: float) -> tuple[torch.Tensor | None, float]:
-    """The digit asked for (``"any"`` or 0 … 9) and the guidance weight, checked: (label or None, w)."""
+def check_class_request(
+    digit: str, guidance: float, n: int, model: torch.nn.Module, device: torch.device
+) -> tuple[torch.Tensor | None, float]:
+    """The digit asked for (``"any"`` or 0 … 9) and the guidance weight, checked: (labels [n] or
+    None for the null label, w). A digit needs a class-conditional model."""
     check_choice("digit", str(digit), tuple(value for _, value in DIGIT_CHOICES))
     guidance = float(guidance)
     if not 0.0 <= guidance <= MAX_GUIDANCE:  # also refuses NaN
         raise ValueError(f"guidance w must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
-    return (None, 0.0) if digit == ANY else (torch.tensor(int(digit)), guidance)
+    if digit == ANY:
+        return None, 0.0
+    return labels_for(str(digit), n, require_labels(model), device), guidance
 
 
 @gpu(duration=90)
@@ -76,10 +81,7 @@ def generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str
     guidance weight w ask for a class."""
     rt = runtime()
     n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
-    label, guidance = check_class_request(digit, guidance)
-    if label is not None:
-        require_labels(rt.model)
-    labels = None if label is None else label.expand(n).to(rt.device)
+    labels, guidance = check_class_request(digit, guidance, n, rt.model, rt.device)
     yield from _generate(rt, n, sampler, steps, eta, int(seed), labels, guidance)
 
 

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..guidance import require_labels
 from ..teaching.readout import class_probabilities, read_class, readout_due
 from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times, inspect_step
 from . import compute
@@ -102,8 +101,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: boo
     rt = runtime()
     x0 = digit_tensor(digit, rt.device)
     labels = None
-    if told_class:
-        require_labels(rt.model)
+    if told_class:  # compare_reverse refuses a model without labels
         labels = torch.tensor([compute.call(read_class, classifier(), x0)], device=rt.device)
     T = rt.diffusion.num_timesteps
     t, seed = int(t), int(seed)

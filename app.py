@@ -6,12 +6,11 @@ The same file runs locally, on a CPU Space and on a ZeroGPU Space (``spaces`` is
 
 from __future__ import annotations
 
-import os
 import threading
 
 import gradio as gr
 
-from ddpm.views import lecture
+from ddpm.views import lecture, serving
 from ddpm.views.digits import build_digit_picker
 from ddpm.views.forward import build_forward_tab
 from ddpm.views.generate import build_generate_tab
@@ -88,7 +87,7 @@ def build_demo() -> gr.Blocks:
 
 def main() -> None:
     demo = build_demo()
-    demo.queue(max_size=int(os.environ.get("DDPM_QUEUE_SIZE", 32)), default_concurrency_limit=4)
+    serving.configure(demo)  # queue sizes and busy messages: environment settings (README)
     threading.Thread(target=warm_up, daemon=True).start()  # load the models while the page opens
     demo.launch(theme=THEME, css=CSS, js=JS, max_file_size="5mb")
 

@@ -16,9 +16,10 @@ from PIL import Image
 import app
 from ddpm.images import upscale
 from ddpm.views import generate as generate_view
-from ddpm.views import stream
+from ddpm.views import results, reverse, serving, stream
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
+from ddpm.views.runtime import runtime
 from ddpm.views.widgets import inline_frames, save_png
 
 
@@ -27,8 +28,9 @@ def client(tmp_path_factory):
     # stream every step: these runs are short, and the tests count frames
     pace = pytest.MonkeyPatch()
     pace.setattr(stream, "FRAME_SECONDS", 0.0)
-    demo = app.build_demo()
-    demo.queue(max_size=16)
+    pace.setattr(results, "FRAME_SECONDS", 0.0)
+    pace.setattr(results, "RESULTS", results.Results(max_bytes=256 * 2**20))  # this module's own
+    demo = serving.configure(app.build_demo())
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
     )
@@ -217,3 +219,45 @@ def test_classifier_readout_streams_to_a_digit(client):
     assert all(is_inline(frame[i]) for frame in frames[:-1] for i in range(3))
     assert all(Path(frames[-1][i]).suffix == ".png" for i in range(3))  # the last frame's are files
     assert [pixels(frames[-1][i]).shape for i in range(2)] == [(224, 224)] * 2  # full size
+
+
+class Counting:
+    """The model, counting its forward passes."""
+
+    def __init__(self, model) -> None:
+        self.model, self.calls = model, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.model(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    model = Counting(runtime().model)
+    monkeypatch.setattr(reverse, "runtime", lambda: runtime()._replace(model=model))
+    return model
+
+
+def test_a_repeated_comparison_is_served_from_the_cache_without_a_network_call(client, counting):
+    first = list(client.submit(40, 11, "fixed_small", api_name="/compare"))
+    calls = counting.calls
+    assert calls >= 40  # at least one forward pass per step
+    again = list(client.submit(40, 11, "fixed_small", api_name="/compare"))
+    assert counting.calls == calls  # not one more forward pass
+    assert len(again) == 1 and np.array_equal(pixels(again[0][1]), pixels(first[-1][1]))
+    list(client.submit(40, 12, "fixed_small", api_name="/compare"))  # another seed is computed
+    assert counting.calls == 2 * calls
+
+
+def test_identical_comparisons_at_once_join_one_computation(client, counting):
+    list(client.submit(30, 21, "fixed_small", api_name="/compare"))  # the cost of one chain
+    one = counting.calls
+    jobs = [client.submit(30, 22, "fixed_small", api_name="/compare") for _ in range(4)]
+    finals = [list(job)[-1] for job in jobs]
+    assert counting.calls == 2 * one  # four requests, one more chain
+    assert all(np.array_equal(pixels(f[1]), pixels(finals[0][1])) for f in finals)
+    assert all("done" in f[4] for f in finals)

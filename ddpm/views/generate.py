@@ -16,9 +16,20 @@ from ..images import save_gif
 from ..inference import sample_loop
 from . import compute
 from .plots import filmstrip
-from .runtime import diffusion_cpu, gpu, model_config, runtime
+from .results import shared_stream
+from .runtime import diffusion_cpu, gpu, model_config, model_fingerprint, runtime
+from .serving import WATCHERS
 from .stream import paced
-from .widgets import LATEX, inline_frames, progress_bar, save_pngs, show, show_grid, user_errors
+from .widgets import (
+    LATEX,
+    inline_frames,
+    progress_bar,
+    save_pngs,
+    show,
+    show_grid,
+    user_errors,
+    waiting_status,
+)
 
 MAX_DIGITS = 64
 RUNNING = {"generate": 0}  # chains computing in this process (the tests watch Stop end them)
@@ -73,12 +84,18 @@ def check_class_request(
     return labels_for(str(digit), n, require_labels(model), device), guidance
 
 
-@gpu(duration=90)
+def _waiting(position: int, seconds: float) -> tuple:
+    return (gr.skip(), gr.skip(), waiting_status(position, seconds), gr.skip(), gr.skip())
+
+
 @user_errors
+@shared_stream("generate", model_fingerprint, _waiting)
+@gpu(duration=90)
 def generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
              guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
     """Stream a generation; ``digit`` (``"any"``, or 0 … 9 for a class-conditional model) and the
-    guidance weight w ask for a class."""
+    guidance weight w ask for a class. Computed once for everyone who asks for the same one
+    (:mod:`.results`)."""
     rt = runtime()
     n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
     labels, guidance = check_class_request(digit, guidance, n, rt.model, rt.device)
@@ -199,7 +216,7 @@ def build_generate_tab() -> None:
         [n, sampler, steps, eta, seed, digit, guidance],
         [x_t, x0_hat, status, gif, strip],
         api_name="generate",
-        concurrency_limit=2,
+        concurrency_limit=WATCHERS,
         show_progress="hidden",  # the status shows the progress (see widgets.progress_bar)
     )
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

@@ -17,7 +17,9 @@ from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times,
 from . import compute
 from .compute import on_compute_thread
 from .plots import class_probability_plot, filmstrip
-from .runtime import classifier, diffusion_cpu, gpu, model_config, runtime
+from .results import shared_stream
+from .runtime import classifier, diffusion_cpu, gpu, model_config, model_fingerprint, runtime
+from .serving import WATCHERS
 from .stream import paced
 from .widgets import (
     LATEX,
@@ -31,6 +33,7 @@ from .widgets import (
     show_noise,
     show_signed,
     user_errors,
+    waiting_status,
 )
 
 VARIANCE_CHOICES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
@@ -87,8 +90,13 @@ def _curves(steps: list[ComparisonStep]) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-@gpu(duration=60)
+def _waiting(position: int, seconds: float) -> Frame:
+    return Frame(*[gr.skip()] * len(Frame._fields))._replace(status=waiting_status(position, seconds))
+
+
 @user_errors
+@shared_stream("compare", model_fingerprint, _waiting)
+@gpu(duration=60)
 def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
     """Stream both chains from the paper's t down to 0, then a filmstrip of both.
 
@@ -96,7 +104,8 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: boo
     classifier's reading of x_0), and the curves show p_θ with and without it.
 
     Streamed images are arrays, sent inside the stream (:func:`.widgets.inline_frames`); the last
-    frame's are PNG files, to download.
+    frame's are PNG files, to download. Computed once for everyone who asks for the same chain
+    (:mod:`.results`): a repeat gets the last frame at once, a request during the run joins it.
     """
     rt = runtime()
     x0 = digit_tensor(digit, rt.device)
@@ -270,7 +279,7 @@ def build_reverse_tab(digit: gr.State) -> None:
     )
     for field in IMAGES:
         inline_frames(getattr(outputs, field))
-    event = run.click(compare, [digit, t, seed, variance, told], list(outputs), api_name="compare", concurrency_limit=2,
+    event = run.click(compare, [digit, t, seed, variance, told], list(outputs), api_name="compare", concurrency_limit=WATCHERS,
                      show_progress="hidden")  # fmt: skip
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

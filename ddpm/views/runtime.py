@@ -8,8 +8,10 @@ that need the GPU are wrapped with ``spaces.GPU``; elsewhere :func:`gpu` does no
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 import torch
@@ -59,6 +61,17 @@ def _load(path: str, device_name: str) -> Runtime:
 def checkpoint_path() -> str:
     """The model's folder: ``$DDPM_CHECKPOINT`` when set, else the bundled checkpoint."""
     return os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED))
+
+
+@functools.cache
+def _fingerprint(path: str) -> str:
+    return hashlib.sha256((Path(path) / checkpoint.CONFIG).read_bytes()).hexdigest()
+
+
+def model_fingerprint() -> str:
+    """The sha256 of the checkpoint's config.json, which records the sha256 of its weights (checked
+    on load): a key of the shared results (:mod:`.results`), different for every model."""
+    return _fingerprint(checkpoint_path())
 
 
 def runtime() -> Runtime:

@@ -22,6 +22,7 @@ from gradio.data_classes import ImageData
 from PIL import Image
 
 from ..images import make_grid, to_display, to_model_range, upscale
+from .results import Busy
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 """Markdown's maths delimiters: ``$$ … $$`` for display, ``$ … $`` inline."""
@@ -63,18 +64,31 @@ def show_grid(x: torch.Tensor, low: float = -1.0, high: float = 1.0, max_width: 
 
 
 def user_errors(fn: F) -> F:
-    """Turn the library's ValueErrors (bad input) into gr.Error messages for the user.
+    """Turn the library's ValueErrors (bad input) and :class:`.results.Busy` (a full server) into
+    gr.Error messages for the user.
 
-    Works for plain and generator handlers (Gradio streams the latter, so the wrapper must stay a
-    generator function).
+    Works for plain, generator and async generator handlers (Gradio streams the latter two, so the
+    wrapper must stay a function of the same kind).
     """
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def watch(*args, **kwargs):
+            try:
+                async for frame in fn(*args, **kwargs):
+                    yield frame
+            except (ValueError, Busy) as err:
+                raise gr.Error(str(err)) from err
+
+        return watch  # type: ignore[return-value]
+
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def stream(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except ValueError as err:
+            except (ValueError, Busy) as err:
                 raise gr.Error(str(err)) from err
 
         return stream  # type: ignore[return-value]
@@ -83,10 +97,19 @@ def user_errors(fn: F) -> F:
     def call(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except ValueError as err:
+        except (ValueError, Busy) as err:
             raise gr.Error(str(err)) from err
 
     return call  # type: ignore[return-value]
+
+
+def waiting_status(position: int, seconds: float) -> str:
+    """The status of a computation waiting for its turn (see :class:`.results.Results`)."""
+    ahead = "it is next" if position == 1 else f"{position - 1} before it"
+    return (
+        f"**Waiting for a free slot:** this server computes a few chains at once and this one is in line "
+        f"({ahead}); it starts in about {seconds:.0f} s. Everyone who asks for the same result shares one computation."
+    )
 
 
 def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image:

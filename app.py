@@ -21,6 +21,7 @@ from ddpm.views.reverse import build_reverse_tab
 from ddpm.views.runtime import warm_up
 from ddpm.views.schedules import build_schedules_tab
 from ddpm.views.small_steps import build_small_steps_tab
+from ddpm.views.validate import check_inputs
 from ddpm.views.widgets import LATEX
 
 TITLE = "DDPM: the reverse process, step by step"
@@ -82,7 +83,7 @@ def build_demo() -> gr.Blocks:
         demo.load(lecture.from_request, None, targets.outputs(), api_visibility="private",
                   show_progress="hidden").then(forward, inputs, outputs, api_visibility="private",
                                                show_progress="hidden")  # fmt: skip
-    return demo
+    return check_inputs(demo)  # every API input checked, with a message naming it
 
 
 def main() -> None:

@@ -137,10 +137,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-compile", action="store_true", help="skip the --backend compile rows (~20 s)")
     p.add_argument("--sizes", action="store_true", help="only time the forward pass of several UNet sizes")
     p.add_argument(
+        "--batches", type=int, nargs="+", default=None, metavar="N",
+        help="batch sizes of the forward pass and of the trajectories (default: forward 1, 16, 64; "
+        "trajectories 16, and 64 on CUDA)",
+    )  # fmt: skip
+    p.add_argument(
         "--models", nargs="+", default=None,
         help="only time 1000-step generation of these checkpoints side by side (first = reference)",
     )  # fmt: skip
     args = p.parse_args(argv)
+    if args.batches and min(args.batches) < 1:
+        p.error(f"--batches must be ≥ 1, got {args.batches}")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -171,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows: list[tuple[str, float, float | None]] = []
     with torch.no_grad():
-        for batch in (1, 16, 64):
+        for batch in args.batches or (1, 16, 64):
             x = torch.randn(batch, 1, 28, 28, device=device)
             t = torch.full((batch,), diffusion.num_timesteps // 2, device=device, dtype=torch.long)
             ours = timed(lambda x=x, t=t: model(x, t), device, max(10, args.repeats))
@@ -192,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             args.repeats,
         )
 
-    batches = (16, 64) if device.type == "cuda" else (16,)
+    batches = args.batches or ((16, 64) if device.type == "cuda" else (16,))
     for n in batches:
         for name, sampler, steps in ((f"ddpm-1000 x{n}", "ddpm", None), (f"ddim-50 x{n}", "ddim", 50)):
             ref = None

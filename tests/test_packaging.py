@@ -54,6 +54,8 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     assert modules <= names, sorted(modules - names)
     data = {"ddpm/assets/digits.npz", "ddpm/bundled/config.json", "ddpm/bundled/model.safetensors"}
     data |= {"ddpm/bundled/classifier/config.json", "ddpm/bundled/classifier/model.safetensors"}
+    players = ("common.js", "forward_player.js", "chain_player.js", "players.css")  # views/players.py's
+    data |= {f"ddpm/views/js/{name}" for name in players}
     assert data <= names, sorted(data - names)
     assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)
 

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import gradio as gr
+import numpy as np
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
@@ -17,6 +19,16 @@ CHROMIUM = chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 
 import app  # noqa: E402
+from ddpm.images import to_display  # noqa: E402
+from ddpm.teaching.common import seeded_noise  # noqa: E402
+from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
+from ddpm.views.digits import bundled_of_class, default_digit  # noqa: E402
+from ddpm.views.forward import values_markdown  # noqa: E402
+from ddpm.views.players import READOUT, chain_player, chain_value  # noqa: E402
+from ddpm.views.runtime import diffusion_cpu  # noqa: E402
+from ddpm.views.widgets import digit_tensor  # noqa: E402
+
+PLAYER = "#forward-player .ddpm-forward"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +58,7 @@ def requested(url, browser):
     urls: list[str] = []
     page.on("request", lambda request: urls.append(request.url))
     page.goto(url, wait_until="load")
-    page.wait_for_selector("#forward-xt img", timeout=60_000)
+    page.wait_for_selector(f"{PLAYER}[data-t]", timeout=60_000)
     yield page, urls
     page.close()
 
@@ -65,18 +77,188 @@ def screenshot(page, name: str, tmp_path: Path) -> Path:
 
 
 def test_slider_moves_the_noisy_image(page, tmp_path):
-    before = page.locator("#forward-xt img").get_attribute("src")
+    before = canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]")
     slider = page.locator("#forward-t input[type=range]")
     slider.focus()
     for _ in range(5):
         slider.press("ArrowRight")
-    page.wait_for_function(
-        "src => document.querySelector('#forward-xt img')?.getAttribute('src') !== src",
-        arg=before,
-        timeout=15_000,
-    )
     assert page.locator("#forward-t input[type=number]").input_value() == "255"
+    assert page.locator(PLAYER).get_attribute("data-t") == "255"
+    assert not np.array_equal(canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]"), before)
     assert screenshot(page, "forward", tmp_path).stat().st_size > 10_000
+
+
+# -- the forward player: drawn in the page, the core's numbers, no request ------------------------
+
+READ_CANVAS = """([selector, height, width]) => {
+    const canvas = document.querySelector(selector);
+    const rgba = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const grey = [];
+    for (let i = 0; i < height; i++) {
+        for (let j = 0; j < width; j++) {  // the centre of each drawn pixel
+            const y = Math.floor(((i + 0.5) * canvas.height) / height);
+            const x = Math.floor(((j + 0.5) * canvas.width) / width);
+            grey.push(rgba[4 * (y * canvas.width + x)]);
+        }
+    }
+    return grey;
+}"""
+
+SET_T = """(t) => {  // as lecture.JS steps a slider: set the value, dispatch input
+    const slider = document.querySelector("#forward-t input[type=range]");
+    slider.value = String(t);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+}"""
+
+
+def canvas_pixels(page, selector: str, height: int = 28, width: int = 28) -> np.ndarray:
+    """A canvas' grey levels, one per drawn image pixel: uint8 [height, width]."""
+    grey = page.evaluate(READ_CANVAS, [selector, height, width])
+    return np.array(grey, dtype=np.uint8).reshape(height, width)
+
+
+def wait_for_canvas(page, name: str, want: np.ndarray) -> None:
+    """Wait until the forward player's canvas ``name`` shows ``want`` (uint8 [28, 28]), e.g. new data."""
+    selector = f"{PLAYER} canvas[data-image={name}]"
+    page.wait_for_function(
+        f"(want) => ({READ_CANVAS})(['{selector}', 28, 28]).every((v, i) => v === want[i])",
+        arg=want.flatten().tolist(),
+        timeout=30_000,
+    )
+
+
+def show_forward_at(page, t: int) -> None:
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()
+    page.evaluate(SET_T, t)
+    page.wait_for_function(f"() => document.querySelector('{PLAYER}').dataset.t === '{t}'")
+
+
+@pytest.mark.parametrize("t", [0, 1, 10, 250, 999, 1000])
+def test_the_forward_player_draws_the_cores_images_and_values(page, t):
+    diffusion = diffusion_cpu()
+    assert t <= diffusion.num_timesteps
+    show_forward_at(page, t)
+    x0 = digit_tensor(default_digit())
+    noise = seeded_noise(x0.shape, int(page.locator("#forward-seed input").input_value()))
+    x_t = x0 if t == 0 else diffusion.q_sample(x0, t - 1, noise)
+    drawn = canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]").astype(int)
+    assert np.abs(drawn - to_display(x_t)[0, 0]).max() <= 1
+    assert np.array_equal(drawn, to_display(x_t)[0, 0])  # the float32 sum and to_display, replicated exactly
+    view = forward_view(diffusion, x0, t, noise)
+    for name, image, low in [("x0", view.x0, -1), ("eps", view.noise, -3), ("signal", view.signal, -1),
+                             ("scaled", view.scaled_noise, -1)]:  # fmt: skip
+        assert np.array_equal(canvas_pixels(page, f"{PLAYER} canvas[data-image={name}]"),
+                              to_display(image, low, -low)[0, 0]), name  # fmt: skip
+    table = page.locator(f"{PLAYER} .readout")
+    assert table.locator("h3").inner_text() == f"t = {t}"
+    markdown = values_markdown(view.values)
+    if t == 0:
+        assert table.locator("p.clean").is_visible() and not table.locator("table").is_visible()
+        assert "The clean digit: ᾱ₀ = 1, no noise yet." in markdown
+    else:
+        cells = [table.locator(f"td[data-value={name}]").inner_text() for name in READOUT]
+        assert cells == markdown.splitlines()[-1].strip("| ").split(" | ")
+
+
+def test_the_forward_readout_is_values_markdown_at_every_t(page):
+    diffusion = diffusion_cpu()
+    T = diffusion.num_timesteps
+    rows = page.evaluate(
+        f"(T) => Array.from({{ length: T + 1 }}, (_, t) => document.querySelector('{PLAYER}').readout(t))", T
+    )
+    assert rows[0] is None  # t = 0: the clean digit's message
+    for t in range(1, T + 1):
+        expected = values_markdown(schedule_values(diffusion, t)).splitlines()[-1].strip("| ").split(" | ")
+        assert [rows[t][name] for name in READOUT] == expected, t
+
+
+def test_moving_the_forward_slider_sends_no_request(page, url):
+    show_forward_at(page, 100)
+    host = urlsplit(url).netloc
+    sent: list[str] = []
+
+    def count(request):
+        if urlsplit(request.url).netloc == host:
+            sent.append(request.url)
+
+    slider = page.locator("#forward-t input[type=range]")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.on("request", count)
+    try:
+        page.mouse.move(box["x"] + 0.2 * box["width"], y)
+        page.mouse.down()
+        for i in range(40):  # a drag across most of the slider
+            page.mouse.move(box["x"] + (0.2 + 0.6 * i / 39) * box["width"], y)
+        page.mouse.up()
+        dragged = int(page.locator(PLAYER).get_attribute("data-t"))
+        slider.focus()
+        for _ in range(10):  # the slider's own keys
+            slider.press("ArrowRight")
+        page.locator("h1").first.click()
+        page.keyboard.press("Shift+ArrowLeft")  # the page's keys (lecture.JS)
+        time.sleep(1.0)
+    finally:
+        page.remove_listener("request", count)
+    assert not sent, sent
+    assert 500 < dragged < 900
+    assert page.locator(PLAYER).get_attribute("data-t") == str(dragged)
+    assert page.locator("#forward-t input[type=number]").input_value() == str(dragged)
+
+
+def test_a_forward_frame_is_drawn_within_a_display_frame(page):
+    show_forward_at(page, 300)
+    slider = page.locator("#forward-t input[type=range]")
+    slider.focus()
+    keys = []
+    for _ in range(30):
+        slider.press("ArrowRight")
+        keys.append(float(page.locator(PLAYER).get_attribute("data-draw-ms")))
+    dispatched = page.evaluate(f"""() => {{
+        const slider = document.querySelector("#forward-t input[type=range]"), ms = [];
+        for (let t = 400; t < 600; t++) {{
+            slider.value = String(t);
+            slider.dispatchEvent(new Event("input", {{ bubbles: true }}));
+            ms.push(Number(document.querySelector('{PLAYER}').dataset.drawMs));
+        }}
+        return ms;
+    }}""")
+    assert page.locator(PLAYER).get_attribute("data-t") == "599"
+    # input event -> frame drawn: about a millisecond. On a loaded machine the OS may pause the
+    # browser mid-draw now and then, so the bound is on the 95th percentile, not on every frame.
+    ms = sorted(keys + dispatched)
+    assert ms[len(ms) // 2] < 4 and ms[int(0.95 * len(ms))] < 16, (ms[len(ms) // 2], ms[-10:])
+
+
+def test_new_noise_and_a_typed_seed_send_the_player_their_epsilon(page):
+    show_forward_at(page, 500)
+    seed = page.locator("#forward-seed input")
+    start = int(seed.input_value())
+
+    def wait_for_noise(value: int) -> None:
+        wait_for_canvas(page, "eps", to_display(seeded_noise((1, 1, 28, 28), value), -3, 3)[0, 0])
+
+    page.get_by_role("button", name="New noise").click()
+    page.wait_for_function(f"() => document.querySelector('#forward-seed input').value === '{start + 1}'")
+    wait_for_noise(start + 1)
+    seed.fill(str(start))
+    seed.press("Enter")
+    wait_for_noise(start)
+    assert page.locator(PLAYER).get_attribute("data-t") == "500"
+
+
+@pytest.mark.parametrize("t", [250, 600])
+def test_a_deep_link_sets_the_forward_player(browser, url, t):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url + f"?view=forward&t={t}&digit=3", wait_until="load")
+    page.wait_for_function(f"() => document.querySelector('{PLAYER}')?.dataset.t === '{t}'", timeout=60_000)
+    digit = bundled_of_class(3, 0)
+    wait_for_canvas(page, "x0", digit)  # the server sends the new digit's x_0 and ε once
+    x0 = digit_tensor(digit)
+    x_t = diffusion_cpu().q_sample(x0, t - 1, seeded_noise(x0.shape, 0))
+    assert np.array_equal(canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]"), to_display(x_t)[0, 0])
+    assert page.locator(f"{PLAYER} .readout h3").inner_text() == f"t = {t}"
+    page.close()
 
 
 CATCH_STREAMED_FRAME = """() => {
@@ -180,3 +362,126 @@ def test_every_lesson_runs(page, tab, button, result, tmp_path):
     page.wait_for_selector(result, timeout=120_000)
     time.sleep(0.5)  # let a streamed view draw its last frame
     screenshot(page, "lesson-" + tab.split()[0].lower().strip("?&"), tmp_path)
+
+
+# -- the chain player, on a page of its own (no model) ----------------------------------------------
+
+CHAIN = "#chain .ddpm-chain"
+N_FRAMES = 40
+
+
+def known_frames(n: int = N_FRAMES, shift: int = 0) -> dict[str, np.ndarray]:
+    """Two series of n frames [12, 10] whose pixels tell the frame they belong to."""
+    k, i, j = np.ogrid[:n, :12, :10]
+    first = ((6 * k + 10 * i + j + shift) % 256).astype(np.uint8)
+    return {"exact q": first, "learned p_θ": 255 - first}
+
+
+@pytest.fixture(scope="module")
+def chain_page(browser):
+    frames = known_frames()
+    with gr.Blocks() as demo:
+        gr.Slider(0, 10, value=5, step=1, elem_id="other-t", elem_classes=["timestep"])
+        player = chain_player("chain", height=120, value=chain_value(frames, list(range(N_FRAMES, 0, -1))))
+        chain_player("chain-empty", hint="Nothing to play yet.")
+        swap = gr.Button("Swap", elem_id="chain-swap")
+        another = chain_value(known_frames(7, shift=3), list(range(7)), label="step", start=6)
+        swap.click(lambda: another, None, player)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, js=app.JS
+    )
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(url, wait_until="load")
+    page.wait_for_selector(f"{CHAIN}[data-frame]", timeout=60_000)
+    yield page, urlsplit(url).netloc, frames
+    page.close()
+    demo.close()
+
+
+def chain_frame(page, name: str) -> np.ndarray:
+    return canvas_pixels(page, f"{CHAIN} canvas[data-series='{name}']", 12, 10)
+
+
+def scrub(page, k: int) -> None:
+    page.evaluate(f"""() => {{
+        const scrubber = document.querySelector("{CHAIN} .scrub input");
+        scrubber.value = "{k}";
+        scrubber.dispatchEvent(new Event("input", {{ bubbles: true }}));
+    }}""")
+
+
+def test_the_chain_player_shows_the_frame_scrubbed_to(chain_page):
+    page, _, frames = chain_page
+    assert page.locator(CHAIN).get_attribute("data-frames") == str(N_FRAMES)
+    for k in (0, 7, 23, N_FRAMES - 1):
+        scrub(page, k)
+        assert page.locator(CHAIN).get_attribute("data-frame") == str(k)
+        for name, series in frames.items():
+            assert np.array_equal(chain_frame(page, name), series[k]), (name, k)
+        assert page.locator(f"{CHAIN} .time").inner_text() == f"t = {N_FRAMES - k}"
+    assert page.locator("#chain-empty .hint").inner_text() == "Nothing to play yet."
+    empty = page.locator("#chain-empty")
+    assert empty.locator(".hint").is_visible() and not empty.locator(".controls").is_visible()
+
+
+def test_the_chain_players_keys_step_one_frame_and_leave_the_page_slider_alone(chain_page):
+    page, _, frames = chain_page
+    scrub(page, 10)
+    page.locator(f"{CHAIN} canvas").first.click()  # focus the player
+    frame = lambda: int(page.locator(CHAIN).get_attribute("data-frame"))  # noqa: E731
+    page.keyboard.press("ArrowRight")
+    assert frame() == 11 and np.array_equal(chain_frame(page, "exact q"), frames["exact q"][11])
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert frame() == 9
+    page.keyboard.press("Shift+ArrowRight")
+    assert frame() == 19
+    assert page.locator("#other-t input[type=number]").input_value() == "5"  # the page's handler kept out
+    page.locator("#other-t input[type=range]").focus()
+    page.locator("body").click(position={"x": 5, "y": 5})  # nothing focused: the page's keys
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#other-t input[type=number]').value === '6'")
+    assert frame() == 19  # the first visible timestep slider moved, not the player
+
+
+def test_the_chain_player_plays_and_pauses_without_a_request(chain_page):
+    page, host, frames = chain_page
+    sent: list[str] = []
+
+    def count(request):
+        if urlsplit(request.url).netloc == host:
+            sent.append(request.url)
+
+    page.on("request", count)
+    try:
+        scrub(page, 0)
+        for k in range(0, N_FRAMES, 3):
+            scrub(page, k)
+        page.locator(f"{CHAIN} [data-action=first]").click()
+        page.locator(f"{CHAIN} [data-action=play]").click()
+        page.wait_for_function(f"() => Number(document.querySelector('{CHAIN}').dataset.frame) >= 10")
+        page.locator(f"{CHAIN} [data-action=play]").click()  # pause
+        paused = page.locator(CHAIN).get_attribute("data-frame")
+        time.sleep(0.3)
+        assert page.locator(CHAIN).get_attribute("data-frame") == paused
+        page.locator(f"{CHAIN} [data-action=play]").click()  # runs on to the end, and stops there
+        page.wait_for_function(f"() => document.querySelector('{CHAIN}').dataset.frame === '{N_FRAMES - 1}'")
+        time.sleep(0.2)
+        assert "playing" not in page.locator(CHAIN).get_attribute("class")
+        page.locator(f"{CHAIN} [data-action=prev]").click()
+        assert page.locator(CHAIN).get_attribute("data-frame") == str(N_FRAMES - 2)
+    finally:
+        page.remove_listener("request", count)
+    assert not sent, sent
+    assert np.array_equal(chain_frame(page, "learned p_θ"), frames["learned p_θ"][N_FRAMES - 2])
+    assert float(page.locator(CHAIN).get_attribute("data-draw-ms")) < 16
+
+
+def test_a_new_chain_from_the_server_replaces_the_frames(chain_page):
+    page, _, _ = chain_page
+    page.locator("#chain-swap").click()
+    page.wait_for_function(f"() => document.querySelector('{CHAIN}').dataset.frames === '7'", timeout=30_000)
+    new = known_frames(7, shift=3)
+    assert page.locator(CHAIN).get_attribute("data-frame") == "6"  # its start frame
+    assert np.array_equal(chain_frame(page, "exact q"), new["exact q"][6])
+    assert page.locator(f"{CHAIN} .time").inner_text() == "step = 6"

@@ -9,9 +9,10 @@ import numpy as np
 
 from ..teaching.common import seeded_noise
 from ..teaching.forward import ScheduleValues, forward_view
+from .players import forward_player, forward_value
 from .plots import schedule_plot
 from .runtime import diffusion_cpu
-from .widgets import LATEX, digit_tensor, image, show, show_noise, user_errors
+from .widgets import LATEX, digit_tensor, inline_frames, show, show_noise, user_errors
 
 EQUATION = r"""
 $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\qquad
@@ -39,7 +40,11 @@ def values_markdown(r: ScheduleValues) -> str:
 
 @user_errors
 def forward(digit: np.ndarray, t: int, seed: int):
-    """x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, x_t, the schedule's values and its plot at the paper's t."""
+    """x_t, x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, the schedule's values and its plot at the paper's t.
+
+    The ``/forward`` endpoint for API clients; the page draws the same in the browser
+    (:func:`.players.forward_player`) and never calls it.
+    """
     diffusion = diffusion_cpu()
     x0 = digit_tensor(digit)
     view = forward_view(diffusion, x0, int(t), seeded_noise(x0.shape, int(seed)))
@@ -54,9 +59,23 @@ def forward(digit: np.ndarray, t: int, seed: int):
     )
 
 
+def api_outputs() -> list:
+    """Hidden outputs of ``/forward``: its images travel inline, as PNG data URLs (no file each)."""
+    images = [inline_frames(gr.Image(label=label, format="png", visible=False)) for label in
+              ("xₜ = sum", "x₀ (clean)", "ε (noise)", "√ᾱₜ · x₀", "√(1−ᾱₜ) · ε")]  # fmt: skip
+    table = gr.Markdown(visible=False)
+    plot = inline_frames(gr.Image(label="ᾱₜ and log SNR; red line: current t", format="png", visible=False))
+    return [*images, table, plot]
+
+
 def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
-    """The tab; returns (handler, inputs, outputs) so the app can render it on page load."""
-    T = diffusion_cpu().num_timesteps
+    """The tab; returns (handler, inputs, outputs) that refresh its player, for the app's page load.
+
+    The slider drives the player in the page (no request per tick); the server sends the player a
+    digit's x_0 and ε when the digit or the seed changes.
+    """
+    diffusion = diffusion_cpu()
+    T = diffusion.num_timesteps
     with gr.Tab("1 · Forward: adding noise", id="forward"):
         gr.Markdown(EQUATION, latex_delimiters=LATEX)
         with gr.Row():
@@ -80,23 +99,13 @@ def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
                 elem_id="forward-seed",
             )
             new_noise = gr.Button("New noise", scale=1)
-        with gr.Row(equal_height=True):
-            x0 = image("x₀ (clean)")
-            eps = image("ε (noise)")
-            signal = image("√ᾱₜ · x₀")
-            scaled = image("√(1−ᾱₜ) · ε")
-            x_t = image("xₜ = sum", height=260, elem_id="forward-xt")
-        with gr.Row():
-            table = gr.Markdown()
-            plot = gr.Image(
-                label="ᾱₜ and log SNR; red line: current t", format="png", interactive=False, buttons=[]
-            )
-    outputs = [x_t, x0, eps, signal, scaled, table, plot]
-    inputs = [digit, t, seed]
-    t.input(forward, inputs, outputs, api_name="forward", trigger_mode="always_last", show_progress="hidden")
-    seed.submit(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
-    new_noise.click(lambda s: int(s) + 1, seed, seed, api_visibility="private", show_progress="hidden").then(
-        forward, inputs, outputs, api_visibility="private", show_progress="hidden"
-    )
-    digit.change(forward, inputs, outputs, api_visibility="private", show_progress="hidden")
-    return forward, inputs, outputs
+        player = forward_player(t, forward_value(digit.value, 0), diffusion, elem_id="forward-player")
+        api = gr.Button(visible=False)
+        outputs = api_outputs()
+    api.click(forward, [digit, t, seed], outputs, api_name="forward")
+    # a new ε or x_0 for the player: typed, "New noise", a preset or a link (all change the seed)
+    refresh = {"api_visibility": "private", "show_progress": "hidden", "trigger_mode": "always_last"}
+    seed.change(forward_value, [digit, seed], player, **refresh)
+    digit.change(forward_value, [digit, seed], player, **refresh)
+    new_noise.click(None, seed, seed, js="(s) => Number(s) + 1")
+    return forward_value, [digit, seed], [player]

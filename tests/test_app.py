@@ -1,5 +1,6 @@
 """The app through its API: a live server on a free port, driven by gradio_client."""
 
+import asyncio
 import base64
 import io
 import threading
@@ -15,12 +16,14 @@ from PIL import Image
 
 import app
 from ddpm.images import upscale
+from ddpm.sampling import ddim_timesteps
 from ddpm.views import generate as generate_view
 from ddpm.views import results, reverse, serving, stream
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
 from ddpm.views.runtime import runtime
 from ddpm.views.widgets import inline_frames, save_png
+from tests.test_players import frames_of
 
 
 @pytest.fixture(scope="module")
@@ -261,3 +264,38 @@ def test_identical_comparisons_at_once_join_one_computation(client, counting):
     assert counting.calls == 2 * one  # four requests, one more chain
     assert all(np.array_equal(pixels(f[1]), pixels(finals[0][1])) for f in finals)
     assert all("done" in f[4] for f in finals)
+
+
+def test_the_page_gets_every_step_of_the_chains_for_its_player():
+    async def frames():
+        return [f async for f in reverse.compare_in_page(default_digit(), 12, 4, "fixed_small")]
+
+    *streamed, final = asyncio.run(frames())
+    player = final.player
+    assert player["times"] == list(range(12, -1, -1)) and player["start"] == 12
+    series = {s["name"]: frames_of(s)[:13] for s in player["series"]}  # the sheet pads its last block
+    assert set(series) == set(reverse.PLAYER_SERIES)
+    exact, learned = series[reverse.PLAYER_SERIES[0]], series[reverse.PLAYER_SERIES[1]]
+    assert exact.shape == (13, 28, 28)
+    assert np.array_equal(exact[-1], default_digit())  # the exact chain ends at x_0 (display of x_0)
+    # every frame is the chain's x_t: the streamed 112×112 frames are the same pixels, 4× larger
+    shown = pixels(final.learned) if not isinstance(final.learned, np.ndarray) else final.learned
+    assert np.array_equal(upscale(learned[-1], 8), shown)
+    assert all(isinstance(f.player, type(gr.skip())) for f in streamed)
+    assert np.array_equal(exact[0], learned[0])  # both start from the same x_t
+
+
+def test_the_page_gets_the_generation_at_a_stride_for_its_player():
+    async def frames():
+        return [f async for f in generate_view.generate_in_page(4, "ddim", 10, 0.0, 0)]
+
+    *streamed, final = asyncio.run(frames())
+    player = final[5]
+    # each kept frame is x_prev of a DDIM step: the paper's t of the next timestep down, then 0
+    ddim = ddim_timesteps(runtime().diffusion.num_timesteps - 1, 10)  # 0-based t
+    assert player["times"] == [t + 1 for t in ddim[1:]] + [0] and player["start"] == 9
+    x_t = frames_of(player["series"][0])[:10]
+    shown = pixels(final[0])  # the final grid, a file about FINAL_WIDTH wide
+    scale = shown.shape[1] // x_t.shape[2]
+    assert np.array_equal(upscale(x_t[-1], scale), shown)
+    assert len(streamed) >= 1 and all(len(f) == 6 for f in streamed)

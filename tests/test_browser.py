@@ -289,17 +289,28 @@ def test_a_short_generation_runs_to_the_end(page, tmp_path):
     # streamed frames come inside the stream and fill the box; the last is a file, to download
     assert page.evaluate("() => window.streamedFrameFit") == "contain"
     assert "/file=" in page.locator("#generate-xt img").get_attribute("src")
+    player = "#generate-player .ddpm-chain"
+    page.wait_for_selector(f"{player}[data-frames='20']", timeout=30_000)  # DDIM-20: every step kept
     assert screenshot(page, "generate", tmp_path).stat().st_size > 10_000
 
 
-def test_exact_and_learned_chains_run_side_by_side(page, tmp_path):
+def test_exact_and_learned_chains_run_side_by_side_then_stay_in_the_player(page, tmp_path):
     page.get_by_role("tab", name="2 · Reverse: exact vs learned").click()
     start = page.locator("#reverse-t input[type=number]")
-    start.fill("300")
+    start.fill("60")
     start.press("Enter")
     page.locator("#reverse-run").click()
-    page.wait_for_selector("#reverse-status :text('done')", timeout=60_000)
-    assert "step 300 of 300" in page.locator("#reverse-status").inner_text()
+    page.wait_for_selector("#reverse-status :text('done')", timeout=120_000)
+    assert "step 60 of 60" in page.locator("#reverse-status").inner_text()
+    player = "#reverse-player .ddpm-chain"
+    page.wait_for_selector(f"{player}[data-frames='61']", timeout=30_000)
+    assert page.locator(player).get_attribute("data-frame") == "60"  # opens on t = 0, the end
+    exact = f"{player} canvas[data-series='exact q: xₜ']"
+    assert np.array_equal(canvas_pixels(page, exact), default_digit())  # the exact chain's x_0
+    page.locator(exact).click()  # focus the player: ← goes back one reverse step
+    page.keyboard.press("ArrowLeft")
+    assert page.locator(player).get_attribute("data-frame") == "59"
+    assert page.locator(f"{player} .time").inner_text() == "t = 1"
     assert screenshot(page, "reverse", tmp_path).stat().st_size > 10_000
 
 

@@ -15,6 +15,7 @@ from ..guidance import labels_for, require_labels
 from ..images import save_gif
 from ..inference import sample_loop
 from . import compute
+from .players import chain_player, chain_value
 from .plots import filmstrip
 from .results import shared_stream
 from .runtime import diffusion_cpu, gpu, model_config, model_fingerprint, runtime
@@ -84,15 +85,33 @@ def check_class_request(
     return labels_for(str(digit), n, require_labels(model), device), guidance
 
 
+API_OUTPUTS = 5  # /generate's outputs: x_t, x̂_0, status, GIF, filmstrip (the page's player comes after)
+
+
 def _waiting(position: int, seconds: float) -> tuple:
-    return (gr.skip(), gr.skip(), waiting_status(position, seconds), gr.skip(), gr.skip())
+    return (gr.skip(), gr.skip(), waiting_status(position, seconds), gr.skip(), gr.skip(), gr.skip())
 
 
 @user_errors
+async def generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
+                   guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
+    """/generate for API clients: the frames of :func:`shared_generate` without the player's data."""
+    async for frame in shared_generate(n, sampler, steps, eta, seed, digit, guidance):
+        yield frame[:API_OUTPUTS]
+
+
+@user_errors
+async def generate_in_page(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
+                           guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
+    """The page's Generate: the frames of :func:`shared_generate`, the last with the trajectory."""
+    async for frame in shared_generate(n, sampler, steps, eta, seed, digit, guidance):
+        yield frame
+
+
 @shared_stream("generate", model_fingerprint, _waiting)
 @gpu(duration=90)
-def generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
-             guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
+def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
+                    guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
     """Stream a generation; ``digit`` (``"any"``, or 0 … 9 for a class-conditional model) and the
     guidance weight w ask for a class. Computed once for everyone who asks for the same one
     (:mod:`.results`)."""
@@ -106,7 +125,7 @@ def _generate(
     rt, n: int, sampler: str, steps: int | None, eta: float, seed: int,
     labels: torch.Tensor | None = None, guidance: float = 0.0,
 ):  # fmt: skip
-    """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip) while the chain runs.
+    """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip, player) while the chain runs.
 
     Streamed grids are arrays (sent inside the stream, see :func:`.widgets.inline_frames`); the
     final ones are PNG files, like the GIF and the filmstrip, which come with the last frame only.
@@ -114,7 +133,8 @@ def _generate(
     The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its
     newest step every :data:`.stream.FRAME_SECONDS`, so a fast GPU is not slowed by the page and a
     slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the downloads
-    are the same on every machine.
+    are the same on every machine, and so are the player's (grids at 1 pixel per pixel: the page
+    scales them up).
     """
     generator = torch.Generator(rt.device).manual_seed(seed)
     start = time.perf_counter()
@@ -122,6 +142,8 @@ def _generate(
     tag = "" if labels is None else f"_digit{int(labels[0])}_w{guidance:g}"
     gif_frames: list = []
     first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every GIF frame
+    trajectory: dict[str, list[np.ndarray]] = {"xₜ": [], "x̂₀": []}
+    times: list[int] = []  # the paper's t of each kept frame (0: the finished digits)
 
     def chain():
         RUNNING["generate"] += 1
@@ -136,6 +158,9 @@ def _generate(
                 if step.index == 0 or done % every == 0 or done == step.num_steps:
                     gif_frames.append(show_grid(step.x_prev, max_width=320))
                     first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
+                    trajectory["xₜ"].append(show_grid(step.x_prev, max_width=0))
+                    trajectory["x̂₀"].append(show_grid(step.pred_x0, max_width=0))
+                    times.append(step.t_prev + 1)
                 yield step
         finally:  # also when Stop ends the stream
             RUNNING["generate"] -= 1
@@ -151,7 +176,7 @@ def _generate(
             f"`{progress_bar(done, step.num_steps)}` **step {done} / {step.num_steps}** (t = {step.t + 1}) · "
             f"{time.perf_counter() - start:.1f} s on {rt.device.type}{asked}"
         )
-        yield (*compute.call(grids, step, STREAM_WIDTH), status, gr.skip(), gr.skip())
+        yield (*compute.call(grids, step, STREAM_WIDTH), status, gr.skip(), gr.skip(), gr.skip())
     elapsed = time.perf_counter() - start
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}{tag}.gif"))
@@ -168,7 +193,8 @@ def _generate(
     names = (f"generation_seed{seed}{tag}_xt", f"generation_seed{seed}{tag}_x0hat")
     x_t, x0_hat = save_pngs(compute.call(grids, step, FINAL_WIDTH), names, folder)
     status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}{asked}"
-    yield x_t, x0_hat, status, gif, strip
+    player = chain_value({name: np.stack(f) for name, f in trajectory.items()}, times, "t", len(times) - 1)
+    yield x_t, x0_hat, status, gif, strip, player
 
 
 def grids(step, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -208,15 +234,18 @@ def build_generate_tab() -> None:
                 label="x̂₀ (the model's current guess)", format="png", interactive=False,
                 buttons=["download"], height=480,
             ))  # fmt: skip
+        player = chain_player(
+            "generate-player", hint=f"When the generation has run, {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
+            height=320,
+        )  # fmt: skip
         with gr.Row():
             gif = gr.File(label="Animated GIF of the trajectory")
             strip = gr.File(label="Filmstrip of the first digit (PNG)")
-    event = run.click(
-        generate,
-        [n, sampler, steps, eta, seed, digit, guidance],
-        [x_t, x0_hat, status, gif, strip],
-        api_name="generate",
-        concurrency_limit=WATCHERS,
-        show_progress="hidden",  # the status shows the progress (see widgets.progress_bar)
-    )
+        api = gr.Button(visible=False)  # /generate's trigger, for API clients
+    inputs = [n, sampler, steps, eta, seed, digit, guidance]
+    outputs = [x_t, x0_hat, status, gif, strip]
+    # the status shows the progress (see widgets.progress_bar)
+    shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
+    event = run.click(generate_in_page, inputs, [*outputs, player], api_visibility="private", **shared)
+    api.click(generate, inputs, outputs, api_name="generate", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

@@ -14,7 +14,8 @@ from ..teaching.likelihood import bound_terms, contrast_images
 from ..teaching.noise_error import NoiseError, noise_prediction_error
 from .compute import on_compute_thread
 from .plots import BOUND_COLOURS, bound_terms_plot, noise_error_plot
-from .runtime import digits, gpu, runtime
+from .results import shared_call
+from .runtime import digits, gpu, model_fingerprint, runtime
 from .widgets import LATEX, digit_tensor, image, plot_image, show, user_errors
 
 BPD_EXPLAIN = r"""
@@ -37,6 +38,7 @@ the digit's own pixels; near $t = T$, $x_t$ is almost all noise and $\hat\vareps
 
 @gpu(duration=60)
 @user_errors
+@shared_call("bits_per_dim", model_fingerprint)
 @on_compute_thread
 def bits_per_dim(digit: np.ndarray, seed: int = 0):
     """(plot of the terms over t, the three images, a table of totals).
@@ -78,6 +80,7 @@ def _noise_error(seed: int) -> NoiseError:
 
 @gpu(duration=60)
 @user_errors
+@shared_call("noise_error", model_fingerprint)
 @on_compute_thread
 def noise_error(seed: int = 0):
     """(plot of E‖ε − ε_θ‖²/D over t, markdown with L_simple)."""

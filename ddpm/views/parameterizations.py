@@ -8,7 +8,8 @@ import numpy as np
 from ..teaching.common import rms
 from ..teaching.parameterizations import parameterization_view, variance_chains
 from .compute import on_compute_thread
-from .runtime import diffusion_cpu, gpu, runtime
+from .results import shared_call
+from .runtime import diffusion_cpu, gpu, model_fingerprint, runtime
 from .widgets import LATEX, digit_tensor, image, show, show_noise, user_errors
 
 NAMES = {"eps": "ε", "x0": "x₀", "v": "v"}
@@ -29,6 +30,7 @@ or $\beta_t$ (same $z$), and the whole learned chain from $x_t$ to $x_0$ with ea
 
 @gpu(duration=30)
 @user_errors
+@shared_call("parameterizations", model_fingerprint)
 @on_compute_thread
 def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0):
     """(x_t, output, x̂_0 / ε̂ / μ for each reading..., one step each σ², chain end each σ², text)."""

@@ -15,7 +15,9 @@ from ..teaching.readout import class_probabilities, read_class, readout_due
 from . import compute
 from .compute import on_compute_thread
 from .plots import class_histogram, class_probability_plot
-from .runtime import classifier, diffusion_cpu, gpu, model_config, runtime
+from .results import shared_call, shared_stream
+from .runtime import classifier, diffusion_cpu, gpu, model_config, model_fingerprint, runtime
+from .serving import WATCHERS
 from .stream import paced
 from .widgets import (
     LATEX,
@@ -28,6 +30,7 @@ from .widgets import (
     show,
     show_grid,
     user_errors,
+    waiting_status,
 )
 
 MAX_PASTS = 64
@@ -47,6 +50,7 @@ $\hat x_0$ at each step: the plot shows its class probabilities over $t$ (right 
 
 @gpu(duration=60)
 @user_errors
+@shared_call("pasts", model_fingerprint)
 @on_compute_thread
 def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_class: bool = False):
     """(x_t, grid of K pasts, class histogram, exact posterior's x_0, summary).
@@ -74,8 +78,13 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_clas
     return show(x_t), show_grid(results), class_histogram(verdict.counts), show(x0), text
 
 
-@gpu(duration=60)
+def _waiting(position: int, seconds: float) -> tuple:
+    return (gr.skip(), gr.skip(), gr.skip(), waiting_status(position, seconds))
+
+
 @user_errors
+@shared_stream("classifier_readout", model_fingerprint, _waiting)
+@gpu(duration=60)
 def classifier_readout(seed: int = 0):
     """Stream (x_t, x̂_0, probabilities plot, status) while one digit is generated (1000 steps)."""
     rt = runtime()
@@ -143,4 +152,4 @@ def build_pasts_tabs(digit: gr.State) -> None:
             x0_hat = inline_frames(image("x̂₀", height=240))
         plot = inline_frames(plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot"))
     run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout",
-              show_progress="hidden")  # fmt: skip
+              concurrency_limit=WATCHERS, show_progress="hidden")  # fmt: skip

@@ -16,13 +16,15 @@ from ..teaching.readout import class_probabilities, read_class, readout_due
 from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times, inspect_step
 from . import compute
 from .compute import on_compute_thread
+from .players import chain_player, chain_value
 from .plots import class_probability_plot, filmstrip
-from .results import shared_stream
+from .results import shared_call, shared_stream
 from .runtime import classifier, diffusion_cpu, gpu, model_config, model_fingerprint, runtime
 from .serving import WATCHERS
 from .stream import paced
 from .widgets import (
     LATEX,
+    NOISE_RANGE,
     digit_tensor,
     image,
     inline_frames,
@@ -68,8 +70,11 @@ class Frame(NamedTuple):
     strip: Any  # the filmstrip image (last frame only)
     strip_file: Any  # the same, as a file to download
     readout: Any  # the classifier's read-out of x̂_0 over t
+    player: Any  # the whole trajectory for the in-page player (last frame only; not in the API's /compare)
 
 
+API_OUTPUTS = len(Frame._fields) - 1  # /compare's outputs: every field but the player
+PLAYER_SERIES = ("exact q: xₜ", "learned p_θ: xₜ", "learned: x̂₀", "learned: ε̂")
 IMAGES = ("exact", "learned", "x0_hat", "eps_hat", "readout")  # streamed inside the stream; files at the end
 
 
@@ -95,10 +100,24 @@ def _waiting(position: int, seconds: float) -> Frame:
 
 
 @user_errors
+async def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
+    """/compare for API clients: the frames of :func:`shared_compare` without the player's data."""
+    async for frame in shared_compare(digit, t, seed, variance, told_class):
+        yield frame[:API_OUTPUTS]
+
+
+@user_errors
+async def compare_in_page(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
+    """The page's Run: the frames of :func:`shared_compare`, the last one with the whole trajectory."""
+    async for frame in shared_compare(digit, t, seed, variance, told_class):
+        yield frame
+
+
 @shared_stream("compare", model_fingerprint, _waiting)
 @gpu(duration=60)
-def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
-    """Stream both chains from the paper's t down to 0, then a filmstrip of both.
+def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
+    """Stream both chains from the paper's t down to 0, then a filmstrip of both and, for the
+    page's player, every step of the four series (28×28 frames, t from the start down to 0).
 
     With ``told_class`` a class-conditional model's learned chain is given the digit's class (the
     classifier's reading of x_0), and the curves show p_θ with and without it.
@@ -119,6 +138,7 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: boo
     titles: list[str] = []
     steps: list[ComparisonStep] = []
     readout: list[tuple[int, torch.Tensor]] = []  # (t, class probabilities [10]) of the learned x̂_0
+    trajectory: dict[str, list[np.ndarray]] = {name: [] for name in PLAYER_SERIES}
     start = time.perf_counter()
 
     def chain():  # runs in its own thread (see views.stream); keeps what the curves and strip need
@@ -132,6 +152,9 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: boo
                 titles.append(f"t={step.t}")
                 strip["exact q"].append(show(step.exact.x_t, scale=2))
                 strip["learned p_θ"].append(show(step.learned.x_t, scale=2))
+            images = (step.exact.x_t, step.learned.x_t, step.learned.pred_x0, step.learned.pred_noise)
+            for name, x, low in zip(PLAYER_SERIES, images, (-1, -1, -1, -NOISE_RANGE), strict=True):
+                trajectory[name].append(show(x, low, -low, scale=1))
             yield step
 
     for last, _ in paced(chain()):
@@ -144,7 +167,17 @@ def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: boo
     final = _frame(last, steps, t, start, path, readout, T, labels, final=True)
     names = [f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "readout")]
     saved = save_pngs([getattr(final, field) for field in IMAGES], names, folder)
-    yield final._replace(**dict(zip(IMAGES, saved, strict=True)))
+    # x_0 ends both chains; x̂_0 and ε̂ keep the last step's (t = 1), the network's last word
+    ends = (last.exact.x_prev, last.learned.x_prev)
+    for name, x in zip(PLAYER_SERIES, ends, strict=False):
+        trajectory[name].append(show(x, scale=1))
+    for name in PLAYER_SERIES[2:]:
+        trajectory[name].append(trajectory[name][-1])
+    times = [*range(t, 0, -1), 0]
+    player = chain_value(
+        {name: np.stack(frames) for name, frames in trajectory.items()}, times, "t", len(times) - 1
+    )
+    yield final._replace(player=player, **dict(zip(IMAGES, saved, strict=True)))
 
 
 def _frame(
@@ -185,11 +218,13 @@ def _frame(
             [t for t, _ in readout], [p for _, p in readout], T,
             title="Classifier on the learned chain's x̂₀ (the exact chain's is x₀)",
         ),
+        gr.skip(),
     )  # fmt: skip
 
 
 @gpu(duration=20)
 @user_errors
+@shared_call("inspect", model_fingerprint)
 @on_compute_thread
 def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
     rt = runtime()
@@ -242,6 +277,11 @@ def build_reverse_tab(digit: gr.State) -> None:
             learned = image("learned p_θ: xₜ", height=220)
             x0_hat = image("learned: x̂₀", height=220)
             eps_hat = image("learned: ε̂", height=220)
+        player = chain_player(
+            "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
+            height=200,
+        )  # fmt: skip
+        api = gr.Button(visible=False)  # /compare's trigger, for API clients
         with gr.Row():
             kl_plot = gr.LinePlot(
                 x="t",
@@ -275,11 +315,14 @@ def build_reverse_tab(digit: gr.State) -> None:
                 i_diff = image("μ_θ − μ̃ₜ (rescaled)")
             i_text = gr.Markdown(latex_delimiters=LATEX)
     outputs = Frame(
-        exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot
+        exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot, player
     )
     for field in IMAGES:
         inline_frames(getattr(outputs, field))
-    event = run.click(compare, [digit, t, seed, variance, told], list(outputs), api_name="compare", concurrency_limit=WATCHERS,
-                     show_progress="hidden")  # fmt: skip
+    inputs = [digit, t, seed, variance, told]
+    shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
+    event = run.click(compare_in_page, inputs, list(outputs), api_visibility="private", **shared)
+    # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
+    api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

@@ -207,7 +207,8 @@ async def play_room(
 
 async def forward_cpu(url: str, pid: int, n: int) -> dict[str, Any]:
     """Server CPU seconds and wall seconds per /forward call, over ``n`` sequential calls at t = 1, 2, …
-    (each t once, as in a drag, so that no answer can be a cached one), after a warm-up."""
+    (each t once, as in a drag, so that no answer can be a cached one), after a warm-up; one
+    session, as a dragging client has (a call without one also pays for a new session's state)."""
     async with connect(url) as client:
         info = (await client.get("/gradio_api/info")).json()
         T = int(api_data(info, "compare")[0])
@@ -215,9 +216,12 @@ async def forward_cpu(url: str, pid: int, n: int) -> dict[str, Any]:
         await asyncio.sleep(1.0)
         idle = process_tree_cpu(pid)
         await asyncio.sleep(1.0)
+        session = secrets.token_hex(6)
+        await call(client, "forward", api_data(info, "forward", {"t": T}), session)  # the session's state
         cpu, start = process_tree_cpu(pid), time.perf_counter()
         outcomes = [
-            await call(client, "forward", api_data(info, "forward", {"t": 1 + i % T})) for i in range(n)
+            await call(client, "forward", api_data(info, "forward", {"t": 1 + i % T}), session)
+            for i in range(n)
         ]
         wall, end_cpu = time.perf_counter() - start, process_tree_cpu(pid)
     bad = [o.message for o in outcomes if o.kind != "served"]

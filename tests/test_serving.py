@@ -90,3 +90,25 @@ def test_the_whole_queue_full_is_worded_the_same_way(small_queue):
 def test_the_busy_message_rounds_up_and_names_a_wait():
     assert serving.busy_message(12, 0.2) == "The server is busy: 12 requests are waiting. Retry in about 1 s."
     assert "about 8 s" in serving.busy_message(3, 7.2)
+
+
+def test_gradios_statistics_are_summarized_now_and_then_not_after_every_event(monkeypatch):
+    from gradio.queueing import Queue
+
+    tables = []
+    get_df = Queue._get_df
+    monkeypatch.setattr(Queue, "_get_df", staticmethod(lambda records: tables.append(1) or get_df(records)))
+    with gr.Blocks() as demo:
+        number, out = gr.Number(), gr.Number()
+        gr.Button().click(lambda x: x + 1, number, out, api_name="quick")
+    serving.configure(demo)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
+    )
+    try:
+        url = url.rstrip("/")
+        for i in range(30):
+            assert "complete" in result(url, "quick", post(url, "quick", float(i)))
+    finally:
+        demo.close()
+    assert len(tables) <= 1  # Gradio alone builds one per event: 30

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import gradio as gr
 import numpy as np
+from gradio.data_classes import ImageData
 
 from ..teaching.common import seeded_noise
 from ..teaching.forward import ScheduleValues, forward_view
 from .players import forward_player, forward_value
 from .plots import schedule_plot
-from .runtime import diffusion_cpu
-from .widgets import LATEX, digit_tensor, inline_frames, show, show_noise, user_errors
+from .runtime import checkpoint_path, diffusion_cpu
+from .widgets import LATEX, digit_tensor, inline_frames, inline_png, show, show_noise, user_errors
 
 EQUATION = r"""
 $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\qquad
@@ -55,8 +57,15 @@ def forward(digit: np.ndarray, t: int, seed: int):
         show(view.signal),
         show(view.scaled_noise),
         values_markdown(view.values),
-        schedule_plot(diffusion).at(view.values.t),
+        _plot(checkpoint_path(), view.values.t),
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _plot(path: str, t: int) -> ImageData:
+    """The schedule plot at t, encoded once: the same for every digit and seed (about 25 kB; its
+    encoding was most of a /forward call's own work)."""
+    return inline_png(schedule_plot(diffusion_cpu()).at(t))
 
 
 def api_outputs() -> list:

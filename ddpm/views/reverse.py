@@ -31,6 +31,7 @@ from .widgets import (
     plot_image,
     progress_bar,
     save_pngs,
+    shared_postprocess,
     show,
     show_noise,
     show_signed,
@@ -319,6 +320,8 @@ def build_reverse_tab(digit: gr.State) -> None:
     )
     for field in IMAGES:
         inline_frames(getattr(outputs, field))
+    for plot in (kl_plot, gap_plot):
+        shared_postprocess(plot)  # one table for the whole room (see widgets.shared_postprocess)
     inputs = [digit, t, seed, variance, told]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     event = run.click(compare_in_page, inputs, list(outputs), api_visibility="private", **shared)

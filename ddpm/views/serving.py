@@ -10,7 +10,8 @@ room"):
   plot) running at once per endpoint — one per core.
 - ``DDPM_WATCHERS`` (256): visitors watching the shared streams at once (/compare, /generate).
   Watching costs no thread (see :mod:`.results`); what computes is bounded by ``DDPM_STREAMS``
-  (2) chains at once and ``DDPM_STREAM_QUEUE`` (16) waiting, in :mod:`.results`.
+  (2) chains at once and ``DDPM_STREAM_QUEUE`` (16) waiting, in :mod:`.results`. Launch with
+  ``max_threads=MAX_THREADS``: Gradio runs no more events at once than that.
 
 A request refused because a queue is full gets HTTP 503 with a message that says the server is
 busy and when to retry (Gradio's own says only that the queue is full), in the page and for API
@@ -31,6 +32,9 @@ QUEUE_SIZE = _env_int("DDPM_QUEUE_SIZE", 256)
 EVENT_QUEUE = _env_int("DDPM_EVENT_QUEUE", 128)
 QUICK_CONCURRENCY = _env_int("DDPM_QUICK_CONCURRENCY", 2)
 WATCHERS = _env_int("DDPM_WATCHERS", 256)
+MAX_THREADS = WATCHERS + 64
+"""Gradio's ``max_threads``: it also caps the events it runs at once, watchers included (its
+default, 40, would hold a room's watchers of one shared stream in the queue)."""
 
 
 def busy_message(waiting: int, seconds: float) -> str:
@@ -75,8 +79,27 @@ def limit_queues(demo: gr.Blocks, per_event: int = EVENT_QUEUE) -> None:
     queue.push = limited_push
 
 
+ANALYTICS_EVERY = 500  # events between two summaries of Gradio's monitoring statistics
+ANALYTICS_EVENTS = 2000  # events those statistics keep
+
+
+def thin_analytics(demo: gr.Blocks) -> None:
+    """Let Gradio summarize its per-event statistics every :data:`ANALYTICS_EVERY` events instead of
+    after each one. By default it builds a pandas table of the last 10 000 events (grouped,
+    percentiles) after every event: in a lecture's worth of slider updates that summary came to
+    cost more server CPU than the update itself. (Gradio reads the same settings from
+    ``GRADIO_ANALYTICS_CACHE_FREQUENCY`` and ``GRADIO_ANALYTICS_MAX_EVENTS`` when it creates the
+    queue; they are set here on the queue itself, whatever the environment says.)"""
+    queue = demo._queue
+    if hasattr(queue, "ANAYLTICS_CACHE_FREQUENCY"):  # sic: Gradio's spelling
+        queue.ANAYLTICS_CACHE_FREQUENCY = ANALYTICS_EVERY
+    if hasattr(queue, "ANALYTICS_MAX_EVENTS"):
+        queue.ANALYTICS_MAX_EVENTS = ANALYTICS_EVENTS
+
+
 def configure(demo: gr.Blocks) -> gr.Blocks:
     """Queue ``demo`` with this module's settings (see the module docstring)."""
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=QUICK_CONCURRENCY)
     limit_queues(demo)
+    thin_analytics(demo)
     return demo

@@ -8,9 +8,12 @@ neighbour, so every pixel stays a crisp square. Streamed frames travel inside th
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import inspect
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -154,18 +157,54 @@ def inline_frames(image: gr.Image) -> gr.Image:
     files = image.postprocess
 
     def postprocess(value):
+        if isinstance(value, ImageData):  # already encoded (see inline_png)
+            return value
         if not isinstance(value, np.ndarray):
             return files(value)
-        png = png_bytes(value)
-        return ImageData(
-            url="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
-            size=len(png),
-            orig_name="frame.png",
-            mime_type="image/png",
-        )
+        return inline_png(value)
 
     image.postprocess = postprocess  # type: ignore[method-assign]
-    return image
+    return shared_postprocess(image)
+
+
+def shared_postprocess(component: gr.components.Component, keep: int = 8) -> gr.components.Component:
+    """Convert each value once for every page that shows it: a room watching one shared stream
+    (see :mod:`.results`) receives the very same frame objects, and encoding a frame's images and
+    tables again for each watcher would take the cores from the chain. The last ``keep`` values are
+    remembered by identity (held, so that their ids stay theirs); others are converted as usual.
+    """
+    convert = component.postprocess
+    memo: OrderedDict[int, tuple[object, object]] = OrderedDict()
+    lock = threading.Lock()
+
+    def postprocess(value):
+        if value is None or isinstance(value, str | int | float | bool):
+            return convert(value)  # cheap, and small values may be shared by chance
+        with lock:
+            hit = memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            return copy.copy(hit[1])
+        result = convert(value)
+        with lock:
+            memo[id(value)] = (value, result)
+            while len(memo) > keep:
+                memo.popitem(last=False)
+        return copy.copy(result)
+
+    component.postprocess = postprocess  # type: ignore[method-assign]
+    return component
+
+
+def inline_png(image: np.ndarray) -> ImageData:
+    """uint8 [H, W] or [H, W, 3] as an image value that travels inside the message (a PNG data URL);
+    a handler may return it to an :func:`inline_frames` output to encode an image once for many calls."""
+    png = png_bytes(image)
+    return ImageData(
+        url="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+        size=len(png),
+        orig_name="frame.png",
+        mime_type="image/png",
+    )
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -18,7 +18,7 @@ import app
 from ddpm.images import upscale
 from ddpm.sampling import ddim_timesteps
 from ddpm.views import generate as generate_view
-from ddpm.views import results, reverse, serving, stream
+from ddpm.views import results, reverse, serving, stream, widgets
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
 from ddpm.views.runtime import runtime
@@ -67,6 +67,23 @@ def test_inline_frames_send_arrays_in_the_message_and_paths_as_files(tmp_path, s
     served = image.postprocess(save_png(frame, tmp_path / "frame.png"))
     assert served.url is None and Path(served.path).is_file()
     assert np.array_equal(np.asarray(Image.open(served.path)), frame)
+
+
+def test_a_frame_shown_to_a_room_is_encoded_once():
+    image = inline_frames(gr.Image(format="png"))
+    inner = image.postprocess
+    frame = np.random.default_rng(1).integers(0, 256, (30, 40), dtype=np.uint8)
+    calls = []
+    original = widgets.png_bytes
+    try:
+        widgets.png_bytes = lambda a: calls.append(1) or original(a)
+        encoded = [inner(frame) for _ in range(50)]  # fifty watchers, one frame object
+        assert len(calls) == 1 and len({id(e) for e in encoded}) == 50  # each page its own copy
+        assert all(e.url == encoded[0].url for e in encoded)
+        inner(frame.copy())  # an equal frame, but another object: encoded again
+        assert len(calls) == 2
+    finally:
+        widgets.png_bytes = original
 
 
 def test_named_endpoints(client):
@@ -287,7 +304,7 @@ def test_the_page_gets_every_step_of_the_chains_for_its_player():
 
 def test_the_page_gets_the_generation_at_a_stride_for_its_player():
     async def frames():
-        return [f async for f in generate_view.generate_in_page(4, "ddim", 10, 0.0, 0)]
+        return [f async for f in generate_view.generate_in_page(4, "ddim", 10, 0.0, 77)]
 
     *streamed, final = asyncio.run(frames())
     player = final[5]

@@ -31,6 +31,7 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 """Markdown's maths delimiters: ``$$ … $$`` for display, ``$ … $`` inline."""
 SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
 NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
+INLINE = "ddpm.InlineImage"  # the meta type of images sent inside the message (see inline_png)
 FRAMES_CLASS = "frames"  # images that stream small frames (see inline_frames); styled in app.CSS
 
 F = TypeVar("F", bound=Callable)
@@ -204,6 +205,9 @@ def inline_png(image: np.ndarray) -> ImageData:
         size=len(png),
         orig_name="frame.png",
         mime_type="image/png",
+        # not "gradio.FileData": Gradio then leaves it as it is instead of looking for a file to
+        # cache for every page it is sent to (that search was most of a watcher's cost per frame)
+        meta={"_type": INLINE},
     )
 
 

@@ -11,6 +11,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
+import torch
 
 from ddpm.data import DATA_ENV_VAR, MNISTSplit, load_mnist
 
@@ -31,3 +32,13 @@ def mnist_root() -> Path:
 def mnist_test_digits(mnist_root: Path) -> MNISTSplit:
     """The 10,000 test digits: uint8 images [10000, 28, 28] (0 = background), int64 labels [10000]."""
     return load_mnist(mnist_root, train=False, download=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` need CUDA: skipped, with the reason, where there is none."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (run scripts/gpu_check.sh on a GPU machine)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -23,6 +23,7 @@ from .serving import WATCHERS
 from .stream import paced
 from .widgets import (
     LATEX,
+    first_outputs,
     inline_frames,
     progress_bar,
     save_pngs,
@@ -92,22 +93,6 @@ def _waiting(position: int, seconds: float) -> tuple:
     return (gr.skip(), gr.skip(), waiting_status(position, seconds), gr.skip(), gr.skip(), gr.skip())
 
 
-@user_errors
-async def generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
-                   guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
-    """/generate for API clients: the frames of :func:`shared_generate` without the player's data."""
-    async for frame in shared_generate(n, sampler, steps, eta, seed, digit, guidance):
-        yield frame[:API_OUTPUTS]
-
-
-@user_errors
-async def generate_in_page(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
-                           guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
-    """The page's Generate: the frames of :func:`shared_generate`, the last with the trajectory."""
-    async for frame in shared_generate(n, sampler, steps, eta, seed, digit, guidance):
-        yield frame
-
-
 @shared_stream("generate", model_fingerprint, _waiting)
 @gpu(duration=90)
 def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
@@ -119,6 +104,12 @@ def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, dig
     n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
     labels, guidance = check_class_request(digit, guidance, n, rt.model, rt.device)
     yield from _generate(rt, n, sampler, steps, eta, int(seed), labels, guidance)
+
+
+generate = user_errors(first_outputs(shared_generate, API_OUTPUTS))
+"""/generate for API clients: :func:`shared_generate`'s frames without the player's data."""
+generate_in_page = user_errors(shared_generate)
+"""The page's Generate: :func:`shared_generate`'s frames, the last one with the trajectory."""
 
 
 def _generate(

@@ -351,7 +351,8 @@ class Results:
             flight.publish(done=True)
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
+    """The whole number in environment variable ``name``, or ``default`` when it is unset or empty."""
     raw = os.environ.get(name, "").strip()
     try:
         return int(raw) if raw else default
@@ -360,9 +361,9 @@ def _env_int(name: str, default: int) -> int:
 
 
 RESULTS = Results(
-    max_bytes=_env_int("DDPM_CACHE_MB", 256) * 2**20,
-    slots=_env_int("DDPM_STREAMS", 2),
-    max_waiting=_env_int("DDPM_STREAM_QUEUE", 16),
+    max_bytes=env_int("DDPM_CACHE_MB", 256) * 2**20,
+    slots=env_int("DDPM_STREAMS", 2),
+    max_waiting=env_int("DDPM_STREAM_QUEUE", 16),
 )
 """The app's shared results (settings: README, "Serving a room")."""
 

@@ -26,6 +26,7 @@ from .widgets import (
     LATEX,
     NOISE_RANGE,
     digit_tensor,
+    first_outputs,
     image,
     inline_frames,
     plot_image,
@@ -117,20 +118,6 @@ def _waiting(position: int, seconds: float) -> Frame:
     return Frame(*[gr.skip()] * len(Frame._fields))._replace(status=waiting_status(position, seconds))
 
 
-@user_errors
-async def compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
-    """/compare for API clients: the frames of :func:`shared_compare` without the player's data."""
-    async for frame in shared_compare(digit, t, seed, variance, told_class):
-        yield frame[:API_OUTPUTS]
-
-
-@user_errors
-async def compare_in_page(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
-    """The page's Run: the frames of :func:`shared_compare`, the last one with the whole trajectory."""
-    async for frame in shared_compare(digit, t, seed, variance, told_class):
-        yield frame
-
-
 @shared_stream("compare", model_fingerprint, _waiting)
 @gpu(duration=60)
 def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
@@ -197,6 +184,12 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
         {name: np.stack(frames) for name, frames in trajectory.items()}, times, "t", len(times) - 1
     )
     yield final._replace(player=player, **dict(zip(IMAGES, saved, strict=True)))
+
+
+compare = user_errors(first_outputs(shared_compare, API_OUTPUTS))
+"""/compare for API clients: :func:`shared_compare`'s frames without the player's data."""
+compare_in_page = user_errors(shared_compare)
+"""The page's Run: :func:`shared_compare`'s frames, the last one with the whole trajectory."""
 
 
 def _frame(

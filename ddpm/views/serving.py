@@ -26,12 +26,12 @@ from typing import Any
 import gradio as gr
 from gradio import route_utils
 
-from .results import _env_int
+from .results import env_int
 
-QUEUE_SIZE = _env_int("DDPM_QUEUE_SIZE", 256)
-EVENT_QUEUE = _env_int("DDPM_EVENT_QUEUE", 128)
-QUICK_CONCURRENCY = _env_int("DDPM_QUICK_CONCURRENCY", 2)
-WATCHERS = _env_int("DDPM_WATCHERS", 256)
+QUEUE_SIZE = env_int("DDPM_QUEUE_SIZE", 256)
+EVENT_QUEUE = env_int("DDPM_EVENT_QUEUE", 128)
+QUICK_CONCURRENCY = env_int("DDPM_QUICK_CONCURRENCY", 2)
+WATCHERS = env_int("DDPM_WATCHERS", 256)
 MAX_THREADS = WATCHERS + 64
 """Gradio's ``max_threads``: it also caps the events it runs at once, watchers included (its
 default, 40, would hold a room's watchers of one shared stream in the queue)."""

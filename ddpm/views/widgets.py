@@ -14,7 +14,7 @@ import inspect
 import io
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -105,6 +105,18 @@ def user_errors(fn: F) -> F:
             raise gr.Error(str(err)) from err
 
     return call  # type: ignore[return-value]
+
+
+def first_outputs(stream: Callable[..., AsyncIterator[tuple]], n: int) -> Callable[..., AsyncIterator[tuple]]:
+    """The same stream with only each frame's first ``n`` outputs: an API endpoint beside the page's
+    own event, which gets more (a player's data) from the same shared computation."""
+
+    @functools.wraps(stream)
+    async def api(*args, **kwargs):
+        async for frame in stream(*args, **kwargs):
+            yield tuple(frame[:n])
+
+    return api
 
 
 def waiting_status(position: int, seconds: float) -> str:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ddpm.views import results
-from ddpm.views.results import LRU, Busy, Results, fingerprint, shared_call, shared_stream, size_of
+from ddpm.views.cache import LRU, MISSING, fingerprint, size_of
+from ddpm.views.results import Busy, Results, shared_call, shared_stream
 
 
 @pytest.fixture(autouse=True)
@@ -79,8 +80,8 @@ def test_the_cache_never_exceeds_its_byte_limit_and_drops_the_least_recent_first
         cache.put(key, key.upper(), 100)
     assert cache.get("a") == "A"  # now the most recent: "b" is the oldest
     cache.put("d", "D", 100)
-    assert cache.get("b") is results._MISSING and cache.get("a") == "A"
-    assert not cache.put("huge", 0, 301) and cache.get("huge") is results._MISSING
+    assert cache.get("b") is MISSING and cache.get("a") == "A"
+    assert not cache.put("huge", 0, 301) and cache.get("huge") is MISSING
 
 
 def test_a_repeat_is_served_from_the_cache_without_computing_again():

@@ -20,94 +20,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import inspect
 import math
 import os
-import sys
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-import numpy as np
+from .cache import LRU, MISSING, fingerprint, size_of
 
 R = TypeVar("R")
-_MISSING = object()
 FRAME_SECONDS = 0.4  # a watcher's pace, as views.stream's; slower when many watch (see Flight.pace)
 CROWD = 10  # watchers of one flight before each gets fewer frames
 
 
 class Busy(RuntimeError):
     """The server cannot take one more computation now; the message says when to retry."""
-
-
-def fingerprint(value: Any) -> Hashable:
-    """A hashable key for a handler's input: arrays by shape, dtype and the sha256 of their bytes,
-    containers element by element; ``True`` and ``1`` stay different keys."""
-    if isinstance(value, np.ndarray):
-        data = np.ascontiguousarray(value)
-        return ("ndarray", data.shape, data.dtype.str, hashlib.sha256(data.tobytes()).hexdigest())
-    if isinstance(value, list | tuple):
-        return (type(value).__name__, *(fingerprint(v) for v in value))
-    if isinstance(value, dict):
-        return ("dict", *sorted((str(k), fingerprint(v)) for k, v in value.items()))
-    if value is None or isinstance(value, bool | int | float | str | bytes):
-        return (type(value).__name__, value)
-    return ("repr", repr(value))
-
-
-def size_of(value: Any) -> int:
-    """Bytes a cached result holds: arrays, strings, tables, and the files its paths name."""
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, str):
-        is_file = len(value) < 4096 and os.sep in value and os.path.isfile(value)
-        return len(value) + (os.path.getsize(value) if is_file else 0)
-    if isinstance(value, bytes):
-        return len(value)
-    if isinstance(value, list | tuple):
-        return 64 + sum(size_of(v) for v in value)
-    if isinstance(value, dict):
-        return 64 + sum(size_of(k) + size_of(v) for k, v in value.items())
-    if hasattr(value, "memory_usage"):  # a pandas DataFrame
-        return int(value.memory_usage(deep=True).sum())
-    return sys.getsizeof(value)
-
-
-class LRU:
-    """A dict bounded in bytes: the least recently used entries leave first."""
-
-    def __init__(self, max_bytes: int) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be ≥ 0, got {max_bytes}")
-        self.max_bytes = max_bytes
-        self.total = 0
-        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: Hashable) -> Any:
-        """The value, now the most recently used, or ``_MISSING``."""
-        if key not in self._entries:
-            return _MISSING
-        self._entries.move_to_end(key)
-        return self._entries[key][0]
-
-    def put(self, key: Hashable, value: Any, size: int) -> bool:
-        """Keep ``value`` unless it alone exceeds the limit; evicts the oldest to make room."""
-        if key in self._entries:
-            self.total -= self._entries.pop(key)[1]
-        if size > self.max_bytes:
-            return False
-        self._entries[key] = (value, size)
-        self.total += size
-        while self.total > self.max_bytes:
-            self.total -= self._entries.popitem(last=False)[1][1]
-        return True
 
 
 class Slots:
@@ -159,16 +90,16 @@ class Flight:
     def __init__(self, key: Hashable) -> None:
         self.key = key
         self.lock = threading.Lock()
-        self.frame: Any = _MISSING
+        self.frame: Any = MISSING
         self.seq = 0
         self.done = False
         self.error: BaseException | None = None
         self.stop = threading.Event()
         self.watchers: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
 
-    def publish(self, frame: Any = _MISSING, done: bool = False, error: BaseException | None = None) -> None:
+    def publish(self, frame: Any = MISSING, done: bool = False, error: BaseException | None = None) -> None:
         with self.lock:
-            if frame is not _MISSING:
+            if frame is not MISSING:
                 self.frame, self.seq = frame, self.seq + 1
             self.done = self.done or done
             self.error = self.error or error
@@ -233,7 +164,7 @@ class Results:
 
     def _lookup(self, key: Hashable) -> Any:
         value = self.cache.get(key)
-        if value is not _MISSING:
+        if value is not MISSING:
             self.hits += 1
         return value
 
@@ -252,7 +183,7 @@ class Results:
         """``fn()``, computed once per key: from the cache, or joined while it computes."""
         with self.lock:
             value = self._lookup(key)
-            if value is not _MISSING:
+            if value is not MISSING:
                 return value
             future = self.pending.get(key)
             leader = future is None
@@ -288,10 +219,10 @@ class Results:
         seconds)`` frames meanwhile (if given)."""
         with self.lock:
             value = self._lookup(key)
-            flight = None if value is not _MISSING else self.flights.get(key)
+            flight = None if value is not MISSING else self.flights.get(key)
             if flight is not None and flight.stop.is_set():
                 flight = None  # its watchers all left and it is stopping: start afresh
-            if value is _MISSING and flight is None:
+            if value is MISSING and flight is None:
                 if len(self.slots.line) >= self.max_waiting:
                     wait = self.estimate(kind, len(self.slots.line) + 1)
                     raise Busy(
@@ -306,7 +237,7 @@ class Results:
                 thread.start()
             elif flight is not None:
                 self.joined += 1
-        if value is not _MISSING:
+        if value is not MISSING:
             yield value
             return
         async for frame in flight.watch(self._left):
@@ -320,7 +251,7 @@ class Results:
             if waiting is not None:
                 flight.publish(waiting(position, self.estimate(kind, position)))
 
-        last, finished = _MISSING, False
+        last, finished = MISSING, False
         try:
             if not self.slots.acquire(flight, flight.stop, on_wait):
                 return
@@ -340,7 +271,7 @@ class Results:
                         frames.close()  # its cleanup (a stopped chain) runs now
             finally:
                 self.slots.release()
-            if finished and last is not _MISSING:
+            if finished and last is not MISSING:
                 self._store(flight.key, last, kind, time.perf_counter() - start)
         except BaseException as err:  # every watcher raises it; nothing is cached
             flight.publish(error=err)

@@ -23,8 +23,11 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -251,6 +254,7 @@ def train(args: argparse.Namespace) -> Path:
             checkpoint.save(out / folder, emas[key], diffusion_config, {**extra, "ema_decay": decay})
 
     start = time.time()
+    stop_signal, restore_signals = _stop_on_signals()
     if order is None or len(order) != len(images):
         order, cursor = torch.randperm(len(images), generator=generator), 0
     loss_sum = torch.zeros((), device=device)
@@ -258,79 +262,87 @@ def train(args: argparse.Namespace) -> Path:
         total=args.steps, initial=step, disable=not main_process, mininterval=1 if sys.stderr.isatty() else 60
     )
     last_log = time.time()
-    while step < args.steps:
-        if cursor + args.batch_size > len(order):
-            order, cursor = torch.randperm(len(images), generator=generator), 0
-        index = order[cursor : cursor + args.batch_size]
-        x0 = images[index].to(device, non_blocking=True)
-        cursor += args.batch_size
-        x0 = x0.contiguous(memory_format=memory_format)
-        if args.t_sampling == "uniform":
-            t = torch.randint(0, args.timesteps, (len(x0),), generator=generator).to(device)
-        else:
-            t = torch.multinomial(t_probabilities, len(x0), replacement=True, generator=generator).to(device)
-        noise = torch.randn(x0.shape, generator=generator).to(device).contiguous(memory_format=memory_format)
-        y = None
-        if args.num_classes:  # the null label in place of a dropped one: the unconditional model
-            y = labels[index].clone()
-            y[torch.rand(len(y), generator=generator) < args.label_dropout] = args.num_classes
-            y = y.to(device)
-        lr = lr_at(step, args.steps, args.lr, args.warmup, args.final_lr_ratio)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or cpu_bf16):
-            loss = diffusion.training_losses(
-                lambda x, t, y=y: net(x, t, y).float(), x0, t, noise, args.parameterization,
-                variance=config.variance, vlb_weight=args.vlb_weight,
-            ).loss  # fmt: skip
-            if args.min_snr_gamma > 0:
-                loss = loss * diffusion.min_snr_weight(t, args.min_snr_gamma, args.parameterization)
-            loss = loss.mean()
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if args.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        step += 1
-        for decay, key, _ in averages:
-            ema_update(emas[key], model, min(decay, (1 + step) / (10 + step)))
-        loss_sum += loss.detach().float()
-        bar.update(1)
-        out_of_time = False
-        if step % args.log_every == 0:
-            # every process must agree to stop, so the decision is all-reduced
-            flag = torch.tensor(
-                float(args.max_minutes > 0 and (time.time() - start) / 60 >= args.max_minutes)
-            )
-            if distributed:
-                flag = flag.to(device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            out_of_time = bool(flag.item())
-        if step % args.log_every == 0 and main_process:
-            mean_loss = loss_sum.item() / args.log_every
-            now = time.time()
-            record = {"step": step, "loss": round(mean_loss, 5), "lr": lr,
-                      "steps_per_s": round(args.log_every / (now - last_log), 2),
-                      "minutes": round((elapsed_before + now - start) / 60, 2)}  # fmt: skip
-            with open(out / "log.jsonl", "a") as log:
-                log.write(json.dumps(record) + "\n")
-            bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
-            last_log = now
-        if step % args.log_every == 0:
-            loss_sum.zero_()
-        if step % args.save_every == 0 or step == args.steps or out_of_time:
-            save_state()
-        if main_process and (step % args.sample_every == 0 or step == args.steps):
-            save_sample_grid(ema, diffusion, out / f"samples_{step:06d}.png", device)
-        if out_of_time:
-            if main_process:
-                print(
-                    f"stopping after {args.max_minutes} minutes at step {step}; resume with --resume",
-                    flush=True,
+    try:
+        while step < args.steps:
+            if cursor + args.batch_size > len(order):
+                order, cursor = torch.randperm(len(images), generator=generator), 0
+            index = order[cursor : cursor + args.batch_size]
+            x0 = images[index].to(device, non_blocking=True)
+            cursor += args.batch_size
+            x0 = x0.contiguous(memory_format=memory_format)
+            if args.t_sampling == "uniform":
+                t = torch.randint(0, args.timesteps, (len(x0),), generator=generator).to(device)
+            else:
+                t = torch.multinomial(t_probabilities, len(x0), replacement=True, generator=generator).to(
+                    device
                 )
-            break
+            noise = (
+                torch.randn(x0.shape, generator=generator).to(device).contiguous(memory_format=memory_format)
+            )
+            y = None
+            if args.num_classes:  # the null label in place of a dropped one: the unconditional model
+                y = labels[index].clone()
+                y[torch.rand(len(y), generator=generator) < args.label_dropout] = args.num_classes
+                y = y.to(device)
+            lr = lr_at(step, args.steps, args.lr, args.warmup, args.final_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or cpu_bf16):
+                loss = diffusion.training_losses(
+                    lambda x, t, y=y: net(x, t, y).float(), x0, t, noise, args.parameterization,
+                    variance=config.variance, vlb_weight=args.vlb_weight,
+                ).loss  # fmt: skip
+                if args.min_snr_gamma > 0:
+                    loss = loss * diffusion.min_snr_weight(t, args.min_snr_gamma, args.parameterization)
+                loss = loss.mean()
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if args.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            for decay, key, _ in averages:
+                ema_update(emas[key], model, min(decay, (1 + step) / (10 + step)))
+            loss_sum += loss.detach().float()
+            bar.update(1)
+            out_of_time = False
+            if step % args.log_every == 0 or (not distributed and stop_signal.is_set()):
+                # every process must agree to stop, so the decision is all-reduced
+                flag = torch.tensor(
+                    float(
+                        stop_signal.is_set()
+                        or (args.max_minutes > 0 and (time.time() - start) / 60 >= args.max_minutes)
+                    )
+                )
+                if distributed:
+                    flag = flag.to(device)
+                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                out_of_time = bool(flag.item())
+            if step % args.log_every == 0 and main_process:
+                mean_loss = loss_sum.item() / args.log_every
+                now = time.time()
+                record = {"step": step, "loss": round(mean_loss, 5), "lr": lr,
+                          "steps_per_s": round(args.log_every / (now - last_log), 2),
+                          "minutes": round((elapsed_before + now - start) / 60, 2)}  # fmt: skip
+                with open(out / "log.jsonl", "a") as log:
+                    log.write(json.dumps(record) + "\n")
+                bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
+                last_log = now
+            if step % args.log_every == 0:
+                loss_sum.zero_()
+            if step % args.save_every == 0 or step == args.steps or out_of_time:
+                save_state()
+            if main_process and (step % args.sample_every == 0 or step == args.steps):
+                save_sample_grid(ema, diffusion, out / f"samples_{step:06d}.png", device)
+            if out_of_time:
+                if main_process:
+                    why = "on a signal" if stop_signal.is_set() else f"after {args.max_minutes} minutes"
+                    print(f"stopping {why} at step {step}; resume with --resume", flush=True)
+                break
+    finally:
+        restore_signals()
     bar.close()
     if distributed:
         # leave together: a rank that tears gloo down while rank 0 still writes its files
@@ -338,6 +350,28 @@ def train(args: argparse.Namespace) -> Path:
         dist.barrier()
         dist.destroy_process_group()
     return out / "checkpoint"
+
+
+def _stop_on_signals() -> tuple[threading.Event, Callable[[], None]]:
+    """An event set by SIGTERM or SIGINT (``kill``, Ctrl-C): the loop then saves its state after
+    the step it is in and stops, so that ``--resume`` continues from that very step. A second
+    signal is handled as usual. Outside the main thread (no handlers there) the event stays clear.
+    Returns the event and the function that puts the previous handlers back."""
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return event, lambda: None
+    originals: dict[int, object] = {}
+
+    def restore() -> None:
+        for sig, previous in originals.items():
+            signal.signal(sig, previous)
+
+    def handle(signum: int, frame) -> None:
+        event.set()
+        restore()
+
+    originals.update({sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)})
+    return event, restore
 
 
 def main(argv: list[str] | None = None) -> None:

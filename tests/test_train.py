@@ -159,3 +159,30 @@ def test_bf16_autocast_training_on_cpu_follows_the_float32_loss(npz, tmp_path):
         ]
     assert logs["bf16"] != logs["fp32"]  # autocast did run
     np.testing.assert_allclose(logs["bf16"], logs["fp32"], rtol=0.05)
+
+
+def test_a_signal_saves_the_state_and_resume_continues_from_that_step(npz, tmp_path):
+    """SIGTERM (a paused background run) stops after the current step with its state saved."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "ddpm.train", *train_args(npz, out, 100_000, "--save-every", "100000")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "log.jsonl").exists():  # the loop is running
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()[-3000:]
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output[-3000:]
+    stopped = torch.load(out / "train_state.pt", weights_only=False)["step"]
+    assert 0 < stopped < 100_000 and f"stopping on a signal at step {stopped}" in output
+    logged = len((out / "log.jsonl").read_text().splitlines())
+    main(train_args(npz, out, stopped + 4, "--resume"))
+    new = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()[logged:]]
+    assert new and all(stopped < step <= stopped + 4 for step in new)  # continued from `stopped`

@@ -316,3 +316,21 @@ def test_the_page_gets_the_generation_at_a_stride_for_its_player():
     scale = shown.shape[1] // x_t.shape[2]
     assert np.array_equal(upscale(x_t[-1], scale), shown)
     assert len(streamed) >= 1 and all(len(f) == 6 for f in streamed)
+
+
+@pytest.mark.parametrize("t", [0, 1, 250, 999, 1000])
+def test_the_schedule_plots_palette_png_is_the_plot_with_its_marker(t):
+    """/forward's plot (a palette PNG, for speed) shows what the RGB plot shows: the marker's pixels
+    exactly, the rest within the palette's rounding."""
+    from ddpm.views.plots import MARKER, schedule_plot
+    from ddpm.views.runtime import diffusion_cpu
+
+    plot = schedule_plot(diffusion_cpu())
+    decoded = np.asarray(Image.open(io.BytesIO(plot.png_at(t))).convert("RGB")).astype(int)
+    exact = plot.at(t).astype(int)
+    assert decoded.shape == exact.shape
+    marker = (exact == MARKER).all(axis=-1) & ~(plot.base == MARKER).all(axis=-1)
+    assert marker.sum() >= 3 * (plot.bottom - plot.top) - 3  # a 3-pixel wide line over the axes
+    assert (decoded[marker] == MARKER).all()
+    error = np.abs(decoded - exact)
+    assert error.mean() < 0.2 and np.percentile(error, 99.9) < 8

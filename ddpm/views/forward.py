@@ -14,7 +14,7 @@ from ..teaching.forward import ScheduleValues, forward_view
 from .players import forward_player, forward_value
 from .plots import schedule_plot
 from .runtime import checkpoint_path, diffusion_cpu
-from .widgets import LATEX, digit_tensor, inline_frames, inline_png, show, show_noise, user_errors
+from .widgets import LATEX, digit_tensor, inline_frames, inline_png_bytes, show, show_noise, user_errors
 
 EQUATION = r"""
 $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\qquad
@@ -61,11 +61,11 @@ def forward(digit: np.ndarray, t: int, seed: int):
     )
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def _plot(path: str, t: int) -> ImageData:
-    """The schedule plot at t, encoded once: the same for every digit and seed (about 25 kB; its
-    encoding was most of a /forward call's own work)."""
-    return inline_png(schedule_plot(diffusion_cpu()).at(t))
+    """The schedule plot at t, encoded once: the same for every digit and seed (a palette PNG of
+    about 9 kB: its RGB encoding, 25 kB, was most of a /forward call's own work)."""
+    return inline_png_bytes(schedule_plot(diffusion_cpu()).png_at(t))
 
 
 def api_outputs() -> list:

@@ -8,11 +8,13 @@ the core); these functions only draw them.
 from __future__ import annotations
 
 import functools
+import io
 
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from ..diffusion import GaussianDiffusion
 
@@ -22,6 +24,9 @@ def render(fig: Figure) -> np.ndarray:
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+MARKER = (200, 20, 20)  # the schedule plot's line at the current t
 
 
 class SchedulePlot:
@@ -45,17 +50,36 @@ class SchedulePlot:
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         self.base = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        # the same plot with at most 255 colours, and a 256th for the marker: a palette PNG of it is
+        # encoded ~6× faster than the RGB one and is a third of its size (what /forward sends)
+        quantized = Image.fromarray(self.base).quantize(255, method=Image.Quantize.MEDIANCUT)
+        self.indices = np.asarray(quantized).copy()
+        palette = quantized.getpalette() or []
+        self.palette = (palette + [0] * 3 * 256)[: 3 * 255] + list(MARKER)
         height = self.base.shape[0]
         (x0, y0), (x1, y1) = ax.transData.transform([(0, -0.02), (T, 1.02)])
         self.x0, self.x1, self.T = x0, x1, T
         self.top, self.bottom = int(height - y1), int(height - y0)
 
+    def _marker(self, t: int) -> tuple[slice, slice]:
+        x = round(self.x0 + (self.x1 - self.x0) * t / self.T)
+        return slice(self.top, self.bottom), slice(max(0, x - 1), x + 2)
+
     def at(self, t: int) -> np.ndarray:
         """The plot as RGB uint8 [H, W, 3] with a red vertical line at t."""
         image = self.base.copy()
-        x = round(self.x0 + (self.x1 - self.x0) * t / self.T)
-        image[self.top : self.bottom, max(0, x - 1) : x + 2] = (200, 20, 20)
+        image[self._marker(t)] = MARKER
         return image
+
+    def png_at(self, t: int) -> bytes:
+        """:meth:`at` as a palette PNG (its 255 colours for the plot's ~800, the marker exact)."""
+        indices = self.indices.copy()
+        indices[self._marker(t)] = 255
+        image = Image.fromarray(indices, mode="P")
+        image.putpalette(self.palette)
+        buffer = io.BytesIO()
+        image.save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
 
 
 @functools.cache

@@ -211,7 +211,11 @@ def shared_postprocess(component: gr.components.Component, keep: int = 8) -> gr.
 def inline_png(image: np.ndarray) -> ImageData:
     """uint8 [H, W] or [H, W, 3] as an image value that travels inside the message (a PNG data URL);
     a handler may return it to an :func:`inline_frames` output to encode an image once for many calls."""
-    png = png_bytes(image)
+    return inline_png_bytes(png_bytes(image))
+
+
+def inline_png_bytes(png: bytes) -> ImageData:
+    """PNG bytes as an image value that travels inside the message (see :func:`inline_png`)."""
     return ImageData(
         url="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
         size=len(png),

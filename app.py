@@ -90,7 +90,7 @@ def main() -> None:
     demo = build_demo()
     serving.configure(demo)  # queue sizes and busy messages: environment settings (README)
     threading.Thread(target=warm_up, daemon=True).start()  # load the models while the page opens
-    demo.launch(theme=THEME, css=CSS, js=JS, max_file_size="5mb", max_threads=serving.MAX_THREADS)
+    demo.launch(theme=THEME, css=CSS, js=JS, max_file_size="5mb", **serving.launch_options())
 
 
 if __name__ == "__main__":

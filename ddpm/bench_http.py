@@ -183,7 +183,7 @@ async def call(
     client: httpx.AsyncClient, api_name: str, data: list, session_hash: str | None = None
 ) -> Outcome:
     """One REST call: POST the inputs, then read the event stream to its complete or error event."""
-    start, first = time.perf_counter(), None
+    start, first, stage = time.perf_counter(), None, "POST"
 
     def outcome(kind: Kind, message: str = "") -> Outcome:
         return Outcome(kind, time.perf_counter() - start, first, message)
@@ -194,7 +194,7 @@ async def call(
         )
         if posted.status_code != 200:
             return outcome(*classify_status(posted.status_code, posted.text))
-        parser = SSEParser()
+        parser, stage = SSEParser(), "stream"
         async with client.stream("GET", f"/gradio_api/call/{api_name}/{posted.json()['event_id']}") as stream:
             async for line in stream.aiter_lines():
                 event = parser.feed(line)
@@ -208,9 +208,9 @@ async def call(
                     return outcome(*classify_error(event.data))
         return outcome("failed", "the stream ended without a complete event")
     except httpx.TimeoutException as e:
-        return outcome("failed", f"timeout ({type(e).__name__})")
+        return outcome("failed", f"timeout ({type(e).__name__}, {stage})")
     except (httpx.HTTPError, ValueError, KeyError) as e:
-        return outcome("failed", f"{type(e).__name__}: {e}")
+        return outcome("failed", f"{type(e).__name__} ({stage}): {e}")
 
 
 async def get_page(client: httpx.AsyncClient, path: str = "/") -> Outcome:

@@ -137,8 +137,12 @@ async def streamer(room: Room, arrival: float, generate: dict[str, Any], compare
 
 
 def connect(url: str) -> httpx.AsyncClient:
-    """One pool for the whole room: unbounded connections (each event stream holds one), loopback only."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    """One pool for the whole room: unbounded connections (each event stream holds one), loopback only.
+
+    An idle connection is dropped after 2 s, well before the server's 5 s (uvicorn's keep-alive):
+    reusing one just as the server closes it fails the request (a ReadError) — a race of equal
+    timeouts in the client, not the server's doing, which a browser would retry."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=2.0)
     return httpx.AsyncClient(
         base_url=url, trust_env=False, limits=limits, timeout=httpx.Timeout(60, pool=None)
     )

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import gradio as gr
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -35,8 +36,9 @@ def client(tmp_path_factory):
     pace.setattr(results, "RESULTS", results.Results(max_bytes=256 * 2**20))  # this module's own
     demo = serving.configure(app.build_demo())
     _, url, _ = demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
-    )
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+        **serving.launch_options(),
+    )  # fmt: skip
     downloads = tmp_path_factory.mktemp("downloads")
     c = Client(url, verbose=False, analytics_enabled=False, download_files=str(downloads))
     yield c
@@ -334,3 +336,16 @@ def test_the_schedule_plots_palette_png_is_the_plot_with_its_marker(t):
     assert (decoded[marker] == MARKER).all()
     error = np.abs(decoded - exact)
     assert error.mean() < 0.2 and np.percentile(error, 99.9) < 8
+
+
+def test_the_page_is_sent_from_the_cache_as_gradio_builds_it(client):
+    """Every visitor gets the page Gradio would build for them (one with credentials bypasses the
+    cache), compressed when the browser accepts it."""
+    with httpx.Client(base_url=client.src, trust_env=False) as http:
+        built = http.get("/", headers={"authorization": "Basic eDp5", "accept-encoding": "identity"})
+        plain = http.get("/?view=reverse&digit=2&t=500", headers={"accept-encoding": "identity"})
+        packed = http.get("/", headers={"accept-encoding": "gzip, deflate, br, zstd"})
+    assert built.status_code == plain.status_code == packed.status_code == 200
+    assert plain.content == built.content == packed.content and b"window.gradio_config" in plain.content
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3

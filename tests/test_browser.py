@@ -22,6 +22,7 @@ import app  # noqa: E402
 from ddpm.images import to_display  # noqa: E402
 from ddpm.teaching.common import seeded_noise  # noqa: E402
 from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
+from ddpm.views import serving  # noqa: E402
 from ddpm.views.digits import bundled_of_class, default_digit  # noqa: E402
 from ddpm.views.forward import values_markdown  # noqa: E402
 from ddpm.views.players import READOUT, chain_player, chain_value  # noqa: E402
@@ -33,11 +34,10 @@ PLAYER = "#forward-player .ddpm-forward"
 
 @pytest.fixture(scope="module")
 def url():
-    demo = app.build_demo()
-    demo.queue(max_size=16)
+    demo = serving.configure(app.build_demo())  # served as app.main serves it
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-        theme=app.THEME, css=app.CSS, js=app.JS,
+        theme=app.THEME, css=app.CSS, js=app.JS, **serving.launch_options(),
     )  # fmt: skip
     yield url
     demo.close()

@@ -169,7 +169,9 @@ def test_a_signal_saves_the_state_and_resume_continues_from_that_step(npz, tmp_p
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "ddpm.train", *train_args(npz, out, 100_000, "--save-every", "100000")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not (out / "log.jsonl").exists():  # the loop is running

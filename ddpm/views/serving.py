@@ -3,19 +3,22 @@
 The settings are environment variables (defaults for a free 2-core CPU Space; README, "Serving a
 room"):
 
-- ``DDPM_QUEUE_SIZE`` (256): requests waiting in all of Gradio's queues together.
-- ``DDPM_EVENT_QUEUE`` (128): requests waiting for one endpoint, so that a flood of one kind (a
-  room dragging a slider through the API) cannot fill the queue for the others.
+- ``DDPM_QUEUE_SIZE`` (512): requests waiting in all of Gradio's queues together.
+- ``DDPM_EVENT_QUEUE`` (256): requests waiting for one endpoint (a room of 200 opening the page at
+  once sends 200), so that a flood of one kind (a room dragging a slider through the API) cannot
+  fill the queue for the others.
 - ``DDPM_QUICK_CONCURRENCY`` (2): quick handlers (the forward readouts, a digit pick, a lesson's
   plot) running at once per endpoint — one per core.
 - ``DDPM_WATCHERS`` (256): visitors watching the shared streams at once (/compare, /generate).
   Watching costs no thread (see :mod:`.results`); what computes is bounded by ``DDPM_STREAMS``
-  (2) chains at once and ``DDPM_STREAM_QUEUE`` (16) waiting, in :mod:`.results`. Launch with
-  ``max_threads=MAX_THREADS``: Gradio runs no more events at once than that.
+  (2) chains at once and ``DDPM_STREAM_QUEUE`` (16) waiting, in :mod:`.results`. Gradio runs no
+  more events at once than its ``max_threads`` (:data:`MAX_THREADS`).
+- ``DDPM_PAGE_CACHE`` (1): the page itself is built once and sent compressed (:mod:`.page_cache`);
+  0 leaves every page to Gradio.
 
-A request refused because a queue is full gets HTTP 503 with a message that says the server is
-busy and when to retry (Gradio's own says only that the queue is full), in the page and for API
-clients alike.
+Launch with :func:`launch_options`. A request refused because a queue is full gets HTTP 503 with
+a message that says the server is busy and when to retry (Gradio's own says only that the queue
+is full), in the page and for API clients alike.
 """
 
 from __future__ import annotations
@@ -25,16 +28,26 @@ from typing import Any
 
 import gradio as gr
 from gradio import route_utils
+from starlette.middleware import Middleware
 
+from .page_cache import PageCache
 from .results import env_int
 
-QUEUE_SIZE = env_int("DDPM_QUEUE_SIZE", 256)
-EVENT_QUEUE = env_int("DDPM_EVENT_QUEUE", 128)
+QUEUE_SIZE = env_int("DDPM_QUEUE_SIZE", 512)
+EVENT_QUEUE = env_int("DDPM_EVENT_QUEUE", 256)
 QUICK_CONCURRENCY = env_int("DDPM_QUICK_CONCURRENCY", 2)
 WATCHERS = env_int("DDPM_WATCHERS", 256)
 MAX_THREADS = WATCHERS + 64
 """Gradio's ``max_threads``: it also caps the events it runs at once, watchers included (its
 default, 40, would hold a room's watchers of one shared stream in the queue)."""
+PAGE_CACHE = bool(env_int("DDPM_PAGE_CACHE", 1))
+
+
+def launch_options() -> dict[str, Any]:
+    """The keyword arguments of ``demo.launch`` that serve a room: Gradio's thread limit and the
+    page cache (a middleware of the app Gradio creates)."""
+    middleware = [Middleware(PageCache)] if PAGE_CACHE else []
+    return {"max_threads": MAX_THREADS, "app_kwargs": {"middleware": middleware}}
 
 
 def busy_message(waiting: int, seconds: float) -> str:

@@ -26,12 +26,13 @@ from ddpm.views.widgets import LATEX
 
 TITLE = "DDPM: the reverse process, step by step"
 
-HEADER = r"""
-# DDPM: the reverse process, step by step
+INTRO = r"""
 Pick a digit, watch the forward process destroy it, then compare the **exact** reverse step
 $q(x_{t-1} \mid x_t, x_0)$, which knows $x_0$, with the **learned** one $p_\theta(x_{t-1} \mid x_t)$ of a
 small noise-prediction network (Ho et al. 2020). Notation: $\beta_t$, $\alpha_t = 1-\beta_t$,
-$\bar\alpha_t = \prod_{s \le t}\alpha_s$.
+$\bar\alpha_t = \prod_{s \le t}\alpha_s$. The lessons take one idea each; a preset or a link
+(`?view=reverse&digit=2&t=500&seed=3`, "Copy link") opens a view with its result, and the large
+layout (`?lecture=1`) is for a projector. ← / → step the timestep slider on screen.
 """
 
 THEME = gr.themes.Base(
@@ -44,6 +45,17 @@ CSS = (
     """
 .gradio-container img { image-rendering: pixelated; }  /* keep upscaled 28×28 pixels crisp */
 .frames img { object-fit: contain; }  /* small streamed frames fill the box, like the final image */
+/* one compact header line: title, presets, layout switch, copy link */
+#header { align-items: center; flex-wrap: wrap; gap: 8px 12px; }
+#title { flex: 0 1 auto; width: auto; min-width: 0; }
+#title h1 { font-size: 1.45rem; line-height: 1.2; margin: 0; white-space: nowrap; }
+#intro { margin-top: -4px; }
+#digit-picker { align-items: center; gap: 8px 12px; }
+#digit-picker .wrap { gap: 4px; }
+/* an image's label above the image, not over its top rows */
+.gradio-container .block label[data-testid="block-label"].float {
+  position: static; border: none; box-shadow: none; background: transparent; padding: 0 0 4px 0;
+}
 """
     + lecture.CSS
 )
@@ -59,8 +71,11 @@ def _find(demo: gr.Blocks, elem_id: str):
 def build_demo() -> gr.Blocks:
     """The app's Blocks, not yet launched."""
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
-        gr.Markdown(HEADER, latex_delimiters=LATEX)
-        preset, lecture_mode, copy, link = lecture.build_lecture_bar()
+        with gr.Row(elem_id="header"):
+            gr.Markdown(f"# {TITLE}", elem_id="title", container=False)
+            preset, lecture_mode, copy, link = lecture.build_lecture_bar()
+        with gr.Accordion("What this app shows, and how to use it", open=False, elem_id="intro"):
+            gr.Markdown(INTRO, latex_delimiters=LATEX)
         picker = build_digit_picker()
         digit = picker.state
         with gr.Tabs() as tabs:
@@ -79,10 +94,11 @@ def build_demo() -> gr.Blocks:
             )), gr.State("forward"), lecture_mode,
         )  # fmt: skip
         lecture.wire(demo, targets, preset, copy, link)
-        # the URL's query parameters (a deep link) first, then the forward view they set
-        demo.load(lecture.from_request, None, targets.outputs(), api_visibility="private",
-                  show_progress="hidden").then(forward, inputs, outputs, api_visibility="private",
-                                               show_progress="hidden")  # fmt: skip
+        # the URL's query parameters (a deep link) first, then the forward view they set, then the
+        # linked view's own Run: a link opens with its result
+        quiet = {"api_visibility": "private", "show_progress": "hidden"}
+        loaded = demo.load(lecture.from_request, None, targets.outputs(), **quiet)
+        loaded.then(forward, inputs, outputs, **quiet).then(None, None, None, js=lecture.PRESS_LINKED_RUN)
     return check_inputs(demo)  # every API input checked, with a message naming it
 
 

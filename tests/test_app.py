@@ -349,3 +349,30 @@ def test_the_page_is_sent_from_the_cache_as_gradio_builds_it(client):
     assert plain.content == built.content == packed.content and b"window.gradio_config" in plain.content
     assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
     assert int(packed.headers["content-length"]) < len(plain.content) / 3
+
+
+def test_the_reverse_views_curves_are_the_steps_numbers_and_told_y_adds_a_second_curve():
+    """curves() hands the plots each step's KL (decoder term left out), ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖."""
+    from types import SimpleNamespace
+
+    from ddpm.views.plots import KL_TITLE, MEAN_GAP_TITLE, X0_ERROR_TITLE, ChainCurves
+
+    steps = [SimpleNamespace(t=t, kl_bpd=0.1 * t, mean_gap=0.01 * t, x0_error=0.5 / t, conditioned=None)
+             for t in (3, 2, 1)]  # fmt: skip
+    kl, gaps = reverse.curves(steps)
+    ((ts, values),) = kl.values()
+    assert list(ts) == [3, 2] and np.allclose(values, [0.3, 0.2])  # t = 1 is the decoder, not a KL
+    assert np.allclose(gaps["mean"][1], [0.03, 0.02, 0.01]) and np.allclose(
+        gaps["x0"][1], [0.5 / 3, 0.25, 0.5]
+    )
+    told = [s._replace() if False else SimpleNamespace(**{**vars(s), "conditioned": (s.kl_bpd / 2, 0.0, 0.0)})
+            for s in steps]  # fmt: skip
+    kl, gaps = reverse.curves(told)
+    assert set(kl) == {"KL without y", "KL told y"} and np.allclose(kl["KL told y"][1], [0.15, 0.1])
+    assert set(gaps) == {"mean without y", "mean told y", "x0 without y", "x0 told y"}
+    a = ChainCurves((KL_TITLE,), 3).draw((kl,))
+    b = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), 3).draw(
+        ({"a": gaps["mean told y"]}, {"b": gaps["x0 told y"]})
+    )
+    assert a.dtype == np.uint8 and a.ndim == 3 and b.shape[1] == a.shape[1]
+    assert (a != 255).any(axis=-1).mean() > 0.02  # something is drawn

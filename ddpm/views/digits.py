@@ -77,21 +77,36 @@ class Picker(NamedTuple):
     digit_class: gr.Radio
     which: gr.State  # how many of the class were shown: the next "another one" takes this index
     preview: gr.Image
+    row: gr.Row  # the whole picker: hidden on the views that use no digit
+
+
+USES_DIGIT = ("forward", "reverse", "schedules", "parameterizations", "bits-per-dim", "many-pasts")
+"""The views that read the chosen digit; the picker is hidden on the others."""
 
 
 def build_digit_picker() -> Picker:
-    """The digit chooser; returns its parts (``state`` is what the views read)."""
+    """The digit chooser in one row: the ten classes, "another one", what the model sees and, folded
+    away, upload and drawing. Returns its parts (``state`` is what the views read)."""
     first = default_digit()
     state = gr.State(first)
-    with gr.Row(equal_height=True):
-        with gr.Column(scale=3), gr.Tabs():
-            with gr.Tab("MNIST digits"):
-                with gr.Row():
-                    digit_class = gr.Radio(
-                        list(range(10)), value=DEFAULT_CLASS, label="Digit", scale=3, elem_id="digit-class"
-                    )
-                    another = gr.Button("Another one", variant="secondary", scale=1)
-                which = gr.State(1)
+    which = gr.State(1)
+    with gr.Row(equal_height=True, elem_id="digit-picker") as row:
+        digit_class = gr.Radio(
+            list(range(10)), value=DEFAULT_CLASS, label="Digit", scale=4, min_width=360, elem_id="digit-class"
+        )
+        another = gr.Button(
+            "Another one", variant="secondary", size="sm", scale=0, min_width=120, elem_id="another-digit"
+        )
+        preview = gr.Image(
+            preview_of(first), label="What the model sees (28×28)", show_label=False, format="png",
+            height=84, width=84, interactive=False, buttons=[], scale=0, min_width=84, container=False,
+            elem_id="digit-preview",
+        )  # fmt: skip
+        with (
+            gr.Column(scale=2, min_width=240),
+            gr.Accordion("Your own digit: upload or draw", open=False),
+            gr.Tabs(),
+        ):
             with gr.Tab("Upload"):
                 upload = gr.Image(
                     label="Upload a digit (any photo or scan)",
@@ -108,13 +123,9 @@ def build_digit_picker() -> Picker:
                     height=320,
                 )
                 use_drawing = gr.Button("Use my drawing", variant="primary")
-        preview = gr.Image(
-            preview_of(first), label="What the model sees (28×28)", format="png", height=240, width=240,
-            interactive=False, buttons=["download"], scale=1,
-        )  # fmt: skip
     reset = gr.State(0)
     digit_class.input(pick, [digit_class, reset], [state, preview, which], api_name="pick_digit")
     another.click(pick, [digit_class, which], [state, preview, which], api_visibility="private")
     upload.upload(from_upload, upload, [state, preview], api_name="use_upload")
     use_drawing.click(from_drawing, pad, [state, preview], api_name="use_drawing")
-    return Picker(state, digit_class, which, preview)
+    return Picker(state, digit_class, which, preview, row)

@@ -86,7 +86,6 @@ def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
     diffusion = diffusion_cpu()
     T = diffusion.num_timesteps
     with gr.Tab("1 · Forward: adding noise", id="forward"):
-        gr.Markdown(EQUATION, latex_delimiters=LATEX)
         with gr.Row():
             t = gr.Slider(
                 0,
@@ -109,6 +108,7 @@ def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
             )
             new_noise = gr.Button("New noise", scale=1)
         player = forward_player(t, forward_value(digit.value, 0), diffusion, elem_id="forward-player")
+        gr.Markdown(EQUATION, latex_delimiters=LATEX)
         api = gr.Button(visible=False)
         outputs = api_outputs()
     api.click(forward, [digit, t, seed], outputs, api_name="forward")

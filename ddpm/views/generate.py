@@ -196,12 +196,15 @@ def grids(step, width: int) -> tuple[np.ndarray, np.ndarray]:
 def build_generate_tab() -> None:
     T = diffusion_cpu().num_timesteps
     with gr.Tab("3 · Generate", id="generate"):
-        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
         with gr.Row():
             n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits")
             sampler = gr.Radio(SAMPLER_CHOICES, value="ddpm", label="Sampler", elem_id="generate-sampler")
-            steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps S", elem_id="generate-steps")
-            eta = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="DDIM η")
+            # the DDIM controls take part only when DDIM is chosen (the default sampler is ancestral)
+            steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps S", elem_id="generate-steps",
+                              interactive=False)  # fmt: skip
+            eta = gr.Slider(
+                0.0, 1.0, value=0.0, step=0.05, label="DDIM η", elem_id="generate-eta", interactive=False
+            )
             seed = gr.Number(
                 0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, elem_id="generate-seed"
             )
@@ -218,25 +221,34 @@ def build_generate_tab() -> None:
         status = gr.Markdown(elem_id="generate-status")
         with gr.Row(equal_height=True):
             x_t = inline_frames(gr.Image(
-                label="xₜ", format="png", interactive=False, buttons=["download"], height=480,
+                label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=480,
                 elem_id="generate-xt",
             ))  # fmt: skip
             x0_hat = inline_frames(gr.Image(
                 label="x̂₀ (the model's current guess)", format="png", interactive=False,
-                buttons=["download"], height=480,
+                buttons=["download", "fullscreen"], height=480,
             ))  # fmt: skip
         player = chain_player(
             "generate-player", hint=f"When the generation has run, {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
             height=320,
         )  # fmt: skip
         with gr.Row():
-            gif = gr.File(label="Animated GIF of the trajectory")
-            strip = gr.File(label="Filmstrip of the first digit (PNG)")
+            gif_view = gr.Image(label="The trajectory, animated", type="filepath", interactive=False,
+                                buttons=["fullscreen"], height=240, elem_id="generate-gif")  # fmt: skip
+            with gr.Column():
+                gif = gr.File(label="Animated GIF of the trajectory")
+                strip = gr.File(label="Filmstrip of the first digit (PNG)")
+        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
         api = gr.Button(visible=False)  # /generate's trigger, for API clients
     inputs = [n, sampler, steps, eta, seed, digit, guidance]
     outputs = [x_t, x0_hat, status, gif, strip]
     # the status shows the progress (see widgets.progress_bar)
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
+    quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **quiet)
+    # the old run's status goes at once, in the page, not with the new run's first frame
+    run.click(None, None, status, js="() => 'Starting…'", **{k: v for k, v in quiet.items() if k != "queue"})
     event = run.click(generate_in_page, inputs, [*outputs, player], api_visibility="private", **shared)
+    gif.change(lambda path: path, gif, gif_view, **quiet)  # the GIF plays in the page
     api.click(generate, inputs, outputs, api_name="generate", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

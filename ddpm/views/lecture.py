@@ -8,13 +8,14 @@ theme's local ones and the few lines of JavaScript below are inline.
 
 from __future__ import annotations
 
+import json
 from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import gradio as gr
 
 from ..choices import SAMPLERS, check_choice
-from .digits import Picker, bundled_of_class, preview_of
+from .digits import USES_DIGIT, Picker, bundled_of_class, preview_of
 from .runtime import diffusion_cpu
 
 MAIN_VIEWS = ("forward", "reverse", "generate")
@@ -39,6 +40,19 @@ class Link(NamedTuple):
     seed: int | None = None
     sampler: str | None = None
 
+
+RUN_BUTTONS = {
+    "reverse": "reverse-run",
+    "generate": "generate-run",
+    "bits-per-dim": "bpd-run",
+    "parameterizations": "parameterizations-run",
+    "many-pasts": "pasts-run",
+    "readout": "readout-run",
+}
+"""The element id of each view's Run button: a link or a preset to the view presses it on open.
+The other views (forward, small steps, schedules, noise error) draw themselves."""
+
+PRESET_PROMPT = "Lecture presets…"  # the dropdown's first entry, which sets nothing
 
 PRESETS: dict[str, Link] = {
     "Forward process at t = 250": Link("forward", 7, 0, 250, 0),
@@ -152,6 +166,8 @@ def from_request(request: gr.Request) -> list:
 
 
 def from_preset(name: str) -> list:
+    if name == PRESET_PROMPT:
+        return apply(Link())
     if name not in PRESETS:
         raise gr.Error(f"unknown preset {name!r}")
     return apply(PRESETS[name])
@@ -169,6 +185,35 @@ def current_link(view: str, digit_class: int, which: int, forward_t: int, forwar
         sampler if view == "generate" else None,
     )  # fmt: skip
     return make_link(page, link, bool(lecture))
+
+
+def press_run_js(view_expression: str) -> str:
+    """JavaScript for an event without inputs' function: press the Run button of the view that
+    ``view_expression`` (JS, evaluated in the page) names, once it is on the page (a tab just
+    selected may take a moment to appear); nothing for a view that draws itself. The button's own
+    event then runs, exactly as a click would, so the shared results serve a room at once."""
+    buttons = json.dumps(RUN_BUTTONS)
+    return f"""(...args) => {{
+  const id = ({buttons})[{view_expression}];
+  if (!id) return;
+  let tries = 0;
+  const press = () => {{
+    const button = document.getElementById(id);
+    if (button && button.offsetParent !== null) button.click();
+    else if (++tries < 100) setTimeout(press, 50);
+  }};
+  setTimeout(press, 0);
+}}"""
+
+
+PRESS_LINKED_RUN = press_run_js('new URLSearchParams(window.location.search).get("view")')
+"""On page load: a link naming a view (``?view=reverse&…``) opens with that view's result."""
+
+
+def preset_run_js() -> str:
+    """After a preset has set the controls: press its view's Run button."""
+    views = json.dumps({name: link.view for name, link in PRESETS.items()})
+    return press_run_js(f"({views})[args[0]]")
 
 
 # Keyboard: ← / → step the visible timestep slider by 1 (Shift: 10) unless typing in a field.
@@ -195,6 +240,7 @@ JS = """
 """
 
 CSS = """
+body.lecture #intro { display: none; }  /* the room does not need the app's introduction */
 body.lecture .gradio-container { font-size: 125%; max-width: 100% !important; }
 body.lecture .gradio-container .prose { font-size: 1.25em; }
 body.lecture .gradio-container .katex { font-size: 1.5em !important; }
@@ -205,25 +251,36 @@ body.lecture .gradio-container img { min-height: 240px; }
 
 
 def build_lecture_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.Textbox, gr.Checkbox]:
-    """Presets, the lecture-layout switch and "copy link"; returns them for :func:`wire`."""
-    with gr.Row(equal_height=True):
-        preset = gr.Dropdown(list(PRESETS), value=None, label="Lecture presets", scale=3, elem_id="preset")
-        lecture = gr.Checkbox(False, label="Large high-contrast layout (or ?lecture=1)", scale=2,
-                              elem_id="lecture-mode")  # fmt: skip
-        copy = gr.Button("Copy link to this view", scale=1, elem_id="copy-link")
-        link = gr.Textbox(label="Link", scale=3, interactive=False, buttons=["copy"], elem_id="link")
+    """Presets, the lecture-layout switch and "copy link", for one row of the header; returns them
+    for :func:`wire`."""
+    preset = gr.Dropdown([PRESET_PROMPT, *PRESETS], value=PRESET_PROMPT, label="Lecture preset", show_label=False, scale=2,
+                         min_width=220, container=False, elem_id="preset")  # fmt: skip
+    lecture = gr.Checkbox(False, label="Large layout", scale=0, min_width=140, container=False,
+                          elem_id="lecture-mode")  # fmt: skip
+    copy = gr.Button("Copy link", size="sm", scale=0, min_width=100, elem_id="copy-link")
+    link = gr.Textbox(label="Link to this view", show_label=False, placeholder="Link to this view",
+                      scale=2, min_width=200, interactive=False, container=False, elem_id="link")  # fmt: skip
     return preset, lecture, copy, link
 
 
 def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button, link: gr.Textbox) -> None:
     """Connect links, presets, the layout switch and "copy link" (call inside ``demo``)."""
     view, lecture = targets.view, targets.lecture
+    lesson = gr.State(LESSONS[0])  # the lesson on screen when the lessons' tab is opened again
+    quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
     for block in list(demo.blocks.values()):
-        if isinstance(block, gr.Tab) and block.id in (*MAIN_VIEWS, *LESSONS):
-            block.select(lambda v=block.id: v, None, view, api_visibility="private", queue=False,
-                         show_progress="hidden")  # fmt: skip
+        if isinstance(block, gr.Tab) and block.id in MAIN_VIEWS:
+            block.select(lambda v=block.id: v, None, view, **quiet)
+        elif isinstance(block, gr.Tab) and block.id in LESSONS:
+            block.select(lambda v=block.id: (v, v), None, [view, lesson], **quiet)
+        elif isinstance(block, gr.Tab) and block.id == "lessons":
+            block.select(lambda v: v, lesson, view, **quiet)
+    # the digit picker only where the view reads the digit
+    view.change(lambda v: gr.Row(visible=v in USES_DIGIT), view, targets.picker.row, **quiet)
     outputs = targets.outputs()
-    preset.input(from_preset, preset, outputs, api_visibility="private", show_progress="hidden")
+    preset.input(from_preset, preset, outputs, api_visibility="private", show_progress="hidden").then(
+        None, preset, None, js=preset_run_js()
+    )
     lecture.change(None, lecture, None, js="(on) => { document.body.classList.toggle('lecture', on); }")
     copy.click(
         current_link,

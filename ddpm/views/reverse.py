@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -9,7 +10,6 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
-import pandas as pd
 import torch
 
 from ..teaching.readout import class_probabilities, read_class, readout_due
@@ -17,7 +17,7 @@ from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times,
 from . import compute
 from .compute import on_compute_thread
 from .players import chain_player, chain_value
-from .plots import class_probability_plot, filmstrip
+from .plots import KL_TITLE, MEAN_GAP_TITLE, X0_ERROR_TITLE, ChainCurves, class_probability_plot, filmstrip
 from .results import shared_call, shared_stream
 from .runtime import classifier, diffusion_cpu, gpu, model_config, model_fingerprint, runtime
 from .serving import WATCHERS
@@ -32,7 +32,6 @@ from .widgets import (
     plot_image,
     progress_bar,
     save_pngs,
-    shared_postprocess,
     show,
     show_noise,
     show_signed,
@@ -40,8 +39,8 @@ from .widgets import (
     waiting_status,
 )
 
-VARIANCE_CHOICES = [("σ² = β̃ₜ (posterior variance)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
-LEARNED_CHOICE = ("σ² learned (the network's second output)", "learned_range")
+VARIANCE_CHOICES = [("σ² = β̃ₜ (posterior)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
+LEARNED_CHOICE = ("σ² learned", "learned_range")  # the network's second output
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
@@ -67,8 +66,8 @@ class Frame(NamedTuple):
     x0_hat: Any  # the learned chain's x̂_0
     eps_hat: Any  # the learned chain's ε̂
     status: Any
-    kl: Any  # KL per step, a table for gr.LinePlot
-    gaps: Any  # ‖μ̃ − μ_θ‖ and ‖x̂_0 − x_0‖ per step, a table for gr.LinePlot
+    kl: Any  # KL per step over t (a plot, log scale)
+    gaps: Any  # ‖μ̃ − μ_θ‖ and ‖x̂_0 − x_0‖ over t (a plot, each on its log axis)
     strip: Any  # the filmstrip image (last frame only)
     strip_file: Any  # the same, as a file to download
     readout: Any  # the classifier's read-out of x̂_0 over t
@@ -77,32 +76,47 @@ class Frame(NamedTuple):
 
 API_OUTPUTS = len(Frame._fields) - 1  # /compare's outputs: every field but the player
 PLAYER_SERIES = ("exact q: xₜ", "learned p_θ: xₜ", "learned: x̂₀", "learned: ε̂")
-IMAGES = ("exact", "learned", "x0_hat", "eps_hat", "readout")  # streamed inside the stream; files at the end
+IMAGES = (
+    "exact",
+    "learned",
+    "x0_hat",
+    "eps_hat",
+    "kl",
+    "gaps",
+    "readout",
+)  # inline while streaming; files at the end
 
 
-def _curves(steps: list[ComparisonStep]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The KL and RMS curves as long tables (one row per t and series) for gr.LinePlot."""
+def curves(steps: list[ComparisonStep]) -> tuple[dict, dict]:
+    """The KL and RMS curves of the steps so far: name -> (t [S], values [S]) for
+    :func:`.plots.kl_curve_plot` (KL per step, bits/dim) and :func:`.plots.gap_curves_plot` (names
+    "mean …": ‖μ̃_t − μ_θ‖, "x0 …": ‖x̂_0 − x_0‖, RMS per pixel). A chain told the class has
+    both its curves ("… without y", "… told y")."""
     series = [("", [(s.t, s.kl_bpd, s.mean_gap, s.x0_error) for s in steps])]
     if steps and steps[0].conditioned is not None:
         series = [(" without y", series[0][1]), (" told y", [(s.t, *s.conditioned) for s in steps])]
-    kl, gaps = [], []
+    kl, gaps = {}, {}
     for suffix, rows in series:
-        # t = 1 is the decoder's −log p_θ(x_0 | x_1), on another scale: it is reported in the status
-        kl += [(t, value, f"KL{suffix}") for t, value, _, _ in rows if t > 1]
-        gaps += [(t, gap, f"‖μ_q − μ_θ‖{suffix}") for t, _, gap, _ in rows]
-        gaps += [(t, error, f"‖x̂₀ − x₀‖{suffix}") for t, _, _, error in rows]
-    return (
-        pd.DataFrame(kl, columns=["t", "KL (bits/dim)", "what"]),
-        pd.DataFrame(gaps, columns=["t", "RMS", "what"]),
-    )
+        table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+        ts = table[:, 0]
+        # t = 1 is the decoder's −log p_θ(x_0 | x_1), not a KL: it is reported in the status
+        kl[f"KL{suffix}"] = (ts[ts > 1], table[ts > 1, 1])
+        gaps[f"mean{suffix}"] = (ts, table[:, 2])
+        gaps[f"x0{suffix}"] = (ts, table[:, 3])
+    return kl, gaps
 
 
 class ReadoutPlots:
-    """One comparison's read-out plot, drawn again only when it has a new point (drawn afresh for
-    every streamed frame, it was a quarter of a shared comparison's CPU)."""
+    """One comparison's plots: the read-out, drawn again only when it has a new point (drawn afresh
+    for every streamed frame, it was a quarter of a shared comparison's CPU), and the KL and RMS
+    curves, moved on their figures at most every :data:`CURVE_SECONDS` and at the end."""
 
     def __init__(self) -> None:
         self.points, self.image = -1, None
+        self.kl: ChainCurves | None = None
+        self.gaps: ChainCurves | None = None
+        self.curves: tuple[np.ndarray, np.ndarray] | None = None
+        self.drawn = -math.inf
 
     def readout(self, readout: list[tuple[int, torch.Tensor]], T: int) -> np.ndarray:
         if len(readout) != self.points:  # within one comparison the read-out only grows
@@ -112,6 +126,33 @@ class ReadoutPlots:
                 title="Classifier on the learned chain's x̂₀ (the exact chain's is x₀)",
             )  # fmt: skip
         return self.image
+
+    def curve_images(
+        self, steps: list[ComparisonStep], t_start: int, final: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The KL plot and the RMS plot of the steps so far (the last ones drawn, if that was recent)."""
+        if self.kl is None or self.gaps is None:
+            self.kl = ChainCurves((KL_TITLE,), t_start)
+            self.gaps = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), t_start, width=9.6)
+        if final or self.curves is None or time.perf_counter() - self.drawn >= CURVE_SECONDS:
+            kl, gaps = curves(steps)
+            mean = {
+                name.removeprefix("mean").strip() or "RMS": v
+                for name, v in gaps.items()
+                if name.startswith("mean")
+            }
+            x0 = {
+                name.removeprefix("x0").strip() or "RMS": v
+                for name, v in gaps.items()
+                if name.startswith("x0")
+            }
+            self.curves = (self.kl.draw((kl,)), self.gaps.draw((mean, x0)))
+            self.drawn = time.perf_counter()
+        return self.curves
+
+
+CURVE_SECONDS = 1.0
+"""How often a streaming comparison's curves are drawn again (two plots: ~0.1 s of a core)."""
 
 
 def _waiting(position: int, seconds: float) -> Frame:
@@ -165,13 +206,19 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
 
     for last, _ in paced(chain()):
         yield _frame(last, steps, t, start, None, readout, T, labels, plots)
+    # the read-out ends where the chain does, at x_0; and whether the learned chain kept the digit
+    ends = compute.call(lambda: [class_probabilities(classifier(), x) for x in (x0, last.learned.x_prev)])
+    readout.append((0, ends[1]))
+    landed = (int(ends[0].argmax()), int(ends[1].argmax()))
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
-    final = _frame(last, steps, t, start, path, readout, T, labels, plots, final=True)
-    names = [f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "readout")]
+    final = _frame(last, steps, t, start, path, readout, T, labels, plots, final=True, landed=landed)
+    names = [
+        f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "kl", "gaps", "readout")
+    ]
     saved = save_pngs([getattr(final, field) for field in IMAGES], names, folder)
     # x_0 ends both chains; x̂_0 and ε̂ keep the last step's (t = 1), the network's last word
     ends = (last.exact.x_prev, last.learned.x_prev)
@@ -203,6 +250,7 @@ def _frame(
     labels: torch.Tensor | None,
     plots: ReadoutPlots,
     final: bool = False,
+    landed: tuple[int, int] | None = None,
 ) -> Frame:
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
@@ -210,7 +258,7 @@ def _frame(
     # the chain's thread may be a few steps ahead of the step shown: plot up to that step
     steps = [s for s in steps[:] if s.t >= step.t]
     readout = [r for r in readout[:] if r[0] >= step.t]
-    kl, gaps = _curves(steps)
+    kl, gaps = plots.curve_images(steps, t_start, final)
     done = t_start - step.t + 1
     status = (
         f"`{progress_bar(done, t_start)}` **t = {shown_t}** · step {done} of {t_start} · "
@@ -220,8 +268,16 @@ def _frame(
         status += f" · the learned chain is told the class $y = {int(labels[0])}$ (the classifier's reading of $x_0$)"
     if final:
         status += (
-            f" · done: the exact chain has returned $x_0$. Along it, the terms $L_{{t-1}}$ of these steps sum to {step.kl_sum_bpd:.3f} bits/dim"
-            f" (decoder $-\\log p_\\theta(x_0 \\mid x_1)$: {step.kl_bpd:.3f})."
+            f" · done: the exact chain has returned $x_0$. Along it, the bound's terms of these steps (the KL terms"
+            f" $L_{{t-1}}$ for $t \\geq 2$ and the decoder term $L_0 = -\\log p_\\theta(x_0 \\mid x_1)$) add up to"
+            f" {step.kl_sum_bpd:.3f} bits/dim, of which the decoder term is {step.kl_bpd:.3f}."
+        )
+    if final and landed is not None and landed[0] != landed[1]:
+        status += (
+            f"\n\n**The learned chain ended on a {landed[1]}, the exact chain on the {landed[0]} it started"
+            f" from.** That is expected: $p_\\theta(x_{{t-1}} \\mid x_t)$ never sees $x_0$, and from $t = {t_start}$"
+            f" so little of the digit is left in $x_t$ that other digits are likely pasts of it too; the"
+            f" exact chain knows $x_0$ (start lower, or try another seed, to see the learned one keep it)."
         )
     return Frame(
         show(exact, scale=scale), show(learned, scale=scale), show(step.learned.pred_x0, scale=scale),
@@ -255,32 +311,25 @@ def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
 def build_reverse_tab(digit: gr.State) -> None:
     T = diffusion_cpu().num_timesteps
     with gr.Tab("2 · Reverse: exact vs learned", id="reverse"):
-        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
-        with gr.Row():
-            t = gr.Slider(
-                1,
-                T,
-                value=T,
-                step=1,
-                label="Start at t",
-                scale=3,
-                elem_id="reverse-t",
-                elem_classes=["timestep"],
-            )
+        with gr.Row(equal_height=True):
+            t = gr.Slider(1, T, value=T, step=1, label="Start at t", scale=3, min_width=240, elem_id="reverse-t",
+                          elem_classes=["timestep"])  # fmt: skip
             seed = gr.Number(
-                0, precision=0, label="Seed (ε and every z)", minimum=0, maximum=2**31 - 1, scale=1,
+                0, precision=0, label="Seed (ε, z)", minimum=0, maximum=2**31 - 1, scale=1, min_width=110,
                 elem_id="reverse-seed",
             )  # fmt: skip
             config = model_config()
             choices = [*VARIANCE_CHOICES, LEARNED_CHOICE] if config.learn_sigma else VARIANCE_CHOICES
-            variance = gr.Radio(choices, value=config.variance, label="Variance of p_θ", scale=2)
+            variance = gr.Radio(
+                choices, value=config.variance, label="Variance of p_θ", scale=2, min_width=220
+            )
             told = gr.Checkbox(
                 False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,
                 info="p_θ(xₜ₋₁ | xₜ, y), y = the classifier's reading of x₀", elem_id="reverse-told",
             )  # fmt: skip
-        with gr.Row():
-            run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")
-            stop = gr.Button("Stop", variant="stop")
+            with gr.Column(scale=1, min_width=140):
+                run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")
+                stop = gr.Button("Stop", variant="stop", size="sm")
         status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
         with gr.Row(equal_height=True):
             exact = image("exact q: xₜ", height=220)
@@ -291,25 +340,17 @@ def build_reverse_tab(digit: gr.State) -> None:
             "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
             height=200,
         )  # fmt: skip
+        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
         api = gr.Button(visible=False)  # /compare's trigger, for API clients
         with gr.Row():
-            kl_plot = gr.LinePlot(
-                x="t",
-                y="KL (bits/dim)",
-                color="what",
-                title="KL(q ‖ p_θ) at each step, along the exact chain (bits/dim)",
-                height=260,
-            )
-            gap_plot = gr.LinePlot(
-                x="t",
-                y="RMS",
-                color="what",
-                title="Learned vs exact step, along the exact chain (RMS per pixel)",
-                height=260,
-            )
+            kl_plot = plot_image("KL per step along the exact chain (bits/dim)", elem_id="reverse-kl")
+            gap_plot = plot_image("Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖", elem_id="reverse-gaps")
         with gr.Row():
             strip = gr.Image(
-                label="Filmstrip: both chains at T, 3T/4, T/2, T/4, …, 0", format="png", interactive=False
+                label="Filmstrip: both chains from the start t down to 0",
+                format="png",
+                interactive=False,
+                buttons=["download", "fullscreen"],
             )
             strip_file = gr.File(label="Download the filmstrip (PNG)")
         readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
@@ -329,12 +370,11 @@ def build_reverse_tab(digit: gr.State) -> None:
     )
     for field in IMAGES:
         inline_frames(getattr(outputs, field))
-    for plot in (kl_plot, gap_plot):
-        shared_postprocess(plot)  # one table for the whole room (see widgets.shared_postprocess)
     inputs = [digit, t, seed, variance, told]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     event = run.click(compare_in_page, inputs, list(outputs), api_visibility="private", **shared)
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
+    run.click(None, None, status, js="() => 'Starting…'", api_visibility="private", show_progress="hidden")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

@@ -131,14 +131,24 @@ def waiting_status(position: int, seconds: float) -> str:
 def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image:
     """An image output with a download button (a digit, a noise image, a grid)."""
     return gr.Image(
-        label=label, format="png", interactive=False, height=height, buttons=["download"], elem_id=elem_id
+        label=label,
+        format="png",
+        interactive=False,
+        height=height,
+        buttons=["download", "fullscreen"],
+        elem_id=elem_id,
     )
 
 
 def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
     """An output for a rendered plot (its title is drawn in the plot; the label names it in the API)."""
     return gr.Image(
-        label=label, show_label=False, format="png", interactive=False, buttons=["download"], elem_id=elem_id
+        label=label,
+        show_label=False,
+        format="png",
+        interactive=False,
+        buttons=["download", "fullscreen"],
+        elem_id=elem_id,
     )
 
 

@@ -52,9 +52,15 @@ CSS = (
 #intro { margin-top: -4px; }
 #digit-picker { align-items: center; gap: 8px 12px; }
 #digit-picker .wrap { gap: 4px; }
+/* the generated grids take what the first screen has left below the controls */
+#generate-xt, #generate-x0hat { height: clamp(240px, calc(100vh - 440px), 560px) !important; }
 /* an image's label above the image, not over its top rows */
 .gradio-container .block label[data-testid="block-label"].float {
   position: static; border: none; box-shadow: none; background: transparent; padding: 0 0 4px 0;
+}
+.gradio-container .block:has(> label[data-testid="block-label"].float) { display: flex; flex-direction: column; flex-wrap: nowrap; }
+.gradio-container .block:has(> label[data-testid="block-label"].float) > .image-container {
+  flex: 1 1 auto; min-height: 0; height: auto;
 }
 """
     + lecture.CSS

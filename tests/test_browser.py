@@ -68,11 +68,11 @@ def page(requested):
     return requested[0]
 
 
-def screenshot(page, name: str, tmp_path: Path) -> Path:
+def screenshot(page, name: str, tmp_path: Path, full_page: bool = True) -> Path:
     folder = Path(os.environ.get("DDPM_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -349,6 +349,9 @@ def test_a_deep_link_opens_the_view_it_names(browser, url, tmp_path):
     )
     link = page.locator("#link textarea, #link input").first.input_value()
     assert "view=reverse" in link and "digit=2" in link and "lecture=1" in link
+    # and it opens with its result: both chains, every step in the player, without a click
+    page.wait_for_selector("#reverse-player .ddpm-chain[data-frames='501']", timeout=300_000)
+    assert "done" in page.locator("#reverse-status").inner_text()
     screenshot(page, "lecture", tmp_path)
     page.close()
 
@@ -496,3 +499,132 @@ def test_a_new_chain_from_the_server_replaces_the_frames(chain_page):
     assert page.locator(CHAIN).get_attribute("data-frame") == "6"  # its start frame
     assert np.array_equal(chain_frame(page, "exact q"), new["exact q"][6])
     assert page.locator(f"{CHAIN} .time").inner_text() == "step = 6"
+
+
+# -- lecture-ready layout ---------------------------------------------------------------------------
+
+MAIN_IMAGES = {
+    "forward": [f"{PLAYER} canvas[data-image={name}]" for name in ("x0", "eps", "signal", "scaled", "xt")],
+    "reverse": ["#reverse-exact", "#reverse-learned", "#reverse-x0hat", "#reverse-epshat"],
+    "generate": ["#generate-xt", "#generate-x0hat"],
+}
+LINKS = {
+    "forward": "?view=forward",
+    "reverse": "?view=reverse&t=5",
+    "generate": "?view=generate&sampler=ddim&t=5",
+}
+
+
+def open_view(browser, url, view: str, size: tuple[int, int], lecture: bool):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url + LINKS[view] + ("&lecture=1" if lecture else ""), wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", state="attached", timeout=60_000)
+    page.wait_for_function(f"() => document.getElementById('{view}-player')?.offsetParent !== null")
+    if lecture:
+        page.wait_for_function("() => document.body.classList.contains('lecture')")
+    page.wait_for_timeout(500)  # the layout settles (fonts, the picker's visibility)
+    return page
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
+@pytest.mark.parametrize("view", ["forward", "reverse", "generate"])
+def test_the_first_screen_shows_the_views_main_images(browser, url, view, size, lecture, tmp_path):
+    """The view's main images lie wholly inside the first screen (no scrolling), at both sizes; in
+    the large layout at 1366×768 the Run button and the images' top half at least."""
+    page = open_view(browser, url, view, size, lecture)
+    width, height = size
+    for selector in MAIN_IMAGES[view]:
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None and box["width"] > 80, selector
+        bottom = box["y"] + (box["height"] / 2 if lecture and width == 1366 else box["height"])
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (selector, box)
+        assert box["y"] >= 0 and bottom <= height, (selector, box)
+    if view != "forward":
+        run = page.locator(f"#{view}-run").bounding_box()
+        assert run is not None and run["y"] + run["height"] <= height
+    mode = "lecture" if lecture else "normal"
+    screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False)  # what the room sees
+    page.close()
+
+
+@pytest.mark.parametrize("view", ["generate", "small-steps", "noise-error", "readout"])
+def test_the_digit_picker_is_hidden_where_no_digit_is_used(browser, url, view):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + f"?view={view}&t=5", wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", state="attached", timeout=60_000)
+    hidden = "() => ((e) => !e || e.offsetParent === null)(document.getElementById('digit-picker'))"
+    page.wait_for_function(hidden, timeout=10_000)
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()  # back to a view that reads it
+    page.wait_for_function(f"() => !({hidden})()", timeout=10_000)
+    page.close()
+
+
+@pytest.mark.parametrize("view", ["reverse", "generate"])
+def test_no_image_label_covers_its_image(browser, url, view):
+    page = open_view(browser, url, view, (1366, 768), False)
+    page.wait_for_selector(f"#{view}-player .ddpm-chain[data-frames]", timeout=120_000)  # images shown
+    overlaps = page.evaluate("""() => [...document.querySelectorAll('.block')].flatMap((block) => {
+        const label = block.querySelector(':scope > label[data-testid=block-label]:not(.sr-only)');
+        const image = block.querySelector('.image-container img');
+        if (!label || !image || block.offsetParent === null) return [];
+        if (!image.getBoundingClientRect().width) return [];
+        const a = label.getBoundingClientRect(), b = image.getBoundingClientRect();
+        const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        return apart ? [] : [label.innerText];
+    })""")
+    assert not overlaps, overlaps
+    page.close()
+
+
+def test_in_the_large_layout_no_visible_text_is_smaller_than_the_floor(browser, url):
+    from ddpm.views.lecture import FONT_FLOOR_PX
+
+    page = open_view(browser, url, "reverse", (1920, 1080), True)
+    small = page.evaluate("""() => {
+        const out = [];
+        const root = document.querySelector('.gradio-container');
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const element = node.parentElement;
+            if (!node.textContent.trim() || element.closest('.katex, svg, .sr-only, [hidden]')) continue;
+            const rect = element.getBoundingClientRect(), style = getComputedStyle(element);
+            if (!rect.width || !rect.height || style.visibility === 'hidden') continue;
+            if (element.offsetParent === null) continue;
+            out.push([node.textContent.trim().slice(0, 40), parseFloat(style.fontSize)]);
+        }
+        return out;
+    }""")
+    assert len(small) > 30  # the page's text was found
+    below = [(text, size) for text, size in small if size < FONT_FLOOR_PX - 0.01]
+    assert not below, below[:20]
+    sizes = page.evaluate("""() => ['#reverse-t label', '#reverse-seed label', '#digit-class', '#title h1']
+        .map((s) => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))""")
+    assert min(sizes) >= FONT_FLOOR_PX and sizes[-1] > sizes[0]  # labels grow; the title is larger still
+    page.close()
+
+
+PRESET_RESULTS = {
+    "Forward process at t = 250": f"{PLAYER}[data-t='250']",
+    "Reference figure: the posterior filmstrip from T": "#reverse-player .ddpm-chain[data-frames='1001']",
+    "Posterior vs learned from t = 500": "#reverse-player .ddpm-chain[data-frames='501']",
+    "Small vs large steps (1-D)": "#small-steps-density img",
+    "One noisy image, many pasts": "#pasts-grid img",
+    "Generate 16 digits (ancestral)": "#generate-player .ddpm-chain[data-frames]",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PRESET_RESULTS))
+def test_each_preset_opens_with_its_result(browser, url, name):
+    from ddpm.views.lecture import PRESETS
+
+    assert set(PRESET_RESULTS) == set(PRESETS)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url, wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", timeout=60_000)
+    page.locator("#preset input").click()
+    page.get_by_role("option", name=name).click()
+    page.wait_for_selector(PRESET_RESULTS[name], state="attached", timeout=300_000)  # no Run pressed by hand
+    page.close()

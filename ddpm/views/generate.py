@@ -29,6 +29,7 @@ from .widgets import (
     save_pngs,
     show,
     show_grid,
+    status_first,
     user_errors,
     waiting_status,
 )
@@ -108,7 +109,7 @@ def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, dig
 
 generate = user_errors(first_outputs(shared_generate, API_OUTPUTS))
 """/generate for API clients: :func:`shared_generate`'s frames without the player's data."""
-generate_in_page = user_errors(shared_generate)
+generate_in_page = user_errors(status_first(shared_generate, 6, 2))  # status: the third of six
 """The page's Generate: :func:`shared_generate`'s frames, the last one with the trajectory."""
 
 
@@ -206,8 +207,17 @@ def build_generate_tab() -> None:
                 0.0, 1.0, value=0.0, step=0.05, label="DDIM η", elem_id="generate-eta", interactive=False
             )
             seed = gr.Number(
-                0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, elem_id="generate-seed"
+                0,
+                precision=0,
+                label="Seed",
+                minimum=0,
+                maximum=2**31 - 1,
+                elem_id="generate-seed",
+                min_width=100,
             )
+            with gr.Column(min_width=140):
+                run = gr.Button("Generate", variant="primary", elem_id="generate-run")
+                stop = gr.Button("Stop", variant="stop", size="sm")
         conditional = model_config().num_classes > 0
         with gr.Row(visible=conditional):
             digit = gr.Dropdown(DIGIT_CHOICES, value=ANY, label="Ask for a digit", elem_id="generate-digit", scale=1,
@@ -215,18 +225,15 @@ def build_generate_tab() -> None:
             guidance = gr.Slider(0.0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.25, label="Guidance w",
                                  elem_id="generate-guidance", scale=2, interactive=conditional)  # fmt: skip
             gr.Markdown(GUIDANCE_EXPLAIN, latex_delimiters=LATEX)
-        with gr.Row():
-            run = gr.Button("Generate", variant="primary", elem_id="generate-run")
-            stop = gr.Button("Stop", variant="stop")
         status = gr.Markdown(elem_id="generate-status")
         with gr.Row(equal_height=True):
             x_t = inline_frames(gr.Image(
-                label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=480,
+                label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
                 elem_id="generate-xt",
             ))  # fmt: skip
             x0_hat = inline_frames(gr.Image(
                 label="x̂₀ (the model's current guess)", format="png", interactive=False,
-                buttons=["download", "fullscreen"], height=480,
+                buttons=["download", "fullscreen"], height=400, elem_id="generate-x0hat",
             ))  # fmt: skip
         player = chain_player(
             "generate-player", hint=f"When the generation has run, {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
@@ -247,7 +254,6 @@ def build_generate_tab() -> None:
     quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
     sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **quiet)
     # the old run's status goes at once, in the page, not with the new run's first frame
-    run.click(None, None, status, js="() => 'Starting…'", **{k: v for k, v in quiet.items() if k != "queue"})
     event = run.click(generate_in_page, inputs, [*outputs, player], api_visibility="private", **shared)
     gif.change(lambda path: path, gif, gif_view, **quiet)  # the GIF plays in the page
     api.click(generate, inputs, outputs, api_name="generate", **shared)

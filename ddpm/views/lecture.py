@@ -239,14 +239,29 @@ JS = """
 }
 """
 
-CSS = """
-body.lecture #intro { display: none; }  /* the room does not need the app's introduction */
-body.lecture .gradio-container { font-size: 125%; max-width: 100% !important; }
-body.lecture .gradio-container .prose { font-size: 1.25em; }
-body.lecture .gradio-container .katex { font-size: 1.5em !important; }
-body.lecture .gradio-container, body.lecture .gradio-container .prose { color: #000 !important; }
-body.lecture .gradio-container label span, body.lecture .gradio-container button { font-size: 1.15em; font-weight: 600; }
-body.lecture .gradio-container img { min-height: 240px; }
+FONT_FLOOR_PX = 17
+"""In the large layout no text on the page is smaller than this (a browser test checks it)."""
+
+CSS = f"""
+body.lecture #intro {{ display: none; }}  /* the room does not need the app's introduction */
+body.lecture .gradio-container {{ font-size: 125%; max-width: 100% !important; color: #000 !important; }}
+/* every piece of text at least the floor, and never smaller than the text around it: labels,
+   inputs, slider ends, buttons, tabs, tables, captions alike (maths keeps KaTeX's own sizes) */
+body.lecture .gradio-container :where(*:not(svg *):not(.katex *)) {{
+  font-size: max({FONT_FLOOR_PX}px, 1em) !important;
+}}
+body.lecture .gradio-container :where(label, button, .tab-container button, [data-testid="block-info"]) {{
+  font-weight: 600; color: #000 !important;
+}}
+body.lecture .gradio-container .prose {{ font-size: 1.2em !important; }}
+body.lecture .gradio-container .prose h1 {{ font-size: 1.6em !important; }}
+body.lecture .gradio-container .prose h2 {{ font-size: 1.4em !important; }}
+body.lecture .gradio-container .prose h3 {{ font-size: 1.2em !important; }}
+body.lecture #title h1 {{ font-size: 1.9rem !important; }}
+/* inline maths at the size of its text (KaTeX sets 1.21em) */
+body.lecture .gradio-container .katex {{ font-size: 1.05em !important; }}
+/* images and plots fill their share of the screen; plot text grows with them */
+body.lecture .gradio-container .block img {{ width: 100%; height: 100%; object-fit: contain; }}
 """
 
 
@@ -255,11 +270,11 @@ def build_lecture_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.Textbox, 
     for :func:`wire`."""
     preset = gr.Dropdown([PRESET_PROMPT, *PRESETS], value=PRESET_PROMPT, label="Lecture preset", show_label=False, scale=2,
                          min_width=220, container=False, elem_id="preset")  # fmt: skip
-    lecture = gr.Checkbox(False, label="Large layout", scale=0, min_width=140, container=False,
+    lecture = gr.Checkbox(False, label="Large layout", scale=0, min_width=190, container=False,
                           elem_id="lecture-mode")  # fmt: skip
     copy = gr.Button("Copy link", size="sm", scale=0, min_width=100, elem_id="copy-link")
     link = gr.Textbox(label="Link to this view", show_label=False, placeholder="Link to this view",
-                      scale=2, min_width=200, interactive=False, container=False, elem_id="link")  # fmt: skip
+                      scale=2, min_width=160, interactive=False, container=False, elem_id="link")  # fmt: skip
     return preset, lecture, copy, link
 
 
@@ -267,16 +282,20 @@ def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button
     """Connect links, presets, the layout switch and "copy link" (call inside ``demo``)."""
     view, lecture = targets.view, targets.lecture
     lesson = gr.State(LESSONS[0])  # the lesson on screen when the lessons' tab is opened again
+    row = targets.picker.row
     quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+
+    def shown(v: str) -> gr.Row:  # the digit picker only where the view reads the digit
+        return gr.Row(visible=v in USES_DIGIT)
+
     for block in list(demo.blocks.values()):
         if isinstance(block, gr.Tab) and block.id in MAIN_VIEWS:
-            block.select(lambda v=block.id: v, None, view, **quiet)
+            block.select(lambda v=block.id: (v, shown(v)), None, [view, row], **quiet)
         elif isinstance(block, gr.Tab) and block.id in LESSONS:
-            block.select(lambda v=block.id: (v, v), None, [view, lesson], **quiet)
+            block.select(lambda v=block.id: (v, v, shown(v)), None, [view, lesson, row], **quiet)
         elif isinstance(block, gr.Tab) and block.id == "lessons":
-            block.select(lambda v: v, lesson, view, **quiet)
-    # the digit picker only where the view reads the digit
-    view.change(lambda v: gr.Row(visible=v in USES_DIGIT), view, targets.picker.row, **quiet)
+            block.select(lambda v: (v, shown(v)), lesson, [view, row], **quiet)
+    view.change(shown, view, row, **quiet)  # a link or a preset
     outputs = targets.outputs()
     preset.input(from_preset, preset, outputs, api_visibility="private", show_progress="hidden").then(
         None, preset, None, js=preset_run_js()

@@ -60,7 +60,7 @@ def bits_per_dim(digit: np.ndarray, seed: int = 0):
         f"| {float(bpd.decoder[i]):.3f} |" + (f" {float(fixed.total[i]):.3f} |" if learned else "")
         for i, name in enumerate(images)
     ]
-    header = "| image | total (bits/dim) | prior L_T | steps Σ L_{t−1} | decoder L₀ |"
+    header = "| image | total (bits/dim) | prior L<sub>T</sub> | steps: Σ L<sub>t−1</sub>, t ≥ 2 | decoder L<sub>0</sub> |"
     header += (
         " total with σ² = β̃ₜ instead |\n|---|---|---|---|---|---|\n"
         if learned

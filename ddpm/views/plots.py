@@ -38,11 +38,11 @@ class SchedulePlot:
         t = np.arange(1, T + 1)
         fig = Figure(figsize=(6.4, 2.4), dpi=100)
         ax = fig.add_subplot()
-        ax.plot(t, diffusion.alphas_cumprod.cpu().numpy(), color="#1f4e9c", lw=2.5, label="ᾱ_t")
+        ax.plot(t, diffusion.alphas_cumprod.cpu().numpy(), color="#1f4e9c", lw=2.5, label=r"$\bar\alpha_t$")
         ax.set_xlim(0, T)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("t")
-        ax.set_ylabel("ᾱ_t", color="#1f4e9c")
+        ax.set_xlabel("$t$")
+        ax.set_ylabel(r"$\bar\alpha_t$", color="#1f4e9c")
         right = ax.twinx()
         right.plot(t, diffusion.log_snr.cpu().numpy(), color="#b3590e", lw=2.5, ls="--", label="log SNR")
         right.axhline(0.0, color="#b3590e", lw=0.8, ls=":")
@@ -107,8 +107,8 @@ def class_probability_plot(
         ax.plot(ts, p[:, c] if len(p) else [], color=CLASS_COLOURS[c], lw=2, label=str(c))
     ax.set_xlim(max(ts) if ts else T, 0)  # time runs right to left, as the chain does
     ax.set_ylim(-0.03, 1.03)  # a certain class sits at 1: keep its line off the frame
-    ax.set_xlabel("t")
-    ax.set_ylabel("p(class | x̂₀)")
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(r"$p(\mathrm{class} \mid \hat x_0)$")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
     fig.tight_layout()
@@ -199,7 +199,7 @@ def bound_terms_plot(terms: dict[str, np.ndarray]) -> np.ndarray:
     for name, values in terms.items():
         steps = np.arange(1, len(values) + 1)
         ax.semilogy(steps, np.maximum(values, 1e-7), color=BOUND_COLOURS[name], lw=1.6, label=name)
-    ax.set_xlabel("t  (t = 1: decoder L₀; t ≥ 2: L_{t−1})")
+    ax.set_xlabel(r"$t$   ($t = 1$: the decoder term $L_0$; $t \geq 2$: $L_{t-1}$)")
     ax.set_ylabel("bits/dim")
     ax.set_title("The bound term by term")
     ax.legend()
@@ -212,9 +212,11 @@ def noise_error_plot(t: np.ndarray, mse: np.ndarray, simple_loss: float) -> np.n
     fig = Figure(figsize=(9.6, 3.4), dpi=100)
     ax = fig.add_subplot()
     ax.semilogy(t, mse, "o-", color="#1f4e9c", lw=2, ms=4)
-    ax.axhline(simple_loss, color="#c81414", ls="--", lw=1.5, label=f"L_simple = {simple_loss:.4f}")
-    ax.set_xlabel("t")
-    ax.set_ylabel("E ‖ε − ε_θ(x_t, t)‖² per pixel")
+    ax.axhline(
+        simple_loss, color="#c81414", ls="--", lw=1.5, label=rf"$L_\mathrm{{simple}}$ = {simple_loss:.4f}"
+    )
+    ax.set_xlabel("$t$")
+    ax.set_ylabel(r"$E\,\|\epsilon - \epsilon_\theta(x_t, t)\|^2$ per pixel")
     ax.set_title("Noise-prediction error of the bundled model over t")
     ax.legend()
     fig.tight_layout()
@@ -225,9 +227,9 @@ SCHEDULE_COLOURS = {"linear": "#1f4e9c", "cosine": "#b3590e"}
 
 
 def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
-    """β_t, ᾱ_t and log SNR of each :class:`ddpm.teaching.schedules.ScheduleCurves`, a line at t,
-    dots where SNR = 1."""
-    fig = Figure(figsize=(9.6, 3.0), dpi=100)
+    """β_t (log scale: cosine's last steps reach 0.999, linear's first are 10⁻⁴), ᾱ_t and log SNR of
+    each :class:`ddpm.teaching.schedules.ScheduleCurves`, a line at t, dots where SNR = 1."""
+    fig = Figure(figsize=(14.0, 3.6), dpi=100)
     axes = fig.subplots(1, 3)
     for c in curves:
         steps = np.arange(1, len(c.betas) + 1)
@@ -236,12 +238,19 @@ def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
             ax.plot(
                 [c.snr_one_t], [values[c.snr_one_t - 1].item()], "o", color=SCHEDULE_COLOURS[c.name], ms=7
             )
-    for ax, title in zip(axes, ("β_t", "ᾱ_t", "log SNR"), strict=True):
+    titles = (
+        r"$\beta_t$ (log scale)",
+        r"$\bar\alpha_t$",
+        r"$\log \mathrm{SNR}(t) = \log(\bar\alpha_t / (1 - \bar\alpha_t))$",
+    )
+    for ax, title in zip(axes, titles, strict=True):
         ax.axvline(t, color="#c81414", lw=1.5)
         ax.set_title(title)
-        ax.set_xlabel("t")
+        ax.set_xlabel("$t$")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_yscale("log")
     axes[1].legend()
-    fig.suptitle("Schedules: red line at t, dots where SNR = 1", fontsize=10)
+    fig.suptitle(f"Schedules: red line at $t = {t}$, dots where SNR = 1", fontsize=12)
     axes[2].set_ylim(-12, 12)
     fig.tight_layout()
     return render(fig)
@@ -253,7 +262,7 @@ def class_histogram(counts: list[int]) -> np.ndarray:
     ax = fig.add_subplot()
     ax.bar(range(10), counts, color=CLASS_COLOURS)
     ax.set_xticks(range(10))
-    ax.set_xlabel("class of x_0 (project classifier)")
+    ax.set_xlabel(r"class of $x_0$ (project classifier)")
     ax.set_ylabel("chains")
     ax.set_title("What the pasts became")
     fig.tight_layout()
@@ -266,12 +275,16 @@ def reverse_step_plot(step) -> np.ndarray:
     ax = fig.add_subplot()
     for i, colour in enumerate(("#1f4e9c", "#b3590e", "#2e7d32")):
         ax.plot(
-            step.grid[i], step.true_density[i], color=colour, lw=2.5, label=f"true, x_t = {step.x_t[i]:+.2f}"
+            step.grid[i],
+            step.true_density[i],
+            color=colour,
+            lw=2.5,
+            label=rf"true, $x_t = {step.x_t[i]:+.2f}$",
         )
         ax.plot(step.grid[i], step.gaussian_density[i], color=colour, lw=1.8, ls="--")
     ax.set_xlim(-2.0, 2.0)
-    ax.set_xlabel("x_{t−1}")
-    ax.set_title(f"q(x_{{t−1}} | x_t) at step t = {step.t} of T = {step.T} (dashed: best Gaussian)")
+    ax.set_xlabel("$x_{t-1}$")
+    ax.set_title(rf"$q(x_{{t-1}} \mid x_t)$ at step $t = {step.t}$ of $T = {step.T}$ (dashed: best Gaussian)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return render(fig)
@@ -283,8 +296,8 @@ def chain_kl_plot(T_choices: tuple[int, ...], kls: tuple[float, ...], T: int) ->
     ax = fig.add_subplot()
     ax.loglog(T_choices, np.maximum(kls, 1e-6), "o-", color="#1f4e9c", lw=2.5)
     ax.plot([T], [max(kls[T_choices.index(T)], 1e-6)], "o", color="#c81414", ms=12)
-    ax.set_xlabel("T (number of steps)")
-    ax.set_ylabel("Σ_t E KL(true ‖ Gaussian) (nats)")
+    ax.set_xlabel("$T$ (number of steps)")
+    ax.set_ylabel(r"$\sum_t E\,\mathrm{KL}$(true ‖ Gaussian), nats")
     ax.set_title("How far the best Gaussian reverse chain is from the truth")
     fig.tight_layout()
     return render(fig)
@@ -300,7 +313,7 @@ def chain_ends_plot(
     for (steps, x0), colour in zip(samples, ("#c81414", "#1f4e9c"), strict=True):
         ax.hist(x0, bins=160, range=(-2, 2), density=True, histtype="step", lw=1.8, color=colour,
                 label=f"Gaussian reverse, T = {steps}")  # fmt: skip
-    ax.set_xlabel("x_0")
+    ax.set_xlabel("$x_0$")
     ax.set_title(f"{len(samples[0][1])} samples through Gaussian reverse steps")
     ax.legend(fontsize=8)
     fig.tight_layout()

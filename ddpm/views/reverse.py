@@ -35,6 +35,7 @@ from .widgets import (
     show,
     show_noise,
     show_signed,
+    status_first,
     user_errors,
     waiting_status,
 )
@@ -235,7 +236,7 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
 
 compare = user_errors(first_outputs(shared_compare, API_OUTPUTS))
 """/compare for API clients: :func:`shared_compare`'s frames without the player's data."""
-compare_in_page = user_errors(shared_compare)
+compare_in_page = user_errors(status_first(shared_compare, len(Frame._fields), Frame._fields.index("status")))
 """The page's Run: :func:`shared_compare`'s frames, the last one with the whole trajectory."""
 
 
@@ -332,10 +333,10 @@ def build_reverse_tab(digit: gr.State) -> None:
                 stop = gr.Button("Stop", variant="stop", size="sm")
         status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
         with gr.Row(equal_height=True):
-            exact = image("exact q: xₜ", height=220)
-            learned = image("learned p_θ: xₜ", height=220)
-            x0_hat = image("learned: x̂₀", height=220)
-            eps_hat = image("learned: ε̂", height=220)
+            exact = image("exact q: xₜ", height=220, elem_id="reverse-exact")
+            learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
+            x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
+            eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
         player = chain_player(
             "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
             height=200,
@@ -376,5 +377,4 @@ def build_reverse_tab(digit: gr.State) -> None:
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
-    run.click(None, None, status, js="() => 'Starting…'", api_visibility="private", show_progress="hidden")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")

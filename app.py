@@ -58,7 +58,9 @@ CSS = (
 .gradio-container .block label[data-testid="block-label"].float {
   position: static; border: none; box-shadow: none; background: transparent; padding: 0 0 4px 0;
 }
-.gradio-container .block:has(> label[data-testid="block-label"].float) { display: flex; flex-direction: column; flex-wrap: nowrap; }
+.gradio-container .block:has(> label[data-testid="block-label"].float) {
+  display: flex; flex-direction: column; flex-wrap: nowrap;
+}
 .gradio-container .block:has(> label[data-testid="block-label"].float) > .image-container {
   flex: 1 1 auto; min-height: 0; height: auto;
 }

@@ -237,7 +237,10 @@ def test_many_pasts_agree_at_small_t(client):
 
 def test_classifier_readout_streams_to_a_digit(client):
     frames = list(client.submit(api_name="/classifier_readout"))
-    assert len(frames) >= 3 and "t = 1:" in frames[-1][3]
+    assert len(frames) >= 3 and "t = 0: the classifier reads x₀ as" in frames[-1][3]
+    # the default seed is one whose digit is decided (pasts.READOUT_SEED), not a hybrid
+    confidence = int(frames[-1][3].rsplit("(", 1)[1].split("%")[0])
+    assert confidence >= 99, frames[-1][3]
     assert all(is_inline(frame[i]) for frame in frames[:-1] for i in range(3))
     assert all(Path(frames[-1][i]).suffix == ".png" for i in range(3))  # the last frame's are files
     assert [pixels(frames[-1][i]).shape for i in range(2)] == [(224, 224)] * 2  # full size

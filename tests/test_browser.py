@@ -279,18 +279,20 @@ def test_a_short_generation_runs_to_the_end(page, tmp_path):
     page.get_by_role("tab", name="3 · Generate").click()
     page.locator("#generate-sampler").get_by_text("DDIM").click()
     steps = page.locator("#generate-steps input[type=number]")
-    steps.fill("20")
+    steps.fill("60")  # long enough to stream a few frames
     steps.press("Enter")
     page.evaluate(CATCH_STREAMED_FRAME)
     page.locator("#generate-run").click()
     page.wait_for_selector("#generate-status :text('done')", timeout=60_000)
     time.sleep(0.5)
-    assert "20 steps" in page.locator("#generate-status").inner_text()
+    assert "60 steps" in page.locator("#generate-status").inner_text()
     # streamed frames come inside the stream and fill the box; the last is a file, to download
-    assert page.evaluate("() => window.streamedFrameFit") == "contain"
+    timeout = "new Promise((r) => setTimeout(() => r('none'), 10000))"
+    fit = f"() => Promise.race([window.streamedFrameFit, {timeout}])"
+    assert page.evaluate(fit) == "contain"  # 'none': no frame came inside the stream
     assert "/file=" in page.locator("#generate-xt img").get_attribute("src")
     player = "#generate-player .ddpm-chain"
-    page.wait_for_selector(f"{player}[data-frames='20']", timeout=30_000)  # DDIM-20: every step kept
+    page.wait_for_selector(f"{player}[data-frames='60']", timeout=30_000)  # DDIM-60: every step kept
     assert screenshot(page, "generate", tmp_path).stat().st_size > 10_000
 
 

@@ -29,7 +29,6 @@ from .widgets import (
     save_pngs,
     show,
     show_grid,
-    status_first,
     user_errors,
     waiting_status,
 )
@@ -109,7 +108,7 @@ def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, dig
 
 generate = user_errors(first_outputs(shared_generate, API_OUTPUTS))
 """/generate for API clients: :func:`shared_generate`'s frames without the player's data."""
-generate_in_page = user_errors(status_first(shared_generate, 6, 2))  # status: the third of six
+generate_in_page = user_errors(shared_generate)
 """The page's Generate: :func:`shared_generate`'s frames, the last one with the trajectory."""
 
 

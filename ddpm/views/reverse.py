@@ -35,7 +35,6 @@ from .widgets import (
     show,
     show_noise,
     show_signed,
-    status_first,
     user_errors,
     waiting_status,
 )
@@ -236,7 +235,7 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
 
 compare = user_errors(first_outputs(shared_compare, API_OUTPUTS))
 """/compare for API clients: :func:`shared_compare`'s frames without the player's data."""
-compare_in_page = user_errors(status_first(shared_compare, len(Frame._fields), Frame._fields.index("status")))
+compare_in_page = user_errors(shared_compare)
 """The page's Run: :func:`shared_compare`'s frames, the last one with the whole trajectory."""
 
 

@@ -119,24 +119,6 @@ def first_outputs(stream: Callable[..., AsyncIterator[tuple]], n: int) -> Callab
     return api
 
 
-def status_first(
-    stream: Callable[..., AsyncIterator[tuple]], n: int, status: int, text: str = "Starting…"
-) -> Callable[..., AsyncIterator[tuple]]:
-    """The same stream after a first frame that only says ``text`` in output ``status`` (of ``n``;
-    the others unchanged): a new run's page drops the last run's final line at once, not with the
-    new run's first frame."""
-
-    @functools.wraps(stream)
-    async def page(*args, **kwargs):
-        first: list = [gr.skip()] * n
-        first[status] = text
-        yield tuple(first)
-        async for frame in stream(*args, **kwargs):
-            yield frame
-
-    return page
-
-
 def waiting_status(position: int, seconds: float) -> str:
     """The status of a computation waiting for its turn (see :class:`.results.Results`)."""
     ahead = "it is next" if position == 1 else f"{position - 1} before it"

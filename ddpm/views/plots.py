@@ -1,15 +1,21 @@
 """Every figure the app draws, as RGB uint8 arrays (plain images: cheap to send, the same in the API).
 
 Figures are drawn with matplotlib's object API (``Figure``, no pyplot state), so handlers on
-different threads never share a figure. A view passes the numbers (from :mod:`ddpm.teaching` or
-the core); these functions only draw them.
+different threads never share a figure. matplotlib itself is not thread-safe, though: its mathtext
+parser (every ``$…$`` label and every log axis' ``10^{k}`` tick) is one shared object, and two
+threads laying out text at once make it raise ``ParseException``. So every function here that lays
+out or draws a figure holds :data:`DRAW_LOCK` (drawing is a few ms to ~100 ms; handlers on 2 cores
+gain nothing from drawing in parallel). A view passes the numbers (from :mod:`ddpm.teaching` or the
+core); these functions only draw them.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -19,7 +25,22 @@ from PIL import Image
 
 from ..diffusion import GaussianDiffusion
 
+DRAW_LOCK = threading.RLock()  # held by every function here that lays out or draws text (see above)
+F = TypeVar("F", bound=Callable[..., Any])
 
+
+def drawing(fn: F) -> F:
+    """``fn`` run while holding :data:`DRAW_LOCK`."""
+
+    @functools.wraps(fn)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with DRAW_LOCK:
+            return fn(*args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
+@drawing
 def render(fig: Figure) -> np.ndarray:
     """A matplotlib figure as RGB uint8 [H, W, 3] (a plain image: cheap to send, same in the API)."""
     canvas = FigureCanvasAgg(fig)
@@ -33,6 +54,7 @@ MARKER = (200, 20, 20)  # the schedule plot's line at the current t
 class SchedulePlot:
     """ᾱ_t and log SNR over t, drawn once; :meth:`at` adds a marker at t in well under a millisecond."""
 
+    @drawing
     def __init__(self, diffusion: GaussianDiffusion) -> None:
         T = diffusion.num_timesteps
         t = np.arange(1, T + 1)
@@ -93,6 +115,7 @@ CLASS_COLOURS = [
 ]  # fmt: skip
 
 
+@drawing
 def class_probability_plot(
     ts: list[int],
     probs: list[torch.Tensor],
@@ -130,6 +153,7 @@ class ChainCurves:
     The x-axis runs from the chain's start ``t_start`` down to 0, right to left, as the chain runs.
     """
 
+    @drawing
     def __init__(
         self, titles: tuple[str, ...], t_start: int, width: float = 7.2, height: float = 3.2
     ) -> None:
@@ -146,6 +170,7 @@ class ChainCurves:
         self.lines: dict[tuple[int, str], Any] = {}
         self.canvas = FigureCanvasAgg(self.fig)
 
+    @drawing
     def draw(self, panels: tuple[dict[str, tuple[np.ndarray, np.ndarray]], ...]) -> np.ndarray:
         """RGB uint8 [H, W, 3] of the curves: per panel, name -> (t [S], values [S] > 0). A legend
         appears on a panel with more than one curve."""
@@ -167,6 +192,7 @@ class ChainCurves:
         return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 
 
+@drawing
 def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:
     """Save a labelled grid of images (one row per chain, one column per time) as a PNG."""
     n_rows, n_cols = len(rows), len(titles)
@@ -192,6 +218,7 @@ def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -
 BOUND_COLOURS = {"digit": "#1f4e9c", "noisy digit": "#b3590e", "random pixels": "#7a7a7a"}
 
 
+@drawing
 def bound_terms_plot(terms: dict[str, np.ndarray]) -> np.ndarray:
     """The bound's terms [T] (bits/dim, index t − 1 for the paper's t) of each named image, log scale."""
     fig = Figure(figsize=(9.6, 3.6), dpi=100)
@@ -207,6 +234,7 @@ def bound_terms_plot(terms: dict[str, np.ndarray]) -> np.ndarray:
     return render(fig)
 
 
+@drawing
 def noise_error_plot(t: np.ndarray, mse: np.ndarray, simple_loss: float) -> np.ndarray:
     """E‖ε − ε_θ‖² per pixel [S] at the paper's t [S], log scale, with L_simple as a line."""
     fig = Figure(figsize=(9.6, 3.4), dpi=100)
@@ -226,6 +254,7 @@ def noise_error_plot(t: np.ndarray, mse: np.ndarray, simple_loss: float) -> np.n
 SCHEDULE_COLOURS = {"linear": "#1f4e9c", "cosine": "#b3590e"}
 
 
+@drawing
 def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
     """β_t (log scale: cosine's last steps reach 0.999, linear's first are 10⁻⁴), ᾱ_t and log SNR of
     each :class:`ddpm.teaching.schedules.ScheduleCurves`, a line at t, dots where SNR = 1."""
@@ -256,6 +285,7 @@ def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
     return render(fig)
 
 
+@drawing
 def class_histogram(counts: list[int]) -> np.ndarray:
     """How many pasts were read as each class 0 … 9, as bars."""
     fig = Figure(figsize=(6.4, 2.8), dpi=100)
@@ -269,6 +299,7 @@ def class_histogram(counts: list[int]) -> np.ndarray:
     return render(fig)
 
 
+@drawing
 def reverse_step_plot(step) -> np.ndarray:
     """The true reverse densities and their best Gaussians of a :class:`ddpm.teaching.small_steps.ReverseStep`."""
     fig = Figure(figsize=(6.4, 3.6), dpi=100)
@@ -290,6 +321,7 @@ def reverse_step_plot(step) -> np.ndarray:
     return render(fig)
 
 
+@drawing
 def chain_kl_plot(T_choices: tuple[int, ...], kls: tuple[float, ...], T: int) -> np.ndarray:
     """Σ_t E KL(true ‖ Gaussian) against the number of steps T, log-log, T marked."""
     fig = Figure(figsize=(6.4, 3.6), dpi=100)
@@ -303,6 +335,7 @@ def chain_kl_plot(T_choices: tuple[int, ...], kls: tuple[float, ...], T: int) ->
     return render(fig)
 
 
+@drawing
 def chain_ends_plot(
     grid: np.ndarray, density: np.ndarray, samples: list[tuple[int, np.ndarray]]
 ) -> np.ndarray:

@@ -362,20 +362,21 @@ def test_the_reverse_views_curves_are_the_steps_numbers_and_told_y_adds_a_second
 
     steps = [SimpleNamespace(t=t, kl_bpd=0.1 * t, mean_gap=0.01 * t, x0_error=0.5 / t, conditioned=None)
              for t in (3, 2, 1)]  # fmt: skip
-    kl, gaps = reverse.curves(steps)
+    kl, mean, x0 = reverse.curves(steps)
     ((ts, values),) = kl.values()
     assert list(ts) == [3, 2] and np.allclose(values, [0.3, 0.2])  # t = 1 is the decoder, not a KL
-    assert np.allclose(gaps["mean"][1], [0.03, 0.02, 0.01]) and np.allclose(
-        gaps["x0"][1], [0.5 / 3, 0.25, 0.5]
-    )
-    told = [s._replace() if False else SimpleNamespace(**{**vars(s), "conditioned": (s.kl_bpd / 2, 0.0, 0.0)})
+    assert np.allclose(mean["RMS"][1], [0.03, 0.02, 0.01]) and np.allclose(x0["RMS"][1], [0.5 / 3, 0.25, 0.5])
+    assert list(mean["RMS"][0]) == list(x0["RMS"][0]) == [3, 2, 1]
+    told = [SimpleNamespace(**{**vars(s), "conditioned": (s.kl_bpd / 2, s.mean_gap / 4, s.x0_error / 5)})
             for s in steps]  # fmt: skip
-    kl, gaps = reverse.curves(told)
+    kl, mean, x0 = reverse.curves(told)
     assert set(kl) == {"KL without y", "KL told y"} and np.allclose(kl["KL told y"][1], [0.15, 0.1])
-    assert set(gaps) == {"mean without y", "mean told y", "x0 without y", "x0 told y"}
-    a = ChainCurves((KL_TITLE,), 3).draw((kl,))
-    b = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), 3).draw(
-        ({"a": gaps["mean told y"]}, {"b": gaps["x0 told y"]})
+    assert set(mean) == set(x0) == {"without y", "told y"}
+    assert np.allclose(mean["told y"][1], [0.0075, 0.005, 0.0025]) and np.allclose(
+        x0["told y"][1], [0.1 / 3, 0.05, 0.1]
     )
+    assert np.allclose(mean["without y"][1], [0.03, 0.02, 0.01])
+    a = ChainCurves((KL_TITLE,), 3).draw((kl,))
+    b = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), 3).draw((mean, x0))
     assert a.dtype == np.uint8 and a.ndim == 3 and b.shape[1] == a.shape[1]
     assert (a != 255).any(axis=-1).mean() > 0.02  # something is drawn

@@ -288,6 +288,9 @@ def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button
     def shown(v: str) -> gr.Row:  # the digit picker only where the view reads the digit
         return gr.Row(visible=v in USES_DIGIT)
 
+    # The tabs set the picker's visibility themselves, and view.change sets it for links and
+    # presets: a State's change does not fire when the queue-less tab selects set it.
+
     for block in list(demo.blocks.values()):
         if isinstance(block, gr.Tab) and block.id in MAIN_VIEWS:
             block.select(lambda v=block.id: (v, shown(v)), None, [view, row], **quiet)

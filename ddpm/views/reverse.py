@@ -87,29 +87,35 @@ IMAGES = (
 )  # inline while streaming; files at the end
 
 
-def curves(steps: list[ComparisonStep]) -> tuple[dict, dict]:
-    """The KL and RMS curves of the steps so far: name -> (t [S], values [S]) for
-    :func:`.plots.kl_curve_plot` (KL per step, bits/dim) and :func:`.plots.gap_curves_plot` (names
-    "mean …": ‖μ̃_t − μ_θ‖, "x0 …": ‖x̂_0 − x_0‖, RMS per pixel). A chain told the class has
-    both its curves ("… without y", "… told y")."""
+Panel = dict[str, tuple[np.ndarray, np.ndarray]]
+"""One plot panel's curves: name -> (t [S], values [S])."""
+
+
+def curves(steps: list[ComparisonStep]) -> tuple[Panel, Panel, Panel]:
+    """The three panels of the steps so far, for :class:`.plots.ChainCurves`: KL per step (bits/dim,
+    t ≥ 2), ‖μ̃_t − μ_θ‖ and ‖x̂_0 − x_0‖ (RMS per pixel). One curve each ("KL", "RMS"), or for a
+    chain told the class two ("… without y", "… told y")."""
     series = [("", [(s.t, s.kl_bpd, s.mean_gap, s.x0_error) for s in steps])]
     if steps and steps[0].conditioned is not None:
-        series = [(" without y", series[0][1]), (" told y", [(s.t, *s.conditioned) for s in steps])]
-    kl, gaps = {}, {}
-    for suffix, rows in series:
+        series = [("without y", series[0][1]), ("told y", [(s.t, *s.conditioned) for s in steps])]
+    kl: Panel = {}
+    mean: Panel = {}
+    x0: Panel = {}
+    for name, rows in series:
         table = np.array(rows, dtype=np.float64).reshape(-1, 4)
         ts = table[:, 0]
         # t = 1 is the decoder's −log p_θ(x_0 | x_1), not a KL: it is reported in the status
-        kl[f"KL{suffix}"] = (ts[ts > 1], table[ts > 1, 1])
-        gaps[f"mean{suffix}"] = (ts, table[:, 2])
-        gaps[f"x0{suffix}"] = (ts, table[:, 3])
-    return kl, gaps
+        kl[f"KL {name}".strip()] = (ts[ts > 1], table[ts > 1, 1])
+        mean[name or "RMS"] = (ts, table[:, 2])
+        x0[name or "RMS"] = (ts, table[:, 3])
+    return kl, mean, x0
 
 
-class ReadoutPlots:
-    """One comparison's plots: the read-out, drawn again only when it has a new point (drawn afresh
-    for every streamed frame, it was a quarter of a shared comparison's CPU), and the KL and RMS
-    curves, moved on their figures at most every :data:`CURVE_SECONDS` and at the end."""
+class ComparisonPlots:
+    """One comparison's plots, kept for its whole chain: the read-out, drawn again only when it has a
+    new point (drawn afresh for every streamed frame, it was a quarter of a shared comparison's
+    CPU), and the KL and RMS curves on their two :class:`.plots.ChainCurves` figures, moved at most
+    every :data:`CURVE_SECONDS` and at the end."""
 
     def __init__(self) -> None:
         self.points, self.image = -1, None
@@ -135,17 +141,7 @@ class ReadoutPlots:
             self.kl = ChainCurves((KL_TITLE,), t_start)
             self.gaps = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), t_start, width=9.6)
         if final or self.curves is None or time.perf_counter() - self.drawn >= CURVE_SECONDS:
-            kl, gaps = curves(steps)
-            mean = {
-                name.removeprefix("mean").strip() or "RMS": v
-                for name, v in gaps.items()
-                if name.startswith("mean")
-            }
-            x0 = {
-                name.removeprefix("x0").strip() or "RMS": v
-                for name, v in gaps.items()
-                if name.startswith("x0")
-            }
+            kl, mean, x0 = curves(steps)
             self.curves = (self.kl.draw((kl,)), self.gaps.draw((mean, x0)))
             self.drawn = time.perf_counter()
         return self.curves
@@ -185,7 +181,7 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
     steps: list[ComparisonStep] = []
     readout: list[tuple[int, torch.Tensor]] = []  # (t, class probabilities [10]) of the learned x̂_0
     trajectory: dict[str, list[np.ndarray]] = {name: [] for name in PLAYER_SERIES}
-    plots = ReadoutPlots()
+    plots = ComparisonPlots()
     start = time.perf_counter()
 
     def chain():  # runs in its own thread (see views.stream); keeps what the curves and strip need
@@ -248,7 +244,7 @@ def _frame(
     readout: list[tuple[int, torch.Tensor]],
     T: int,
     labels: torch.Tensor | None,
-    plots: ReadoutPlots,
+    plots: ComparisonPlots,
     final: bool = False,
     landed: tuple[int, int] | None = None,
 ) -> Frame:

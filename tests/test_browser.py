@@ -294,6 +294,45 @@ def test_a_short_generation_runs_to_the_end(page, tmp_path):
     player = "#generate-player .ddpm-chain"
     page.wait_for_selector(f"{player}[data-frames='60']", timeout=30_000)  # DDIM-60: every step kept
     assert screenshot(page, "generate", tmp_path).stat().st_size > 10_000
+    # a new run: the old "done" line goes at once, before the new run's first frame
+    page.evaluate(RECORD_STATUS, "#generate-status")
+    page.locator("#generate-seed input").fill("1")
+    page.locator("#generate-run").click()
+    done = "() => window.statusTexts.slice(1).some((s) => s.includes('done'))"
+    page.wait_for_function(done, timeout=60_000)
+    old, *texts = page.evaluate("window.statusTexts")
+    assert "done" in old and texts[0] == "Starting…" and not any("done" in s for s in texts[:-1]), texts
+
+
+def test_stop_ends_the_pages_generation(page):
+    """Stop cancels the Run's chain (the step after its queue-less "Starting…"): the chain's thread ends."""
+    from ddpm.views import generate as generate_view
+
+    page.get_by_role("tab", name="3 · Generate").click()
+    page.locator("#generate-sampler").get_by_text("DDPM").click()  # 1000 steps: far longer than the test
+    page.locator("#generate-seed input").fill("7")
+    page.locator("#generate-run").click()
+    page.wait_for_selector("#generate-status :text('step')", timeout=60_000)
+    assert generate_view.RUNNING["generate"] == 1
+    page.get_by_role("button", name="Stop").filter(visible=True).click()
+    page.wait_for_selector("#generate-status :text('Stopped.')", timeout=10_000)
+    deadline = time.time() + 10
+    while generate_view.RUNNING["generate"] and time.time() < deadline:
+        time.sleep(0.05)
+    assert generate_view.RUNNING["generate"] == 0
+    page.wait_for_timeout(1500)  # a chain still running would have sent frames over "Stopped." by now
+    assert page.locator("#generate-status").inner_text().strip().endswith("Stopped.")
+
+
+RECORD_STATUS = """(selector) => {
+    const box = document.querySelector(selector);
+    const read = () => (box.querySelector(".prose") || box).innerText.trim();  // not Gradio's timer
+    window.statusTexts = [read()];  // the last run's, then each new text
+    new MutationObserver(() => {
+        const text = read();
+        if (text && text !== window.statusTexts.at(-1)) window.statusTexts.push(text);
+    }).observe(box, {subtree: true, childList: true, characterData: true});
+}"""
 
 
 def test_exact_and_learned_chains_run_side_by_side_then_stay_in_the_player(page, tmp_path):

@@ -23,6 +23,7 @@ from .serving import WATCHERS
 from .stream import paced
 from .widgets import (
     LATEX,
+    STARTING,
     first_outputs,
     inline_frames,
     progress_bar,
@@ -252,8 +253,10 @@ def build_generate_tab() -> None:
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
     sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **quiet)
-    # the old run's status goes at once, in the page, not with the new run's first frame
-    event = run.click(generate_in_page, inputs, [*outputs, player], api_visibility="private", **shared)
+    # the old run's status goes at once (a queue-less step first), not with the new run's first frame
+    event = run.click(lambda: STARTING, None, status, **quiet).then(
+        generate_in_page, inputs, [*outputs, player], api_visibility="private", **shared
+    )
     gif.change(lambda path: path, gif, gif_view, **quiet)  # the GIF plays in the page
     api.click(generate, inputs, outputs, api_name="generate", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

@@ -25,6 +25,7 @@ from .stream import paced
 from .widgets import (
     LATEX,
     NOISE_RANGE,
+    STARTING,
     digit_tensor,
     first_outputs,
     image,
@@ -368,7 +369,10 @@ def build_reverse_tab(digit: gr.State) -> None:
         inline_frames(getattr(outputs, field))
     inputs = [digit, t, seed, variance, told]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
-    event = run.click(compare_in_page, inputs, list(outputs), api_visibility="private", **shared)
+    quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+    event = run.click(lambda: STARTING, None, status, **quiet).then(  # the last run's status goes at once
+        compare_in_page, inputs, list(outputs), api_visibility="private", **shared
+    )
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

@@ -119,6 +119,11 @@ def first_outputs(stream: Callable[..., AsyncIterator[tuple]], n: int) -> Callab
     return api
 
 
+STARTING = "Starting…"
+"""The status of a run the page has just asked for, until its first frame (or its wait) arrives:
+a Run's first, queue-less step writes it, so the last run's "done" line goes at once."""
+
+
 def waiting_status(position: int, seconds: float) -> str:
     """The status of a computation waiting for its turn (see :class:`.results.Results`)."""
     ahead = "it is next" if position == 1 else f"{position - 1} before it"

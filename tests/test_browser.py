@@ -646,6 +646,54 @@ def test_in_the_large_layout_no_visible_text_is_smaller_than_the_floor(browser, 
     page.close()
 
 
+PLOTS = {  # view: (deep link, how many plots it shows)
+    "reverse": ("?view=reverse&digit=2&t=1000&seed=3", 4),  # from T: the filmstrip's most columns
+    "small-steps": ("?view=small-steps", 3),
+    "schedules": ("?view=schedules", 1),
+    "bits-per-dim": ("?view=bits-per-dim", 1),
+    "noise-error": ("?view=noise-error", 1),
+    "many-pasts": ("?view=many-pasts", 1),
+    "readout": ("?view=readout", 1),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
+@pytest.mark.parametrize("view", list(PLOTS))
+def test_in_the_large_layout_plot_text_on_screen_is_not_smaller_than_the_floor(browser, url, view, size):
+    """Every figure's text (plots.TEXT_PX at the figure's own size, checked in test_plots) as shown
+    on screen: the image's shown width over its own, times TEXT_PX; and the forward player's plot."""
+    from ddpm.views.lecture import FONT_FLOOR_PX
+    from ddpm.views.plots import TEXT_PX
+
+    link, count = PLOTS[view]
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url + link + "&lecture=1", wait_until="load")
+    shown = """() => [...document.querySelectorAll('.plot img')].filter((i) => i.offsetParent !== null
+        && i.complete && i.naturalWidth > 0).map((i) => [i.closest('.block').id || i.alt,
+        i.getBoundingClientRect().width / i.naturalWidth])"""
+    page.wait_for_function(f"() => ({shown})().length >= {count}", timeout=300_000)
+    page.wait_for_timeout(1000)  # the layout settles
+    scales = page.evaluate(shown)
+    small = [(name, round(scale * TEXT_PX, 1)) for name, scale in scales if scale * TEXT_PX < FONT_FLOOR_PX]
+    assert not small, small
+    page.close()
+
+
+def test_in_the_large_layout_the_forward_plots_text_grows(browser, url):
+    from ddpm.views.lecture import FONT_FLOOR_PX
+
+    sizes = []
+    for lecture in ("0", "1"):
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(url + f"?view=forward&lecture={lecture}", wait_until="load")
+        page.wait_for_selector(f"{PLAYER} canvas.plot[data-text-px]", state="attached", timeout=60_000)
+        page.wait_for_timeout(500)
+        sizes.append(float(page.locator(f"{PLAYER} canvas.plot").get_attribute("data-text-px")))
+        page.close()
+    assert sizes[1] >= FONT_FLOOR_PX and sizes[1] > sizes[0], sizes
+
+
 PRESET_RESULTS = {
     "Forward process at t = 250": f"{PLAYER}[data-t='250']",
     "Reference figure: the posterior filmstrip from T": "#reverse-player .ddpm-chain[data-frames='1001']",

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,13 +29,39 @@ from ..diffusion import GaussianDiffusion
 DRAW_LOCK = threading.RLock()  # held by every function here that lays out or draws text (see above)
 F = TypeVar("F", bound=Callable[..., Any])
 
+DPI = 100
+"""Every figure's pixels per inch: a figure of w inches is a w·100-pixel image."""
+TEXT_PT = 13.0
+"""The size of all text in every figure (titles a step larger): 18 px at :data:`DPI`. Figures are
+sized to be shown at no less than about their own width at 1366×768, so no plot text on screen is
+smaller than the large layout's floor (17 px, :data:`ddpm.views.lecture.FONT_FLOOR_PX`), and the
+same images serve the normal and the large layout (a room's shared results are one set of
+images: plots drawn per layout would be drawn twice for every streamed frame)."""
+TEXT_PX = TEXT_PT * DPI / 72
+TEXT_KEYS = (
+    "axes.labelsize",
+    "xtick.labelsize",
+    "ytick.labelsize",
+    "legend.fontsize",
+    "legend.title_fontsize",
+)
+STYLE = {
+    "font.size": TEXT_PT,
+    "axes.titlesize": TEXT_PT + 1,
+    "figure.titlesize": TEXT_PT + 1,
+    **dict.fromkeys(TEXT_KEYS, TEXT_PT),
+    "lines.linewidth": 2.2,
+    "axes.linewidth": 1.1,
+}
+"""matplotlib's settings for every figure here (applied while it is built and drawn)."""
+
 
 def drawing(fn: F) -> F:
-    """``fn`` run while holding :data:`DRAW_LOCK`."""
+    """``fn`` run while holding :data:`DRAW_LOCK`, with :data:`STYLE` in force."""
 
     @functools.wraps(fn)
     def locked(*args: Any, **kwargs: Any) -> Any:
-        with DRAW_LOCK:
+        with DRAW_LOCK, matplotlib.rc_context(STYLE):
             return fn(*args, **kwargs)
 
     return locked  # type: ignore[return-value]
@@ -58,7 +85,7 @@ class SchedulePlot:
     def __init__(self, diffusion: GaussianDiffusion) -> None:
         T = diffusion.num_timesteps
         t = np.arange(1, T + 1)
-        fig = Figure(figsize=(6.4, 2.4), dpi=100)
+        fig = Figure(figsize=(6.4, 2.4), dpi=DPI)
         ax = fig.add_subplot()
         ax.plot(t, diffusion.alphas_cumprod.cpu().numpy(), color="#1f4e9c", lw=2.5, label=r"$\bar\alpha_t$")
         ax.set_xlim(0, T)
@@ -123,7 +150,7 @@ def class_probability_plot(
     title: str = "Classifier probabilities on x̂₀ as the chain runs",
 ) -> np.ndarray:
     """The 10 class probabilities [10] at each paper t in ``ts``, as lines over t (T on the left)."""
-    fig = Figure(figsize=(9.6, 3.0), dpi=100)
+    fig = Figure(figsize=(9.6, 3.5), dpi=DPI)
     ax = fig.add_subplot()
     p = torch.stack(probs).numpy() if probs else np.zeros((0, 10))
     for c in range(10):
@@ -133,7 +160,7 @@ def class_probability_plot(
     ax.set_xlabel("$t$")
     ax.set_ylabel(r"$p(\mathrm{class} \mid \hat x_0)$")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), title="class", ncols=2, columnspacing=0.8)
     fig.tight_layout()
     return render(fig)
 
@@ -141,8 +168,8 @@ def class_probability_plot(
 CURVE_COLOURS = ("#1f4e9c", "#b3590e", "#2e7d32", "#7b1fa2")
 
 KL_TITLE = r"$\mathrm{KL}(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t))$ per step, bits/dim"
-MEAN_GAP_TITLE = r"$\|\tilde\mu_t - \mu_\theta\|$, RMS per pixel"
-X0_ERROR_TITLE = r"$\|\hat x_0 - x_0\|$, RMS per pixel"
+MEAN_GAP_TITLE = r"$\|\tilde\mu_t - \mu_\theta\|$ (RMS)"
+X0_ERROR_TITLE = r"$\|\hat x_0 - x_0\|$ (RMS)"
 
 
 class ChainCurves:
@@ -155,18 +182,20 @@ class ChainCurves:
 
     @drawing
     def __init__(
-        self, titles: tuple[str, ...], t_start: int, width: float = 7.2, height: float = 3.2
+        self, titles: tuple[str, ...], t_start: int, width: float = 6.4, height: float = 3.4
     ) -> None:
-        self.fig = Figure(figsize=(width, height), dpi=100)
+        self.fig = Figure(figsize=(width, height), dpi=DPI)
         self.axes = self.fig.subplots(1, len(titles), squeeze=False)[0]
         for ax, title in zip(self.axes, titles, strict=True):
             ax.set_xlim(max(t_start, 1), 0)
             ax.set_yscale("log")
             ax.set_ylim(1e-3, 1.0)
             ax.set_xlabel("$t$")
-            ax.set_title(title, fontsize=11)
+            ax.set_title(title)
             ax.grid(True, which="major", alpha=0.3)
-        self.fig.subplots_adjust(left=0.1, right=0.98, top=0.87, bottom=0.17, wspace=0.3)
+        self.fig.subplots_adjust(
+            left=0.14 * len(titles) ** 0.5, right=0.97, top=0.87, bottom=0.19, wspace=0.5
+        )
         self.lines: dict[tuple[int, str], Any] = {}
         self.canvas = FigureCanvasAgg(self.fig)
 
@@ -181,7 +210,7 @@ class ChainCurves:
                     (line,) = ax.plot([], [], color=colour, lw=2, label=name)
                     self.lines[(i, name)] = line
                     if len(series) > 1:
-                        ax.legend(fontsize=9)
+                        ax.legend()
                 line.set_data(ts, np.maximum(values, 1e-8))
             finite = [v[v > 0] for _, v in series.values() if len(v)]
             if finite and sum(len(v) for v in finite):
@@ -196,7 +225,7 @@ class ChainCurves:
 def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -> str:
     """Save a labelled grid of images (one row per chain, one column per time) as a PNG."""
     n_rows, n_cols = len(rows), len(titles)
-    fig = Figure(figsize=(1.3 * n_cols + 2.0, 1.5 * n_rows + 0.4), dpi=110)
+    fig = Figure(figsize=(0.9 * n_cols + 1.9, 1.05 * n_rows + 0.55), dpi=DPI)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, (name, frames) in enumerate(rows.items()):
         for c, frame in enumerate(frames):
@@ -205,9 +234,9 @@ def filmstrip(rows: dict[str, list[np.ndarray]], titles: list[str], path: str) -
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(titles[c], fontsize=13)
+                ax.set_title(titles[c])
         # the row's name, horizontal and readable, left of its first image
-        axes[r, 0].set_ylabel(name, fontsize=13, rotation=0, ha="right", va="center", labelpad=8)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", labelpad=8)
     fig.tight_layout(pad=0.4)
     FigureCanvasAgg(fig).print_png(path)
     return path
@@ -221,7 +250,7 @@ BOUND_COLOURS = {"digit": "#1f4e9c", "noisy digit": "#b3590e", "random pixels": 
 @drawing
 def bound_terms_plot(terms: dict[str, np.ndarray]) -> np.ndarray:
     """The bound's terms [T] (bits/dim, index t − 1 for the paper's t) of each named image, log scale."""
-    fig = Figure(figsize=(9.6, 3.6), dpi=100)
+    fig = Figure(figsize=(9.6, 3.6), dpi=DPI)
     ax = fig.add_subplot()
     for name, values in terms.items():
         steps = np.arange(1, len(values) + 1)
@@ -237,7 +266,7 @@ def bound_terms_plot(terms: dict[str, np.ndarray]) -> np.ndarray:
 @drawing
 def noise_error_plot(t: np.ndarray, mse: np.ndarray, simple_loss: float) -> np.ndarray:
     """E‖ε − ε_θ‖² per pixel [S] at the paper's t [S], log scale, with L_simple as a line."""
-    fig = Figure(figsize=(9.6, 3.4), dpi=100)
+    fig = Figure(figsize=(9.6, 3.4), dpi=DPI)
     ax = fig.add_subplot()
     ax.semilogy(t, mse, "o-", color="#1f4e9c", lw=2, ms=4)
     ax.axhline(
@@ -258,7 +287,7 @@ SCHEDULE_COLOURS = {"linear": "#1f4e9c", "cosine": "#b3590e"}
 def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
     """β_t (log scale: cosine's last steps reach 0.999, linear's first are 10⁻⁴), ᾱ_t and log SNR of
     each :class:`ddpm.teaching.schedules.ScheduleCurves`, a line at t, dots where SNR = 1."""
-    fig = Figure(figsize=(14.0, 3.6), dpi=100)
+    fig = Figure(figsize=(12.8, 3.9), dpi=DPI)
     axes = fig.subplots(1, 3)
     for c in curves:
         steps = np.arange(1, len(c.betas) + 1)
@@ -279,7 +308,7 @@ def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
         ax.grid(True, alpha=0.3)
     axes[0].set_yscale("log")
     axes[1].legend()
-    fig.suptitle(f"Schedules: red line at $t = {t}$, dots where SNR = 1", fontsize=12)
+    fig.suptitle(f"Schedules: red line at $t = {t}$, dots where SNR = 1")
     axes[2].set_ylim(-12, 12)
     fig.tight_layout()
     return render(fig)
@@ -288,7 +317,7 @@ def schedule_curves_plot(curves: list, t: int) -> np.ndarray:
 @drawing
 def class_histogram(counts: list[int]) -> np.ndarray:
     """How many pasts were read as each class 0 … 9, as bars."""
-    fig = Figure(figsize=(6.4, 2.8), dpi=100)
+    fig = Figure(figsize=(6.4, 2.8), dpi=DPI)
     ax = fig.add_subplot()
     ax.bar(range(10), counts, color=CLASS_COLOURS)
     ax.set_xticks(range(10))
@@ -302,7 +331,7 @@ def class_histogram(counts: list[int]) -> np.ndarray:
 @drawing
 def reverse_step_plot(step) -> np.ndarray:
     """The true reverse densities and their best Gaussians of a :class:`ddpm.teaching.small_steps.ReverseStep`."""
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    fig = Figure(figsize=(6.4, 3.6), dpi=DPI)
     ax = fig.add_subplot()
     for i, colour in enumerate(("#1f4e9c", "#b3590e", "#2e7d32")):
         ax.plot(
@@ -316,7 +345,7 @@ def reverse_step_plot(step) -> np.ndarray:
     ax.set_xlim(-2.0, 2.0)
     ax.set_xlabel("$x_{t-1}$")
     ax.set_title(rf"$q(x_{{t-1}} \mid x_t)$ at step $t = {step.t}$ of $T = {step.T}$ (dashed: best Gaussian)")
-    ax.legend(fontsize=8)
+    ax.legend()
     fig.tight_layout()
     return render(fig)
 
@@ -324,13 +353,13 @@ def reverse_step_plot(step) -> np.ndarray:
 @drawing
 def chain_kl_plot(T_choices: tuple[int, ...], kls: tuple[float, ...], T: int) -> np.ndarray:
     """Σ_t E KL(true ‖ Gaussian) against the number of steps T, log-log, T marked."""
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    fig = Figure(figsize=(6.4, 3.6), dpi=DPI)
     ax = fig.add_subplot()
     ax.loglog(T_choices, np.maximum(kls, 1e-6), "o-", color="#1f4e9c", lw=2.5)
     ax.plot([T], [max(kls[T_choices.index(T)], 1e-6)], "o", color="#c81414", ms=12)
     ax.set_xlabel("$T$ (number of steps)")
-    ax.set_ylabel(r"$\sum_t E\,\mathrm{KL}$(true ‖ Gaussian), nats")
-    ax.set_title("How far the best Gaussian reverse chain is from the truth")
+    ax.set_ylabel(r"$\sum_t E\,\mathrm{KL}$, nats")
+    ax.set_title("The best Gaussian chain's distance from the truth", fontsize="medium")
     fig.tight_layout()
     return render(fig)
 
@@ -340,7 +369,7 @@ def chain_ends_plot(
     grid: np.ndarray, density: np.ndarray, samples: list[tuple[int, np.ndarray]]
 ) -> np.ndarray:
     """The data density on ``grid`` and histograms of x_0 [n] from Gaussian chains of (T steps, x_0)."""
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    fig = Figure(figsize=(6.4, 3.6), dpi=DPI)
     ax = fig.add_subplot()
     ax.plot(grid, density, color="black", lw=2, label="data")
     for (steps, x0), colour in zip(samples, ("#c81414", "#1f4e9c"), strict=True):
@@ -348,6 +377,6 @@ def chain_ends_plot(
                 label=f"Gaussian reverse, T = {steps}")  # fmt: skip
     ax.set_xlabel("$x_0$")
     ax.set_title(f"{len(samples[0][1])} samples through Gaussian reverse steps")
-    ax.legend(fontsize=8)
+    ax.legend()
     fig.tight_layout()
     return render(fig)

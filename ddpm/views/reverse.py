@@ -25,6 +25,7 @@ from .stream import paced
 from .widgets import (
     LATEX,
     NOISE_RANGE,
+    PLOT_CLASS,
     STARTING,
     digit_tensor,
     first_outputs,
@@ -140,7 +141,7 @@ class ComparisonPlots:
         """The KL plot and the RMS plot of the steps so far (the last ones drawn, if that was recent)."""
         if self.kl is None or self.gaps is None:
             self.kl = ChainCurves((KL_TITLE,), t_start)
-            self.gaps = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), t_start, width=9.6)
+            self.gaps = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), t_start)
         if final or self.curves is None or time.perf_counter() - self.drawn >= CURVE_SECONDS:
             kl, mean, x0 = curves(steps)
             self.curves = (self.kl.draw((kl,)), self.gaps.draw((mean, x0)))
@@ -341,16 +342,20 @@ def build_reverse_tab(digit: gr.State) -> None:
         api = gr.Button(visible=False)  # /compare's trigger, for API clients
         with gr.Row():
             kl_plot = plot_image("KL per step along the exact chain (bits/dim)", elem_id="reverse-kl")
-            gap_plot = plot_image("Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖", elem_id="reverse-gaps")
-        with gr.Row():
-            strip = gr.Image(
-                label="Filmstrip: both chains from the start t down to 0",
-                format="png",
-                interactive=False,
-                buttons=["download", "fullscreen"],
+            gap_plot = plot_image(
+                "Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖, RMS per pixel", elem_id="reverse-gaps"
             )
-            strip_file = gr.File(label="Download the filmstrip (PNG)")
+        # the reference figure, across the page: its t captions and row names stay readable
+        strip = gr.Image(
+            label="Filmstrip: both chains from the start t down to 0",
+            format="png",
+            interactive=False,
+            buttons=["download", "fullscreen"],
+            elem_id="reverse-filmstrip",
+            elem_classes=[PLOT_CLASS],
+        )
         readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
+        strip_file = gr.File(label="Download the filmstrip (PNG)")
         with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
             gr.Markdown(FORMULAS, latex_delimiters=LATEX)
             with gr.Row():

@@ -145,6 +145,9 @@ def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image
     )
 
 
+PLOT_CLASS = "plot"  # every matplotlib figure's image (a browser test checks their text size on screen)
+
+
 def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
     """An output for a rendered plot (its title is drawn in the plot; the label names it in the API)."""
     return gr.Image(
@@ -154,6 +157,7 @@ def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
         interactive=False,
         buttons=["download", "fullscreen"],
         elem_id=elem_id,
+        elem_classes=[PLOT_CLASS],
     )
 
 

@@ -96,7 +96,12 @@ function drawImages(t) {
 
 const plot = root.querySelector("canvas.plot");
 const BLUE = "#1f4e9c", ORANGE = "#b3590e", RED = "#c81414", INK = "#222", GRID = "#e3e6eb";
-const MARGIN = { left: 64, right: 72, top: 34, bottom: 46 };
+const MARGIN = { left: 4.9, right: 5.5, top: 2.6, bottom: 3.5 }; // in units of the text size
+
+/** The plot's text size in px: the page's (the large layout's is larger), at least 13. */
+function textSize() {
+  return Math.max(13, parseFloat(getComputedStyle(root).fontSize) || 13);
+}
 let base = null; // the axes and curves at the canvas' current size (drawn once per size)
 let frame = null; // {x(t), yAlpha(a), ySnr(s), ...} of the base
 
@@ -128,8 +133,9 @@ function drawBase() {
   base.height = plot.height;
   const c = base.getContext("2d");
   c.scale(ratio, ratio);
-  const font = getComputedStyle(root).fontFamily;
-  const left = MARGIN.left, right = width - MARGIN.right, top = MARGIN.top, bottom = height - MARGIN.bottom;
+  const font = getComputedStyle(root).fontFamily, em = textSize();
+  const left = MARGIN.left * em, right = width - MARGIN.right * em, top = MARGIN.top * em;
+  const bottom = height - MARGIN.bottom * em;
   const logSnr = values.log_snr.subarray(1);
   let lo = Math.min(...logSnr), hi = Math.max(...logSnr);
   const pad = 0.04 * (hi - lo);
@@ -138,12 +144,13 @@ function drawBase() {
   const x = (t) => left + ((right - left) * t) / T;
   const yAlpha = (a) => bottom - ((bottom - top) * (a + 0.03)) / 1.06;
   const ySnr = (s) => bottom - ((bottom - top) * (s - lo)) / (hi - lo);
-  frame = { x, yAlpha, ySnr, top, bottom, left, right, ratio, font };
+  frame = { x, yAlpha, ySnr, top, bottom, left, right, ratio, font, em };
+  plot.dataset.textPx = String(em); // its smallest text (a browser test reads it)
 
   c.fillStyle = "#fff";
   c.fillRect(0, 0, width, height);
   c.lineWidth = 1;
-  c.font = `13px ${font}`;
+  c.font = `${em}px ${font}`;
   c.textBaseline = "middle";
   for (const a of [0, 0.25, 0.5, 0.75, 1]) { // the ᾱ grid and its ticks, left
     c.strokeStyle = GRID;
@@ -163,22 +170,22 @@ function drawBase() {
   c.textBaseline = "top";
   for (const t of ticks(0, T, 5)) {
     c.fillRect(x(t) - 0.5, bottom, 1, 5);
-    c.fillText(String(t), x(t), bottom + 8);
+    c.fillText(String(t), x(t), bottom + 0.6 * em);
   }
-  c.font = `italic 14px ${font}`;
-  c.fillText("t", (left + right) / 2, bottom + 26);
+  c.font = `italic ${em + 1}px ${font}`;
+  c.fillText("t", (left + right) / 2, bottom + 1.95 * em);
   c.strokeStyle = "#9aa1ab";
   c.strokeRect(left + 0.5, top + 0.5, right - left - 1, bottom - top - 1);
   c.save(); // axis titles, turned
-  c.font = `600 15px ${font}`;
+  c.font = `600 ${em + 2}px ${font}`;
   c.textBaseline = "middle";
-  c.translate(16, (top + bottom) / 2); c.rotate(-Math.PI / 2);
+  c.translate(1.2 * em, (top + bottom) / 2); c.rotate(-Math.PI / 2);
   c.fillStyle = BLUE; c.fillText("ᾱₜ", 0, 0);
   c.restore();
   c.save();
-  c.font = `600 15px ${font}`;
+  c.font = `600 ${em + 2}px ${font}`;
   c.textBaseline = "middle";
-  c.translate(width - 14, (top + bottom) / 2); c.rotate(Math.PI / 2);
+  c.translate(width - 1.1 * em, (top + bottom) / 2); c.rotate(Math.PI / 2);
   c.fillStyle = ORANGE; c.fillText("log SNR", 0, 0);
   c.restore();
 
@@ -197,13 +204,13 @@ function drawBase() {
   curve(c, x, yAlpha, values.alpha_bar);
   c.restore();
 
-  legend(c, [[BLUE, [], "ᾱₜ"], [ORANGE, [8, 5], "log SNR"], [RED, [], "current t"]], right, top - 17, font);
+  legend(c, [[BLUE, [], "ᾱₜ"], [ORANGE, [8, 5], "log SNR"], [RED, [], "current t"]], right, top - 1.3 * em, font, em);
   return true;
 }
 
 /** Line samples and names, in a row ending at x (right-aligned). */
-function legend(c, entries, x, y, font) {
-  c.font = `13px ${font}`;
+function legend(c, entries, x, y, font, em) {
+  c.font = `${em}px ${font}`;
   c.textAlign = "left";
   c.textBaseline = "middle";
   const widths = entries.map(([, , text]) => 44 + c.measureText(text).width);
@@ -219,9 +226,10 @@ function legend(c, entries, x, y, font) {
 }
 
 function drawPlot(t) {
+  if (base && frame.em !== textSize()) base = null; // the layout's text size changed: new axes
   if (!base && !drawBase()) return;
   const c = plot.getContext("2d");
-  const { x, yAlpha, ySnr, top, bottom, left, right, ratio, font } = frame;
+  const { x, yAlpha, ySnr, top, bottom, left, right, ratio, font, em } = frame;
   c.setTransform(1, 0, 0, 1, 0, 0);
   c.drawImage(base, 0, 0);
   c.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -234,15 +242,15 @@ function drawPlot(t) {
       c.beginPath(); c.arc(at, y, 5, 0, 2 * Math.PI); c.fill(); c.stroke();
     }
   }
-  c.font = `bold 13px ${font}`; // the value of t, inside the axes beside the line
+  c.font = `bold ${em}px ${font}`; // the value of t, inside the axes beside the line
   const label = `t = ${t}`, labelWidth = c.measureText(label).width + 10;
   const boxLeft = at + 6 + labelWidth <= right ? at + 6 : at - 6 - labelWidth;
   c.fillStyle = "rgba(255, 255, 255, 0.85)";
-  c.fillRect(boxLeft, top + 4, labelWidth, 20);
+  c.fillRect(boxLeft, top + 4, labelWidth, 1.5 * em);
   c.fillStyle = RED;
   c.textAlign = "left";
   c.textBaseline = "middle";
-  c.fillText(label, boxLeft + 5, top + 14);
+  c.fillText(label, boxLeft + 5, top + 4 + 0.75 * em);
 }
 
 new ResizeObserver(() => { // a new size (or the tab shown): draw the axes again

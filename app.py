@@ -49,6 +49,11 @@ CSS = (
 #header { align-items: center; flex-wrap: wrap; gap: 8px 12px; }
 #title { flex: 0 1 auto; width: auto; min-width: 0; }
 #title h1 { font-size: 1.45rem; line-height: 1.2; margin: 0; white-space: nowrap; }
+/* each header item as wide as its content: a narrow screen wraps the header, cutting nothing */
+#header > * { flex: 0 0 auto !important; width: auto !important; min-width: max-content !important; }
+#header > #link { flex: 1 1 220px !important; min-width: 220px !important; }
+#lecture-mode label, #copy-link { white-space: nowrap; }
+#schedules-table { flex: 1.4 1 400px !important; min-width: 400px !important; }  /* words unbroken */
 #intro { margin-top: -4px; }
 #digit-picker { align-items: center; gap: 8px 12px; }
 #digit-picker .wrap { gap: 4px; }

@@ -68,11 +68,14 @@ def page(requested):
     return requested[0]
 
 
-def screenshot(page, name: str, tmp_path: Path, full_page: bool = True) -> Path:
+def screenshot(page, name: str, tmp_path: Path, full_page: bool = True, jpeg: bool = False) -> Path:
+    """Save what the page shows: under tmp_path, or in $DDPM_SCREENSHOTS (docs/screenshots) to
+    regenerate the README's pictures. ``jpeg``: the views at each size and layout (a fifth the bytes)."""
     folder = Path(os.environ.get("DDPM_SCREENSHOTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    path = folder / f"{name}.{'jpg' if jpeg else 'png'}"
+    options = {"type": "jpeg", "quality": 80} if jpeg else {}
+    page.screenshot(path=str(path), full_page=full_page, **options)
     return path
 
 
@@ -228,6 +231,14 @@ def test_a_forward_frame_is_drawn_within_a_display_frame(page):
     # browser mid-draw now and then, so the bound is on the 95th percentile, not on every frame.
     ms = sorted(keys + dispatched)
     assert ms[len(ms) // 2] < 4 and ms[int(0.95 * len(ms))] < 16, (ms[len(ms) // 2], ms[-10:])
+
+
+def test_the_forward_players_fullscreen_button_shows_the_player_fullscreen(page):
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()
+    page.locator(f"{PLAYER} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement?.classList.contains('ddpm-forward')")
+    page.locator(f"{PLAYER} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement === null")
 
 
 def test_new_noise_and_a_typed_seed_send_the_player_their_epsilon(page):
@@ -453,6 +464,15 @@ def chain_page(browser):
     demo.close()
 
 
+def test_the_chain_players_fullscreen_button_shows_the_player_fullscreen(chain_page):
+    page, _, _ = chain_page
+    page.locator(f"{CHAIN} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement?.closest('#chain') !== null"
+                           " && document.fullscreenElement?.classList.contains('ddpm-chain')")  # fmt: skip
+    page.locator(f"{CHAIN} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement === null")
+
+
 def chain_frame(page, name: str) -> np.ndarray:
     return canvas_pixels(page, f"{CHAIN} canvas[data-series='{name}']", 12, 10)
 
@@ -586,7 +606,10 @@ def test_the_first_screen_shows_the_views_main_images(browser, url, view, size, 
         run = page.locator(f"#{view}-run").bounding_box()
         assert run is not None and run["y"] + run["height"] <= height
     mode = "lecture" if lecture else "normal"
-    screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False)  # what the room sees
+    if view != "forward":  # the link's result, as the room sees it
+        page.wait_for_selector(f"#{view}-player .ddpm-chain:not(.empty)", state="attached", timeout=120_000)
+        page.wait_for_timeout(500)
+    screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False, jpeg=True)
     page.close()
 
 
@@ -658,17 +681,19 @@ PLOTS = {  # view: (deep link, how many plots it shows)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
 @pytest.mark.parametrize("view", list(PLOTS))
-def test_in_the_large_layout_plot_text_on_screen_is_not_smaller_than_the_floor(browser, url, view, size):
+def test_no_plot_text_on_screen_is_smaller_than_the_floor(browser, url, view, size, lecture, tmp_path):
     """Every figure's text (plots.TEXT_PX at the figure's own size, checked in test_plots) as shown
-    on screen: the image's shown width over its own, times TEXT_PX; and the forward player's plot."""
+    on screen, the image's shown width over its own times TEXT_PX, is at least the large layout's
+    floor, in both layouts (one set of images serves both)."""
     from ddpm.views.lecture import FONT_FLOOR_PX
     from ddpm.views.plots import TEXT_PX
 
     link, count = PLOTS[view]
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-    page.goto(url + link + "&lecture=1", wait_until="load")
+    page.goto(url + link + ("&lecture=1" if lecture else ""), wait_until="load")
     shown = """() => [...document.querySelectorAll('.plot img')].filter((i) => i.offsetParent !== null
         && i.complete && i.naturalWidth > 0).map((i) => [i.closest('.block').id || i.alt,
         i.getBoundingClientRect().width / i.naturalWidth])"""
@@ -677,6 +702,7 @@ def test_in_the_large_layout_plot_text_on_screen_is_not_smaller_than_the_floor(b
     scales = page.evaluate(shown)
     small = [(name, round(scale * TEXT_PX, 1)) for name, scale in scales if scale * TEXT_PX < FONT_FLOOR_PX]
     assert not small, small
+    screenshot(page, f"page-{view}-{size[0]}-{'lecture' if lecture else 'normal'}", tmp_path, jpeg=True)
     page.close()
 
 

@@ -85,8 +85,24 @@ def forward_value(digit: np.ndarray, seed: int) -> dict[str, str | int]:
             "eps": _base64(noise, "<f4")}  # fmt: skip
 
 
-FORWARD_HTML = """
+ICONS = {  # 16×16 SVG paths: no icon font to fetch
+    "first": "M2 2h2.5v12H2zM14 2v12L5 8z",
+    "prev": "M12 2v12L3 8z",
+    "play": "M4 2v12l10-6z",
+    "pause": "M3 2h3.5v12H3zM9.5 2H13v12H9.5z",
+    "next": "M4 2v12l9-6z",
+    "last": "M11.5 2H14v12h-2.5zM2 2v12l9-6z",
+    "fullscreen": "M1 1h5v2H3v3H1zM10 1h5v5h-2V3h-3zM1 10h2v3h3v2H1zM13 10h2v5h-5v-2h3z",
+}
+
+
+def _icon(name: str, css_class: str = "") -> str:
+    return f'<svg viewBox="0 0 16 16" class="{css_class}" aria-hidden="true"><path d="{ICONS[name]}"/></svg>'
+
+
+FORWARD_HTML = f"""
 <div class="ddpm-forward">
+  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
   <div class="panels">
     <figure><canvas data-image="x0" width="28" height="28"></canvas><figcaption>x₀ (clean)</figcaption></figure>
     <figure><canvas data-image="eps" width="28" height="28"></canvas><figcaption>ε (noise)</figcaption></figure>
@@ -204,20 +220,6 @@ def chain_value(series: Mapping[str, np.ndarray], times: Sequence[int], label: s
     return {"label": label, "times": times, "start": int(start), "series": entries}
 
 
-ICONS = {  # 16×16 SVG paths: no icon font to fetch
-    "first": "M2 2h2.5v12H2zM14 2v12L5 8z",
-    "prev": "M12 2v12L3 8z",
-    "play": "M4 2v12l10-6z",
-    "pause": "M3 2h3.5v12H3zM9.5 2H13v12H9.5z",
-    "next": "M4 2v12l9-6z",
-    "last": "M11.5 2H14v12h-2.5zM2 2v12l9-6z",
-}
-
-
-def _icon(name: str, css_class: str = "") -> str:
-    return f'<svg viewBox="0 0 16 16" class="{css_class}" aria-hidden="true"><path d="{ICONS[name]}"/></svg>'
-
-
 CHAIN_HTML = f"""
 <div class="ddpm-chain empty" tabindex="0">
   <p class="hint">${{hint}}</p>
@@ -234,6 +236,7 @@ CHAIN_HTML = f"""
       <option value="10">10 fps</option><option value="30" selected>30 fps</option>
       <option value="100">100 fps</option><option value="300">300 fps</option>
     </select>
+    <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
   </div>
 </div>
 """

@@ -47,7 +47,7 @@ def schedules(digit: np.ndarray, t: int = 250, T: int = 1000, seed: int = 0):
         lines.append(
             f"| {c.name} | {r.alpha_bar:.4f} | {r.log_snr:+.2f} | {crossing} ({crossing / T:.0%} of T) |"
         )
-    table = "| schedule | ᾱ_t | log SNR | SNR = 1 at t |\n|---|---|---|---|\n" + "\n".join(lines)
+    table = "| schedule | ᾱₜ | log SNR | SNR = 1 at t |\n|---|---|---|---|\n" + "\n".join(lines)
     return schedule_curves_plot(curves, t), images[0], images[1], f"### t = {t} of T = {T}\n" + table
 
 
@@ -73,7 +73,7 @@ def build_schedules_tab(digit: gr.State) -> None:
         with gr.Row(equal_height=True):
             linear = image("xₜ, linear schedule", height=240)
             cosine = image("xₜ, cosine schedule (same ε)", height=240)
-            table = gr.Markdown()
+            table = gr.Markdown(elem_id="schedules-table")
     T.submit(
         lambda T, t: gr.Slider(0, int(T), value=min(int(t), int(T))), [T, t], t, api_visibility="private"
     )

@@ -126,6 +126,8 @@ const actions = {
   play: () => (playing === null ? play() : stop()),
 };
 
+fullscreenButton(root.querySelector("button.fullscreen"), root);
+
 root.querySelector(".controls").addEventListener("click", (event) => {
   const button = event.target.closest("button[data-action]");
   if (!button) return;

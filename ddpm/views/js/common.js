@@ -61,3 +61,11 @@ function putGrey(canvas, grey, width, height) {
   }
   context.putImageData(image, 0, 0);
 }
+
+/** Make `button` show `target` fullscreen, or leave fullscreen (as the page's image panels do). */
+function fullscreenButton(button, target) {
+  button.addEventListener("click", () => {
+    if (document.fullscreenElement === target) document.exitFullscreen();
+    else target.requestFullscreen?.();
+  });
+}

@@ -4,6 +4,7 @@
 // props.slider: the elem_id of the gr.Slider that sets t.
 
 const root = element.querySelector(".ddpm-forward");
+fullscreenButton(root.querySelector("button.fullscreen"), root);
 const tables = props.tables;
 const T = tables.T;
 const sqrtAlphasCumprod = float32s(tables.sqrt_alphas_cumprod); // q_sample's tables, index t − 1

@@ -737,9 +737,17 @@ def test_each_preset_opens_with_its_result(browser, url, name):
 
     assert set(PRESET_RESULTS) == set(PRESETS)
     page = browser.new_page(viewport={"width": 1366, "height": 768})
-    page.goto(url, wait_until="load")
-    page.wait_for_selector(f"{PLAYER}[data-t]", timeout=60_000)
+    page.goto(url + "?view=forward&t=600", wait_until="load")  # away from every preset's t
+    page.wait_for_selector(f"{PLAYER}[data-t='600']", timeout=60_000)
     page.locator("#preset input").click()
     page.get_by_role("option", name=name).click()
-    page.wait_for_selector(PRESET_RESULTS[name], state="attached", timeout=300_000)  # no Run pressed by hand
+    try:
+        page.wait_for_selector(
+            PRESET_RESULTS[name], state="attached", timeout=300_000
+        )  # no Run pressed by hand
+    except playwright.Error:
+        state = page.evaluate(f"""() => ({{player_t: document.querySelector("{PLAYER}")?.dataset.t,
+            slider_t: document.querySelector("#forward-t input[type=number]")?.value,
+            view: document.querySelector("[role=tab][aria-selected=true]")?.innerText}})""")
+        pytest.fail(f"{name}: no result after 300 s; the page: {state}")
     page.close()

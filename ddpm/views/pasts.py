@@ -138,7 +138,7 @@ def build_pasts_tabs(digit: gr.State) -> None:
         gr.Markdown(PASTS_EXPLAIN, latex_delimiters=LATEX)
         with gr.Row():
             t = gr.Slider(
-                1, T, value=500, step=1, label="t of the shared x_t", scale=3, elem_classes=["timestep"]
+                1, T, value=500, step=1, label="t of the shared xₜ", scale=3, elem_classes=["timestep"]
             )
             k = gr.Slider(1, MAX_PASTS, value=16, step=1, label="K chains", scale=2)
             seed = gr.Number(0, precision=0, label="Seed", minimum=0, maximum=2**31 - 1, scale=1)

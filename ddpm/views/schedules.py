@@ -69,7 +69,7 @@ def build_schedules_tab(digit: gr.State) -> None:
             )
             T = gr.Number(1000, precision=0, label="T", minimum=2, maximum=MAX_T, scale=1)
             seed = gr.Number(0, precision=0, label="Noise seed", minimum=0, maximum=2**31 - 1, scale=1)
-        plot = plot_image("β_t, ᾱ_t and log SNR; red line: t; dots: SNR = 1")
+        plot = plot_image("βₜ, ᾱₜ and log SNR; red line: t; dots: SNR = 1")
         with gr.Row(equal_height=True):
             linear = image("xₜ, linear schedule", height=240)
             cosine = image("xₜ, cosine schedule (same ε)", height=240)

@@ -46,13 +46,16 @@ CSS = (
 .gradio-container img { image-rendering: pixelated; }  /* keep upscaled 28×28 pixels crisp */
 .frames img { object-fit: contain; }  /* small streamed frames fill the box, like the final image */
 /* one compact header line: title, presets, layout switch, copy link */
-#header { align-items: center; flex-wrap: wrap; gap: 8px 12px; }
+#header { align-items: center; flex-wrap: wrap; gap: 8px 10px; }
+#header > #lecture-mode { margin: 0 !important; }
 #title { flex: 0 1 auto; width: auto; min-width: 0; }
 #title h1 { font-size: 1.45rem; line-height: 1.2; margin: 0; white-space: nowrap; }
 /* each header item as wide as its content: a narrow screen wraps the header, cutting nothing */
 #header > * { flex: 0 0 auto !important; width: auto !important; min-width: max-content !important; }
 #header > #link { flex: 1 1 220px !important; min-width: 220px !important; }
 #lecture-mode label, #copy-link { white-space: nowrap; }
+/* the large layout shows the link box only once Copy link has filled it: the header fits one line */
+body.lecture #header > #link:has(:placeholder-shown) { display: none; }
 #schedules-table { flex: 1.4 1 400px !important; min-width: 400px !important; }  /* words unbroken */
 #intro { margin-top: -4px; }
 #digit-picker { align-items: center; gap: 8px 12px; }

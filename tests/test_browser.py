@@ -613,6 +613,28 @@ def test_the_first_screen_shows_the_views_main_images(browser, url, view, size, 
     page.close()
 
 
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+def test_the_header_is_one_line_at_1366(browser, url, lecture):
+    """Title, presets, layout switch and copy link side by side, none cut (the large layout hides
+    the empty link box to fit); after Copy link the link shows."""
+    page = open_view(browser, url, "forward", (1366, 768), lecture)
+    items = page.evaluate("""() => [...document.querySelector('#header').children]
+        .filter((c) => c.offsetParent !== null).map((c) => {
+            const r = c.getBoundingClientRect();
+            return [c.id, Math.round(r.top + r.height / 2), c.scrollWidth <= Math.ceil(r.width) + 1];
+        })""")
+    assert {"title", "preset", "lecture-mode", "copy-link"} <= {name for name, _, _ in items}, items
+    assert max(m for _, m, _ in items) - min(m for _, m, _ in items) <= 6 and all(w for _, _, w in items), (
+        items
+    )
+    page.locator("#copy-link").click()
+    page.wait_for_function(
+        "() => document.querySelector('#link textarea, #link input')?.value.includes('view=')"
+    )
+    assert page.locator("#link").is_visible()
+    page.close()
+
+
 @pytest.mark.parametrize("view", ["generate", "small-steps", "noise-error", "readout"])
 def test_the_digit_picker_is_hidden_where_no_digit_is_used(browser, url, view):
     page = browser.new_page(viewport={"width": 1366, "height": 768})

@@ -593,10 +593,19 @@ def open_view(browser, url, view: str, size: tuple[int, int], lecture: bool):
 @pytest.mark.parametrize("view", ["forward", "reverse", "generate"])
 def test_the_first_screen_shows_the_views_main_images(browser, url, view, size, lecture, tmp_path):
     """The view's main images lie wholly inside the first screen (no scrolling), at both sizes; in
-    the large layout at 1366×768 the Run button and the images' top half at least."""
+    the large layout at 1366×768 the Run button and the images' top half at least. For the views
+    that run a chain: the link's result, in the player that takes the streamed images' place."""
     page = open_view(browser, url, view, size, lecture)
     width, height = size
-    for selector in MAIN_IMAGES[view]:
+    selectors = MAIN_IMAGES[view]
+    if view != "forward":  # the link's result, as the room sees it
+        page.wait_for_selector(f"#{view}-player .ddpm-chain:not(.empty)", state="attached", timeout=120_000)
+        page.wait_for_timeout(500)
+        assert not page.locator(f"#{view}-images").is_visible()  # the player has the frames now
+        count = page.locator(f"#{view}-player .strip canvas").count()
+        assert count == (4 if view == "reverse" else 2)
+        selectors = [f"#{view}-player .strip canvas >> nth={i}" for i in range(count)]
+    for selector in selectors:
         box = page.locator(selector).first.bounding_box()
         assert box is not None and box["width"] > 80, selector
         bottom = box["y"] + (box["height"] / 2 if lecture and width == 1366 else box["height"])
@@ -606,9 +615,6 @@ def test_the_first_screen_shows_the_views_main_images(browser, url, view, size, 
         run = page.locator(f"#{view}-run").bounding_box()
         assert run is not None and run["y"] + run["height"] <= height
     mode = "lecture" if lecture else "normal"
-    if view != "forward":  # the link's result, as the room sees it
-        page.wait_for_selector(f"#{view}-player .ddpm-chain:not(.empty)", state="attached", timeout=120_000)
-        page.wait_for_timeout(500)
     screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False, jpeg=True)
     page.close()
 
@@ -649,8 +655,11 @@ def test_the_digit_picker_is_hidden_where_no_digit_is_used(browser, url, view):
 
 @pytest.mark.parametrize("view", ["reverse", "generate"])
 def test_no_image_label_covers_its_image(browser, url, view):
-    page = open_view(browser, url, view, (1366, 768), False)
-    page.wait_for_selector(f"#{view}-player .ddpm-chain[data-frames]", timeout=120_000)  # images shown
+    """While a chain streams (its images in their panels, a long chain: 1000 steps)."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + f"?view={view}&t=1000&seed=11&sampler=ddpm", wait_until="load")  # Run pressed on open
+    page.wait_for_selector(f"#{view}-status :text('step')", timeout=120_000)
+    page.wait_for_timeout(500)  # a few frames in
     overlaps = page.evaluate("""() => [...document.querySelectorAll('.block')].flatMap((block) => {
         const label = block.querySelector(':scope > label[data-testid=block-label]:not(.sr-only)');
         const image = block.querySelector('.image-container img');
@@ -658,9 +667,11 @@ def test_no_image_label_covers_its_image(browser, url, view):
         if (!image.getBoundingClientRect().width) return [];
         const a = label.getBoundingClientRect(), b = image.getBoundingClientRect();
         const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
-        return apart ? [] : [label.innerText];
+        return [[label.innerText, apart]];
     })""")
-    assert not overlaps, overlaps
+    assert len(overlaps) >= 2, overlaps  # the streamed images were there to check
+    assert all(apart for _, apart in overlaps), overlaps
+    page.get_by_role("button", name="Stop").filter(visible=True).click()
     page.close()
 
 

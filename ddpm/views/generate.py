@@ -226,7 +226,7 @@ def build_generate_tab() -> None:
                                  elem_id="generate-guidance", scale=2, interactive=conditional)  # fmt: skip
             gr.Markdown(GUIDANCE_EXPLAIN, latex_delimiters=LATEX)
         status = gr.Markdown(elem_id="generate-status")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_id="generate-images"):  # the streamed frames (app.CSS)
             x_t = inline_frames(gr.Image(
                 label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
                 elem_id="generate-xt",
@@ -253,8 +253,9 @@ def build_generate_tab() -> None:
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
     sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **quiet)
-    # the old run's status goes at once (a queue-less step first), not with the new run's first frame
-    event = run.click(lambda: STARTING, None, status, **quiet).then(
+    # the old run's status goes at once (a queue-less step first), not with the new run's first
+    # frame, and its chain leaves the player, so the streamed images show the new one
+    event = run.click(lambda: (STARTING, None), None, [status, player], **quiet).then(
         generate_in_page, inputs, [*outputs, player], api_visibility="private", **shared
     )
     gif.change(lambda path: path, gif, gif_view, **quiet)  # the GIF plays in the page

@@ -329,7 +329,7 @@ def build_reverse_tab(digit: gr.State) -> None:
                 run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")
                 stop = gr.Button("Stop", variant="stop", size="sm")
         status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, elem_id="reverse-images"):  # the streamed frames (app.CSS)
             exact = image("exact q: xₜ", height=220, elem_id="reverse-exact")
             learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
             x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
@@ -375,7 +375,8 @@ def build_reverse_tab(digit: gr.State) -> None:
     inputs = [digit, t, seed, variance, told]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
-    event = run.click(lambda: STARTING, None, status, **quiet).then(  # the last run's status goes at once
+    # the last run's status goes at once, and its chain leaves the player (its images show the new one)
+    event = run.click(lambda: (STARTING, None), None, [status, player], **quiet).then(
         compare_in_page, inputs, list(outputs), api_visibility="private", **shared
     )
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)

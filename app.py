@@ -63,9 +63,9 @@ body.lecture #header > #link:has(:placeholder-shown) { display: none; }
 /* a finished chain is in its player: the streamed frames' row gives the player its place */
 .gradio-container:has(#reverse-player .ddpm-chain:not(.empty)) #reverse-images,
 .gradio-container:has(#generate-player .ddpm-chain:not(.empty)) #generate-images { display: none; }
-/* the generated grids take what the first screen has left below the controls */
+/* the generated grids, streamed and in the player, take what the first screen has left below the controls */
 #generate-xt, #generate-x0hat { height: clamp(240px, calc(100vh - 440px), 560px) !important; }
-#generate-player .ddpm-chain { --size: clamp(240px, calc(100vh - 470px), 560px) !important; }  /* and the player's */
+#generate-player .ddpm-chain { --size: clamp(240px, calc(100vh - 470px), 560px) !important; }
 /* an image's label above the image, not over its top rows */
 .gradio-container .block label[data-testid="block-label"].float {
   position: static; border: none; box-shadow: none; background: transparent; padding: 0 0 4px 0;

@@ -751,6 +751,16 @@ def test_in_the_large_layout_the_forward_plots_text_grows(browser, url):
         sizes.append(float(page.locator(f"{PLAYER} canvas.plot").get_attribute("data-text-px")))
         page.close()
     assert sizes[1] >= FONT_FLOOR_PX and sizes[1] > sizes[0], sizes
+    page = browser.new_page(viewport={"width": 1366, "height": 768})  # switched on in the page
+    page.goto(url + "?view=forward", wait_until="load")
+    page.wait_for_selector(
+        f"{PLAYER} canvas.plot[data-text-px='{sizes[0]:g}']", state="attached", timeout=60_000
+    )
+    page.locator("#lecture-mode input").check()
+    page.wait_for_selector(
+        f"{PLAYER} canvas.plot[data-text-px='{sizes[1]:g}']", state="attached", timeout=10_000
+    )
+    page.close()
 
 
 PRESET_RESULTS = {

@@ -23,10 +23,11 @@ from .serving import WATCHERS
 from .stream import paced
 from .widgets import (
     LATEX,
-    STARTING,
+    QUIET,
     first_outputs,
     inline_frames,
     progress_bar,
+    run_chain,
     save_pngs,
     show,
     show_grid,
@@ -251,13 +252,8 @@ def build_generate_tab() -> None:
     outputs = [x_t, x0_hat, status, gif, strip]
     # the status shows the progress (see widgets.progress_bar)
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
-    quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
-    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **quiet)
-    # the old run's status goes at once (a queue-less step first), not with the new run's first
-    # frame, and its chain leaves the player, so the streamed images show the new one
-    event = run.click(lambda: (STARTING, None), None, [status, player], **quiet).then(
-        generate_in_page, inputs, [*outputs, player], api_visibility="private", **shared
-    )
-    gif.change(lambda path: path, gif, gif_view, **quiet)  # the GIF plays in the page
+    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **QUIET)
+    event = run_chain(run, status, player, generate_in_page, inputs, [*outputs, player], **shared)
+    gif.change(lambda path: path, gif, gif_view, **QUIET)  # the GIF plays in the page
     api.click(generate, inputs, outputs, api_name="generate", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

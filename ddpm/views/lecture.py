@@ -17,6 +17,7 @@ import gradio as gr
 from ..choices import SAMPLERS, check_choice
 from .digits import USES_DIGIT, Picker, bundled_of_class, preview_of
 from .runtime import diffusion_cpu
+from .widgets import QUIET
 
 MAIN_VIEWS = ("forward", "reverse", "generate")
 LESSONS = (
@@ -283,7 +284,6 @@ def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button
     view, lecture = targets.view, targets.lecture
     lesson = gr.State(LESSONS[0])  # the lesson on screen when the lessons' tab is opened again
     row = targets.picker.row
-    quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
 
     def shown(v: str) -> gr.Row:  # the digit picker only where the view reads the digit
         return gr.Row(visible=v in USES_DIGIT)
@@ -293,12 +293,12 @@ def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button
 
     for block in list(demo.blocks.values()):
         if isinstance(block, gr.Tab) and block.id in MAIN_VIEWS:
-            block.select(lambda v=block.id: (v, shown(v)), None, [view, row], **quiet)
+            block.select(lambda v=block.id: (v, shown(v)), None, [view, row], **QUIET)
         elif isinstance(block, gr.Tab) and block.id in LESSONS:
-            block.select(lambda v=block.id: (v, v, shown(v)), None, [view, lesson, row], **quiet)
+            block.select(lambda v=block.id: (v, v, shown(v)), None, [view, lesson, row], **QUIET)
         elif isinstance(block, gr.Tab) and block.id == "lessons":
-            block.select(lambda v: (v, shown(v)), lesson, [view, row], **quiet)
-    view.change(shown, view, row, **quiet)  # a link or a preset
+            block.select(lambda v: (v, shown(v)), lesson, [view, row], **QUIET)
+    view.change(shown, view, row, **QUIET)  # a link or a preset
     outputs = targets.outputs()
     preset.input(from_preset, preset, outputs, api_visibility="private", show_progress="hidden").then(
         None, preset, None, js=preset_run_js()

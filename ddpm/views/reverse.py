@@ -26,13 +26,13 @@ from .widgets import (
     LATEX,
     NOISE_RANGE,
     PLOT_CLASS,
-    STARTING,
     digit_tensor,
     first_outputs,
     image,
     inline_frames,
     plot_image,
     progress_bar,
+    run_chain,
     save_pngs,
     show,
     show_noise,
@@ -374,11 +374,7 @@ def build_reverse_tab(digit: gr.State) -> None:
         inline_frames(getattr(outputs, field))
     inputs = [digit, t, seed, variance, told]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
-    quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
-    # the last run's status goes at once, and its chain leaves the player (its images show the new one)
-    event = run.click(lambda: (STARTING, None), None, [status, player], **quiet).then(
-        compare_in_page, inputs, list(outputs), api_visibility="private", **shared
-    )
+    event = run_chain(run, status, player, compare_in_page, inputs, list(outputs), **shared)
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

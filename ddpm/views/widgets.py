@@ -123,6 +123,19 @@ STARTING = "Starting…"
 """The status of a run the page has just asked for, until its first frame (or its wait) arrives:
 a Run's first, queue-less step writes it, so the last run's "done" line goes at once."""
 
+QUIET = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+"""A page-only event that needs no queue (it answers at once and nobody waits behind it)."""
+
+
+def run_chain(run: gr.Button, status: gr.Markdown, player: gr.HTML, fn: Callable, inputs: list,
+              outputs: list, **kwargs) -> gr.events.Dependency:  # fmt: skip
+    """Wire a view's Run: first, queue-less, :data:`STARTING` in ``status`` and the last chain out of
+    ``player`` (the streamed images show the new one); then the stream ``fn(*inputs)`` into
+    ``outputs``. Returns the stream's event (for Stop's ``cancels``)."""
+    return run.click(lambda: (STARTING, None), None, [status, player], **QUIET).then(
+        fn, inputs, outputs, api_visibility="private", **kwargs
+    )
+
 
 def waiting_status(position: int, seconds: float) -> str:
     """The status of a computation waiting for its turn (see :class:`.results.Results`)."""

@@ -99,7 +99,8 @@ const plot = root.querySelector("canvas.plot");
 const BLUE = "#1f4e9c", ORANGE = "#b3590e", RED = "#c81414", INK = "#222", GRID = "#e3e6eb";
 const MARGIN = { left: 4.9, right: 5.5, top: 2.6, bottom: 3.5 }; // in units of the text size
 
-/** The plot's text size in px: the page's (the large layout's is larger), at least 13. */
+/** The plot's text size in px: the page's (the large layout's is larger), at least 13. The large
+ * layout also gives the plot another height, so the ResizeObserver below draws the axes again. */
 function textSize() {
   return Math.max(13, parseFloat(getComputedStyle(root).fontSize) || 13);
 }
@@ -227,7 +228,6 @@ function legend(c, entries, x, y, font, em) {
 }
 
 function drawPlot(t) {
-  if (base && frame.em !== textSize()) base = null; // the layout's text size changed: new axes
   if (!base && !drawBase()) return;
   const c = plot.getContext("2d");
   const { x, yAlpha, ySnr, top, bottom, left, right, ratio, font, em } = frame;

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, classifier
+from .choices import VARIANCES
 from .data import load_mnist_tensor, to_model_range
 from .inference import prepare_for_inference, resolve_device
 from .likelihood import calc_bpd_loop
@@ -148,6 +149,13 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="t per batch: first quarter always, rest random (0: all T)",
     )
+    p.add_argument(
+        "--variance",
+        choices=VARIANCES,
+        default=None,
+        help="σ² of p_θ for --bpd (default: the one the model was trained for; a learned-variance"
+        " model can also be read with a fixed one)",
+    )
     p.add_argument("--batch-size", type=int, default=500, help="batch size of the --bpd model calls")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
@@ -191,11 +199,12 @@ def main(argv: list[str] | None = None) -> None:
         model, diffusion = checkpoint.load(args.checkpoint, device)
         model = prepare_for_inference(model, device)
         x0 = test_x[: args.bpd_images]
+        variance = args.variance or model.config.variance
         parts: dict[str, list[torch.Tensor]] = {"total": [], "prior": [], "steps": [], "decoder": []}
         for batch in x0.split(args.batch_size):
             bound = calc_bpd_loop(
                 diffusion, model, batch.to(device), num_timesteps=args.bpd_timesteps or None,
-                parameterization=model.config.parameterization, variance=model.config.variance,
+                parameterization=model.config.parameterization, variance=variance,
                 generator=torch.Generator(device).manual_seed(args.seed),
             )  # fmt: skip
             for name, values in parts.items():
@@ -209,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(
             f"bits/dim on the first {len(x0)} MNIST test digits: "
-            f"{bpd.mean():.3f} ± {bpd.std() / len(bpd) ** 0.5:.3f} ({how}; σ² {model.config.variance})"
+            f"{bpd.mean():.3f} ± {bpd.std() / len(bpd) ** 0.5:.3f} ({how}; σ² {variance})"
         )
         print(
             f"  prior L_T {split['prior']:.5f} + steps Σ L_(t−1), t ≥ 2: {split['steps']:.3f}"
@@ -220,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             "sem": (bpd.std() / len(bpd) ** 0.5).item(),
             "images": len(x0),
             "how": how,
-            "variance": model.config.variance,
+            "variance": variance,
             **{name: value for name, value in split.items() if name != "total"},
         }
     if args.json:

@@ -11,11 +11,11 @@
 # bits/dim over all T on the first B test digits with the model's own σ² and, for a learned-variance
 # model, with the fixed β̃_t as well; last, `ddpm.bench --models` times it beside the bundled model.
 #
-# Sizes come from the environment: N (1000), B (100), W ("0 0.5 1 2 4"), STEPS (100: DDIM's),
-# SEED (0), BATCH (250),
-# REPEATS (3 timed runs of the benchmark; 0 skips it). OUT receives the .npz samples with a PNG grid
-# of each, judge.json and judge.log with the figures, bpd-*.json and bench.log. On 2 CPU cores the
-# full sizes take about half an hour.
+# Sizes come from the environment: N (1000), B (100), W ("0 0.5 1 2 4"), STEPS (100, DDIM's),
+# SEED (0), BATCH (250) and REPEATS (3 timed runs of the benchmark; 0 skips it). OUT receives the
+# .npz samples with a PNG grid of each, judge.json and judge.log with the figures, bpd-*.json and
+# bench.log. On 2 CPU cores the full sizes should take about half an hour (an estimate from the
+# sampling speed, not yet timed end to end).
 set -euo pipefail
 
 if [[ $# -lt 2 || $1 == -h || $1 == --help ]]; then

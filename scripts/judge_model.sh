@@ -19,7 +19,7 @@
 set -euo pipefail
 
 if [[ $# -lt 2 || $1 == -h || $1 == --help ]]; then
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     [[ $# -ge 2 ]] && exit 0 || exit 2
 fi
 CKPT=$(realpath "$1")

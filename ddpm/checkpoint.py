@@ -38,6 +38,23 @@ BUNDLED = _bundled()
 copies it into the package as ``ddpm/bundled`` (see pyproject.toml), which is used when the
 package runs from an installation."""
 
+CONDITIONAL = BUNDLED / "conditional"
+"""The second shipped checkpoint (not the default): class-conditional with a null label, so it is
+also unconditional, v-prediction, learned variance; ``checkpoints/MODEL_CARD.md`` has its story."""
+
+SHIPPED = {"bundled": BUNDLED, "conditional": CONDITIONAL}
+"""Names that :func:`resolve` accepts for the shipped checkpoints, wherever the package lives."""
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint folder (or weights file): ``path`` itself when it exists, else the shipped
+    checkpoint it names (a key of :data:`SHIPPED`, e.g. ``DDPM_CHECKPOINT=conditional``)."""
+    path = Path(path)
+    if not path.exists() and str(path) in SHIPPED:
+        return SHIPPED[str(path)]
+    return path
+
+
 GET_A_GOOD_COPY = (
     "get a good copy with `git checkout -- checkpoints/` (or `git lfs pull` / a fresh clone), "
     "or retrain it with the command in checkpoints/MODEL_CARD.md"
@@ -84,9 +101,9 @@ def save_weights(directory: str | Path, module: torch.nn.Module, config: dict) -
 
 def read_config(directory: str | Path) -> dict:
     """The parsed ``config.json`` of a checkpoint directory."""
-    path = Path(directory) / CONFIG
+    path = resolve(directory) / CONFIG
     if not path.is_file():
-        raise CheckpointError(f"no {CONFIG} in {Path(directory)}; {GET_A_GOOD_COPY}")
+        raise CheckpointError(f"no {CONFIG} in {resolve(directory)}; {GET_A_GOOD_COPY}")
     try:
         config = json.loads(path.read_text())
     except json.JSONDecodeError as err:
@@ -105,7 +122,7 @@ def load_weights(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         CheckpointError: a file is missing, the weights' sha256 differs from the one recorded at
             save time (truncated or altered), or safetensors cannot read them.
     """
-    directory = Path(directory)
+    directory = resolve(directory)
     if directory.is_file():
         directory = directory.parent
     config = read_config(directory)

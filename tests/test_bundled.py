@@ -19,3 +19,37 @@ def test_bundled_checkpoint_generates_digits_the_classifier_is_sure_of():
     confidence = probs.max(1).values
     assert confidence.mean() > 0.9
     assert len(set(probs.argmax(1).tolist())) >= 8  # not one digit over and over
+
+
+def test_the_conditional_checkpoint_draws_the_digit_asked_for():
+    model, diffusion = checkpoint.load("conditional")
+    config = model.config
+    assert (config.num_classes, config.learn_sigma, config.parameterization) == (10, True, "v")
+    model = prepare_for_inference(model)
+    images = generate(model, diffusion, 40, "ddim", 20, seed=0, digit="all", guidance=2.0)
+    asked = torch.arange(40) // 4  # "all": the ten digits in order, four of each
+    _, probs = classifier.predict(classifier.load(), to_model_range(images).unsqueeze(1))
+    # a label embedding that were ignored or shuffled would agree on about 10%
+    assert (probs.argmax(1) == asked).float().mean() >= 0.9 and probs.max(1).values.mean() > 0.9
+
+
+def test_the_conditional_checkpoint_without_a_label_is_an_unconditional_model():
+    model, diffusion = checkpoint.load("conditional")
+    images = generate(prepare_for_inference(model), diffusion, 64, "ddim", 20, seed=0)
+    _, probs = classifier.predict(classifier.load(), to_model_range(images).unsqueeze(1))
+    assert probs.max(1).values.mean() > 0.85
+    assert len(set(probs.argmax(1).tolist())) >= 8  # the null label is not one digit over and over
+
+
+def test_shipped_checkpoints_are_found_by_name_and_a_real_folder_wins(tmp_path, monkeypatch):
+    from ddpm.views import runtime
+
+    assert checkpoint.resolve("conditional") == checkpoint.CONDITIONAL
+    assert checkpoint.read_config("conditional") == checkpoint.read_config(checkpoint.CONDITIONAL)
+    monkeypatch.setenv("DDPM_CHECKPOINT", "conditional")
+    assert runtime.checkpoint_path() == str(checkpoint.CONDITIONAL)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conditional").mkdir()
+    assert checkpoint.resolve("conditional").resolve() == tmp_path / "conditional"  # a folder wins
+    monkeypatch.delenv("DDPM_CHECKPOINT")
+    assert runtime.checkpoint_path() == str(checkpoint.BUNDLED)

@@ -54,6 +54,7 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     assert modules <= names, sorted(modules - names)
     data = {"ddpm/assets/digits.npz", "ddpm/bundled/config.json", "ddpm/bundled/model.safetensors"}
     data |= {"ddpm/bundled/classifier/config.json", "ddpm/bundled/classifier/model.safetensors"}
+    data |= {"ddpm/bundled/conditional/config.json", "ddpm/bundled/conditional/model.safetensors"}
     players = ("common.js", "forward_player.js", "chain_player.js", "players.css")  # views/players.py's
     data |= {f"ddpm/views/js/{name}" for name in players}
     assert data <= names, sorted(data - names)
@@ -75,6 +76,7 @@ def test_the_installed_package_imports_and_loads_its_checkpoints_from_another_fo
         "from ddpm.views.digits import default_digit\n"
         "model, diffusion = checkpoint.load()\n"
         "classifier.load()\n"
+        "assert checkpoint.load('conditional')[0].config.num_classes == 10\n"
         "assert default_digit().shape == (28, 28)\n"
         "print(ddpm.__file__, checkpoint.BUNDLED, diffusion.num_timesteps)\n"
     )

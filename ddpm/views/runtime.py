@@ -59,8 +59,9 @@ def _load(path: str, device_name: str) -> Runtime:
 
 
 def checkpoint_path() -> str:
-    """The model's folder: ``$DDPM_CHECKPOINT`` when set, else the bundled checkpoint."""
-    return os.environ.get("DDPM_CHECKPOINT", str(checkpoint.BUNDLED))
+    """The model's folder: ``$DDPM_CHECKPOINT`` when set (a folder, or the name of a shipped
+    checkpoint: ``conditional``), else the bundled checkpoint."""
+    return str(checkpoint.resolve(os.environ.get("DDPM_CHECKPOINT") or checkpoint.BUNDLED))
 
 
 @functools.cache

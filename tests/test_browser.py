@@ -323,7 +323,8 @@ def test_stop_ends_the_pages_generation(page):
     page.locator("#generate-sampler").get_by_text("DDPM").click()  # 1000 steps: far longer than the test
     page.locator("#generate-seed input").fill("7")
     page.locator("#generate-run").click()
-    page.wait_for_selector("#generate-status :text('step')", timeout=60_000)
+    # "step k / 1000" is this chain running; a bare "step" would also match the last run's "done: … steps"
+    page.wait_for_selector("#generate-status :text('/ 1000')", timeout=60_000)
     assert generate_view.RUNNING["generate"] == 1
     page.get_by_role("button", name="Stop").filter(visible=True).click()
     page.wait_for_selector("#generate-status :text('Stopped.')", timeout=10_000)

@@ -324,7 +324,11 @@ def test_stop_ends_the_pages_generation(page):
     page.locator("#generate-seed input").fill("7")
     page.locator("#generate-run").click()
     # "step k / 1000" is this chain running; a bare "step" would also match the last run's "done: … steps"
-    page.wait_for_selector("#generate-status :text('/ 1000')", timeout=60_000)
+    status = page.locator("#generate-status")
+    deadline = time.time() + 60
+    while "/ 1000" not in status.inner_text() and time.time() < deadline:
+        time.sleep(0.1)
+    assert "/ 1000" in status.inner_text(), status.inner_text()
     assert generate_view.RUNNING["generate"] == 1
     page.get_by_role("button", name="Stop").filter(visible=True).click()
     page.wait_for_selector("#generate-status :text('Stopped.')", timeout=10_000)

@@ -313,19 +313,20 @@ def test_a_short_generation_runs_to_the_end(page, tmp_path):
     page.wait_for_function(done, timeout=60_000)
     old, *texts = page.evaluate("window.statusTexts")
     assert "done" in old and texts[0] == "Starting…" and not any("done" in s for s in texts[:-1]), texts
+    # the run's last output (its player) in place: a click while the event is pending would be dropped
+    page.wait_for_selector(f"{player}[data-frames='60']", timeout=30_000)
 
 
-def test_stop_ends_the_pages_generation(page):
+def test_stop_ends_the_pages_generation(browser, url):
     """Stop cancels the Run's chain (the step after its queue-less "Starting…"): the chain's thread ends."""
     from ddpm.views import generate as generate_view
 
-    page.get_by_role("tab", name="3 · Generate").click()
-    page.locator("#generate-sampler").get_by_text("DDPM").click()  # 1000 steps: far longer than the test
-    page.locator("#generate-seed input").fill("7")
-    page.locator("#generate-run").click()
-    # "step k / 1000" is this chain running; a bare "step" would also match the last run's "done: … steps"
+    # its own page, whose link presses Run on open: 1000 steps, far longer than the test
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + "?view=generate&seed=7&sampler=ddpm", wait_until="load")
+    # "step k / 1000" is this chain running; a bare "step" would also match a "done: … steps"
     status = page.locator("#generate-status")
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while "/ 1000" not in status.inner_text() and time.time() < deadline:
         time.sleep(0.1)
     assert "/ 1000" in status.inner_text(), status.inner_text()
@@ -338,6 +339,7 @@ def test_stop_ends_the_pages_generation(page):
     assert generate_view.RUNNING["generate"] == 0
     page.wait_for_timeout(1500)  # a chain still running would have sent frames over "Stopped." by now
     assert page.locator("#generate-status").inner_text().strip().endswith("Stopped.")
+    page.close()
 
 
 RECORD_STATUS = """(selector) => {

@@ -101,9 +101,10 @@ def save_weights(directory: str | Path, module: torch.nn.Module, config: dict) -
 
 def read_config(directory: str | Path) -> dict:
     """The parsed ``config.json`` of a checkpoint directory."""
-    path = resolve(directory) / CONFIG
+    directory = resolve(directory)
+    path = directory / CONFIG
     if not path.is_file():
-        raise CheckpointError(f"no {CONFIG} in {resolve(directory)}; {GET_A_GOOD_COPY}")
+        raise CheckpointError(f"no {CONFIG} in {directory}; {GET_A_GOOD_COPY}")
     try:
         config = json.loads(path.read_text())
     except json.JSONDecodeError as err:

@@ -4,6 +4,7 @@ import torch
 
 from ddpm import checkpoint, classifier
 from ddpm.data import to_model_range
+from ddpm.guidance import labels_for
 from ddpm.inference import generate, prepare_for_inference
 
 
@@ -27,7 +28,7 @@ def test_the_conditional_checkpoint_draws_the_digit_asked_for():
     assert (config.num_classes, config.learn_sigma, config.parameterization) == (10, True, "v")
     model = prepare_for_inference(model)
     images = generate(model, diffusion, 40, "ddim", 20, seed=0, digit="all", guidance=2.0)
-    asked = torch.arange(40) // 4  # "all": the ten digits in order, four of each
+    asked = labels_for("all", 40)  # the ten digits in order, four of each
     _, probs = classifier.predict(classifier.load(), to_model_range(images).unsqueeze(1))
     # a label embedding that were ignored or shuffled would agree on about 10%
     assert (probs.argmax(1) == asked).float().mean() >= 0.9 and probs.max(1).values.mean() > 0.9

@@ -24,9 +24,11 @@ VARIANCES: tuple[str, ...] = ("fixed_small", "fixed_large", "learned_range")
 """σ_t² of p_θ(x_{t−1} | x_t): β̃_t (``fixed_small``) or β_t (``fixed_large``), Ho et al. 2020 §3.2;
 or learned between the two by a second network output (``learned_range``, Nichol & Dhariwal 2021)."""
 
-Sampler = Literal["ddpm", "ddim"]
-SAMPLERS: tuple[str, ...] = ("ddpm", "ddim")
-"""Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2) or DDIM (Song et al. 2021)."""
+Sampler = Literal["ddpm", "ddim", "dpm-solver"]
+SAMPLERS: tuple[str, ...] = ("ddpm", "ddim", "dpm-solver")
+"""Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2), DDIM (Song et al. 2021), or
+DPM-Solver++(2M) (Lu et al. 2022), a second-order solver of the ODE that DDIM with η = 0 solves to
+first order."""
 
 TimestepSampling = Literal["uniform", "high-noise"]
 TIMESTEP_SAMPLINGS: tuple[str, ...] = ("uniform", "high-noise")

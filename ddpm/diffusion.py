@@ -510,6 +510,65 @@ class GaussianDiffusion:
         sample = mean if eta == 0 else self._add_noise(mean, sigma, t_prev + 1, z, generator)
         return StepOutput(sample, mean, sigma**2, pred_x0, pred_noise)
 
+    def dpm_solver_step(
+        self,
+        model_output: torch.Tensor,
+        x_t: torch.Tensor,
+        t: torch.Tensor | int,
+        t_prev: torch.Tensor | int,
+        previous: tuple[torch.Tensor, torch.Tensor | int] | None = None,
+        parameterization: Parameterization = "eps",
+        clip_denoised: bool = True,
+    ) -> StepOutput:
+        """One step of DPM-Solver++(2M) from index t to an earlier t_prev (Lu et al. 2022, Alg. 2).
+
+        The probability-flow ODE in data prediction, with α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t),
+        λ_t = log(α_t / σ_t) and h = λ_prev − λ_t > 0::
+
+            x_prev = (σ_prev / σ_t) x_t + α_prev (1 − e^{−h}) D,
+
+        D = x̂_0(t) for the first-order step (DDIM with η = 0, Euler's method in λ), and the
+        multistep second-order D = (1 + 1/(2r)) x̂_0(t) − 1/(2r) x̂_0(s) with r = (λ_t − λ_s) / h,
+        when ``previous`` = (x̂_0(s), s) holds the last step's prediction at its index s > t. The
+        step into x_0 (``t_prev = -1``, σ = 0) is first order, x_prev = x̂_0(t), like diffusers'
+        ``lower_order_final``. Deterministic: ``variance`` is 0. A learned variance is ignored.
+
+        Args:
+            model_output: the network's output at (x_t, t); x_t [B, C, H, W].
+            previous: (x̂_0 [B, C, H, W], its index) of the step before, or None (first order).
+        """
+        model_output, _ = self.split_output(model_output, x_t)
+        t = self.check_t(t, x_t.shape[0])
+        t_prev = torch.as_tensor(t_prev, device=self.device).long().expand(t.shape)
+        if bool((t_prev >= t).any()) or bool((t_prev < -1).any()):
+            raise ValueError(
+                f"t_prev must satisfy -1 ≤ t_prev < t, got t_prev={t_prev.tolist()}, t={t.tolist()}"
+            )
+        pred_x0, _ = self.predictions(model_output, x_t, t, parameterization, clip_denoised)
+        pred_noise = self.predict_noise_from_start(x_t, t, pred_x0)
+        to_x0 = t_prev < 0
+        a_t = extract(self.alphas_cumprod, t, x_t.shape).double()
+        a_prev = extract(self.alphas_cumprod, t_prev.clamp(min=0), x_t.shape).double()
+        lam_t = 0.5 * (a_t.log() - (1 - a_t).log())
+        lam_prev = 0.5 * (a_prev.log() - (1 - a_prev).log())
+        h = lam_prev - lam_t
+        data = pred_x0.double()
+        if previous is not None:
+            before, s = previous
+            s = self.check_t(s, x_t.shape[0])
+            if bool((s <= t).any()):
+                raise ValueError(
+                    f"the previous step's index must be above t, got {s.tolist()} and {t.tolist()}"
+                )
+            a_s = extract(self.alphas_cumprod, s, x_t.shape).double()
+            r = (lam_t - 0.5 * (a_s.log() - (1 - a_s).log())) / h
+            data = (1 + 0.5 / r) * data - (0.5 / r) * before.double()
+        ratio = ((1 - a_prev) / (1 - a_t)).sqrt()
+        sample = ratio * x_t.double() + a_prev.sqrt() * (-(-h).expm1()) * data
+        sample = torch.where(to_x0.reshape(-1, *[1] * (x_t.ndim - 1)), pred_x0.double(), sample)
+        sample = sample.to(x_t.dtype)
+        return StepOutput(sample, sample, torch.zeros_like(a_t, dtype=x_t.dtype), pred_x0, pred_noise)
+
     # -- training loss and variational bound --------------------------------------------------------
 
     def training_losses(
@@ -522,10 +581,14 @@ class GaussianDiffusion:
         generator: torch.Generator | None = None,
         variance: VarianceType = "fixed_small",
         vlb_weight: float = 0.001,
+        target: torch.Tensor | None = None,
     ) -> LossOutput:
         """The simple loss ‖target − model(x_t, t)‖² per image (Ho et al. 2020, eq. 14).
 
-        The target is ε for ``"eps"`` (eq. 14 itself), x_0 for ``"x0"`` and v for ``"v"``. With
+        The target is ε for ``"eps"`` (eq. 14 itself), x_0 for ``"x0"`` and v for ``"v"``; a
+        caller may pass another ``target`` [B, C, H, W] for x_t = q_sample(x0, t, noise) with the
+        same minimiser (a teacher's prediction whose mean given x_t is the true target's, for
+        example; see ``python -m ddpm.train --null-teacher``). With
         ``variance="learned_range"`` the loss is the hybrid L_simple + λ L_vlb of Nichol & Dhariwal
         2021 (eq. 16), λ = ``vlb_weight``: L_vlb = T · L_t is the one-sample estimate of the whole
         bound from the sampled t (in bits/dim, as improved-diffusion), and its gradient reaches only
@@ -536,7 +599,8 @@ class GaussianDiffusion:
         if noise is None:
             noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         x_t = self.q_sample(x0, t, noise)
-        target = {"eps": noise, "x0": x0}.get(parameterization)
+        if target is None:
+            target = {"eps": noise, "x0": x0}.get(parameterization)
         if target is None:
             target = self.predict_v(x0, noise, t)
         model_output = model(x_t, t)

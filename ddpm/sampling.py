@@ -5,6 +5,8 @@
 - :func:`posterior_sample_loop_progressive`: the exact reverse q(x_{t−1} | x_t, x_0), which knows
   x_0 (Ho et al. 2020, eqs. 6–7), sampled with its noise term (one tutorial forgets the ``* z``).
 - :func:`ddim_sample_loop_progressive`: DDIM (Song et al. 2021) on a respaced subsequence of steps.
+- :func:`dpm_solver_sample_loop_progressive`: DPM-Solver++(2M) (Lu et al. 2022), a second-order
+  multistep solver of the same probability-flow ODE that DDIM (η = 0) solves to first order.
 - :func:`chain_loop`: the one loop driver under all three, for chains with a step rule of their own
   (two chains in lockstep on one batched network call, for example).
 
@@ -255,6 +257,54 @@ def ddim_sample_loop_progressive(
         )
 
     yield from chain_loop(x, ddim_timesteps(t_start, steps), step, noise)
+
+
+def dpm_solver_sample_loop_progressive(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    shape: Sequence[int] | None = None,
+    *,
+    steps: int = 20,
+    x_t: torch.Tensor | None = None,
+    t_start: int | None = None,
+    parameterization: Parameterization = "eps",
+    clip_denoised: bool = True,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Iterator[SampleStep]:
+    """DPM-Solver++(2M) (Lu et al. 2022) with ``steps`` network evaluations: second order from the
+    second step on (the previous step's x̂_0 is kept), first order into x_0. See
+    :meth:`GaussianDiffusion.dpm_solver_step`; the timesteps are :func:`dpm_solver_timesteps`.
+    Deterministic: the only random draw is x_T (with ``generator``) when starting from noise.
+    Arguments as in :func:`ddim_sample_loop_progressive`.
+
+    Yields:
+        :class:`SampleStep` per step (``variance`` 0); the last ``x_prev`` is the sample x_0.
+    """
+    x, t_start = _start(diffusion, shape, x_t, t_start, generator, device)
+    previous: list[tuple[torch.Tensor, torch.Tensor]] = []  # (x̂_0, t) of the last step
+
+    def step(x: torch.Tensor, t: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
+        out = diffusion.dpm_solver_step(
+            model(x, t), x, t, t_prev, previous[-1] if previous else None, parameterization, clip_denoised
+        )
+        previous[:] = [(out.pred_x0, t)]
+        return out
+
+    yield from chain_loop(x, dpm_solver_timesteps(t_start, steps), step)
+
+
+def dpm_solver_timesteps(t_start: int, steps: int) -> list[int]:
+    """``steps`` indices evenly spaced from ``t_start`` down to, not including, 0 (descending).
+
+    The last evaluation sits about ``t_start / steps`` above 0 and the step from it lands on x_0
+    (σ = 0): an evaluation at index 0 (σ_1 = √β_1 = 0.01, where x̂_0 ≈ x_t) would be spent on
+    nothing. From t_start = T − 1 these are diffusers' ``linspace`` timesteps for its DPM-Solver.
+    """
+    if not 1 <= steps <= t_start:
+        raise ValueError(f"steps must be in [1, {t_start}], got {steps}")
+    spaced = torch.linspace(t_start, 0, steps + 1, dtype=torch.float64).round().long()
+    return spaced[:-1].tolist()
 
 
 def split_step(step: SampleStep, sizes: Sequence[int]) -> tuple[SampleStep, ...]:

@@ -95,3 +95,34 @@ def test_same_ancestral_step_with_a_learned_variance(diffusion, parameterization
         ours = diffusion.p_sample(output, x_t, t, parameterization, "learned_range", generator=gen(t))
         torch.testing.assert_close(ours.pred_x0, theirs.pred_original_sample, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(ours.sample, theirs.prev_sample, rtol=1e-4, atol=5e-4)
+
+
+@pytest.mark.parametrize("steps", [5, 10, 25])
+@pytest.mark.parametrize("parameterization", ["eps", "v"])
+def test_same_dpm_solver_chain(diffusion, parameterization, steps):
+    """DPM-Solver++(2M) from the same x_T with the same (nonlinear) network: diffusers' scheduler at
+    its defaults (linspace timesteps, σ = 0 at the end, first order there) and our loop agree."""
+    from ddpm.sampling import dpm_solver_sample_loop_progressive
+
+    def model(x, t):  # any smooth function of (x_t, t) will do as the network
+        return torch.tanh(1.3 * x) + 0.5 * torch.sin(t.float() / 150).reshape(-1, 1, 1, 1)
+
+    scheduler = diffusers.DPMSolverMultistepScheduler(
+        num_train_timesteps=T, algorithm_type="dpmsolver++", solver_order=2,
+        prediction_type=PREDICTION[parameterization],
+    )  # fmt: skip
+    scheduler.set_timesteps(steps)
+    x_T = torch.randn((4, 1, 8, 8), generator=gen(10))
+    theirs, x = [], x_T.clone()
+    for t in scheduler.timesteps:
+        x = scheduler.step(model(x, torch.full((4,), int(t))), t, x).prev_sample
+        theirs.append(x)
+    ours = list(
+        dpm_solver_sample_loop_progressive(
+            diffusion, model, x_t=x_T, steps=steps, parameterization=parameterization, clip_denoised=False
+        )
+    )
+    assert [s.t for s in ours] == scheduler.timesteps.tolist()
+    assert len(ours) == steps and ours[-1].t_prev == -1
+    for mine, their in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(mine.x_prev, their, rtol=1e-4, atol=1e-4)

@@ -8,15 +8,21 @@ project's digit classifier (:mod:`ddpm.classifier`) gives
 - the class histogram and the mean confidence (max softmax probability);
 
 and the same figures for N real training digits, the floor a perfect generator would reach with
-N samples. A file from ``python -m ddpm.sample --digit ...`` also holds the digits asked for
-(``labels``): then the judge's agreement with them, overall and per class, and each class's FD
-(against the test digits of that class, beside the floor of as many real digits of the class).
+N samples, twice: N digits drawn at random (the random-draw floor) and N digits with the sample's
+own class counts (the class-balanced floor: ten equal classes for a file without labels). A file
+from ``python -m ddpm.sample`` records the ``--digit`` request it was made with (``prior``, ``all``,
+``none`` or a digit) and, with labels, the digits asked for or drawn (``labels``): then the judge's
+agreement with them, overall and per class, and each class's FD (against the test digits of that
+class, beside the floor of as many real digits of the class).
 ``--bpd`` adds the model's negative variational bound on MNIST test digits in bits/dim, term by term.
+``--x0-error`` compares denoisers where their samples cannot: each model's x̂_0 error on the same
+test digits, t and noise, by band of t, beside the first model's (paired, so small gaps show).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from typing import NamedTuple
 
@@ -26,6 +32,7 @@ import torch
 from . import checkpoint, classifier
 from .choices import VARIANCES
 from .data import load_mnist_tensor, to_model_range
+from .diffusion import GaussianDiffusion
 from .inference import prepare_for_inference, resolve_device
 from .likelihood import calc_bpd_loop
 
@@ -127,6 +134,69 @@ def conditional_report(
     return reports
 
 
+def balanced_real(
+    train: tuple[torch.Tensor, torch.Tensor],
+    counts: list[int],
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Real digits with ``counts[c]`` random training digits of each class c, in class order.
+
+    ``train`` is (images [M, ...], labels [M]); the class-balanced floor of a sample set.
+    """
+    images, labels = train
+    chosen = []
+    for label, count in enumerate(counts):
+        of_class = images[labels == label]
+        if count > len(of_class):
+            raise ValueError(f"asked for {count} real digits of class {label}, only {len(of_class)} exist")
+        chosen.append(of_class[torch.randperm(len(of_class), generator=generator)[:count]])
+    return torch.cat(chosen)
+
+
+def class_counts(n: int, labels: torch.Tensor | None, num_classes: int = 10) -> list[int]:
+    """How many digits of each class the class-balanced floor takes for n samples: the labels'
+    counts, or as equal as n allows (the first n mod 10 classes one more) without labels."""
+    if labels is not None:
+        return torch.bincount(labels, minlength=num_classes).tolist()
+    return [n // num_classes + (c < n % num_classes) for c in range(num_classes)]
+
+
+X0_ERROR_BANDS = (0, 100, 200, 350, 500, 800, 1000)
+"""Bands of the 0-based t for :func:`x0_errors` (the last edge is T for T = 1000)."""
+
+
+@torch.no_grad()
+def x0_errors(
+    models: list[torch.nn.Module],
+    diffusion: GaussianDiffusion,
+    x0: torch.Tensor,
+    generator: torch.Generator | None = None,
+    labels: torch.Tensor | None = None,
+    batch_size: int = 500,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image squared x̂_0 error [M, N] of M models at one shared draw of (t, ε) per image.
+
+    x0: [N, C, H, W] in [−1, 1]; t uniform over the T indices, ε standard normal, both drawn with
+    ``generator``; each model's output is read with its own parameterization (x̂_0 clipped to
+    [−1, 1], as the samplers do). ``labels`` [N] are given to class-conditional models (None: the
+    null label). Returns (errors [M, N], t [N]).
+    """
+    n = len(x0)
+    t = torch.randint(0, diffusion.num_timesteps, (n,), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    x_t = diffusion.q_sample(x0, t, noise)
+    errors = torch.zeros(len(models), n)
+    for m, model in enumerate(models):
+        takes_labels = getattr(model.config, "num_classes", 0) and labels is not None
+        for start in range(0, n, batch_size):
+            part = slice(start, start + batch_size)
+            args = (x_t[part], t[part]) + ((labels[part],) if takes_labels else ())
+            output, _ = diffusion.split_output(model(*args), x_t[part])
+            pred_x0, _ = diffusion.predictions(output, x_t[part], t[part], model.config.parameterization)
+            errors[m, part] = (pred_x0 - x0[part]).pow(2).flatten(1).mean(1)
+    return errors, t
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m ddpm.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("samples", nargs="*", help=".npz files with 'images' uint8 [N, 28, 28]")
@@ -140,7 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--bpd", action="store_true", help="also compute bits/dim of --checkpoint on test digits")
     p.add_argument(
-        "--checkpoint", default=str(checkpoint.BUNDLED), help="ε-model for --bpd (default: bundled)"
+        "--checkpoint",
+        default="default",
+        help="model for --bpd, read without a label (the null label of a conditional model): a folder,"
+        " or a shipped one by name: default, eps",
     )
     p.add_argument("--bpd-images", type=int, default=1000, help="test digits for --bpd (the first N)")
     p.add_argument(
@@ -157,11 +230,18 @@ def main(argv: list[str] | None = None) -> None:
         " model can also be read with a fixed one)",
     )
     p.add_argument("--batch-size", type=int, default=500, help="batch size of the --bpd model calls")
+    p.add_argument(
+        "--x0-error", nargs="+", default=None, metavar="CHECKPOINT",
+        help="compare these models' x̂_0 error on the same test digits, t and ε, by band of t, each"
+        " beside the first (null label; --x0-labels gives the digits' own labels)",
+    )  # fmt: skip
+    p.add_argument("--x0-images", type=int, default=10_000, help="test digits (and draws) for --x0-error")
+    p.add_argument("--x0-labels", action="store_true", help="tell conditional models the test digits' labels")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = p.parse_args(argv)
-    if not args.samples and not args.bpd:
-        p.error("give sample files and/or --bpd")
+    if not args.samples and not args.bpd and not args.x0_error:
+        p.error("give sample files, --bpd and/or --x0-error")
 
     device = resolve_device(args.device)
     judge = classifier.load(args.classifier)
@@ -175,15 +255,22 @@ def main(argv: list[str] | None = None) -> None:
         with np.load(path) as data:
             images = torch.from_numpy(data["images"])
             asked = torch.from_numpy(data["labels"]).long() if "labels" in data else None
+            request = str(data["request"]) if "request" in data else ("labels" if asked is not None else "?")
         if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
             p.error(f"{path}: 'images' must be uint8 [N, 28, 28], got {images.dtype} {tuple(images.shape)}")
         n_real = args.real or len(images)
         real = train_x[torch.randperm(len(train_x), generator=generator)[:n_real]]
         ours, floor = report(images, judge, test_features), report(real, judge, test_features)
-        print(ours.line(path))
-        print(floor.line("real training digits"))
-        print(f"{'':<22} FD ratio to the floor: {ours.frechet_distance / floor.frechet_distance:.2f}")
-        results[path] = {"samples": ours._asdict(), "real": floor._asdict()}
+        even = balanced_real((train_x, train_y), class_counts(len(images), asked), generator)
+        balanced = report(even, judge, test_features)
+        print(ours.line(path) + f"  (--digit {request})")
+        print(floor.line("real, random draw"))
+        print(balanced.line("real, class-balanced"))
+        fd = ours.frechet_distance
+        print(f"{'':<22} FD ratio to the floor: {fd / floor.frechet_distance:.2f} (random draw), "
+              f"{fd / balanced.frechet_distance:.2f} (class-balanced)")  # fmt: skip
+        results[path] = {"request": request, "samples": ours._asdict(), "real": floor._asdict(),
+                         "real_balanced": balanced._asdict()}  # fmt: skip
         if asked is not None:
             classes = conditional_report(
                 images, asked, judge, (test_x, test_y), (train_x, train_y), generator
@@ -232,6 +319,32 @@ def main(argv: list[str] | None = None) -> None:
             "variance": variance,
             **{name: value for name, value in split.items() if name != "total"},
         }
+    if args.x0_error:
+        models = [checkpoint.load(path)[0] for path in args.x0_error]
+        diffusion = checkpoint.load(args.x0_error[0])[1]
+        order = torch.randperm(len(test_x), generator=torch.Generator().manual_seed(args.seed))
+        chosen = order[: args.x0_images]
+        errors, t = x0_errors(
+            models, diffusion, test_x[chosen], torch.Generator().manual_seed(args.seed),
+            test_y[chosen] if args.x0_labels else None,
+        )  # fmt: skip
+        edges = [e for e in X0_ERROR_BANDS if e < diffusion.num_timesteps] + [diffusion.num_timesteps]
+        print(f"x̂_0 error (mean squared, per pixel) on {len(t)} test digits by band of 0-based t; the change "
+              f"to {args.x0_error[0]} in % ± its paired standard error")  # fmt: skip
+        results["x0_error"] = {}
+        for path, row in zip(args.x0_error, errors, strict=True):
+            cells, bands = [], []
+            for low, high in itertools.pairwise(edges):
+                band = (t >= low) & (t < high)
+                base, diff = errors[0][band], (row - errors[0])[band]
+                change = 100 * diff.mean() / base.mean()
+                sem = 100 * diff.std() / base.mean() / band.sum().sqrt()
+                cells.append(f"[{low},{high}) {row[band].mean():.4f} {change:+.1f}±{sem:.1f}%")
+                bands.append(
+                    {"band": [low, high], "mse": row[band].mean().item(), "change_percent": change.item()}
+                )
+            print(f"  {path}: " + "  ".join(cells))
+            results["x0_error"][path] = bands
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

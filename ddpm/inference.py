@@ -19,9 +19,23 @@ import torch
 
 from .choices import SAMPLERS, Sampler, VarianceType, check_choice
 from .diffusion import GaussianDiffusion
-from .guidance import ClassifierFreeGuidance, Conditioned, DigitRequest, labels_for
+from .guidance import (
+    DEFAULT_DIGIT,
+    ClassifierFreeGuidance,
+    Conditioned,
+    DigitRequest,
+    check_guidance,
+    default_guidance,
+    labels_for,
+)
 from .images import to_uint8
-from .sampling import SampleStep, ddim_sample_loop_progressive, final_sample, p_sample_loop_progressive
+from .sampling import (
+    SampleStep,
+    ddim_sample_loop_progressive,
+    dpm_solver_sample_loop_progressive,
+    final_sample,
+    p_sample_loop_progressive,
+)
 from .unet import UNet
 
 
@@ -140,6 +154,10 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
+DPM_SOLVER_STEPS = 20
+"""DPM-Solver++(2M)'s default number of network evaluations (the model card's FD against NFE)."""
+
+
 def sample_loop(
     model: torch.nn.Module,
     diffusion: GaussianDiffusion,
@@ -157,9 +175,11 @@ def sample_loop(
     ``model`` is a UNet or what :func:`prepare_for_inference` made of one (its ``config`` gives the
     image shape, the parameterization and the variance it learned, the default of ``variance``).
     ``"ddpm"`` takes all T steps (``steps`` must be None or T); ``"ddim"`` takes ``steps``
-    (default 50) with noise level ``eta``. ``labels`` [n] (:func:`ddpm.guidance.labels_for`) asks
-    a class-conditional model for those digits, with classifier-free guidance of weight
-    ``guidance``; without labels the model runs on the null label (unconditional).
+    (default 50) with noise level ``eta``; ``"dpm-solver"`` takes ``steps`` (default
+    :data:`DPM_SOLVER_STEPS`) network evaluations of DPM-Solver++(2M) (``eta`` must be 0).
+    ``labels`` [n] (:func:`ddpm.guidance.labels_for`) asks a class-conditional model for those
+    digits, with classifier-free guidance of weight ``guidance``; without labels the model runs on
+    the null label (unconditional).
     """
     check_choice("sampler", sampler, SAMPLERS)
     if variance is None:
@@ -181,6 +201,13 @@ def sample_loop(
             diffusion, model, shape, parameterization=parameterization, variance=variance,
             generator=generator, device=device,
         )  # fmt: skip
+    if sampler == "dpm-solver":
+        if eta:
+            raise ValueError(f"DPM-Solver is deterministic: η must be 0, got {eta}")
+        return dpm_solver_sample_loop_progressive(
+            diffusion, model, shape, steps=DPM_SOLVER_STEPS if steps is None else steps,
+            parameterization=parameterization, generator=generator, device=device,
+        )  # fmt: skip
     return ddim_sample_loop_progressive(
         diffusion, model, shape, steps=50 if steps is None else steps, eta=eta,
         parameterization=parameterization, generator=generator, device=device,
@@ -197,21 +224,22 @@ def generate(
     seed: int = 0,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
-    digit: DigitRequest = None,
-    guidance: float = 0.0,
+    digit: DigitRequest = DEFAULT_DIGIT,
+    guidance: float | None = None,
 ) -> torch.Tensor:
     """``n`` digits as uint8 [n, 28, 28] (0 = background), in batches of ``batch_size``.
 
-    One generator seeded with ``seed`` draws everything, so the result depends only on the
-    arguments. ``progress(k)`` is called after every k network evaluations of a batch. ``digit``
-    (a class, ``"all"``, or None for unconditional; see :func:`ddpm.guidance.labels_for`) and
-    ``guidance`` ask a class-conditional model for particular digits.
+    One generator seeded with ``seed`` draws everything (the labels of ``"prior"`` first, then
+    the noise), so the result depends only on the arguments. ``progress(k)`` is called after every
+    k network evaluations of a batch. ``digit`` is a request of :mod:`ddpm.guidance` (``"prior"``,
+    the default: labels from the class prior; ``"all"``, ``"none"``, a digit or one per sample;
+    an unconditional model takes ``"prior"`` and ``"none"`` alike), ``guidance`` the weight w
+    (None: :func:`ddpm.guidance.default_guidance` of the request). See :func:`generation_labels`.
     """
     if n < 1 or batch_size < 1:
         raise ValueError(f"n and batch_size must be ≥ 1, got n={n}, batch_size={batch_size}")
-    classes = getattr(model.config, "num_classes", 0) or 10
-    labels = labels_for(digit, n, classes, diffusion.device)
     generator = torch.Generator(diffusion.device).manual_seed(seed)
+    labels, guidance = generation_labels(model, digit, guidance, n, generator)
     out = []
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
@@ -223,6 +251,28 @@ def generate(
             loop = _tap(loop, progress)
         out.append(to_uint8(final_sample(loop)).cpu()[:, 0])
     return torch.cat(out)
+
+
+def generation_labels(
+    model: torch.nn.Module,
+    digit: DigitRequest,
+    guidance: float | None,
+    n: int,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor | None, float]:
+    """The labels LongTensor [n] (or None: the null label, or a model without labels) and the
+    guidance weight w of a generation request, checked (ValueErrors name the bad value).
+
+    w = None takes :func:`ddpm.guidance.default_guidance`; guidance without labels is refused.
+    ``"prior"`` labels are drawn with ``generator``; they land on the generator's device.
+    """
+    classes = getattr(model.config, "num_classes", 0)
+    where = generator.device if generator is not None else "cpu"
+    labels = labels_for(digit, n, classes, where, generator)
+    w = default_guidance(digit) if guidance is None else check_guidance(guidance)
+    if labels is None and w:
+        raise ValueError(f"guidance w = {w:g} needs digits to guide towards, not {digit!r}")
+    return labels, w
 
 
 def _tap(loop: Iterator[SampleStep], progress: Callable[[int], None]) -> Iterator[SampleStep]:

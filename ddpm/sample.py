@@ -1,8 +1,13 @@
 """Generate digits with a trained checkpoint: ``python -m ddpm.sample --help``.
 
-Writes an ``.npz`` with ``images``: uint8 [N, 28, 28], 0 = background like MNIST (and, with
-``--digit``, ``labels``: int64 [N], the digits asked for), and optionally a PNG grid. The same seed
-and arguments give the same images. The work is done by :func:`ddpm.inference.generate`.
+Writes an ``.npz`` with ``images``: uint8 [N, 28, 28], 0 = background like MNIST, ``request``
+(the ``--digit`` word) and, when the model was given labels, ``labels``: int64 [N] (the digits
+asked for or drawn from the class prior), and optionally a PNG grid. The same seed and arguments
+give the same images. The work is done by :func:`ddpm.inference.generate`.
+
+``--digit`` (the words of :mod:`ddpm.guidance`): ``prior`` (the default: labels drawn from the
+class prior, an even split when N is a multiple of ten), ``all`` (the ten digits in equal numbers,
+in order), ``none`` (the null label: the model without the class) or a digit ``0``–``9``.
 """
 
 from __future__ import annotations
@@ -11,36 +16,54 @@ import argparse
 import time
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint
 from .choices import SAMPLERS
-from .guidance import labels_for
+from .guidance import DEFAULT_DIGIT, DEFAULT_GUIDANCE, DIGIT_REQUESTS
 from .images import make_grid, to_pil, upscale
-from .inference import BACKENDS, generate, prepare_for_inference, resolve_device
+from .inference import (
+    BACKENDS,
+    DPM_SOLVER_STEPS,
+    generate,
+    generation_labels,
+    prepare_for_inference,
+    resolve_device,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=64, help="number of digits")
-    p.add_argument("--sampler", choices=SAMPLERS, default="ddpm", help="ancestral (all T steps) or DDIM")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps (default 50); ddpm always uses T")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 as noisy as DDPM")
     p.add_argument(
-        "--digit", default=None,
-        help="a class-conditional model's digit: 0-9, or 'all' for the ten in equal numbers (default: none)",
+        "--sampler", choices=SAMPLERS, default="ddpm",
+        help="ancestral (all T steps), DDIM, or DPM-Solver++(2M) (second order, deterministic)",
     )  # fmt: skip
     p.add_argument(
-        "--guidance", type=float, default=0.0,
-        help="classifier-free guidance weight w with --digit (0: the conditional model alone)",
+        "--steps", type=int, default=None,
+        help=f"network evaluations of ddim (default 50) or dpm-solver (default {DPM_SOLVER_STEPS});"
+        " ddpm always uses T",
+    )  # fmt: skip
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 as noisy as DDPM")
+    p.add_argument(
+        "--digit", default=DEFAULT_DIGIT, choices=DIGIT_REQUESTS, metavar="{0-9,all,prior,none}",
+        help="prior: labels drawn from the class prior (default); all: the ten digits in equal numbers;"
+        " none: the null label (the model without the class); or one digit",
+    )  # fmt: skip
+    p.add_argument(
+        "--guidance", type=float, default=None,
+        help=f"classifier-free guidance weight w (default: {DEFAULT_GUIDANCE:g} for named digits, 0 for"
+        " prior and none: the conditional model itself)",
     )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--batch-size", type=int, default=64, help="digits generated at once")
     p.add_argument("--out", default="samples.npz", help="output .npz (array 'images', uint8 [N, 28, 28])")
     p.add_argument("--png", default=None, help="also write a grid of the images to this PNG")
     p.add_argument(
-        "--checkpoint", default=str(checkpoint.BUNDLED), help="checkpoint folder (default: bundled)"
-    )
+        "--checkpoint", default="default",
+        help="checkpoint folder, or a shipped one by name: default (the class-conditional model), eps",
+    )  # fmt: skip
     p.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda'")
     p.add_argument(
         "--backend", choices=BACKENDS, default="eager",
@@ -53,9 +76,16 @@ def main(argv: list[str] | None = None) -> None:
         model, diffusion = checkpoint.load(args.checkpoint, device)
     except checkpoint.CheckpointError as err:
         p.error(str(err))
-    guided = 2 if args.digit is not None and args.guidance else 1  # guidance doubles the batch
+    try:
+        labels, guidance = generation_labels(
+            model, args.digit, args.guidance, args.n, torch.Generator(device).manual_seed(args.seed)
+        )
+    except ValueError as err:
+        p.error(str(err))
+    guided = 2 if guidance else 1  # guidance doubles the batch
     model = prepare_for_inference(model, device, args.backend, guided * min(args.batch_size, args.n))
-    steps_per_batch = diffusion.num_timesteps if args.sampler == "ddpm" else (args.steps or 50)
+    default_steps = DPM_SOLVER_STEPS if args.sampler == "dpm-solver" else 50
+    steps_per_batch = diffusion.num_timesteps if args.sampler == "ddpm" else (args.steps or default_steps)
     batches = -(-args.n // args.batch_size)
     start = time.time()
     try:
@@ -71,12 +101,13 @@ def main(argv: list[str] | None = None) -> None:
                 args.batch_size,
                 bar.update,
                 args.digit,
-                args.guidance,
+                guidance,
             )
-        labels = labels_for(args.digit, args.n, model.config.num_classes or 10)
     except ValueError as err:
         p.error(str(err))
-    arrays = {"images": images.numpy()} | ({} if labels is None else {"labels": labels.numpy()})
+    arrays = {"images": images.numpy(), "request": np.array(args.digit), "guidance": np.array(guidance)}
+    if labels is not None:  # the same draw as generate's: the same seed, drawn first
+        arrays["labels"] = labels.cpu().numpy()
     np.savez_compressed(args.out, **arrays)
     print(f"wrote {len(images)} digits to {args.out} in {time.time() - start:.1f} s")
     if args.png:

@@ -3,23 +3,25 @@
 #
 #   bash scripts/judge_model.sh CHECKPOINT OUT [DATA]     DATA defaults to $DDPM_DATA or ../shared/data
 #
-# Unconditional (the null label): DDIM-100 with η = 0 and ancestral sampling over all T steps on N
-# digits each. A class-conditional model also gets the ten digits in equal numbers at each guidance
-# weight of W (the default guidance 2 among them; DDIM-100), so the sweep shows the trade-off between
-# diversity and fidelity. Then every sample file is judged in one `ddpm.evaluate` run (FD, its floor,
-# class histogram, confidence; agreement and FD per class for the conditional ones), the exact
-# bits/dim over all T on the first B test digits with the model's own σ² and, for a learned-variance
-# model, with the fixed β̃_t as well; last, `ddpm.bench --models` times it beside the bundled model.
+# Generation as a user gets it (--digit prior: labels from the class prior, w = 0; an unconditional
+# model samples its own marginal): DDIM-100 with η = 0, ancestral sampling over all T steps, and
+# DPM-Solver++(2M) and DDIM at each number of network evaluations of NFE, N digits each. A
+# class-conditional model also gets its null label (--digit none: the p_θ(x_{t−1} | x_t) of the
+# reverse view) with DDIM-100 and ancestral, and the ten digits in equal numbers at each guidance
+# weight of W (the default guidance 2 among them; DDIM-100). Then every sample file is judged in
+# one `ddpm.evaluate` run (FD beside the random-draw and the class-balanced floors, class histogram,
+# confidence; agreement and FD per class where labels were given), the exact bits/dim over all T on
+# the first B test digits with the model's own σ² (the null label) and, for a learned-variance
+# model, with the fixed β̃_t as well; last, `ddpm.bench --models` times it beside the ε-model.
 #
 # Sizes come from the environment: N (1000), B (100), W ("0 0.5 1 2 4"), STEPS (100, DDIM's),
-# SEED (0), BATCH (250) and REPEATS (3 timed runs of the benchmark; 0 skips it). OUT receives the
-# .npz samples with a PNG grid of each, judge.json and judge.log with the figures, bpd-*.json and
-# bench.log. On 2 CPU cores the full sizes should take about half an hour (an estimate from the
-# sampling speed, not yet timed end to end).
+# NFE ("10 20 25 50"), SEED (0), BATCH (250) and REPEATS (3 timed runs of the benchmark; 0 skips
+# it). OUT receives the .npz samples with a PNG grid of each, judge.json and judge.log with the
+# figures, bpd-*.json and bench.log. On 2 CPU cores the full sizes take about an hour.
 set -euo pipefail
 
 if [[ $# -lt 2 || $1 == -h || $1 == --help ]]; then
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     [[ $# -ge 2 ]] && exit 0 || exit 2
 fi
 CKPT=$(realpath "$1")
@@ -31,6 +33,7 @@ W=${W:-0 0.5 1 2 4}
 SEED=${SEED:-0}
 BATCH=${BATCH:-250}
 STEPS=${STEPS:-100}
+NFE=${NFE:-10 20 25 50}
 REPEATS=${REPEATS:-3}
 cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
@@ -53,11 +56,23 @@ sample() {  # NAME, then ddpm.sample options
 }
 
 files=()
-sample uncond-ddim$STEPS --sampler ddim --steps "$STEPS" --eta 0
-files+=("$OUT/uncond-ddim$STEPS.npz")
-sample uncond-ancestral --sampler ddpm
-files+=("$OUT/uncond-ancestral.npz")
+sample prior-ddim$STEPS --sampler ddim --steps "$STEPS" --eta 0 --digit prior
+files+=("$OUT/prior-ddim$STEPS.npz")
+sample prior-ancestral --sampler ddpm --digit prior
+files+=("$OUT/prior-ancestral.npz")
+for k in $NFE; do
+    sample "prior-dpm$k" --sampler dpm-solver --steps "$k" --digit prior
+    files+=("$OUT/prior-dpm$k.npz")
+    if [[ $k != "$STEPS" ]]; then
+        sample "prior-ddim$k" --sampler ddim --steps "$k" --eta 0 --digit prior
+        files+=("$OUT/prior-ddim$k.npz")
+    fi
+done
 if [[ $CLASSES -gt 0 ]]; then
+    sample none-ddim$STEPS --sampler ddim --steps "$STEPS" --eta 0 --digit none
+    files+=("$OUT/none-ddim$STEPS.npz")
+    sample none-ancestral --sampler ddpm --digit none
+    files+=("$OUT/none-ancestral.npz")
     for w in $W; do
         sample "digits-ddim$STEPS-w$w" --sampler ddim --steps "$STEPS" --eta 0 --digit all --guidance "$w"
         files+=("$OUT/digits-ddim$STEPS-w$w.npz")
@@ -79,5 +94,5 @@ done
 
 if [[ $REPEATS -gt 0 ]]; then
     echo "== bench"
-    python -m ddpm.bench --models checkpoints "$CKPT" --repeats "$REPEATS" | tee "$OUT/bench.log"
+    python -m ddpm.bench --models eps "$CKPT" --repeats "$REPEATS" | tee "$OUT/bench.log"
 fi

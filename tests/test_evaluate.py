@@ -108,3 +108,55 @@ def test_bpd_reads_a_learned_variance_model_with_the_variance_asked_for(tmp_path
             )  # fmt: skip
         assert got["mean"] == pytest.approx(want.total.mean().item(), rel=1e-4)
     assert figures[None]["mean"] != pytest.approx(figures["fixed_large"]["mean"], rel=1e-3)
+
+
+def test_class_balanced_floor_takes_the_samples_class_counts():
+    from ddpm.evaluate import balanced_real, class_counts
+
+    assert class_counts(23, None) == [3, 3, 3, 2, 2, 2, 2, 2, 2, 2]
+    assert class_counts(5, torch.tensor([1, 1, 4, 9, 9])) == [0, 2, 0, 0, 1, 0, 0, 0, 0, 2]
+    labels = torch.arange(100) % 10
+    images = labels.float().reshape(-1, 1, 1, 1).expand(-1, 1, 2, 2)  # each image shows its class
+    real = balanced_real((images, labels), [0, 2, 0, 0, 1, 0, 0, 0, 0, 3], torch.Generator().manual_seed(0))
+    assert real[:, 0, 0, 0].tolist() == [1, 1, 4, 9, 9, 9]
+    with pytest.raises(ValueError, match="11 real digits of class 0"):
+        balanced_real((images, labels), [11] + [0] * 9)
+
+
+def test_x0_errors_are_paired_and_read_each_parameterization():
+    """The exact denoiser of a one-digit data set has no x̂_0 error, written as ε or as v; a model
+    that predicts nothing (ε̂ = 0) has the error x̂_0 = x_t / √ᾱ_t implies; draws are shared."""
+    from oracles import PointDataEps, zero_model
+
+    from ddpm import GaussianDiffusion
+    from ddpm.evaluate import x0_errors
+
+    diffusion = GaussianDiffusion.from_schedule("linear", 100)
+    point = torch.rand(1, 1, 8, 8) * 2 - 1
+    exact = PointDataEps(diffusion.alphas_cumprod, point)
+
+    class Named:  # a callable with the config the evaluator reads
+        def __init__(self, fn, parameterization):
+            self.fn, self.config = fn, type("C", (), {"parameterization": parameterization, "num_classes": 0})
+
+        def __call__(self, x, t):
+            return self.fn(x, t)
+
+    def as_v(x, t):
+        x0, eps = diffusion.predictions(exact(x, t), x, t, "eps", clip_denoised=False)
+        return diffusion.predict_v(x0, eps, t)
+
+    x0 = point.expand(40, -1, -1, -1)
+    models = [Named(exact, "eps"), Named(as_v, "v"), Named(zero_model, "eps")]
+    errors, t = x0_errors(models, diffusion, x0, torch.Generator().manual_seed(0), batch_size=16)
+    assert errors.shape == (3, 40) and t.shape == (40,)
+    assert errors[:2].max() < 1e-8
+    again, t2 = x0_errors(models[2:], diffusion, x0, torch.Generator().manual_seed(0))
+    assert torch.equal(t, t2) and torch.equal(again[0], errors[2])
+    # the documented draws: t, then ε, from the generator; x̂_0 = x_t / √ᾱ_t clipped to [−1, 1]
+    g = torch.Generator().manual_seed(0)
+    t3 = torch.randint(0, 100, (40,), generator=g)
+    x_t = diffusion.q_sample(x0, t3, torch.randn(x0.shape, generator=g))
+    a = diffusion.alphas_cumprod[t3].reshape(-1, 1, 1, 1)
+    expected = ((x_t / a.sqrt()).clamp(-1, 1) - x0).pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(errors[2], expected)

@@ -149,9 +149,41 @@ def test_the_sample_cli_asks_a_conditional_model_for_digits(conditional, tmp_pat
     main([*args, "--out", str(out), "--digit", "all", "--sampler", "ddim", "--steps", "3"])
     with np.load(out) as data:
         assert data["labels"].tolist() == [0, 2, 5, 7]
-    main([*args, "--out", str(out), "--sampler", "ddim", "--steps", "3"])
+    main([*args, "--out", str(out), "--digit", "none", "--sampler", "ddim", "--steps", "3"])
     with np.load(out) as data:
-        assert "labels" not in data  # no digit: the null label, unconditional
+        assert "labels" not in data and str(data["request"]) == "none"  # the null label
+    main([*args, "--out", str(out), "--sampler", "dpm-solver", "--steps", "3", "--seed", "5"])
+    with np.load(out) as data:  # the default: labels from the class prior, drawn first from the seed
+        assert str(data["request"]) == "prior" and float(data["guidance"]) == 0.0
+        from ddpm.guidance import prior_labels
+
+        assert data["labels"].tolist() == prior_labels(4, 10, torch.Generator().manual_seed(5)).tolist()
+
+
+def test_prior_generation_is_the_conditional_loop_on_the_drawn_labels(conditional):
+    """'prior': labels from the class prior, drawn first from the seed's generator, then the
+    conditional model (w = 0) from noise drawn next; any sampler, DPM-Solver here."""
+    from ddpm.guidance import Conditioned, prior_labels
+    from ddpm.images import to_uint8
+    from ddpm.sampling import dpm_solver_sample_loop_progressive, final_sample
+
+    model, diffusion = checkpoint.load(conditional)
+    images = generate(model, diffusion, 5, "dpm-solver", 4, seed=3)
+    generator = torch.Generator().manual_seed(3)
+    labels = prior_labels(5, 10, generator)
+    steps = dpm_solver_sample_loop_progressive(
+        diffusion, Conditioned(model, labels), (5, 1, 28, 28), steps=4, generator=generator
+    )
+    assert torch.equal(images, to_uint8(final_sample(steps))[:, 0])
+    assert sorted(labels.tolist()) == sorted(set(labels.tolist()))  # five different digits
+    assert not torch.equal(images, generate(model, diffusion, 5, "dpm-solver", 4, seed=3, digit="none"))
+
+
+def test_dpm_solver_takes_no_eta(tiny, tmp_path):
+    with pytest.raises(SystemExit):
+        run(tiny, tmp_path, "h", "--sampler", "dpm-solver", "--eta", "0.5")
+    images = run(tiny, tmp_path, "i", "--n", "2", "--sampler", "dpm-solver", "--steps", "5")
+    assert images.shape == (2, 28, 28)
 
 
 def test_guided_generation_is_the_loop_over_the_guided_model(conditional):
@@ -166,7 +198,9 @@ def test_guided_generation_is_the_loop_over_the_guided_model(conditional):
     from ddpm.images import to_uint8
 
     assert torch.equal(images, to_uint8(final_sample(steps))[:, 0])
-    assert not torch.equal(images, generate(model, diffusion, 2, "ddim", 4, seed=3, digit=4))
+    assert not torch.equal(images, generate(model, diffusion, 2, "ddim", 4, seed=3, digit=4, guidance=0.0))
+    # a named digit's default weight is the one default
+    assert torch.equal(images, generate(model, diffusion, 2, "ddim", 4, seed=3, digit=4))
 
 
 def test_digits_need_a_conditional_model(tiny, conditional):
@@ -176,5 +210,5 @@ def test_digits_need_a_conditional_model(tiny, conditional):
     model, diffusion = checkpoint.load(conditional)
     with pytest.raises(ValueError, match="digit 12"):
         generate(model, diffusion, 2, "ddim", 3, digit=12)
-    with pytest.raises(ValueError, match="needs a digit"):
-        generate(model, diffusion, 2, "ddim", 3, guidance=1.0)
+    with pytest.raises(ValueError, match="needs digits"):
+        generate(model, diffusion, 2, "ddim", 3, digit="none", guidance=1.0)

@@ -116,6 +116,36 @@ def test_noise_prediction_error_of_closed_form_models(diffusion, digit):
         noise_error.noise_prediction_error(diffusion, zero_model, digit, steps=500)
 
 
+@pytest.mark.parametrize("parameterization", ["x0", "v"])
+def test_noise_prediction_error_reads_every_parameterization_as_eps(diffusion, digit, parameterization):
+    """The exact model of a one-digit data set, written as x̂_0 or v̂, has no ε error either; and
+    an imperfect ε-model keeps its error when its output is rewritten (the default model
+    predicts v, and reading v̂ as ε̂ would score about 1)."""
+    eps_model = PointDataEps(diffusion.alphas_cumprod, digit)
+
+    def rewritten(model):
+        def call(x, t):
+            x0, eps = diffusion.predictions(model(x, t), x, t, "eps", clip_denoised=False)
+            return x0 if parameterization == "x0" else diffusion.predict_v(x0, eps, t)
+
+        return call
+
+    perfect = noise_error.noise_prediction_error(
+        diffusion, rewritten(eps_model), digit, steps=10, parameterization=parameterization
+    )
+    assert perfect.mse.max() < 1e-6
+
+    def blurred(x, t):  # an ε-model that is off by a known amount
+        return 0.9 * eps_model(x, t)
+
+    batch = digit.expand(8, -1, -1, -1)
+    as_eps = noise_error.noise_prediction_error(diffusion, blurred, batch, steps=10)
+    as_other = noise_error.noise_prediction_error(
+        diffusion, rewritten(blurred), batch, steps=10, parameterization=parameterization
+    )
+    torch.testing.assert_close(as_other.mse, as_eps.mse, rtol=1e-3, atol=1e-6)
+
+
 def test_contrast_images_live_on_the_8_bit_grid(digit):
     images = likelihood.contrast_images(digit, seed=1)
     assert images["digit"].equal(digit)

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import torch
 
-from ..choices import Model
+from ..choices import Model, Parameterization
 from ..diffusion import GaussianDiffusion
 from .common import paper_index
 
@@ -28,10 +28,18 @@ class NoiseError(NamedTuple):
 
 
 def noise_prediction_error(
-    diffusion: GaussianDiffusion, model: Model, x0: torch.Tensor, steps: int = 50, seed: int = 0
+    diffusion: GaussianDiffusion,
+    model: Model,
+    x0: torch.Tensor,
+    steps: int = 50,
+    seed: int = 0,
+    parameterization: Parameterization = "eps",
 ) -> NoiseError:
-    """The ε-model's per-pixel squared error over t on real digits x0 [B, C, H, W] (Ho et al. 2020,
-    Algorithm 1's loss before averaging over t), at ``steps`` evenly spaced t from 1 to T."""
+    """The model's per-pixel squared error of ε̂ over t on real digits x0 [B, C, H, W] (Ho et al.
+    2020, Algorithm 1's loss before averaging over t), at ``steps`` evenly spaced t from 1 to T.
+
+    A model that predicts x_0 or v is read through the ε̂ its output implies at x_t (unclipped),
+    so every parameterization is judged by the same ε error."""
     T = diffusion.num_timesteps
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be in [1, T = {T}], got {steps}")
@@ -43,7 +51,8 @@ def noise_prediction_error(
         noise = torch.randn(x0.shape, generator=g).to(x0.device)
         with torch.no_grad():
             x_t = diffusion.q_sample(x0, index, noise)
-            pred, _ = diffusion.split_output(model(x_t, index), x_t)  # ε̂ (without learned-σ channels)
+            output, _ = diffusion.split_output(model(x_t, index), x_t)  # without learned-σ channels
+            _, pred = diffusion.predictions(output, x_t, index, parameterization, clip_denoised=False)
         mse.append(float((pred - noise).pow(2).mean()))
     errors = torch.tensor(mse, dtype=torch.float64)
     return NoiseError(times, errors, float(errors.mean()))

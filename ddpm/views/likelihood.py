@@ -75,7 +75,9 @@ def _noise_error(seed: int) -> NoiseError:
     rt = runtime()
     test_digits, _ = digits()
     x0 = to_model_range(test_digits)[:, None].to(rt.device)
-    return noise_prediction_error(rt.diffusion, rt.model, x0, steps=50, seed=seed)
+    return noise_prediction_error(
+        rt.diffusion, rt.model, x0, steps=50, seed=seed, parameterization=rt.model.config.parameterization
+    )
 
 
 @gpu(duration=60)

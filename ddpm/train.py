@@ -74,6 +74,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--t-sampling", choices=TIMESTEP_SAMPLINGS, default="uniform", help="how t is drawn (see ddpm.choices)")
     a("--num-classes", type=int, default=0, help="class labels the model takes (10 for digits; 0: none)")
     a("--label-dropout", type=float, default=0.15, help="fraction of labels replaced by the null label")
+    a(
+        "--null-teacher", default=None,
+        help="a class-conditional checkpoint whose prediction for the dropped label (same x_t) is the"
+        " null rows' target: E over y ~ p(y | x_t) of E[target | x_t, y] is E[target | x_t], the same"
+        " minimiser as the true target, with far less variance (see the model card)",
+    )  # fmt: skip
+    a(
+        "--low-noise-teacher", default=None,
+        help="a checkpoint (any parameterization, e.g. the ε-model) whose prediction is every row's target"
+        " where t < --low-noise-below: there the label hardly matters, and a network better at the"
+        " nearly clean steps teaches them with no noise in the target",
+    )  # fmt: skip
+    a("--low-noise-below", type=int, default=350, help="index t below which --low-noise-teacher applies")
     a("--learn-sigma", action="store_true", help="learn σ² between β̃_t and β_t with the hybrid loss")
     a("--vlb-weight", type=float, default=0.001, help="λ of the hybrid loss L_simple + λ L_vlb")
     a("--bf16", action="store_true", help="bfloat16 autocast on CPU (faster where the CPU has AMX)")
@@ -225,6 +238,22 @@ def train(args: argparse.Namespace) -> Path:
     images, labels = load_training_images(args.data_root, download=not args.no_download)
     if args.num_classes and labels is None:
         sys.exit(f"--num-classes {args.num_classes} needs labels, and {args.data_root} has no y_train")
+    teacher = None
+    if args.null_teacher:
+        teacher, _ = checkpoint.load(args.null_teacher, device)
+        teacher.requires_grad_(False).to(memory_format=memory_format)
+        if teacher.config.num_classes != args.num_classes or not args.num_classes:
+            sys.exit(f"--null-teacher needs a model with {args.num_classes or 'some'} classes like this one")
+        if teacher.config.parameterization != args.parameterization:
+            sys.exit(
+                f"--null-teacher predicts {teacher.config.parameterization}, not {args.parameterization}"
+            )
+    low_teacher = None
+    if args.low_noise_teacher:
+        low_teacher, _ = checkpoint.load(args.low_noise_teacher, device)
+        low_teacher.requires_grad_(False).to(memory_format=memory_format)
+        if low_teacher.config.timesteps != args.timesteps:
+            sys.exit(f"--low-noise-teacher embeds T = {low_teacher.config.timesteps}, not {args.timesteps}")
     t_probabilities = diffusion.timestep_distribution(args.t_sampling)
     cpu_bf16 = args.bf16 and device.type == "cpu"
     autocast_dtype = torch.bfloat16 if cpu_bf16 else amp_dtype
@@ -279,7 +308,7 @@ def train(args: argparse.Namespace) -> Path:
             noise = (
                 torch.randn(x0.shape, generator=generator).to(device).contiguous(memory_format=memory_format)
             )
-            y = None
+            y, target = None, None
             if args.num_classes:  # the null label in place of a dropped one: the unconditional model
                 y = labels[index].clone()
                 y[torch.rand(len(y), generator=generator) < args.label_dropout] = args.num_classes
@@ -288,9 +317,15 @@ def train(args: argparse.Namespace) -> Path:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or cpu_bf16):
+                if teacher is not None or low_teacher is not None:
+                    true_labels = None if labels is None else labels[index].to(device)
+                    target = _teacher_target(
+                        diffusion, x0, t, noise, args.parameterization, y, true_labels,
+                        teacher, low_teacher, args.low_noise_below,
+                    )  # fmt: skip
                 loss = diffusion.training_losses(
                     lambda x, t, y=y: net(x, t, y).float(), x0, t, noise, args.parameterization,
-                    variance=config.variance, vlb_weight=args.vlb_weight,
+                    variance=config.variance, vlb_weight=args.vlb_weight, target=target,
                 ).loss  # fmt: skip
                 if args.min_snr_gamma > 0:
                     loss = loss * diffusion.min_snr_weight(t, args.min_snr_gamma, args.parameterization)
@@ -350,6 +385,54 @@ def train(args: argparse.Namespace) -> Path:
         dist.barrier()
         dist.destroy_process_group()
     return out / "checkpoint"
+
+
+@torch.no_grad()
+def _teacher_target(
+    diffusion: GaussianDiffusion,
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    parameterization: str,
+    y: torch.Tensor | None,
+    true_labels: torch.Tensor | None,
+    null_teacher: UNet | None,
+    low_teacher: UNet | None,
+    low_below: int,
+) -> torch.Tensor:
+    """The regression target [B, C, H, W] of a batch, some rows' taken from teachers.
+
+    Every target's mean given x_t is E[target | x_t] (or E[target | x_t, y]), the minimiser of the
+    simple loss; a teacher's estimate of it has far less variance than the true target (ε, x_0 or
+    v of the pair that made x_t), which is one noisy draw of it:
+
+    - ``low_teacher`` (rows with t < ``low_below``): a model's prediction at x_t, converted to this
+      parameterization through x̂_0 and ε̂. There x_t all but fixes the digit, so the label adds
+      nothing and one unconditional network serves both paths.
+    - ``null_teacher`` (rows with the null label elsewhere): the conditional prediction for the
+      pair's own label. The null label must learn Σ_y p(y | x_t) E[target | x_t, y]; the pair's
+      label is a draw from p(y | x_t), so this target has the right mean without the spread of x_0
+      within a class.
+    """
+    target = {"eps": noise, "x0": x0}.get(parameterization)
+    target = diffusion.predict_v(x0, noise, t) if target is None else target.clone()
+    x_t = diffusion.q_sample(x0, t, noise)
+    low = t < low_below if low_teacher is not None else torch.zeros_like(t, dtype=torch.bool)
+    if low.any():
+        output = low_teacher(x_t[low], t[low]).float()[:, : x0.shape[1]]
+        pred_x0, pred_noise = diffusion.predictions(
+            output, x_t[low], t[low], low_teacher.config.parameterization, clip_denoised=False
+        )
+        converted = {"eps": pred_noise, "x0": pred_x0}.get(parameterization)
+        if converted is None:
+            converted = diffusion.predict_v(pred_x0, pred_noise, t[low])
+        target[low] = converted.to(target.dtype)
+    if null_teacher is not None and y is not None:
+        dropped = (y == null_teacher.config.num_classes) & ~low
+        if dropped.any():
+            guess = null_teacher(x_t[dropped], t[dropped], true_labels[dropped]).float()[:, : x0.shape[1]]
+            target[dropped] = guess.to(target.dtype)
+    return target
 
 
 def _stop_on_signals() -> tuple[threading.Event, Callable[[], None]]:

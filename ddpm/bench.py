@@ -129,7 +129,7 @@ def reference_sampling(model, n: int, steps: int | None, device: torch.device, s
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m ddpm.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", default=str(checkpoint.BUNDLED), help="model to time (default: bundled)")
+    p.add_argument("--checkpoint", default="default", help="model to time: a folder, or default, eps")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median reported)")

@@ -34,21 +34,29 @@ def _bundled() -> Path:
 
 
 BUNDLED = _bundled()
-"""The checkpoint that ships with the project: ``checkpoints/`` in a checkout; ``pip install .``
-copies it into the package as ``ddpm/bundled`` (see pyproject.toml), which is used when the
-package runs from an installation."""
+"""The folder of the checkpoints that ship with the project: ``checkpoints/`` in a checkout;
+``pip install .`` copies it into the package as ``ddpm/bundled`` (see pyproject.toml), which is
+used when the package runs from an installation. Its own files are the ε-model (:data:`EPS`)."""
+
+EPS = BUNDLED
+"""The ε-model (unconditional, ε-prediction, fixed variance): the first model, kept as a comparison."""
 
 CONDITIONAL = BUNDLED / "conditional"
-"""The second shipped checkpoint (not the default): class-conditional with a null label, so it is
-also unconditional, v-prediction, learned variance; ``checkpoints/MODEL_CARD.md`` has its story."""
+"""The class-conditional model with a null label (so also unconditional), v-prediction, learned
+variance; ``checkpoints/MODEL_CARD.md`` has its story."""
 
-SHIPPED = {"bundled": BUNDLED, "conditional": CONDITIONAL}
-"""Names that :func:`resolve` accepts for the shipped checkpoints, wherever the package lives."""
+DEFAULT = CONDITIONAL
+"""The model the app, the command-line tools and :func:`load` use unless told otherwise: it draws
+any digit from the class prior at the real-data floor, and a named digit on request."""
+
+SHIPPED = {"default": DEFAULT, "conditional": CONDITIONAL, "eps": EPS, "bundled": EPS}
+"""Names that :func:`resolve` accepts for the shipped checkpoints, wherever the package lives
+(``bundled`` is the ε-model's older name)."""
 
 
 def resolve(path: str | Path) -> Path:
     """A checkpoint folder (or weights file): ``path`` itself when it exists, else the shipped
-    checkpoint it names (a key of :data:`SHIPPED`, e.g. ``DDPM_CHECKPOINT=conditional``)."""
+    checkpoint it names (a key of :data:`SHIPPED`, e.g. ``DDPM_CHECKPOINT=eps``)."""
     path = Path(path)
     if not path.exists() and str(path) in SHIPPED:
         return SHIPPED[str(path)]
@@ -167,9 +175,9 @@ def save(
     return save_weights(directory, model, config)
 
 
-def load(path: str | Path = BUNDLED, device: torch.device | str = "cpu") -> tuple[UNet, GaussianDiffusion]:
-    """Load an ε-model checkpoint directory (or its weights file): the model in eval mode and its
-    diffusion. ``model.config.parameterization`` says what the network predicts.
+def load(path: str | Path = DEFAULT, device: torch.device | str = "cpu") -> tuple[UNet, GaussianDiffusion]:
+    """Load a checkpoint directory (or its weights file; default: :data:`DEFAULT`): the model in
+    eval mode and its diffusion. ``model.config.parameterization`` says what the network predicts.
 
     Raises:
         CheckpointError: missing, truncated, altered or unreadable files (see :func:`load_weights`).

@@ -22,7 +22,7 @@ from ddpm.views import generate as generate_view
 from ddpm.views import results, reverse, serving, stream, widgets
 from ddpm.views.digits import default_digit
 from ddpm.views.local import free_port
-from ddpm.views.runtime import runtime
+from ddpm.views.runtime import runtime, unconditional_runtime
 from ddpm.views.widgets import inline_frames, save_png
 from tests.test_players import frames_of
 
@@ -169,9 +169,11 @@ def test_a_cancelled_generation_stops(client):
         ((4, "ddim", 10, 3.0, 0), "/generate", "3.0"),
         ((4000, 0), "/forward", "4000"),
         ((0, 0, "fixed_small"), "/compare", "0"),
-        ((4, "ddim", 10, 0.0, 0, "7", 2.0), "/generate", "without class labels"),
-        ((30, 0, "fixed_small", True), "/compare", "without class labels"),
-        ((30, 0, "learned_range"), "/compare", "learned_range"),
+        ((4, "ddim", 10, 0.0, 0, "12", 2.0), "/generate", "12"),
+        ((4, "ddim", 10, 0.0, 0, "none", 2.0), "/generate", "needs digits"),
+        ((4, "dpm-solver", 1000, 0.0, 0), "/generate", "DPM-Solver steps"),
+        # without the class the learned chain is the ε-model (the default's "unconditional_from")
+        ((30, 0, "learned_range", False), "/compare", "fixed σ²"),
     ],
 )
 def test_bad_inputs_are_errors_and_the_server_keeps_serving(client, args, api_name, message):
@@ -262,8 +264,10 @@ class Counting:
 
 @pytest.fixture
 def counting(monkeypatch):
-    model = Counting(runtime().model)
-    monkeypatch.setattr(reverse, "runtime", lambda: runtime()._replace(model=model))
+    model = Counting(unconditional_runtime().model)  # the learned chain's network without a class
+    monkeypatch.setattr(
+        reverse, "unconditional_runtime", lambda: unconditional_runtime()._replace(model=model)
+    )
     return model
 
 

@@ -10,6 +10,7 @@ from gradio_client.exceptions import AppError
 from tiny import tiny_checkpoint
 
 import app
+from ddpm.guidance import DEFAULT_GUIDANCE
 from ddpm.views import stream
 from ddpm.views.local import free_port
 
@@ -38,12 +39,19 @@ def test_generate_asks_for_a_digit_with_guidance(client):
     frames = list(client.submit(4, "ddim", 5, 0.0, 0, "3", 1.5, api_name="/generate"))
     assert all("digit **3**, w = 1.5" in frame[2] for frame in frames)
     assert "done" in frames[-1][2] and "digit3_w1.5" in frames[-1][3]
-    plain = list(client.submit(4, "ddim", 5, 0.0, 0, api_name="/generate"))  # defaults: no class
-    assert "done" in plain[-1][2] and "w = " not in plain[-1][2]
+    # the defaults: any digit, labels from the class prior, at w = 0 (the API sends no w)
+    plain = list(client.submit(4, "ddim", 5, 0.0, 0, api_name="/generate"))
+    assert "done" in plain[-1][2] and "class prior), w = 0" in plain[-1][2] and "prior_w0" in plain[-1][3]
+    # a named digit without w gets the one default weight, as in the CLI
+    seven = list(client.submit(4, "dpm-solver", 5, 0.0, 0, "7", api_name="/generate"))
+    assert f"digit **7**, w = {DEFAULT_GUIDANCE:g}" in seven[-1][2]
+    blank = list(client.submit(4, "ddim", 5, 0.0, 0, "none", api_name="/generate"))
+    assert "no label" in blank[-1][2]
 
 
 @pytest.mark.parametrize(
-    ("digit", "guidance", "message"), [("12", 2.0, "12"), ("3", 50.0, "50.0"), ("3", -1, "-1")]
+    ("digit", "guidance", "message"),
+    [("12", 2.0, "12"), ("3", 50.0, "50.0"), ("3", -1, "-1"), ("none", 1.0, "needs digits")],
 )
 def test_bad_class_requests_are_named(client, digit, guidance, message):
     with pytest.raises(AppError, match=message):

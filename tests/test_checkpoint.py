@@ -86,8 +86,8 @@ def test_round_trip_of_a_class_conditional_learned_variance_model(tmp_path):
         torch.testing.assert_close(loaded(x, t), model(x, t))
 
 
-def test_the_bundled_checkpoint_says_what_its_network_takes():
-    config = checkpoint.read_config(checkpoint.BUNDLED)["model"]
+def test_the_default_checkpoint_says_what_its_network_takes():
+    config = checkpoint.read_config(checkpoint.DEFAULT)["model"]
     loaded, _ = checkpoint.load()
     assert loaded.config.num_classes == config.get("num_classes", 0)
     assert loaded.config.learn_sigma == config.get("learn_sigma", False)

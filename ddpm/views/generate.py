@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from ..choices import SAMPLERS, check_choice
-from ..guidance import labels_for, require_labels
+from ..guidance import ALL, DEFAULT_DIGIT, DIGIT_REQUESTS, MAX_GUIDANCE, NONE, PRIOR, default_guidance
 from ..images import save_gif
-from ..inference import sample_loop
+from ..inference import DPM_SOLVER_STEPS, generation_labels, sample_loop
 from . import compute
 from .players import chain_player, chain_value
 from .plots import filmstrip
@@ -40,11 +40,19 @@ RUNNING = {"generate": 0}  # chains computing in this process (the tests watch S
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 FINAL_WIDTH = 640
-SAMPLER_CHOICES = [("Ancestral DDPM (all T steps)", "ddpm"), ("DDIM (S steps, η)", "ddim")]
-ANY = "any"  # no class asked for: the null label, the unconditional model
-DIGIT_CHOICES = [("any (no class)", ANY), *((str(d), str(d)) for d in range(10))]
-MAX_GUIDANCE = 10.0
-DEFAULT_GUIDANCE = 2.0
+SAMPLER_CHOICES = [
+    ("Ancestral DDPM (all T steps)", "ddpm"),
+    ("DDIM (S steps, η)", "ddim"),
+    ("DPM-Solver++ (S steps, 2nd order)", "dpm-solver"),
+]
+DEFAULT_SAMPLER = "dpm-solver"
+"""The fastest sampler at the real-data floor on 2 CPU cores (the model card's FD against NFE)."""
+DIGIT_CHOICES = [
+    ("any digit (class prior)", PRIOR),
+    ("all ten, in order", ALL),
+    ("no label (∅)", NONE),
+    *((str(d), str(d)) for d in range(10)),
+]
 
 EXPLAIN = r"""
 Start from pure noise $x_T \sim \mathcal{N}(0, I)$ and apply the learned reverse step again and again.
@@ -54,38 +62,40 @@ Left: the current $x_t$; right: the model's current guess $\hat x_0$ of the fina
 """
 
 GUIDANCE_EXPLAIN = r"""
-**Draw me a 7** (a model trained with class labels): the same network is $\varepsilon_\theta(x_t, t, y)$
-and, with the null label, $\varepsilon_\theta(x_t, t, \varnothing)$. Classifier-free guidance (Ho & Salimans
-2022) steps with $\tilde\varepsilon = (1 + w)\,\varepsilon_\theta(x_t, t, y) - w\,\varepsilon_\theta(x_t, t, \varnothing)$:
-$w = 0$ is the conditional model, a larger $w$ gives clearer, less varied digits.
+**Draw me a 7:** the network was trained with class labels, so it is $\varepsilon_\theta(x_t, t, y)$ and, with the
+null label, $\varepsilon_\theta(x_t, t, \varnothing)$. **Any digit** draws each label from the class prior $p(y)$
+(uniform; an even split for 10, 20, … digits) and runs the conditional model: a sample of
+$p(x) = \sum_y p(y)\, p_\theta(x \mid y)$. Classifier-free guidance (Ho & Salimans 2022) steps with
+$\tilde\varepsilon = (1 + w)\,\varepsilon_\theta(x_t, t, y) - w\,\varepsilon_\theta(x_t, t, \varnothing)$: $w = 0$ is the
+conditional model, a larger $w$ gives clearer, less varied digits. Choosing a digit sets $w$ to its default.
 """
 
 
 def check_request(n: int, sampler: str, steps: int, eta: float, T: int) -> tuple[int, str, int | None, float]:
-    """Server-side limits, whatever the client sends."""
+    """Server-side limits, whatever the client sends (η is used by DDIM only)."""
     check_choice("sampler", sampler, SAMPLERS)
     n, steps = int(n), int(steps)
     if not 1 <= n <= MAX_DIGITS:
         raise ValueError(f"number of digits must be between 1 and {MAX_DIGITS}, got {n}")
     if sampler == "ddim" and not 1 <= steps <= T:
         raise ValueError(f"DDIM steps must be between 1 and T = {T}, got {steps}")
+    if sampler == "dpm-solver" and not 1 <= steps < T:
+        raise ValueError(f"DPM-Solver steps must be between 1 and T − 1 = {T - 1}, got {steps}")
     if not 0.0 <= float(eta) <= 1.0:
         raise ValueError(f"η must be between 0 and 1, got {eta}")
-    return n, sampler, (steps if sampler == "ddim" else None), float(eta)
+    return n, sampler, (None if sampler == "ddpm" else steps), (float(eta) if sampler == "ddim" else 0.0)
 
 
-def check_class_request(
-    digit: str, guidance: float, n: int, model: torch.nn.Module, device: torch.device
-) -> tuple[torch.Tensor | None, float]:
-    """The digit asked for (``"any"`` or 0 … 9) and the guidance weight, checked: (labels [n] or
-    None for the null label, w). A digit needs a class-conditional model."""
-    check_choice("digit", str(digit), tuple(value for _, value in DIGIT_CHOICES))
-    guidance = float(guidance)
-    if not 0.0 <= guidance <= MAX_GUIDANCE:  # also refuses NaN
-        raise ValueError(f"guidance w must be between 0 and {MAX_GUIDANCE:g}, got {guidance}")
-    if digit == ANY:
-        return None, 0.0
-    return labels_for(str(digit), n, require_labels(model), device), guidance
+def describe(digit: str, guidance: float) -> tuple[str, str]:
+    """The status line's words and the file names' tag for a request (``digit`` of DIGIT_REQUESTS)."""
+    w = f"w = {guidance:g}"
+    if digit == PRIOR:
+        return f" · any digit (labels from the class prior), {w}", f"_prior_w{guidance:g}"
+    if digit == ALL:
+        return f" · the ten digits, {w}", f"_all_w{guidance:g}"
+    if digit == NONE:
+        return " · no label (∅)", "_none"
+    return f" · digit **{digit}**, {w}", f"_digit{digit}_w{guidance:g}"
 
 
 API_OUTPUTS = 5  # /generate's outputs: x_t, x̂_0, status, GIF, filmstrip (the page's player comes after)
@@ -97,15 +107,17 @@ def _waiting(position: int, seconds: float) -> tuple:
 
 @shared_stream("generate", model_fingerprint, _waiting)
 @gpu(duration=90)
-def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = ANY,
-                    guidance: float = DEFAULT_GUIDANCE):  # fmt: skip
-    """Stream a generation; ``digit`` (``"any"``, or 0 … 9 for a class-conditional model) and the
-    guidance weight w ask for a class. Computed once for everyone who asks for the same one
-    (:mod:`.results`)."""
+def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = DEFAULT_DIGIT,
+                    guidance: float | None = None):  # fmt: skip
+    """Stream a generation; ``digit`` is a request of :mod:`ddpm.guidance` (``"prior"``, ``"all"``,
+    ``"none"`` or 0 … 9) and ``guidance`` the weight w (None: the request's default). The labels
+    are drawn from ``seed`` as :func:`ddpm.inference.generate` draws them, so a seed gives the same
+    digits here and in ``python -m ddpm.sample``. Computed once for everyone who asks for the same
+    one (:mod:`.results`)."""
     rt = runtime()
     n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
-    labels, guidance = check_class_request(digit, guidance, n, rt.model, rt.device)
-    yield from _generate(rt, n, sampler, steps, eta, int(seed), labels, guidance)
+    check_choice("digit", str(digit), DIGIT_REQUESTS)
+    yield from _generate(rt, n, sampler, steps, eta, int(seed), str(digit), guidance)
 
 
 generate = user_errors(first_outputs(shared_generate, API_OUTPUTS))
@@ -116,7 +128,7 @@ generate_in_page = user_errors(shared_generate)
 
 def _generate(
     rt, n: int, sampler: str, steps: int | None, eta: float, seed: int,
-    labels: torch.Tensor | None = None, guidance: float = 0.0,
+    digit: str = DEFAULT_DIGIT, guidance: float | None = None,
 ):  # fmt: skip
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip, player) while the chain runs.
 
@@ -130,9 +142,10 @@ def _generate(
     scales them up).
     """
     generator = torch.Generator(rt.device).manual_seed(seed)
+    # the labels first, then the noise, from one generator: as ddpm.inference.generate draws them
+    labels, guidance = generation_labels(rt.model, digit, guidance, n, generator)
     start = time.perf_counter()
-    asked = "" if labels is None else f" · digit **{int(labels[0])}**, w = {guidance:g}"
-    tag = "" if labels is None else f"_digit{int(labels[0])}_w{guidance:g}"
+    asked, tag = describe(digit, guidance) if rt.model.config.num_classes else ("", "")
     gif_frames: list = []
     first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every GIF frame
     trajectory: dict[str, list[np.ndarray]] = {"xₜ": [], "x̂₀": []}
@@ -195,15 +208,23 @@ def grids(step, width: int) -> tuple[np.ndarray, np.ndarray]:
     return show_grid(step.x_prev, max_width=width), show_grid(step.pred_x0, max_width=width)
 
 
+def sampler_controls(sampler: str) -> list:
+    """S takes part for DDIM and DPM-Solver, η for DDIM only (S keeps its value: a value set while
+    the sampler changes is never overwritten)."""
+    return [gr.Slider(interactive=sampler != "ddpm"), gr.Slider(interactive=sampler == "ddim")]
+
+
 def build_generate_tab() -> None:
     T = diffusion_cpu().num_timesteps
     with gr.Tab("3 · Generate", id="generate"):
         with gr.Row():
             n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits")
-            sampler = gr.Radio(SAMPLER_CHOICES, value="ddpm", label="Sampler", elem_id="generate-sampler")
-            # the DDIM controls take part only when DDIM is chosen (the default sampler is ancestral)
-            steps = gr.Slider(1, T, value=50, step=1, label="DDIM steps S", elem_id="generate-steps",
-                              interactive=False)  # fmt: skip
+            sampler = gr.Radio(
+                SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="Sampler", elem_id="generate-sampler"
+            )
+            # S takes part for DDIM and DPM-Solver, η for DDIM only
+            steps = gr.Slider(1, T, value=DPM_SOLVER_STEPS, step=1, label="Steps S (network evaluations)",
+                              elem_id="generate-steps", interactive=DEFAULT_SAMPLER != "ddpm")  # fmt: skip
             eta = gr.Slider(
                 0.0, 1.0, value=0.0, step=0.05, label="DDIM η", elem_id="generate-eta", interactive=False
             )
@@ -221,9 +242,9 @@ def build_generate_tab() -> None:
                 stop = gr.Button("Stop", variant="stop", size="sm")
         conditional = model_config().num_classes > 0
         with gr.Row(visible=conditional):
-            digit = gr.Dropdown(DIGIT_CHOICES, value=ANY, label="Ask for a digit", elem_id="generate-digit", scale=1,
+            digit = gr.Dropdown(DIGIT_CHOICES, value=DEFAULT_DIGIT, label="Ask for a digit", elem_id="generate-digit", scale=1,
                                 interactive=conditional)  # fmt: skip
-            guidance = gr.Slider(0.0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.25, label="Guidance w",
+            guidance = gr.Slider(0.0, MAX_GUIDANCE, value=default_guidance(DEFAULT_DIGIT), step=0.25, label="Guidance w",
                                  elem_id="generate-guidance", scale=2, interactive=conditional)  # fmt: skip
             gr.Markdown(GUIDANCE_EXPLAIN, latex_delimiters=LATEX)
         status = gr.Markdown(elem_id="generate-status")
@@ -248,12 +269,16 @@ def build_generate_tab() -> None:
                 strip = gr.File(label="Filmstrip of the first digit (PNG)")
         gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
         api = gr.Button(visible=False)  # /generate's trigger, for API clients
+        # API clients that send no w get the request's default, as in the CLI (the page's slider
+        # always holds a number: choosing a digit sets it to that default)
+        api_guidance = gr.Number(None, visible=False, label="guidance w (none: the request's default)")
     inputs = [n, sampler, steps, eta, seed, digit, guidance]
     outputs = [x_t, x0_hat, status, gif, strip]
     # the status shows the progress (see widgets.progress_bar)
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
-    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **QUIET)
+    sampler.change(sampler_controls, sampler, [steps, eta], **QUIET)
+    digit.change(lambda d: gr.Slider(value=default_guidance(d)), digit, guidance, **QUIET)
     event = run_chain(run, status, player, generate_in_page, inputs, [*outputs, player], **shared)
     gif.change(lambda path: path, gif, gif_view, **QUIET)  # the GIF plays in the page
-    api.click(generate, inputs, outputs, api_name="generate", **shared)
+    api.click(generate, [*inputs[:-1], api_guidance], outputs, api_name="generate", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")

@@ -19,7 +19,18 @@ from .compute import on_compute_thread
 from .players import chain_player, chain_value
 from .plots import KL_TITLE, MEAN_GAP_TITLE, X0_ERROR_TITLE, ChainCurves, class_probability_plot, filmstrip
 from .results import shared_call, shared_stream
-from .runtime import classifier, diffusion_cpu, gpu, model_config, model_fingerprint, runtime
+from .runtime import (
+    checkpoint_path,
+    classifier,
+    diffusion_cpu,
+    gpu,
+    model_config,
+    reverse_fingerprint,
+    runtime,
+    unconditional_config,
+    unconditional_path,
+    unconditional_runtime,
+)
 from .serving import WATCHERS
 from .stream import paced
 from .widgets import (
@@ -157,7 +168,29 @@ def _waiting(position: int, seconds: float) -> Frame:
     return Frame(*[gr.skip()] * len(Frame._fields))._replace(status=waiting_status(position, seconds))
 
 
-@shared_stream("compare", model_fingerprint, _waiting)
+def network_for(told_class: bool, variance: str):
+    """The runtime whose p_θ the learned chain follows: the class-conditional model when it is told
+    the class, else the unconditional network (:func:`.runtime.unconditional_path`). ValueError
+    when ``variance`` is the learned one and that network learned none."""
+    rt = runtime() if told_class else unconditional_runtime()
+    if variance == LEARNED_CHOICE[1] and not rt.model.config.learn_sigma:
+        raise ValueError(
+            "σ² learned: the network without the class (the ε-model) has a fixed σ²; pick σ² = β̃ₜ or"
+            " βₜ, or tick 'Tell the model the digit's class' to use the class-conditional model's σ²"
+        )
+    return rt
+
+
+def which_network(told_class: bool) -> str:
+    """The status line's words for the learned chain's network."""
+    if told_class:
+        return "the class-conditional model, told the class"
+    if unconditional_path() != checkpoint_path():
+        return "the ε-model (unconditional; the class-conditional model's null label is weaker, see the model card)"
+    return "the model with the null label ∅ (no class)"
+
+
+@shared_stream("compare", reverse_fingerprint, _waiting)
 @gpu(duration=60)
 def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
     """Stream both chains from the paper's t down to 0, then a filmstrip of both and, for the
@@ -170,7 +203,7 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
     frame's are PNG files, to download. Computed once for everyone who asks for the same chain
     (:mod:`.results`): a repeat gets the last frame at once, a request during the run joins it.
     """
-    rt = runtime()
+    rt = network_for(bool(told_class), variance)
     x0 = digit_tensor(digit, rt.device)
     labels = None
     if told_class:  # compare_reverse refuses a model without labels
@@ -264,6 +297,8 @@ def _frame(
     )
     if labels is not None:
         status += f" · the learned chain is told the class $y = {int(labels[0])}$ (the classifier's reading of $x_0$)"
+    else:
+        status += f" · learned p_θ: {which_network(False)}"
     if final:
         status += (
             f" · done: the exact chain has returned $x_0$. Along it, the bound's terms of these steps (the KL terms"
@@ -288,10 +323,10 @@ def _frame(
 
 @gpu(duration=20)
 @user_errors
-@shared_call("inspect", model_fingerprint)
+@shared_call("inspect", reverse_fingerprint)
 @on_compute_thread
 def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
-    rt = runtime()
+    rt = network_for(False, variance)
     x0 = digit_tensor(digit, rt.device)
     step = inspect_step(
         rt.diffusion, rt.model, x0, int(t), int(seed), variance, rt.model.config.parameterization
@@ -319,7 +354,11 @@ def build_reverse_tab(digit: gr.State) -> None:
             config = model_config()
             choices = [*VARIANCE_CHOICES, LEARNED_CHOICE] if config.learn_sigma else VARIANCE_CHOICES
             variance = gr.Radio(
-                choices, value=config.variance, label="Variance of p_θ", scale=2, min_width=220
+                choices,
+                value=unconditional_config().variance,
+                label="Variance of p_θ",
+                scale=2,
+                min_width=220,
             )
             told = gr.Checkbox(
                 False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,

@@ -31,6 +31,8 @@ def _name(component: gr.components.Component) -> str:
 
 def _number(component: gr.Slider | gr.Number, payload: Any) -> None:
     name = _name(component)
+    if payload is None and isinstance(component, gr.Number) and component.value is None:
+        return  # a Number that starts blank is optional: blank means the handler's default
     if isinstance(payload, bool) or not isinstance(payload, int | float):
         raise gr.Error(f"{name} must be a number, got {_show(payload)}")
     if not math.isfinite(payload):

@@ -31,14 +31,15 @@ def test_a_conditional_learned_variance_model_gets_every_figure_of_the_bar(tmp_p
         with np.load(out / f"{name}.npz") as data:
             assert data["images"].shape == (10, 28, 28)
             conditional = "labels" in data
-            assert str(data["request"]) == {"p": "prior", "n": "none", "d": "all"}[name[0]]
+            request = str(data["request"])
+            assert request == {"p": "prior", "n": "none", "d": "all"}[name[0]]
             if conditional:  # --digit all, or prior with N = 10: the ten digits once each
                 assert sorted(data["labels"].tolist()) == list(range(10))
         assert (out / f"{name}.png").is_file()
         figures = judged[str(out / f"{name}.npz")]
         assert figures["samples"]["n"] == 10 and figures["real"]["n"] == 10
         assert ("conditional" in figures) == conditional == name.startswith(("digits", "prior"))
-        assert figures["real_balanced"]["n"] == 10 and figures["request"] == str(data["request"])
+        assert figures["real_balanced"]["n"] == 10 and figures["request"] == request
     own = json.loads((out / "bpd-own.json").read_text())["bpd"]
     fixed = json.loads((out / "bpd-fixed_small.json").read_text())["bpd"]
     assert (own["variance"], fixed["variance"]) == ("learned_range", "fixed_small")

@@ -40,11 +40,8 @@ RUNNING = {"generate": 0}  # chains computing in this process (the tests watch S
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 FINAL_WIDTH = 640
-SAMPLER_CHOICES = [
-    ("Ancestral DDPM (all T steps)", "ddpm"),
-    ("DDIM (S steps, η)", "ddim"),
-    ("DPM-Solver++ (S steps, 2nd order)", "dpm-solver"),
-]
+SAMPLER_CHOICES = [("Ancestral (all T)", "ddpm"), ("DDIM", "ddim"), ("DPM-Solver++", "dpm-solver")]
+"""Short labels, so the radio stays one or two lines; the explanation below the images says more."""
 DEFAULT_SAMPLER = "dpm-solver"
 """The fastest sampler at the real-data floor on 2 CPU cores (the model card's FD against NFE)."""
 DIGIT_CHOICES = [
@@ -58,6 +55,7 @@ EXPLAIN = r"""
 Start from pure noise $x_T \sim \mathcal{N}(0, I)$ and apply the learned reverse step again and again.
 **Ancestral (DDPM):** $x_{t-1} = \mu_\theta(x_t, t) + \sigma_t z$ for $t = T, \dots, 1$.
 **DDIM:** a deterministic ($\eta = 0$) or partly random jump over a subsequence of $S$ timesteps.
+**DPM-Solver++(2M)** (Lu et al. 2022): the same deterministic ODE as DDIM with $\eta = 0$, solved to second order.
 Left: the current $x_t$; right: the model's current guess $\hat x_0$ of the final digit.
 """
 
@@ -218,16 +216,23 @@ def build_generate_tab() -> None:
     T = diffusion_cpu().num_timesteps
     with gr.Tab("3 · Generate", id="generate"):
         with gr.Row():
-            n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits")
+            n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits", min_width=120)
             sampler = gr.Radio(
                 SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="Sampler", elem_id="generate-sampler"
             )
             # S takes part for DDIM and DPM-Solver, η for DDIM only
-            steps = gr.Slider(1, T, value=DPM_SOLVER_STEPS, step=1, label="Steps S (network evaluations)",
+            steps = gr.Slider(1, T, value=DPM_SOLVER_STEPS, step=1, label="Steps S",
                               elem_id="generate-steps", interactive=DEFAULT_SAMPLER != "ddpm")  # fmt: skip
             eta = gr.Slider(
                 0.0, 1.0, value=0.0, step=0.05, label="DDIM η", elem_id="generate-eta", interactive=False
             )
+            # the digit and guidance share the first row, so the images stay on the first screen
+            conditional = model_config().num_classes > 0
+            digit = gr.Dropdown(DIGIT_CHOICES, value=DEFAULT_DIGIT, label="Ask for a digit", elem_id="generate-digit",
+                                interactive=conditional, visible=conditional, min_width=130)  # fmt: skip
+            guidance = gr.Slider(0.0, MAX_GUIDANCE, value=default_guidance(DEFAULT_DIGIT), step=0.25, label="Guidance w",
+                                 elem_id="generate-guidance", interactive=conditional, visible=conditional,
+                                 min_width=130)  # fmt: skip
             seed = gr.Number(
                 0,
                 precision=0,
@@ -240,13 +245,6 @@ def build_generate_tab() -> None:
             with gr.Column(min_width=140):
                 run = gr.Button("Generate", variant="primary", elem_id="generate-run")
                 stop = gr.Button("Stop", variant="stop", size="sm")
-        conditional = model_config().num_classes > 0
-        with gr.Row(visible=conditional):
-            digit = gr.Dropdown(DIGIT_CHOICES, value=DEFAULT_DIGIT, label="Ask for a digit", elem_id="generate-digit", scale=1,
-                                interactive=conditional)  # fmt: skip
-            guidance = gr.Slider(0.0, MAX_GUIDANCE, value=default_guidance(DEFAULT_DIGIT), step=0.25, label="Guidance w",
-                                 elem_id="generate-guidance", scale=2, interactive=conditional)  # fmt: skip
-            gr.Markdown(GUIDANCE_EXPLAIN, latex_delimiters=LATEX)
         status = gr.Markdown(elem_id="generate-status")
         with gr.Row(equal_height=True, elem_id="generate-images"):  # the streamed frames (app.CSS)
             x_t = inline_frames(gr.Image(
@@ -268,6 +266,9 @@ def build_generate_tab() -> None:
                 gif = gr.File(label="Animated GIF of the trajectory")
                 strip = gr.File(label="Filmstrip of the first digit (PNG)")
         gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+        gr.Markdown(
+            GUIDANCE_EXPLAIN, latex_delimiters=LATEX, visible=conditional
+        )  # below the images: the first screen shows them
         api = gr.Button(visible=False)  # /generate's trigger, for API clients
         # API clients that send no w get the request's default, as in the CLI (the page's slider
         # always holds a number: choosing a digit sets it to that default)

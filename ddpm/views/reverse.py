@@ -61,6 +61,9 @@ Both chains start from the **same** $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\b
 the **same** noise $z$ at every step: $x_{t-1} = \mu + \sigma_t z$. The exact chain uses
 $\tilde\mu_t(x_t, x_0)$, which knows the answer $x_0$; the learned chain uses $\mu_\theta(x_t, t)$, computed
 from the network's noise estimate $\hat\varepsilon$ alone. Every difference between the rows is the model's.
+Without the class, $p_\theta(x_{t-1} \mid x_t)$ is the network the status line names: the ε-model while its
+unconditional chain is better than the class-conditional model's null label (the model card); told the class,
+it is the class-conditional model.
 """
 
 FORMULAS = r"""
@@ -182,12 +185,13 @@ def network_for(told_class: bool, variance: str):
 
 
 def which_network(told_class: bool) -> str:
-    """The status line's words for the learned chain's network."""
+    """The status line's words for the learned chain's network (short: the line must stay on the
+    first screen; the explanation below the images says why)."""
     if told_class:
         return "the class-conditional model, told the class"
     if unconditional_path() != checkpoint_path():
-        return "the ε-model (unconditional; the class-conditional model's null label is weaker, see the model card)"
-    return "the model with the null label ∅ (no class)"
+        return "the ε-model"
+    return "the null label ∅"
 
 
 @shared_stream("compare", reverse_fingerprint, _waiting)

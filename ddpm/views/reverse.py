@@ -52,8 +52,8 @@ from .widgets import (
     waiting_status,
 )
 
-VARIANCE_CHOICES = [("σ² = β̃ₜ (posterior)", "fixed_small"), ("σ² = βₜ", "fixed_large")]
-LEARNED_CHOICE = ("σ² learned", "learned_range")  # the network's second output
+VARIANCE_CHOICES = [("β̃ₜ (posterior)", "fixed_small"), ("βₜ", "fixed_large")]
+LEARNED_CHOICE = ("learned", "learned_range")  # the network's second output
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
@@ -360,13 +360,13 @@ def build_reverse_tab(digit: gr.State) -> None:
             variance = gr.Radio(
                 choices,
                 value=unconditional_config().variance,
-                label="Variance of p_θ",
+                label="Variance σ² of p_θ",
                 scale=2,
                 min_width=220,
             )
             told = gr.Checkbox(
                 False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,
-                info="p_θ(xₜ₋₁ | xₜ, y), y = the classifier's reading of x₀", elem_id="reverse-told",
+                elem_id="reverse-told",
             )  # fmt: skip
             with gr.Column(scale=1, min_width=140):
                 run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")

@@ -471,6 +471,18 @@ class GaussianDiffusion:
         sample = self._add_noise(post.mean, post.variance.sqrt(), t, z, generator)
         return StepOutput(sample, post.mean, post.variance, x0, self.predict_noise_from_start(x_t, t, x0))
 
+    def _check_jump(
+        self, t: torch.Tensor | int, t_prev: torch.Tensor | int, batch: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(t, t_prev) as LongTensors [B] for a step that jumps from t to an earlier t_prev ≥ −1."""
+        t = self.check_t(t, batch)
+        t_prev = torch.as_tensor(t_prev, device=self.device).long().expand(t.shape)
+        if bool((t_prev >= t).any()) or bool((t_prev < -1).any()):
+            raise ValueError(
+                f"t_prev must satisfy -1 ≤ t_prev < t, got t_prev={t_prev.tolist()}, t={t.tolist()}"
+            )
+        return t, t_prev
+
     def ddim_step(
         self,
         model_output: torch.Tensor,
@@ -494,12 +506,7 @@ class GaussianDiffusion:
         model_output, _ = self.split_output(model_output, x_t)
         if not 0.0 <= float(eta) <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
-        t = self.check_t(t, x_t.shape[0])
-        t_prev = torch.as_tensor(t_prev, device=self.device).long().expand(t.shape)
-        if bool((t_prev >= t).any()) or bool((t_prev < -1).any()):
-            raise ValueError(
-                f"t_prev must satisfy -1 ≤ t_prev < t, got t_prev={t_prev.tolist()}, t={t.tolist()}"
-            )
+        t, t_prev = self._check_jump(t, t_prev, x_t.shape[0])
         pred_x0, _ = self.predictions(model_output, x_t, t, parameterization, clip_denoised)
         pred_noise = self.predict_noise_from_start(x_t, t, pred_x0)
         a_t = extract(self.alphas_cumprod, t, x_t.shape)
@@ -538,12 +545,7 @@ class GaussianDiffusion:
             previous: (x̂_0 [B, C, H, W], its index) of the step before, or None (first order).
         """
         model_output, _ = self.split_output(model_output, x_t)
-        t = self.check_t(t, x_t.shape[0])
-        t_prev = torch.as_tensor(t_prev, device=self.device).long().expand(t.shape)
-        if bool((t_prev >= t).any()) or bool((t_prev < -1).any()):
-            raise ValueError(
-                f"t_prev must satisfy -1 ≤ t_prev < t, got t_prev={t_prev.tolist()}, t={t.tolist()}"
-            )
+        t, t_prev = self._check_jump(t, t_prev, x_t.shape[0])
         pred_x0, _ = self.predictions(model_output, x_t, t, parameterization, clip_denoised)
         pred_noise = self.predict_noise_from_start(x_t, t, pred_x0)
         to_x0 = t_prev < 0

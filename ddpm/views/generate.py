@@ -218,7 +218,11 @@ def build_generate_tab() -> None:
         with gr.Row():
             n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits", min_width=120)
             sampler = gr.Radio(
-                SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="Sampler", elem_id="generate-sampler"
+                SAMPLER_CHOICES,
+                value=DEFAULT_SAMPLER,
+                label="Sampler",
+                elem_id="generate-sampler",
+                min_width=300,
             )
             # S takes part for DDIM and DPM-Solver, η for DDIM only
             steps = gr.Slider(1, T, value=DPM_SOLVER_STEPS, step=1, label="Steps S",

@@ -12,6 +12,7 @@ and :mod:`~ddpm.likelihood` → :mod:`~ddpm.unet`, :mod:`~ddpm.checkpoint`, :mod
 
 from .choices import PARAMETERIZATIONS, SAMPLERS, VARIANCES, check_choice
 from .diffusion import (
+    DiffusionConfig,
     GaussianDiffusion,
     LossOutput,
     MeanVariance,
@@ -42,6 +43,7 @@ __all__ = [
     "SCHEDULES",
     "VARIANCES",
     "BitsPerDim",
+    "DiffusionConfig",
     "GaussianDiffusion",
     "LossOutput",
     "MeanVariance",

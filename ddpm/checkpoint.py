@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .choices import check_choice
-from .diffusion import GaussianDiffusion
-from .schedules import SCHEDULES
+from .diffusion import DiffusionConfig, GaussianDiffusion
 from .unet import UNet, UNetConfig
 
 WEIGHTS = "model.safetensors"
@@ -67,20 +65,6 @@ GET_A_GOOD_COPY = (
     "get a good copy with `git checkout -- checkpoints/` (or `git lfs pull` / a fresh clone), "
     "or retrain it with the command in checkpoints/MODEL_CARD.md"
 )
-
-
-@dataclass
-class DiffusionConfig:
-    """The forward process a model was trained on (what it predicts is in its UNetConfig)."""
-
-    schedule: str = "linear"  # β schedule, see ddpm.schedules.SCHEDULES
-    timesteps: int = 1000  # T
-
-    def __post_init__(self) -> None:
-        check_choice("schedule", self.schedule, SCHEDULES)
-
-    def build(self) -> GaussianDiffusion:
-        return GaussianDiffusion.from_schedule(self.schedule, self.timesteps)
 
 
 class CheckpointError(RuntimeError):

@@ -29,6 +29,7 @@ log σ_t² = ((1 + v)/2) log β_t + ((1 − v)/2) log β̃_t (Nichol & Dhariwal 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -44,7 +45,7 @@ from .choices import (
     check_choice,
 )
 from .losses import LN2, discretized_gaussian_log_likelihood, mean_flat, normal_kl
-from .schedules import make_betas
+from .schedules import SCHEDULES, make_betas
 
 
 def extract(table: torch.Tensor, t: torch.Tensor, x_shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
@@ -681,3 +682,19 @@ class GaussianDiffusion:
         kl = mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / LN2
         nll = -mean_flat(discretized_gaussian_log_likelihood(x0, p.mean, 0.5 * p.log_variance)) / LN2
         return torch.where(t == 0, nll, kl)
+
+
+@dataclass
+class DiffusionConfig:
+    """The forward process a model was trained on, as saved in a checkpoint's ``config.json``
+    (what the network predicts is in its UNetConfig); :meth:`build` makes its GaussianDiffusion."""
+
+    schedule: str = "linear"  # β schedule, see ddpm.schedules.SCHEDULES
+    timesteps: int = 1000  # T
+
+    def __post_init__(self) -> None:
+        check_choice("schedule", self.schedule, SCHEDULES)
+
+    def build(self) -> GaussianDiffusion:
+        """The diffusion of this schedule and T, its tables [T] on the CPU."""
+        return GaussianDiffusion.from_schedule(self.schedule, self.timesteps)

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from . import checkpoint
 from .choices import PARAMETERIZATIONS, TIMESTEP_SAMPLINGS
 from .data import load_mnist_tensor, to_model_range
-from .diffusion import GaussianDiffusion
+from .diffusion import DiffusionConfig, GaussianDiffusion
 from .images import make_grid, to_pil, upscale
 from .inference import resolve_device
 from .sampling import ddim_sample_loop_progressive, final_sample
@@ -186,7 +186,7 @@ def train(args: argparse.Namespace) -> Path:
         num_classes=args.num_classes,
         learn_sigma=args.learn_sigma,
     )
-    diffusion_config = checkpoint.DiffusionConfig(args.schedule, args.timesteps)
+    diffusion_config = DiffusionConfig(args.schedule, args.timesteps)
     diffusion = diffusion_config.build().to(device)
     memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = UNet(config).to(device, memory_format=memory_format)

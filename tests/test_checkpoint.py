@@ -4,14 +4,14 @@ import pytest
 import torch
 from tiny import TINY, randomised
 
-from ddpm import checkpoint
+from ddpm import DiffusionConfig, checkpoint
 from ddpm.unet import UNet, UNetConfig
 
 
 @pytest.fixture
 def saved(tmp_path):
     model = randomised(UNet(UNetConfig(**TINY, timesteps=50)))
-    checkpoint.save(tmp_path, model, checkpoint.DiffusionConfig("cosine", 50), extra={"steps": 7})
+    checkpoint.save(tmp_path, model, DiffusionConfig("cosine", 50), extra={"steps": 7})
     return tmp_path, model
 
 
@@ -20,7 +20,7 @@ def test_round_trip(saved):
     loaded, diffusion = checkpoint.load(path)
     assert loaded.config == model.config and not loaded.training
     assert diffusion.num_timesteps == 50
-    expected = checkpoint.DiffusionConfig("cosine", 50).build()
+    expected = DiffusionConfig("cosine", 50).build()
     torch.testing.assert_close(diffusion.betas, expected.betas)
     x, t = torch.randn(2, 1, 28, 28), torch.tensor([3, 40])
     with torch.no_grad():
@@ -72,12 +72,12 @@ def test_git_lfs_pointer_is_explained(saved):
 def test_mismatched_timesteps_are_refused(tmp_path):
     model = UNet(UNetConfig(**TINY, timesteps=1000))
     with pytest.raises(ValueError, match="T = 50"):
-        checkpoint.save(tmp_path, model, checkpoint.DiffusionConfig("linear", 50))
+        checkpoint.save(tmp_path, model, DiffusionConfig("linear", 50))
 
 
 def test_round_trip_of_a_class_conditional_learned_variance_model(tmp_path):
     model = randomised(UNet(UNetConfig(**TINY, timesteps=50, num_classes=10, learn_sigma=True)))
-    checkpoint.save(tmp_path, model, checkpoint.DiffusionConfig("linear", 50))
+    checkpoint.save(tmp_path, model, DiffusionConfig("linear", 50))
     loaded, _ = checkpoint.load(tmp_path)
     assert loaded.config == model.config and loaded.config.variance == "learned_range"
     x, t, y = torch.randn(3, 1, 28, 28), torch.tensor([3, 40, 0]), torch.tensor([2, 10, 9])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ddpm import checkpoint
+from ddpm import DiffusionConfig, checkpoint
 from ddpm.unet import UNet, UNetConfig
 
 TINY = {"channels": (8, 16), "groups": 4, "time_dim": 16, "heads": 2}
@@ -27,4 +27,4 @@ def tiny_checkpoint(directory: Path, timesteps: int = 1000, **config) -> Path:
     ``config`` adds UNetConfig fields (``num_classes=10, learn_sigma=True`` for the second kind).
     """
     model = randomised(UNet(UNetConfig(**TINY, timesteps=timesteps, **config)))
-    return checkpoint.save(directory, model, checkpoint.DiffusionConfig("linear", timesteps))
+    return checkpoint.save(directory, model, DiffusionConfig("linear", timesteps))

@@ -6,8 +6,8 @@ indices (index 0 is the paper's t = 1). See :mod:`ddpm.diffusion` for the glossa
 Layers, each importing only those above it: :mod:`~ddpm.choices` (named choices, their validator)
 → :mod:`~ddpm.schedules` → :mod:`~ddpm.losses` → :mod:`~ddpm.diffusion` → :mod:`~ddpm.sampling`
 and :mod:`~ddpm.likelihood` → :mod:`~ddpm.unet`, :mod:`~ddpm.checkpoint`, :mod:`~ddpm.inference`
-→ :mod:`ddpm.teaching` → :mod:`ddpm.views`. The command-line tools (``train``, ``sample``,
-``evaluate``, ``bench``) sit on top and nothing imports them.
+→ :mod:`ddpm.teaching` → :mod:`ddpm.views`. The command-line tools (``train``, ``train_classifier``,
+``sample``, ``evaluate``, ``bench``) sit on top and nothing imports them.
 """
 
 from .choices import PARAMETERIZATIONS, SAMPLERS, VARIANCES, check_choice

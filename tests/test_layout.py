@@ -15,7 +15,17 @@ LAYERS = [
     {"checkpoint", "guidance", "inference", "classifier"},
     {"teaching"},
     {"views"},
-    {"train", "sample", "evaluate", "bench", "bench_app", "bench_load", "bench_http", "bench_server"},
+    {
+        "train",
+        "train_classifier",
+        "sample",
+        "evaluate",
+        "bench",
+        "bench_app",
+        "bench_load",
+        "bench_http",
+        "bench_server",
+    },
 ]
 COMMAND_LINE = LAYERS[-1]
 UI = {"views", "bench_app"}

@@ -46,6 +46,7 @@ from .choices import (
 )
 from .losses import LN2, discretized_gaussian_log_likelihood, mean_flat, normal_kl
 from .schedules import SCHEDULES, make_betas
+from .seeding import randn
 
 
 def extract(table: torch.Tensor, t: torch.Tensor, x_shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
@@ -231,7 +232,7 @@ class GaussianDiffusion:
         """
         t = self.check_t(t, x0.shape[0])
         if noise is None:
-            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+            noise = randn(x0.shape, generator, x0.device, x0.dtype)
         self._check_same_shape(x0=x0, noise=noise)
         return (
             extract(self.sqrt_alphas_cumprod, t, x0.shape) * x0
@@ -428,7 +429,7 @@ class GaussianDiffusion:
         if z is None:
             if not bool(nonzero.any()):
                 return mean
-            z = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            z = randn(mean.shape, generator, mean.device, mean.dtype)
         elif z.shape != mean.shape:
             raise ValueError(f"z has shape {tuple(z.shape)} but the sample has shape {tuple(mean.shape)}")
         return mean + nonzero * std * z
@@ -600,7 +601,7 @@ class GaussianDiffusion:
         check_choice("parameterization", parameterization, PARAMETERIZATIONS)
         t = self.check_t(t, x0.shape[0])
         if noise is None:
-            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+            noise = randn(x0.shape, generator, x0.device, x0.dtype)
         x_t = self.q_sample(x0, t, noise)
         if target is None:
             target = {"eps": noise, "x0": x0}.get(parameterization)

@@ -35,6 +35,7 @@ from .data import load_mnist_tensor, to_model_range
 from .diffusion import GaussianDiffusion
 from .inference import prepare_for_inference, resolve_device
 from .likelihood import calc_bpd_loop
+from .seeding import generator as seeded_generator
 
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
             bound = calc_bpd_loop(
                 diffusion, model, batch.to(device), num_timesteps=args.bpd_timesteps or None,
                 parameterization=model.config.parameterization, variance=variance,
-                generator=torch.Generator(device).manual_seed(args.seed),
+                generator=seeded_generator(args.seed),
             )  # fmt: skip
             for name, values in parts.items():
                 values.append(getattr(bound, name).cpu())

@@ -21,7 +21,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["make_grid", "save_gif", "to_display", "to_model_range", "to_pil", "to_uint8", "upscale"]
+__all__ = [
+    "digit_tensor",
+    "make_grid",
+    "save_gif",
+    "to_display",
+    "to_model_range",
+    "to_pil",
+    "to_uint8",
+    "upscale",
+]
 
 
 def _as_tensor(images: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -50,6 +59,12 @@ def to_model_range(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     if tensor.dtype != torch.uint8:
         raise ValueError(f"images must have dtype uint8 (0..255), got {tensor.dtype}")
     return tensor.to(torch.float32) / 127.5 - 1.0
+
+
+def digit_tensor(digit: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """One digit as a model's x_0: uint8 [28, 28] (0 = background, any array of 784 pixels) to
+    float32 [1, 1, 28, 28] in [−1, 1] (:func:`to_model_range`), on ``device``."""
+    return to_model_range(np.asarray(digit, dtype=np.uint8)).reshape(1, 1, 28, 28).to(device)
 
 
 def to_uint8(x: torch.Tensor | np.ndarray) -> torch.Tensor:

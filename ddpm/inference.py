@@ -36,6 +36,7 @@ from .sampling import (
     final_sample,
     p_sample_loop_progressive,
 )
+from .seeding import generator as seeded_generator
 from .unet import UNet
 
 
@@ -158,6 +159,30 @@ DPM_SOLVER_STEPS = 20
 """DPM-Solver++(2M)'s default number of network evaluations (the model card's FD against NFE)."""
 
 
+def generation_request(
+    n: int, sampler: str, steps: int, eta: float, T: int, max_n: int
+) -> tuple[int, Sampler, int | None, float]:
+    """A generation request as a client sends it (every control has a value), checked and reduced
+    to what :func:`sample_loop` takes: (n, sampler, steps or None for ancestral sampling, η or 0
+    unless DDIM). ``steps`` and ``eta`` that the sampler does not use are ignored.
+
+    Raises:
+        ValueError: naming the value: n outside 1 … ``max_n``; an unknown sampler; DDIM steps
+            outside 1 … T; DPM-Solver steps outside 1 … T − 1; η outside [0, 1].
+    """
+    check_choice("sampler", sampler, SAMPLERS)
+    n, steps = int(n), int(steps)
+    if not 1 <= n <= max_n:
+        raise ValueError(f"number of digits must be between 1 and {max_n}, got {n}")
+    if sampler == "ddim" and not 1 <= steps <= T:
+        raise ValueError(f"DDIM steps must be between 1 and T = {T}, got {steps}")
+    if sampler == "dpm-solver" and not 1 <= steps < T:
+        raise ValueError(f"DPM-Solver steps must be between 1 and T − 1 = {T - 1}, got {steps}")
+    if not 0.0 <= float(eta) <= 1.0:
+        raise ValueError(f"η must be between 0 and 1, got {eta}")
+    return n, sampler, (None if sampler == "ddpm" else steps), (float(eta) if sampler == "ddim" else 0.0)
+
+
 def sample_loop(
     model: torch.nn.Module,
     diffusion: GaussianDiffusion,
@@ -238,8 +263,8 @@ def generate(
     """
     if n < 1 or batch_size < 1:
         raise ValueError(f"n and batch_size must be ≥ 1, got n={n}, batch_size={batch_size}")
-    generator = torch.Generator(diffusion.device).manual_seed(seed)
-    labels, guidance = generation_labels(model, digit, guidance, n, generator)
+    generator = seeded_generator(seed)  # on the CPU: the same digits on every device
+    labels, guidance = generation_labels(model, digit, guidance, n, generator, diffusion.device)
     out = []
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
@@ -259,16 +284,19 @@ def generation_labels(
     guidance: float | None,
     n: int,
     generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor | None, float]:
     """The labels LongTensor [n] (or None: the null label, or a model without labels) and the
     guidance weight w of a generation request, checked (ValueErrors name the bad value).
 
     w = None takes :func:`ddpm.guidance.default_guidance`; guidance without labels is refused.
-    ``"prior"`` labels are drawn with ``generator``; they land on the generator's device.
+    ``"prior"`` labels are drawn with ``generator`` on its own device; the labels land on
+    ``device`` (default: the generator's device, else the CPU).
     """
     classes = getattr(model.config, "num_classes", 0)
-    where = generator.device if generator is not None else "cpu"
-    labels = labels_for(digit, n, classes, where, generator)
+    if device is None:
+        device = generator.device if generator is not None else "cpu"
+    labels = labels_for(digit, n, classes, device, generator)
     w = default_guidance(digit) if guidance is None else check_guidance(guidance)
     if labels is None and w:
         raise ValueError(f"guidance w = {w:g} needs digits to guide towards, not {digit!r}")

@@ -16,7 +16,6 @@ import argparse
 import time
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint
@@ -31,6 +30,7 @@ from .inference import (
     prepare_for_inference,
     resolve_device,
 )
+from .seeding import generator as seeded_generator
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(err))
     try:
         labels, guidance = generation_labels(
-            model, args.digit, args.guidance, args.n, torch.Generator(device).manual_seed(args.seed)
+            model, args.digit, args.guidance, args.n, seeded_generator(args.seed), device
         )
     except ValueError as err:
         p.error(str(err))

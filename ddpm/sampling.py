@@ -30,6 +30,7 @@ import torch
 
 from .choices import Model, Parameterization, VarianceType
 from .diffusion import GaussianDiffusion, StepOutput
+from .seeding import randn
 
 NoiseSequence = torch.Tensor | Sequence[torch.Tensor]
 
@@ -70,7 +71,7 @@ def draw_noise(
     """Pre-draw the per-step noise of a loop: [num_steps, *shape] standard normal."""
     if num_steps < 1:
         raise ValueError(f"num_steps must be ≥ 1, got {num_steps}")
-    return torch.randn((num_steps, *shape), generator=generator, device=device, dtype=dtype)
+    return randn((num_steps, *shape), generator, device, dtype)
 
 
 def _check_noise(noise: NoiseSequence | None, num_steps: int, shape: torch.Size) -> None:
@@ -98,7 +99,7 @@ def _start(
         if t_start not in (None, T - 1):
             raise ValueError(f"starting from pure noise means t_start = {T - 1}; got {t_start} without x_t")
         device = device if device is not None else diffusion.device
-        return torch.randn(tuple(shape), generator=generator, device=device), T - 1
+        return randn(tuple(shape), generator, device), T - 1
     if shape is not None and tuple(shape) != tuple(x_t.shape):
         raise ValueError(f"shape {tuple(shape)} does not match x_t's shape {tuple(x_t.shape)}")
     if x_t.ndim < 2:

@@ -117,9 +117,9 @@ else
     record_rc "tests marked gpu" 90
 fi
 
-step "model benchmark" 180 python -m ddpm.bench "${BENCH[@]}"
+step "model benchmark" 180 python -m ddpm.bench.model "${BENCH[@]}"
 
-step "load test" 140 python -m ddpm.bench_load "${LOAD[@]}" --json "${LOG%.log}_load.json" --check
+step "load test" 140 python -m ddpm.bench.load "${LOAD[@]}" --json "${LOG%.log}_load.json" --check
 
 say ""
 say "=== summary ($SECONDS s)"

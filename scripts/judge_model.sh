@@ -12,7 +12,7 @@
 # one `ddpm.evaluate` run (FD beside the random-draw and the class-balanced floors, class histogram,
 # confidence; agreement and FD per class where labels were given), the exact bits/dim over all T on
 # the first B test digits with the model's own σ² (the null label) and, for a learned-variance
-# model, with the fixed β̃_t as well; last, `ddpm.bench --models` times it beside the ε-model.
+# model, with the fixed β̃_t as well; last, `ddpm.bench.model --models` times it beside the ε-model.
 #
 # Sizes come from the environment: N (1000), B (100), W ("0 0.5 1 2 4"), STEPS (100, DDIM's),
 # NFE ("10 20 25 50"), SEED (0), BATCH (250) and REPEATS (3 timed runs of the benchmark; 0 skips
@@ -94,5 +94,5 @@ done
 
 if [[ $REPEATS -gt 0 ]]; then
     echo "== bench"
-    python -m ddpm.bench --models eps "$CKPT" --repeats "$REPEATS" | tee "$OUT/bench.log"
+    python -m ddpm.bench.model --models eps "$CKPT" --repeats "$REPEATS" | tee "$OUT/bench.log"
 fi

@@ -93,9 +93,10 @@ def test_ancestral_steps_with_the_same_noise_agree(models):
 
 
 def test_the_apps_streams_run_on_cuda():
-    from ddpm.views import generate, results, reverse
+    from ddpm.serve import results
+    from ddpm.serve.runtime import runtime
+    from ddpm.views import generate, reverse
     from ddpm.views.digits import default_digit
-    from ddpm.views.runtime import runtime
 
     assert runtime().device.type == "cuda"
     patch = pytest.MonkeyPatch()

@@ -1,34 +1,27 @@
 """The package's layout, read from its imports: layers that import only downwards, no circles,
-no library module importing a command-line tool, and gradio only in the UI."""
+no library module importing a command-line tool, gradio only in the serving layer, the views and
+the app's benchmark, and inside the views a kit below the tabs, which import no torch."""
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ddpm"
 
-# Lowest first; a module may import modules of its own layer or below (README: "Where things are").
+# Lowest first; a module may import modules of its own layer or below (docs/library.md: "Where
+# things are"): maths → network and inference → teaching → serve → views → the tools on top.
 LAYERS = [
-    {"choices"},
+    {"choices", "seeding"},
     {"schedules", "losses", "images"},
     {"diffusion", "data"},
     {"sampling", "likelihood", "unet", "toy"},
     {"checkpoint", "guidance", "inference", "classifier"},
     {"teaching"},
+    {"serve"},
     {"views"},
-    {
-        "train",
-        "train_classifier",
-        "sample",
-        "evaluate",
-        "bench",
-        "bench_app",
-        "bench_load",
-        "bench_http",
-        "bench_server",
-    },
+    {"train", "train_classifier", "sample", "evaluate", "bench"},
 ]
 COMMAND_LINE = LAYERS[-1]
-UI = {"views", "bench_app"}
+UI = {"serve", "views", "bench"}
 
 
 def module_name(path: Path) -> str:
@@ -119,3 +112,26 @@ def test_only_the_ui_imports_gradio():
         module_name(p) for p in PACKAGE.rglob("*.py") if any(m.split(".")[0] == "gradio" for m in imports(p))
     }
     assert users and all(top(name) in UI for name in users), users
+
+
+def test_the_views_tabs_import_no_torch():
+    """A tab lays out and wires; its numbers come from ddpm (tensors only pass through it)."""
+    tabs = [n for n in graph() if n.startswith("ddpm.views") and not n.startswith("ddpm.views.kit")]
+    assert "ddpm.views.reverse" in tabs and "ddpm.views.lessons.many_pasts" in tabs
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    wrong = [name for name in tabs if any(m.split(".")[0] == "torch" for m in imports(files[name]))]
+    assert not wrong, wrong
+
+
+def test_the_ui_kit_imports_no_tab_and_the_serving_layer_no_view():
+    def kit(name: str) -> bool:
+        return name.startswith("ddpm.views.kit")
+
+    wrong = [
+        f"{a} -> {b}"
+        for a, targets in graph().items()
+        for b in targets
+        if (kit(a) and b.startswith("ddpm.views.") and not kit(b))
+        or (a.startswith("ddpm.serve") and b.startswith("ddpm.views"))
+    ]
+    assert not wrong, wrong

@@ -55,8 +55,9 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     data = {"ddpm/assets/digits.npz", "ddpm/bundled/config.json", "ddpm/bundled/model.safetensors"}
     data |= {"ddpm/bundled/classifier/config.json", "ddpm/bundled/classifier/model.safetensors"}
     data |= {"ddpm/bundled/conditional/config.json", "ddpm/bundled/conditional/model.safetensors"}
-    players = ("common.js", "forward_player.js", "chain_player.js", "players.css")  # views/players.py's
-    data |= {f"ddpm/views/js/{name}" for name in players}
+    static = ("common.js", "forward_player.js", "chain_player.js", "page.js", "app.css", "lecture.css")
+    static += ("players.css",)
+    data |= {f"ddpm/views/kit/static/{name}" for name in static}  # views/kit/style.py's and players.py's
     assert data <= names, sorted(data - names)
     assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)
 
@@ -71,7 +72,7 @@ def test_the_installed_package_imports_and_loads_its_checkpoints_from_another_fo
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     script = (
-        "import ddpm, ddpm.views, ddpm.teaching.reverse, ddpm.views.reverse\n"
+        "import ddpm, ddpm.views, ddpm.teaching.reverse, ddpm.views.reverse, ddpm.views.tabs, ddpm.serve\n"
         "from ddpm import checkpoint, classifier\n"
         "from ddpm.views.digits import default_digit\n"
         "model, diffusion = checkpoint.load()\n"

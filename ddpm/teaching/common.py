@@ -11,6 +11,7 @@ import torch
 
 from ..diffusion import GaussianDiffusion
 from ..sampling import draw_noise
+from ..seeding import generator, randn
 
 
 def check_paper_t(diffusion: GaussianDiffusion, t: int, minimum: int = 0) -> int:
@@ -34,7 +35,7 @@ def paper_index(t: int, batch: int, device: torch.device | str = "cpu") -> torch
 
 def seeded_noise(shape: tuple[int, ...], seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """ε ~ N(0, I) of ``shape`` from a CPU generator seeded with ``seed`` (the same on every device)."""
-    return torch.randn(shape, generator=torch.Generator().manual_seed(int(seed))).to(device)
+    return randn(shape, generator(seed), device)
 
 
 def seeded_start(
@@ -52,7 +53,7 @@ def seeded_start(
 
 def chain_noise(num_steps: int, x0: torch.Tensor, seed: int) -> torch.Tensor:
     """The z of each step of a chain started with ``seed``: [num_steps, B, C, H, W], from seed + 1."""
-    return draw_noise(num_steps, x0.shape, torch.Generator().manual_seed(int(seed) + 1)).to(x0.device)
+    return draw_noise(num_steps, x0.shape, generator(int(seed) + 1), x0.device)
 
 
 def rms(x: torch.Tensor, y: torch.Tensor | None = None) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from ..choices import Model, Parameterization, VarianceType
@@ -48,3 +50,30 @@ def bound_terms(
         variance=variance,
         generator=torch.Generator().manual_seed(seed),
     )
+
+
+class BoundLesson(NamedTuple):
+    """The bound of a digit and its two contrasts, term by term (see :func:`bound_terms`)."""
+
+    images: dict[str, torch.Tensor]  # "digit", "noisy digit", "random pixels": each [1, C, H, W]
+    bound: BitsPerDim  # with the model's own σ² (rows in the order of ``images``)
+    fixed: BitsPerDim | None  # a learned-σ² model's bound with σ² = β̃_t instead (same x_t); else None
+
+
+def bound_lesson(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    x0: torch.Tensor,
+    seed: int = 0,
+    parameterization: Parameterization = "eps",
+    variance: VarianceType = "fixed_small",
+) -> BoundLesson:
+    """:func:`bound_terms` of x0 [1, C, H, W] and its :func:`contrast_images`. A model that learned
+    its variance is scored with it and, beside that, with σ² fixed at β̃_t: the same network's
+    means and the same x_t, so the gap is what learning σ² buys."""
+    images = contrast_images(x0, int(seed))
+    batch = torch.cat(list(images.values()))
+    bound = bound_terms(diffusion, model, batch, int(seed), parameterization, variance)
+    learned = variance == "learned_range"
+    fixed = bound_terms(diffusion, model, batch, int(seed), parameterization) if learned else None
+    return BoundLesson(images, bound, fixed)

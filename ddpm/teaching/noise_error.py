@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ..choices import Model, Parameterization
 from ..diffusion import GaussianDiffusion
+from ..images import to_model_range
 from .common import paper_index
 
 
@@ -56,3 +58,17 @@ def noise_prediction_error(
         mse.append(float((pred - noise).pow(2).mean()))
     errors = torch.tensor(mse, dtype=torch.float64)
     return NoiseError(times, errors, float(errors.mean()))
+
+
+def digits_noise_error(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    digits: np.ndarray | torch.Tensor,
+    steps: int = 50,
+    seed: int = 0,
+    parameterization: Parameterization = "eps",
+    device: torch.device | str = "cpu",
+) -> NoiseError:
+    """:func:`noise_prediction_error` on uint8 digits [N, 28, 28] (0 = background), on ``device``."""
+    x0 = to_model_range(digits)[:, None].to(device)
+    return noise_prediction_error(diffusion, model, x0, steps, seed, parameterization)

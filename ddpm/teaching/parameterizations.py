@@ -9,7 +9,7 @@ import torch
 from ..choices import PARAMETERIZATIONS, Model, Parameterization, VarianceType
 from ..diffusion import GaussianDiffusion, StepOutput
 from ..sampling import chain_loop, final_sample
-from .common import chain_noise, check_paper_t, paper_index, seeded_noise, seeded_start
+from .common import chain_noise, check_paper_t, paper_index, rms, seeded_noise, seeded_start
 
 
 class Reading(NamedTuple):
@@ -88,3 +88,27 @@ def variance_chains(
     x = torch.cat([x_t, x_t])
     ends = final_sample(chain_loop(x, range(t - 1, -1, -1), step, torch.cat([z, z], dim=1))).split(batch)
     return dict(zip(variances, ends, strict=True))
+
+
+class ParameterizationLesson(NamedTuple):
+    """Everything the parameterizations lesson shows for one digit, t and seed."""
+
+    view: ParameterizationView  # the one network evaluation, read three ways, and one step each σ²
+    chains: dict[VarianceType, torch.Tensor]  # the whole learned chain's x_0 with each σ² [B, C, H, W]
+    parameterization: str  # what the model was trained to predict: the reading that makes sense
+    x0_errors: dict[str, float]  # RMS over pixels of x̂_0 − x_0 for each reading ("eps", "x0", "v")
+    chain_gap: float  # RMS over pixels between the two chains' x_0 (σ² = β̃_t against β_t, same z)
+
+
+def parameterization_lesson(
+    diffusion: GaussianDiffusion, model: Model, x0: torch.Tensor, t: int, seed: int = 0
+) -> ParameterizationLesson:
+    """:func:`parameterization_view` and :func:`variance_chains` (read as the model's own
+    parameterization) from the same x_t, and the RMS errors that compare them."""
+    own = getattr(getattr(model, "config", None), "parameterization", "eps")
+    view = parameterization_view(diffusion, model, x0, t, seed)
+    chains = variance_chains(diffusion, model, x0, t, seed, own)
+    errors = {name: rms(reading.pred_x0, x0) for name, reading in view.readings.items()}
+    return ParameterizationLesson(
+        view, chains, own, errors, rms(chains["fixed_small"], chains["fixed_large"])
+    )

@@ -11,7 +11,9 @@ from ..classifier import DigitClassifier, predict
 from ..diffusion import GaussianDiffusion
 from ..guidance import Conditioned
 from ..sampling import final_sample, p_sample_loop_progressive
+from ..seeding import generator
 from .common import check_paper_t, seeded_start
+from .readout import read_class
 
 MAX_PASTS = 256
 
@@ -42,7 +44,7 @@ def many_pasts(
     loop = p_sample_loop_progressive(
         diffusion, model, x_t=x_t.expand(k, -1, -1, -1).contiguous(), t_start=t - 1,
         parameterization=parameterization, variance=variance,
-        generator=torch.Generator(x0.device).manual_seed(int(seed) + 1),
+        generator=generator(int(seed) + 1),
     )  # fmt: skip
     return x_t, final_sample(loop)
 
@@ -71,3 +73,41 @@ def judge_pasts(classifier: DigitClassifier, x0: torch.Tensor, pasts: torch.Tens
         float((classes == own_class).float().mean()),
         len(set(classes.tolist())),
     )
+
+
+class PastsLesson(NamedTuple):
+    """What the many-pasts lesson shows: one x_t, its K learned pasts and the classifier's verdict."""
+
+    x_t: torch.Tensor  # [1, C, H, W]
+    pasts: torch.Tensor  # [K, C, H, W]
+    verdict: PastsVerdict
+    label: int | None  # the class every chain was told (the classifier's reading of x_0), or None
+
+
+def pasts_lesson(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    classifier: DigitClassifier,
+    x0: torch.Tensor,
+    t: int,
+    k: int,
+    seed: int = 0,
+    told_class: bool = False,
+    max_k: int = MAX_PASTS,
+) -> PastsLesson:
+    """:func:`many_pasts` with the model's own parameterization and variance, judged by the
+    classifier. With ``told_class`` every chain of a class-conditional model is told the digit's
+    class as the classifier reads x_0 (the digit may be an upload or a drawing).
+
+    Raises:
+        ValueError: naming K unless 1 ≤ K ≤ ``max_k``; as :func:`many_pasts` for t and the model.
+    """
+    k = int(k)
+    if not 1 <= k <= max_k:
+        raise ValueError(f"the number of chains K must be between 1 and {max_k}, got {k}")
+    label = read_class(classifier, x0) if told_class else None
+    config = getattr(model, "config", None)
+    parameterization = getattr(config, "parameterization", "eps")
+    variance = getattr(config, "variance", "fixed_small")
+    x_t, pasts = many_pasts(diffusion, model, x0, t, k, seed, parameterization, variance, label)
+    return PastsLesson(x_t, pasts, judge_pasts(classifier, x0, pasts), label)

@@ -10,6 +10,9 @@ import torch
 
 from ..classifier import DigitClassifier, predict
 
+ReadoutPoints = list[tuple[int, torch.Tensor]]
+"""A read-out along a chain: (the paper's t, p(class | x̂_0) [10] on the CPU), t descending."""
+
 READOUT_POINTS = 200
 """About how many t of a chain the classifier reads."""
 
@@ -29,3 +32,8 @@ def read_class(classifier: DigitClassifier, x: torch.Tensor) -> int:
     """The class the classifier reads one image x [1, 1, 28, 28] as: what "the digit's class" means
     when a view tells a conditional model the class of a digit that may be an upload or a drawing."""
     return int(class_probabilities(classifier, x).argmax())
+
+
+def class_label(classifier: DigitClassifier, x: torch.Tensor) -> torch.Tensor:
+    """:func:`read_class` as the label a class-conditional model is told: LongTensor [1] on x's device."""
+    return torch.tensor([read_class(classifier, x)], device=x.device)

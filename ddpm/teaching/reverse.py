@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ..choices import Model, Parameterization, VarianceType
+from ..classifier import DigitClassifier
 from ..diffusion import GaussianDiffusion, StepOutput
 from ..guidance import require_labels
 from ..sampling import SampleStep, chain_loop, split_step
 from .common import chain_noise, check_paper_t, paper_index, rms, seeded_start
+from .readout import class_probabilities
 
 
 class StepMetrics(NamedTuple):
@@ -116,6 +119,57 @@ def compare_reverse(
         kl_sum += metrics[0].kl_bpd
         conditioned = metrics[1] if len(metrics) > 1 else None
         yield ComparisonStep(record.t + 1, exact, learned, *metrics[0], kl_sum, conditioned)
+
+
+Panel = dict[str, tuple[np.ndarray, np.ndarray]]
+"""One plot panel's curves: name -> (the paper's t [S], values [S])."""
+
+
+def comparison_curves(steps: list[ComparisonStep]) -> tuple[Panel, Panel, Panel]:
+    """The three panels of a comparison's steps so far: KL per step in bits/dim (t ≥ 2 only: at
+    t = 1 the term is the decoder's −log p_θ(x_0 | x_1), not a KL), ‖μ̃_t − μ_θ‖ and ‖x̂_0 − x_0‖
+    (RMS per pixel). One curve each ("KL", "RMS") or, for a comparison told the class, two each
+    ("… without y" and "… told y", the latter from :attr:`ComparisonStep.conditioned`)."""
+    series = [("", [(s.t, s.kl_bpd, s.mean_gap, s.x0_error) for s in steps])]
+    if steps and steps[0].conditioned is not None:
+        series = [("without y", series[0][1]), ("told y", [(s.t, *s.conditioned) for s in steps])]
+    kl: Panel = {}
+    mean: Panel = {}
+    x0: Panel = {}
+    for name, rows in series:
+        table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+        ts = table[:, 0]
+        kl[f"KL {name}".strip()] = (ts[ts > 1], table[ts > 1, 1])
+        mean[name or "RMS"] = (ts, table[:, 2])
+        x0[name or "RMS"] = (ts, table[:, 3])
+    return kl, mean, x0
+
+
+class ChainEnds(NamedTuple):
+    """The classifier's reading of where both chains ended: the exact one returns x_0 itself."""
+
+    exact: torch.Tensor  # p(class | x_0) [10]
+    learned: torch.Tensor  # p(class | the learned chain's x_0) [10]
+
+    @property
+    def exact_class(self) -> int:
+        return int(self.exact.argmax())
+
+    @property
+    def learned_class(self) -> int:
+        return int(self.learned.argmax())
+
+    @property
+    def landed_elsewhere(self) -> bool:
+        """Whether the learned chain ended on another digit than the one it started from: expected
+        from a large t, where so little of the digit is left in x_t that other digits are likely
+        pasts of it too (p_θ never sees x_0; the exact chain does)."""
+        return self.exact_class != self.learned_class
+
+
+def chain_ends(classifier: DigitClassifier, x0: torch.Tensor, learned_x0: torch.Tensor) -> ChainEnds:
+    """Read the digit x0 and the learned chain's end, each [1, 1, 28, 28] in [−1, 1]."""
+    return ChainEnds(class_probabilities(classifier, x0), class_probabilities(classifier, learned_x0))
 
 
 def filmstrip_times(T: int) -> list[int]:

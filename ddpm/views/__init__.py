@@ -1,4 +1,8 @@
-"""The Gradio UI: one module per view, each exposing a function that builds its tab.
+"""The Gradio UI: tabs that only lay out and wire; every number they show comes from ``ddpm``.
 
-Only this subpackage and ``app.py`` import gradio; every number and image comes from ``ddpm``.
+:mod:`.tabs` is the one list of the app's tabs. The main views are :mod:`.forward`,
+:mod:`.reverse` and :mod:`.generate`; the lessons are in :mod:`.lessons`; :mod:`.digits` is the
+digit picker every view reads and :mod:`.lecture` the deep links, presets and large layout.
+:mod:`.kit` holds what they are built from (widgets, plots, players, styles). How the handlers are
+served (one thread for the network, shared results, queues) is :mod:`ddpm.serve`.
 """

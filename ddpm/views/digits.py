@@ -13,9 +13,9 @@ import numpy as np
 
 from ..data import preprocess_digit
 from ..images import upscale
-from .compute import on_compute_thread
-from .runtime import digits
-from .widgets import SCALE, user_errors
+from ..serve.handlers import endpoint
+from ..serve.runtime import digits
+from .kit.widgets import SCALE
 
 DEFAULT_CLASS = 7  # the first bundled "7" is the default digit everywhere (and in the API)
 
@@ -46,15 +46,14 @@ def bundled_of_class(digit_class: int, which: int) -> np.ndarray:
     return bundled(int(of_class[int(which) % len(of_class)]))
 
 
-@user_errors
+@endpoint(compute_thread=False)
 def pick(digit_class: int, which: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The ``which``-th bundled digit of a class (cycling), and the next ``which`` to use."""
     digit = bundled_of_class(digit_class, int(which))
     return digit, preview_of(digit), int(which) + 1
 
 
-@user_errors
-@on_compute_thread
+@endpoint()
 def from_upload(image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if image is None:
         raise ValueError("no image was uploaded")
@@ -62,8 +61,7 @@ def from_upload(image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     return digit, preview_of(digit)
 
 
-@user_errors
-@on_compute_thread
+@endpoint()
 def from_drawing(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
     composite = None if value is None else value.get("composite")
     if composite is None:
@@ -77,11 +75,7 @@ class Picker(NamedTuple):
     digit_class: gr.Radio
     which: gr.State  # how many of the class were shown: the next "another one" takes this index
     preview: gr.Image
-    row: gr.Row  # the whole picker: hidden on the views that use no digit
-
-
-USES_DIGIT = ("forward", "reverse", "schedules", "parameterizations", "bits-per-dim", "many-pasts")
-"""The views that read the chosen digit; the picker is hidden on the others."""
+    row: gr.Row  # the whole picker: hidden on the views that use no digit (ddpm.views.tabs)
 
 
 def build_digit_picker() -> Picker:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from typing import NamedTuple
 
 import gradio as gr
 import numpy as np
 from gradio.data_classes import ImageData
 
+from ..images import digit_tensor
+from ..serve.handlers import endpoint
+from ..serve.runtime import checkpoint_path, diffusion_cpu
 from ..teaching.common import seeded_noise
 from ..teaching.forward import ScheduleValues, forward_view
-from .players import forward_player, forward_value
-from .plots import schedule_plot
-from .runtime import checkpoint_path, diffusion_cpu
-from .widgets import LATEX, digit_tensor, inline_frames, inline_png_bytes, show, show_noise, user_errors
+from .kit import players
+from .kit.plots import schedule_plot
+from .kit.tab import Tab
+from .kit.widgets import LATEX, inline_frames, inline_png_bytes, seed_field, show, show_noise
 
 EQUATION = r"""
 $$x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\qquad
@@ -40,12 +43,12 @@ def values_markdown(r: ScheduleValues) -> str:
     )
 
 
-@user_errors
+@endpoint(compute_thread=False)  # no network: it must not wait behind a chain
 def forward(digit: np.ndarray, t: int, seed: int):
     """x_t, x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, the schedule's values and its plot at the paper's t.
 
     The ``/forward`` endpoint for API clients; the page draws the same in the browser
-    (:func:`.players.forward_player`) and never calls it.
+    (:func:`.kit.players.forward_player`) and never calls it.
     """
     diffusion = diffusion_cpu()
     x0 = digit_tensor(digit)
@@ -68,6 +71,10 @@ def _plot(path: str, t: int) -> ImageData:
     return inline_png_bytes(schedule_plot(diffusion_cpu()).png_at(t))
 
 
+forward_value = endpoint(compute_thread=False)(players.forward_value)
+"""The forward player's x_0 and ε for a digit and a seed (:func:`.kit.players.forward_value`)."""
+
+
 def api_outputs() -> list:
     """Hidden outputs of ``/forward``: its images travel inline, as PNG data URLs (no file each)."""
     images = [inline_frames(gr.Image(label=label, format="png", visible=False)) for label in
@@ -77,44 +84,32 @@ def api_outputs() -> list:
     return [*images, table, plot]
 
 
-def build_forward_tab(digit: gr.State) -> tuple[Callable, list, list]:
-    """The tab; returns (handler, inputs, outputs) that refresh its player, for the app's page load.
+class Parts(NamedTuple):
+    t: gr.Slider
+    seed: gr.Number
+    player: gr.HTML  # refreshed with :data:`forward_value` of (digit, seed) when either changes
 
-    The slider drives the player in the page (no request per tick); the server sends the player a
-    digit's x_0 and ε when the digit or the seed changes.
+
+def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
+    """The tab (``tab``: its entry in :mod:`.tabs`). The slider drives the player in the page (no
+    request per tick); the server sends the player a digit's x_0 and ε when the digit or the seed
+    changes (and on page load: the app calls :data:`forward_value` for :attr:`Parts.player`).
     """
     diffusion = diffusion_cpu()
     T = diffusion.num_timesteps
-    with gr.Tab("1 · Forward: adding noise", id="forward"):
-        with gr.Row():
-            t = gr.Slider(
-                0,
-                T,
-                value=T // 4,
-                step=1,
-                label="t (0 = clean digit)",
-                scale=4,
-                elem_id="forward-t",
-                elem_classes=["timestep"],
-            )
-            seed = gr.Number(
-                0,
-                precision=0,
-                label="Noise seed",
-                minimum=0,
-                maximum=2**31 - 1,
-                scale=1,
-                elem_id="forward-seed",
-            )
-            new_noise = gr.Button("New noise", scale=1)
-        player = forward_player(t, forward_value(digit.value, 0), diffusion, elem_id="forward-player")
-        gr.Markdown(EQUATION, latex_delimiters=LATEX)
-        api = gr.Button(visible=False)
-        outputs = api_outputs()
+    with gr.Row():
+        t = gr.Slider(0, T, value=T // 4, step=1, label="t (0 = clean digit)", scale=4, elem_id="forward-t",
+                      elem_classes=["timestep"])  # fmt: skip
+        seed = seed_field("Noise seed", scale=1, elem_id="forward-seed")
+        new_noise = gr.Button("New noise", scale=1)
+    player = players.forward_player(t, players.forward_value(digit.value, 0), diffusion, elem_id="forward-player")
+    gr.Markdown(EQUATION, latex_delimiters=LATEX)
+    api = gr.Button(visible=False)
+    outputs = api_outputs()
     api.click(forward, [digit, t, seed], outputs, api_name="forward")
     # a new ε or x_0 for the player: typed, "New noise", a preset or a link (all change the seed)
     refresh = {"api_visibility": "private", "show_progress": "hidden", "trigger_mode": "always_last"}
     seed.change(forward_value, [digit, seed], player, **refresh)
     digit.change(forward_value, [digit, seed], player, **refresh)
     new_noise.click(None, seed, seed, js="(s) => Number(s) + 1")
-    return forward_value, [digit, seed], [player]
+    return Parts(t, seed, player)

@@ -5,38 +5,37 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 import numpy as np
-import torch
 
-from ..choices import SAMPLERS, check_choice
-from ..guidance import ALL, DEFAULT_DIGIT, DIGIT_REQUESTS, MAX_GUIDANCE, NONE, PRIOR, default_guidance
+from .. import seeding
+from ..guidance import ALL, DEFAULT_DIGIT, MAX_GUIDANCE, NONE, PRIOR, default_guidance
 from ..images import save_gif
-from ..inference import DPM_SOLVER_STEPS, generation_labels, sample_loop
-from . import compute
-from .players import chain_player, chain_value
-from .plots import filmstrip
-from .results import shared_stream
-from .runtime import diffusion_cpu, gpu, model_config, model_fingerprint, runtime
-from .serving import WATCHERS
-from .stream import paced
-from .widgets import (
+from ..inference import DPM_SOLVER_STEPS, generation_labels, generation_request, sample_loop
+from ..serve import compute
+from ..serve.handlers import endpoint, first_outputs
+from ..serve.runtime import diffusion_cpu, model_config, model_fingerprint, runtime
+from ..serve.settings import WATCHERS
+from ..serve.stream import paced
+from .kit.encode import save_pngs
+from .kit.players import chain_player, chain_value
+from .kit.plots import filmstrip
+from .kit.tab import Tab
+from .kit.widgets import (
     LATEX,
     QUIET,
-    first_outputs,
     inline_frames,
     progress_bar,
     run_chain,
-    save_pngs,
+    seed_field,
     show,
     show_grid,
-    user_errors,
     waiting_status,
 )
 
 MAX_DIGITS = 64
-RUNNING = {"generate": 0}  # chains computing in this process (the tests watch Stop end them)
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 FINAL_WIDTH = 640
@@ -69,21 +68,6 @@ conditional model, a larger $w$ gives clearer, less varied digits. Choosing a di
 """
 
 
-def check_request(n: int, sampler: str, steps: int, eta: float, T: int) -> tuple[int, str, int | None, float]:
-    """Server-side limits, whatever the client sends (η is used by DDIM only)."""
-    check_choice("sampler", sampler, SAMPLERS)
-    n, steps = int(n), int(steps)
-    if not 1 <= n <= MAX_DIGITS:
-        raise ValueError(f"number of digits must be between 1 and {MAX_DIGITS}, got {n}")
-    if sampler == "ddim" and not 1 <= steps <= T:
-        raise ValueError(f"DDIM steps must be between 1 and T = {T}, got {steps}")
-    if sampler == "dpm-solver" and not 1 <= steps < T:
-        raise ValueError(f"DPM-Solver steps must be between 1 and T − 1 = {T - 1}, got {steps}")
-    if not 0.0 <= float(eta) <= 1.0:
-        raise ValueError(f"η must be between 0 and 1, got {eta}")
-    return n, sampler, (None if sampler == "ddpm" else steps), (float(eta) if sampler == "ddim" else 0.0)
-
-
 def describe(digit: str, guidance: float) -> tuple[str, str]:
     """The status line's words and the file names' tag for a request (``digit`` of DIGIT_REQUESTS)."""
     w = f"w = {guidance:g}"
@@ -103,24 +87,22 @@ def _waiting(position: int, seconds: float) -> tuple:
     return (gr.skip(), gr.skip(), waiting_status(position, seconds), gr.skip(), gr.skip(), gr.skip())
 
 
-@shared_stream("generate", model_fingerprint, _waiting)
-@gpu(duration=90)
+@endpoint("generate", model=model_fingerprint, gpu_seconds=90, waiting=_waiting)
 def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = DEFAULT_DIGIT,
                     guidance: float | None = None):  # fmt: skip
     """Stream a generation; ``digit`` is a request of :mod:`ddpm.guidance` (``"prior"``, ``"all"``,
     ``"none"`` or 0 … 9) and ``guidance`` the weight w (None: the request's default). The labels
     are drawn from ``seed`` as :func:`ddpm.inference.generate` draws them, so a seed gives the same
-    digits here and in ``python -m ddpm.sample``. Computed once for everyone who asks for the same
-    one (:mod:`.results`)."""
+    digits here and in ``python -m ddpm.sample``, on every device (:mod:`ddpm.seeding`). Computed
+    once for everyone who asks for the same one (:mod:`ddpm.serve.results`)."""
     rt = runtime()
-    n, sampler, steps, eta = check_request(n, sampler, steps, eta, rt.diffusion.num_timesteps)
-    check_choice("digit", str(digit), DIGIT_REQUESTS)
+    n, sampler, steps, eta = generation_request(n, sampler, steps, eta, rt.diffusion.num_timesteps, MAX_DIGITS)
     yield from _generate(rt, n, sampler, steps, eta, int(seed), str(digit), guidance)
 
 
-generate = user_errors(first_outputs(shared_generate, API_OUTPUTS))
+generate = first_outputs(shared_generate, API_OUTPUTS)
 """/generate for API clients: :func:`shared_generate`'s frames without the player's data."""
-generate_in_page = user_errors(shared_generate)
+generate_in_page = shared_generate
 """The page's Generate: :func:`shared_generate`'s frames, the last one with the trajectory."""
 
 
@@ -130,18 +112,19 @@ def _generate(
 ):  # fmt: skip
     """Stream (x_t grid, x̂_0 grid, status, gif, filmstrip, player) while the chain runs.
 
-    Streamed grids are arrays (sent inside the stream, see :func:`.widgets.inline_frames`); the
-    final ones are PNG files, like the GIF and the filmstrip, which come with the last frame only.
+    Streamed grids are arrays (sent inside the stream, see :func:`.kit.widgets.inline_frames`);
+    the final ones are PNG files, like the GIF and the filmstrip, which come with the last frame
+    only.
 
-    The chain runs step by step on the compute thread (:func:`.stream.paced`); the page gets its
-    newest step every :data:`.stream.FRAME_SECONDS`, so a fast GPU is not slowed by the page and a
+    The chain runs step by step on the compute thread (:func:`ddpm.serve.stream.paced`); the page
+    gets its newest step every :data:`ddpm.serve.settings.FRAME_SECONDS`, so a fast GPU is not slowed by the page and a
     slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the downloads
     are the same on every machine, and so are the player's (grids at 1 pixel per pixel: the page
     scales them up).
     """
-    generator = torch.Generator(rt.device).manual_seed(seed)
+    generator = seeding.generator(seed)
     # the labels first, then the noise, from one generator: as ddpm.inference.generate draws them
-    labels, guidance = generation_labels(rt.model, digit, guidance, n, generator)
+    labels, guidance = generation_labels(rt.model, digit, guidance, n, generator, rt.device)
     start = time.perf_counter()
     asked, tag = describe(digit, guidance) if rt.model.config.num_classes else ("", "")
     gif_frames: list = []
@@ -149,25 +132,21 @@ def _generate(
     trajectory: dict[str, list[np.ndarray]] = {"xₜ": [], "x̂₀": []}
     times: list[int] = []  # the paper's t of each kept frame (0: the finished digits)
 
-    def chain():
-        RUNNING["generate"] += 1
-        try:
-            every = None
-            loop = sample_loop(
-                rt.model, rt.diffusion, n, sampler, steps, eta, generator, labels=labels, guidance=guidance
-            )
-            for step in loop:
-                every = every or max(1, step.num_steps // GIF_FRAMES)
-                done = step.index + 1
-                if step.index == 0 or done % every == 0 or done == step.num_steps:
-                    gif_frames.append(show_grid(step.x_prev, max_width=320))
-                    first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
-                    trajectory["xₜ"].append(show_grid(step.x_prev, max_width=0))
-                    trajectory["x̂₀"].append(show_grid(step.pred_x0, max_width=0))
-                    times.append(step.t_prev + 1)
-                yield step
-        finally:  # also when Stop ends the stream
-            RUNNING["generate"] -= 1
+    def chain():  # on its own thread, each step on the compute thread (serve.stream.paced)
+        every = None
+        loop = sample_loop(
+            rt.model, rt.diffusion, n, sampler, steps, eta, generator, labels=labels, guidance=guidance
+        )
+        for step in loop:
+            every = every or max(1, step.num_steps // GIF_FRAMES)
+            done = step.index + 1
+            if step.index == 0 or done % every == 0 or done == step.num_steps:
+                gif_frames.append(show_grid(step.x_prev, max_width=320))
+                first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
+                trajectory["xₜ"].append(show_grid(step.x_prev, max_width=0))
+                trajectory["x̂₀"].append(show_grid(step.pred_x0, max_width=0))
+                times.append(step.t_prev + 1)
+            yield step
 
     for step, last in paced(chain()):
         if last:
@@ -212,74 +191,72 @@ def sampler_controls(sampler: str) -> list:
     return [gr.Slider(interactive=sampler != "ddpm"), gr.Slider(interactive=sampler == "ddim")]
 
 
-def build_generate_tab() -> None:
+class Parts(NamedTuple):
+    sampler: gr.Radio
+    seed: gr.Number
+
+
+def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
+    """The tab: a generation streamed (x_t and x̂_0), then its player, GIF and filmstrip. It makes
+    its own digits: the picker's ``digit`` is not read."""
     T = diffusion_cpu().num_timesteps
-    with gr.Tab("3 · Generate", id="generate"):
-        with gr.Row():
-            n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits", min_width=120)
-            sampler = gr.Radio(
-                SAMPLER_CHOICES,
-                value=DEFAULT_SAMPLER,
-                label="Sampler",
-                elem_id="generate-sampler",
-                min_width=300,
-            )
-            # S takes part for DDIM and DPM-Solver, η for DDIM only
-            steps = gr.Slider(1, T, value=DPM_SOLVER_STEPS, step=1, label="Steps S",
-                              elem_id="generate-steps", interactive=DEFAULT_SAMPLER != "ddpm")  # fmt: skip
-            eta = gr.Slider(
-                0.0, 1.0, value=0.0, step=0.05, label="DDIM η", elem_id="generate-eta", interactive=False
-            )
-            # the digit and guidance share the first row, so the images stay on the first screen
-            conditional = model_config().num_classes > 0
-            digit = gr.Dropdown(DIGIT_CHOICES, value=DEFAULT_DIGIT, label="Ask for a digit", elem_id="generate-digit",
-                                interactive=conditional, visible=conditional, min_width=130)  # fmt: skip
-            guidance = gr.Slider(0.0, MAX_GUIDANCE, value=default_guidance(DEFAULT_DIGIT), step=0.25, label="Guidance w",
-                                 elem_id="generate-guidance", interactive=conditional, visible=conditional,
-                                 min_width=130)  # fmt: skip
-            seed = gr.Number(
-                0,
-                precision=0,
-                label="Seed",
-                minimum=0,
-                maximum=2**31 - 1,
-                elem_id="generate-seed",
-                min_width=100,
-            )
-            with gr.Column(min_width=140):
-                run = gr.Button("Generate", variant="primary", elem_id="generate-run")
-                stop = gr.Button("Stop", variant="stop", size="sm")
-        status = gr.Markdown(elem_id="generate-status")
-        with gr.Row(equal_height=True, elem_id="generate-images"):  # the streamed frames (app.CSS)
-            x_t = inline_frames(gr.Image(
-                label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
-                elem_id="generate-xt",
-            ))  # fmt: skip
-            x0_hat = inline_frames(gr.Image(
-                label="x̂₀ (the model's current guess)", format="png", interactive=False,
-                buttons=["download", "fullscreen"], height=400, elem_id="generate-x0hat",
-            ))  # fmt: skip
-        player = chain_player(
-            "generate-player", hint=f"When the generation has run, {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
-            height=320,
-        )  # fmt: skip
-        with gr.Row():
-            gif_view = gr.Image(label="The trajectory, animated", type="filepath", interactive=False,
-                                buttons=["fullscreen"], height=240, elem_id="generate-gif")  # fmt: skip
-            with gr.Column():
-                gif = gr.File(label="Animated GIF of the trajectory")
-                strip = gr.File(label="Filmstrip of the first digit (PNG)")
-        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
-        gr.Markdown(
-            GUIDANCE_EXPLAIN, latex_delimiters=LATEX, visible=conditional
-        )  # below the images: the first screen shows them
-        api = gr.Button(visible=False)  # /generate's trigger, for API clients
-        # API clients that send no w get the request's default, as in the CLI (the page's slider
-        # always holds a number: choosing a digit sets it to that default)
-        api_guidance = gr.Number(None, visible=False, label="guidance w (none: the request's default)")
+    with gr.Row():
+        n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits", min_width=120)
+        sampler = gr.Radio(
+            SAMPLER_CHOICES,
+            value=DEFAULT_SAMPLER,
+            label="Sampler",
+            elem_id="generate-sampler",
+            min_width=300,
+        )
+        # S takes part for DDIM and DPM-Solver, η for DDIM only
+        steps = gr.Slider(1, T, value=DPM_SOLVER_STEPS, step=1, label="Steps S",
+                          elem_id="generate-steps", interactive=DEFAULT_SAMPLER != "ddpm")  # fmt: skip
+        eta = gr.Slider(
+            0.0, 1.0, value=0.0, step=0.05, label="DDIM η", elem_id="generate-eta", interactive=False
+        )
+        # the digit and guidance share the first row, so the images stay on the first screen
+        conditional = model_config().num_classes > 0
+        digit = gr.Dropdown(DIGIT_CHOICES, value=DEFAULT_DIGIT, label="Ask for a digit", elem_id="generate-digit",
+                            interactive=conditional, visible=conditional, min_width=130)  # fmt: skip
+        guidance = gr.Slider(0.0, MAX_GUIDANCE, value=default_guidance(DEFAULT_DIGIT), step=0.25, label="Guidance w",
+                             elem_id="generate-guidance", interactive=conditional, visible=conditional,
+                             min_width=130)  # fmt: skip
+        seed = seed_field(elem_id="generate-seed", min_width=100)
+        with gr.Column(min_width=140):
+            run = tab.run_button()
+            stop = gr.Button("Stop", variant="stop", size="sm")
+    status = gr.Markdown(elem_id="generate-status")
+    with gr.Row(equal_height=True, elem_id="generate-images"):  # the streamed frames (static/app.css)
+        x_t = inline_frames(gr.Image(
+            label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
+            elem_id="generate-xt",
+        ))  # fmt: skip
+        x0_hat = inline_frames(gr.Image(
+            label="x̂₀ (the model's current guess)", format="png", interactive=False,
+            buttons=["download", "fullscreen"], height=400, elem_id="generate-x0hat",
+        ))  # fmt: skip
+    player = chain_player(
+        "generate-player", hint=f"When the generation has run, {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
+        height=320,
+    )  # fmt: skip
+    with gr.Row():
+        gif_view = gr.Image(label="The trajectory, animated", type="filepath", interactive=False,
+                            buttons=["fullscreen"], height=240, elem_id="generate-gif")  # fmt: skip
+        with gr.Column():
+            gif = gr.File(label="Animated GIF of the trajectory")
+            strip = gr.File(label="Filmstrip of the first digit (PNG)")
+    gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+    gr.Markdown(
+        GUIDANCE_EXPLAIN, latex_delimiters=LATEX, visible=conditional
+    )  # below the images: the first screen shows them
+    api = gr.Button(visible=False)  # /generate's trigger, for API clients
+    # API clients that send no w get the request's default, as in the CLI (the page's slider
+    # always holds a number: choosing a digit sets it to that default)
+    api_guidance = gr.Number(None, visible=False, label="guidance w (none: the request's default)")
     inputs = [n, sampler, steps, eta, seed, digit, guidance]
     outputs = [x_t, x0_hat, status, gif, strip]
-    # the status shows the progress (see widgets.progress_bar)
+    # the status shows the progress (see kit.widgets.progress_bar)
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     sampler.change(sampler_controls, sampler, [steps, eta], **QUIET)
     digit.change(lambda d: gr.Slider(value=default_guidance(d)), digit, guidance, **QUIET)
@@ -287,3 +264,4 @@ def build_generate_tab() -> None:
     gif.change(lambda path: path, gif, gif_view, **QUIET)  # the GIF plays in the page
     api.click(generate, [*inputs[:-1], api_guidance], outputs, api_name="generate", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
+    return Parts(sampler, seed)

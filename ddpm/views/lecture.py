@@ -2,8 +2,9 @@
 
 A link such as ``/?view=reverse&digit=7&t=500&seed=3`` opens the app on that view with that digit,
 timestep and seed (read on page load; ``lecture=1`` also switches the large layout on). "Copy link"
-makes such a link for what is on screen. Nothing is fetched from the internet: the fonts are the
-theme's local ones and the few lines of JavaScript below are inline.
+makes such a link for what is on screen. The views, their Run buttons and which of them read the
+digit come from the one list of tabs (:mod:`.tabs`); the large layout's CSS and the keyboard's
+JavaScript are in the kit (:mod:`.kit.style`).
 """
 
 from __future__ import annotations
@@ -15,20 +16,15 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import gradio as gr
 
 from ..choices import SAMPLERS, check_choice
-from .digits import USES_DIGIT, Picker, bundled_of_class, preview_of
-from .runtime import diffusion_cpu
-from .widgets import QUIET
+from ..serve.runtime import diffusion_cpu
+from . import tabs
+from .digits import Picker, bundled_of_class, preview_of
+from .kit.widgets import MAX_SEED, QUIET
 
-MAIN_VIEWS = ("forward", "reverse", "generate")
-LESSONS = (
-    "small-steps",
-    "schedules",
-    "parameterizations",
-    "bits-per-dim",
-    "noise-error",
-    "many-pasts",
-    "readout",
-)
+MAIN_VIEWS = tuple(tab.id for tab in tabs.MAIN)
+LESSONS = tuple(tab.id for tab in tabs.LESSONS)
+USES_DIGIT = tuple(tab.id for tab in tabs.TABS.values() if tab.uses_digit)
+"""The views that read the chosen digit; the picker is hidden on the others."""
 
 
 class Link(NamedTuple):
@@ -42,14 +38,7 @@ class Link(NamedTuple):
     sampler: str | None = None
 
 
-RUN_BUTTONS = {
-    "reverse": "reverse-run",
-    "generate": "generate-run",
-    "bits-per-dim": "bpd-run",
-    "parameterizations": "parameterizations-run",
-    "many-pasts": "pasts-run",
-    "readout": "readout-run",
-}
+RUN_BUTTONS = {tab.id: tab.run_id for tab in tabs.TABS.values() if tab.run_id is not None}
 """The element id of each view's Run button: a link or a preset to the view presses it on open.
 The other views (forward, small steps, schedules, noise error) draw themselves."""
 
@@ -97,7 +86,7 @@ def parse_query(params: dict[str, str]) -> tuple[Link, list[str]]:
 
     link = Link(
         choice("view", (*MAIN_VIEWS, *LESSONS)), integer("digit", 0, 9), integer("k", 0, 99) or 0,
-        integer("t", 0, T), integer("seed", 0, 2**31 - 1), choice("sampler", SAMPLERS),
+        integer("t", 0, T), integer("seed", 0, MAX_SEED), choice("sampler", SAMPLERS),
     )  # fmt: skip
     return link, problems
 
@@ -217,55 +206,6 @@ def preset_run_js() -> str:
     return press_run_js(f"({views})[args[0]]")
 
 
-# Keyboard: ← / → step the visible timestep slider by 1 (Shift: 10) unless typing in a field.
-# ``?lecture=1`` switches the large layout on at load.
-JS = """
-() => {
-  if (new URLSearchParams(window.location.search).get("lecture") === "1") {
-    document.body.classList.add("lecture");
-  }
-  document.addEventListener("keydown", (event) => {
-    if (!["ArrowLeft", "ArrowRight"].includes(event.key)) return;
-    const tag = (event.target.tagName || "").toLowerCase();
-    if (["input", "textarea", "select"].includes(tag) || event.target.isContentEditable) return;
-    const sliders = [...document.querySelectorAll(".timestep input[type=range]")];
-    const slider = sliders.find((s) => s.offsetParent !== null);
-    if (!slider) return;
-    const step = (event.shiftKey ? 10 : 1) * (event.key === "ArrowRight" ? 1 : -1);
-    const value = Math.min(Number(slider.max), Math.max(Number(slider.min), Number(slider.value) + step));
-    slider.value = String(value);
-    slider.dispatchEvent(new Event("input", { bubbles: true }));
-    event.preventDefault();
-  });
-}
-"""
-
-FONT_FLOOR_PX = 17
-"""In the large layout no text on the page is smaller than this (a browser test checks it)."""
-
-CSS = f"""
-body.lecture #intro {{ display: none; }}  /* the room does not need the app's introduction */
-body.lecture .gradio-container {{ font-size: 125%; max-width: 100% !important; color: #000 !important; }}
-/* every piece of text at least the floor, and never smaller than the text around it: labels,
-   inputs, slider ends, buttons, tabs, tables, captions alike (maths keeps KaTeX's own sizes) */
-body.lecture .gradio-container :where(*:not(svg *):not(.katex *)) {{
-  font-size: max({FONT_FLOOR_PX}px, 1em) !important;
-}}
-body.lecture .gradio-container :where(label, button, .tab-container button, [data-testid="block-info"]) {{
-  font-weight: 600; color: #000 !important;
-}}
-body.lecture .gradio-container .prose {{ font-size: 1.2em !important; }}
-body.lecture .gradio-container .prose h1 {{ font-size: 1.6em !important; }}
-body.lecture .gradio-container .prose h2 {{ font-size: 1.4em !important; }}
-body.lecture .gradio-container .prose h3 {{ font-size: 1.2em !important; }}
-body.lecture #title h1 {{ font-size: 1.9rem !important; }}
-/* inline maths at the size of its text (KaTeX sets 1.21em) */
-body.lecture .gradio-container .katex {{ font-size: 1.05em !important; }}
-/* images and plots fill their share of the screen; plot text grows with them */
-body.lecture .gradio-container .block img {{ width: 100%; height: 100%; object-fit: contain; }}
-"""
-
-
 def build_lecture_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.Textbox, gr.Checkbox]:
     """Presets, the lecture-layout switch and "copy link", for one row of the header; returns them
     for :func:`wire`."""
@@ -279,8 +219,17 @@ def build_lecture_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.Textbox, 
     return preset, lecture, copy, link
 
 
-def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button, link: gr.Textbox) -> None:
-    """Connect links, presets, the layout switch and "copy link" (call inside ``demo``)."""
+def targets_of(built: tabs.Built, picker: Picker, lecture: gr.Checkbox) -> Targets:
+    """The components a link or a preset sets, from the tabs :func:`.tabs.build_tabs` laid out."""
+    forward, reverse, generate = (built.parts[name] for name in ("forward", "reverse", "generate"))
+    return Targets(
+        built.tabs, built.lesson_tabs, picker, forward.t, forward.seed, reverse.t, reverse.seed,
+        generate.sampler, generate.seed, gr.State("forward"), lecture,
+    )  # fmt: skip
+
+
+def wire(built: tabs.Built, targets: Targets, preset: gr.Dropdown, copy: gr.Button, link: gr.Textbox) -> None:
+    """Connect links, presets, the layout switch and "copy link" (call inside the app's Blocks)."""
     view, lecture = targets.view, targets.lecture
     lesson = gr.State(LESSONS[0])  # the lesson on screen when the lessons' tab is opened again
     row = targets.picker.row
@@ -291,13 +240,11 @@ def wire(demo: gr.Blocks, targets: Targets, preset: gr.Dropdown, copy: gr.Button
     # The tabs set the picker's visibility themselves, and view.change sets it for links and
     # presets: a State's change does not fire when the queue-less tab selects set it.
 
-    for block in list(demo.blocks.values()):
-        if isinstance(block, gr.Tab) and block.id in MAIN_VIEWS:
-            block.select(lambda v=block.id: (v, shown(v)), None, [view, row], **QUIET)
-        elif isinstance(block, gr.Tab) and block.id in LESSONS:
-            block.select(lambda v=block.id: (v, v, shown(v)), None, [view, lesson, row], **QUIET)
-        elif isinstance(block, gr.Tab) and block.id == "lessons":
-            block.select(lambda v: (v, shown(v)), lesson, [view, row], **QUIET)
+    for name in MAIN_VIEWS:
+        built.blocks[name].select(lambda v=name: (v, shown(v)), None, [view, row], **QUIET)
+    for name in LESSONS:
+        built.blocks[name].select(lambda v=name: (v, v, shown(v)), None, [view, lesson, row], **QUIET)
+    built.blocks[tabs.LESSONS_ID].select(lambda v: (v, shown(v)), lesson, [view, row], **QUIET)
     view.change(shown, view, row, **QUIET)  # a link or a preset
     outputs = targets.outputs()
     preset.input(from_preset, preset, outputs, api_visibility="private", show_progress="hidden").then(

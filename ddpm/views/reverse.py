@@ -10,20 +10,14 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
-import torch
 
-from ..teaching.readout import class_probabilities, read_class, readout_due
-from ..teaching.reverse import ComparisonStep, compare_reverse, filmstrip_times, inspect_step
-from . import compute
-from .compute import on_compute_thread
-from .players import chain_player, chain_value
-from .plots import KL_TITLE, MEAN_GAP_TITLE, X0_ERROR_TITLE, ChainCurves, class_probability_plot, filmstrip
-from .results import shared_call, shared_stream
-from .runtime import (
+from ..images import digit_tensor
+from ..serve import compute
+from ..serve.handlers import endpoint, first_outputs
+from ..serve.runtime import (
     checkpoint_path,
     classifier,
     diffusion_cpu,
-    gpu,
     model_config,
     reverse_fingerprint,
     runtime,
@@ -31,24 +25,42 @@ from .runtime import (
     unconditional_path,
     unconditional_runtime,
 )
-from .serving import WATCHERS
-from .stream import paced
-from .widgets import (
+from ..serve.settings import WATCHERS
+from ..serve.stream import paced
+from ..teaching.readout import ReadoutPoints, class_label, class_probabilities, readout_due
+from ..teaching.reverse import (
+    ChainEnds,
+    ComparisonStep,
+    chain_ends,
+    compare_reverse,
+    comparison_curves,
+    filmstrip_times,
+    inspect_step,
+)
+from .kit.encode import save_pngs
+from .kit.players import chain_player, chain_value
+from .kit.plots import (
+    KL_TITLE,
+    MEAN_GAP_TITLE,
+    X0_ERROR_TITLE,
+    ChainCurves,
+    class_probability_plot,
+    filmstrip,
+)
+from .kit.tab import Tab
+from .kit.widgets import (
     LATEX,
     NOISE_RANGE,
     PLOT_CLASS,
-    digit_tensor,
-    first_outputs,
     image,
     inline_frames,
     plot_image,
     progress_bar,
     run_chain,
-    save_pngs,
+    seed_field,
     show,
     show_noise,
     show_signed,
-    user_errors,
     waiting_status,
 )
 
@@ -103,34 +115,10 @@ IMAGES = (
 )  # inline while streaming; files at the end
 
 
-Panel = dict[str, tuple[np.ndarray, np.ndarray]]
-"""One plot panel's curves: name -> (t [S], values [S])."""
-
-
-def curves(steps: list[ComparisonStep]) -> tuple[Panel, Panel, Panel]:
-    """The three panels of the steps so far, for :class:`.plots.ChainCurves`: KL per step (bits/dim,
-    t ≥ 2), ‖μ̃_t − μ_θ‖ and ‖x̂_0 − x_0‖ (RMS per pixel). One curve each ("KL", "RMS"), or for a
-    chain told the class two ("… without y", "… told y")."""
-    series = [("", [(s.t, s.kl_bpd, s.mean_gap, s.x0_error) for s in steps])]
-    if steps and steps[0].conditioned is not None:
-        series = [("without y", series[0][1]), ("told y", [(s.t, *s.conditioned) for s in steps])]
-    kl: Panel = {}
-    mean: Panel = {}
-    x0: Panel = {}
-    for name, rows in series:
-        table = np.array(rows, dtype=np.float64).reshape(-1, 4)
-        ts = table[:, 0]
-        # t = 1 is the decoder's −log p_θ(x_0 | x_1), not a KL: it is reported in the status
-        kl[f"KL {name}".strip()] = (ts[ts > 1], table[ts > 1, 1])
-        mean[name or "RMS"] = (ts, table[:, 2])
-        x0[name or "RMS"] = (ts, table[:, 3])
-    return kl, mean, x0
-
-
 class ComparisonPlots:
     """One comparison's plots, kept for its whole chain: the read-out, drawn again only when it has a
     new point (drawn afresh for every streamed frame, it was a quarter of a shared comparison's
-    CPU), and the KL and RMS curves on their two :class:`.plots.ChainCurves` figures, moved at most
+    CPU), and the KL and RMS curves on their two :class:`.kit.plots.ChainCurves` figures, moved at most
     every :data:`CURVE_SECONDS` and at the end."""
 
     def __init__(self) -> None:
@@ -140,7 +128,7 @@ class ComparisonPlots:
         self.curves: tuple[np.ndarray, np.ndarray] | None = None
         self.drawn = -math.inf
 
-    def readout(self, readout: list[tuple[int, torch.Tensor]], T: int) -> np.ndarray:
+    def readout(self, readout: ReadoutPoints, T: int) -> np.ndarray:
         if len(readout) != self.points:  # within one comparison the read-out only grows
             self.points = len(readout)
             self.image = class_probability_plot(
@@ -157,7 +145,7 @@ class ComparisonPlots:
             self.kl = ChainCurves((KL_TITLE,), t_start)
             self.gaps = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), t_start)
         if final or self.curves is None or time.perf_counter() - self.drawn >= CURVE_SECONDS:
-            kl, mean, x0 = curves(steps)
+            kl, mean, x0 = comparison_curves(steps)
             self.curves = (self.kl.draw((kl,)), self.gaps.draw((mean, x0)))
             self.drawn = time.perf_counter()
         return self.curves
@@ -173,7 +161,7 @@ def _waiting(position: int, seconds: float) -> Frame:
 
 def network_for(told_class: bool, variance: str):
     """The runtime whose p_θ the learned chain follows: the class-conditional model when it is told
-    the class, else the unconditional network (:func:`.runtime.unconditional_path`). ValueError
+    the class, else the unconditional network (:func:`ddpm.serve.runtime.unconditional_path`). ValueError
     when ``variance`` is the learned one and that network learned none."""
     rt = runtime() if told_class else unconditional_runtime()
     if variance == LEARNED_CHOICE[1] and not rt.model.config.learn_sigma:
@@ -194,8 +182,7 @@ def which_network(told_class: bool) -> str:
     return "the null label ∅"
 
 
-@shared_stream("compare", reverse_fingerprint, _waiting)
-@gpu(duration=60)
+@endpoint("compare", model=reverse_fingerprint, gpu_seconds=60, waiting=_waiting)
 def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
     """Stream both chains from the paper's t down to 0, then a filmstrip of both and, for the
     page's player, every step of the four series (28×28 frames, t from the start down to 0).
@@ -203,27 +190,26 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
     With ``told_class`` a class-conditional model's learned chain is given the digit's class (the
     classifier's reading of x_0), and the curves show p_θ with and without it.
 
-    Streamed images are arrays, sent inside the stream (:func:`.widgets.inline_frames`); the last
-    frame's are PNG files, to download. Computed once for everyone who asks for the same chain
-    (:mod:`.results`): a repeat gets the last frame at once, a request during the run joins it.
+    Streamed images are arrays, sent inside the stream (:func:`.kit.widgets.inline_frames`); the
+    last frame's are PNG files, to download. Computed once for everyone who asks for the same chain
+    (:mod:`ddpm.serve.results`): a repeat gets the last frame at once, a request during the run joins it.
     """
     rt = network_for(bool(told_class), variance)
     x0 = digit_tensor(digit, rt.device)
-    labels = None
-    if told_class:  # compare_reverse refuses a model without labels
-        labels = torch.tensor([compute.call(read_class, classifier(), x0)], device=rt.device)
+    # compare_reverse refuses a model without labels
+    labels = compute.call(class_label, classifier(), x0) if told_class else None
     T = rt.diffusion.num_timesteps
     t, seed = int(t), int(seed)
     keep = set(filmstrip_times(T))
     strip: dict[str, list[np.ndarray]] = {"exact q": [], "learned p_θ": []}
     titles: list[str] = []
     steps: list[ComparisonStep] = []
-    readout: list[tuple[int, torch.Tensor]] = []  # (t, class probabilities [10]) of the learned x̂_0
+    readout: ReadoutPoints = []  # of the learned chain's x̂_0
     trajectory: dict[str, list[np.ndarray]] = {name: [] for name in PLAYER_SERIES}
     plots = ComparisonPlots()
     start = time.perf_counter()
 
-    def chain():  # runs in its own thread (see views.stream); keeps what the curves and strip need
+    def chain():  # runs in its own thread (see serve.stream); keeps what the curves and strip need
         for step in compare_reverse(
             rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization, labels
         ):
@@ -242,15 +228,14 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
     for last, _ in paced(chain()):
         yield _frame(last, steps, t, start, None, readout, T, labels, plots)
     # the read-out ends where the chain does, at x_0; and whether the learned chain kept the digit
-    ends = compute.call(lambda: [class_probabilities(classifier(), x) for x in (x0, last.learned.x_prev)])
-    readout.append((0, ends[1]))
-    landed = (int(ends[0].argmax()), int(ends[1].argmax()))
+    ends = compute.call(chain_ends, classifier(), x0, last.learned.x_prev)
+    readout.append((0, ends.learned))
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
-    final = _frame(last, steps, t, start, path, readout, T, labels, plots, final=True, landed=landed)
+    final = _frame(last, steps, t, start, path, readout, T, labels, plots, final=True, ends=ends)
     names = [
         f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "kl", "gaps", "readout")
     ]
@@ -268,9 +253,9 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
     yield final._replace(player=player, **dict(zip(IMAGES, saved, strict=True)))
 
 
-compare = user_errors(first_outputs(shared_compare, API_OUTPUTS))
+compare = first_outputs(shared_compare, API_OUTPUTS)
 """/compare for API clients: :func:`shared_compare`'s frames without the player's data."""
-compare_in_page = user_errors(shared_compare)
+compare_in_page = shared_compare
 """The page's Run: :func:`shared_compare`'s frames, the last one with the whole trajectory."""
 
 
@@ -280,12 +265,12 @@ def _frame(
     t_start: int,
     start: float,
     strip_path: str | None,
-    readout: list[tuple[int, torch.Tensor]],
+    readout: ReadoutPoints,
     T: int,
-    labels: torch.Tensor | None,
+    labels: Any,  # the class the learned chain is told: LongTensor [1], or None
     plots: ComparisonPlots,
     final: bool = False,
-    landed: tuple[int, int] | None = None,
+    ends: ChainEnds | None = None,
 ) -> Frame:
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
@@ -309,9 +294,9 @@ def _frame(
             f" $L_{{t-1}}$ for $t \\geq 2$ and the decoder term $L_0 = -\\log p_\\theta(x_0 \\mid x_1)$) add up to"
             f" {step.kl_sum_bpd:.3f} bits/dim, of which the decoder term is {step.kl_bpd:.3f}."
         )
-    if final and landed is not None and landed[0] != landed[1]:
+    if final and ends is not None and ends.landed_elsewhere:
         status += (
-            f"\n\n**The learned chain ended on a {landed[1]}, the exact chain on the {landed[0]} it started"
+            f"\n\n**The learned chain ended on a {ends.learned_class}, the exact chain on the {ends.exact_class} it started"
             f" from.** That is expected: $p_\\theta(x_{{t-1}} \\mid x_t)$ never sees $x_0$, and from $t = {t_start}$"
             f" so little of the digit is left in $x_t$ that other digits are likely pasts of it too; the"
             f" exact chain knows $x_0$ (start lower, or try another seed, to see the learned one keep it)."
@@ -325,10 +310,7 @@ def _frame(
     )  # fmt: skip
 
 
-@gpu(duration=20)
-@user_errors
-@shared_call("inspect", reverse_fingerprint)
-@on_compute_thread
+@endpoint("inspect", model=reverse_fingerprint, gpu_seconds=20)
 def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
     rt = network_for(False, variance)
     x0 = digit_tensor(digit, rt.device)
@@ -345,71 +327,74 @@ def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
     )  # fmt: skip
 
 
-def build_reverse_tab(digit: gr.State) -> None:
+class Parts(NamedTuple):
+    t: gr.Slider
+    seed: gr.Number
+
+
+def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
+    """The tab: both chains from one x_t of the chosen digit, streamed, then their player, curves
+    and filmstrip; and the one-step inspector."""
     T = diffusion_cpu().num_timesteps
-    with gr.Tab("2 · Reverse: exact vs learned", id="reverse"):
-        with gr.Row(equal_height=True):
-            t = gr.Slider(1, T, value=T, step=1, label="Start at t", scale=3, min_width=240, elem_id="reverse-t",
-                          elem_classes=["timestep"])  # fmt: skip
-            seed = gr.Number(
-                0, precision=0, label="Seed (ε, z)", minimum=0, maximum=2**31 - 1, scale=1, min_width=110,
-                elem_id="reverse-seed",
-            )  # fmt: skip
-            config = model_config()
-            choices = [*VARIANCE_CHOICES, LEARNED_CHOICE] if config.learn_sigma else VARIANCE_CHOICES
-            variance = gr.Radio(
-                choices,
-                value=unconditional_config().variance,
-                label="Variance σ² of p_θ",
-                scale=2,
-                min_width=220,
-            )
-            told = gr.Checkbox(
-                False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,
-                elem_id="reverse-told",
-            )  # fmt: skip
-            with gr.Column(scale=1, min_width=140):
-                run = gr.Button("Run both chains", variant="primary", elem_id="reverse-run")
-                stop = gr.Button("Stop", variant="stop", size="sm")
-        status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
-        with gr.Row(equal_height=True, elem_id="reverse-images"):  # the streamed frames (app.CSS)
-            exact = image("exact q: xₜ", height=220, elem_id="reverse-exact")
-            learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
-            x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
-            eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
-        player = chain_player(
-            "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
-            height=200,
-        )  # fmt: skip
-        gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
-        api = gr.Button(visible=False)  # /compare's trigger, for API clients
-        with gr.Row():
-            kl_plot = plot_image("KL per step along the exact chain (bits/dim)", elem_id="reverse-kl")
-            gap_plot = plot_image(
-                "Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖, RMS per pixel", elem_id="reverse-gaps"
-            )
-        # the reference figure, across the page: its t captions and row names stay readable
-        strip = gr.Image(
-            label="Filmstrip: both chains from the start t down to 0",
-            format="png",
-            interactive=False,
-            buttons=["download", "fullscreen"],
-            elem_id="reverse-filmstrip",
-            elem_classes=[PLOT_CLASS],
+    with gr.Row(equal_height=True):
+        t = gr.Slider(1, T, value=T, step=1, label="Start at t", scale=3, min_width=240, elem_id="reverse-t",
+                      elem_classes=["timestep"])  # fmt: skip
+        seed = seed_field("Seed (ε, z)", scale=1, min_width=110, elem_id="reverse-seed")
+        config = model_config()
+        choices = [*VARIANCE_CHOICES, LEARNED_CHOICE] if config.learn_sigma else VARIANCE_CHOICES
+        variance = gr.Radio(
+            choices,
+            value=unconditional_config().variance,
+            label="Variance σ² of p_θ",
+            scale=2,
+            min_width=220,
         )
-        readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
-        strip_file = gr.File(label="Download the filmstrip (PNG)")
-        with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
-            gr.Markdown(FORMULAS, latex_delimiters=LATEX)
-            with gr.Row():
-                t_one = gr.Slider(1, T, value=T // 2, step=1, label="t", scale=3)
-                go = gr.Button("Inspect", scale=1)
-            with gr.Row(equal_height=True):
-                i_xt = image("xₜ")
-                i_q = image("μ̃ₜ (exact)")
-                i_p = image("μ_θ (learned)")
-                i_diff = image("μ_θ − μ̃ₜ (rescaled)")
-            i_text = gr.Markdown(latex_delimiters=LATEX)
+        told = gr.Checkbox(
+            False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,
+            elem_id="reverse-told",
+        )  # fmt: skip
+        with gr.Column(scale=1, min_width=140):
+            run = tab.run_button()
+            stop = gr.Button("Stop", variant="stop", size="sm")
+    status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
+    with gr.Row(equal_height=True, elem_id="reverse-images"):  # the streamed frames (static/app.css)
+        exact = image("exact q: xₜ", height=220, elem_id="reverse-exact")
+        learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
+        x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
+        eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
+    player = chain_player(
+        "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
+        height=200,
+    )  # fmt: skip
+    gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+    api = gr.Button(visible=False)  # /compare's trigger, for API clients
+    with gr.Row():
+        kl_plot = plot_image("KL per step along the exact chain (bits/dim)", elem_id="reverse-kl")
+        gap_plot = plot_image(
+            "Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖, RMS per pixel", elem_id="reverse-gaps"
+        )
+    # the reference figure, across the page: its t captions and row names stay readable
+    strip = gr.Image(
+        label="Filmstrip: both chains from the start t down to 0",
+        format="png",
+        interactive=False,
+        buttons=["download", "fullscreen"],
+        elem_id="reverse-filmstrip",
+        elem_classes=[PLOT_CLASS],
+    )
+    readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
+    strip_file = gr.File(label="Download the filmstrip (PNG)")
+    with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
+        gr.Markdown(FORMULAS, latex_delimiters=LATEX)
+        with gr.Row():
+            t_one = gr.Slider(1, T, value=T // 2, step=1, label="t", scale=3)
+            go = gr.Button("Inspect", scale=1)
+        with gr.Row(equal_height=True):
+            i_xt = image("xₜ")
+            i_q = image("μ̃ₜ (exact)")
+            i_p = image("μ_θ (learned)")
+            i_diff = image("μ_θ − μ̃ₜ (rescaled)")
+        i_text = gr.Markdown(latex_delimiters=LATEX)
     outputs = Frame(
         exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot, player
     )
@@ -422,3 +407,4 @@ def build_reverse_tab(digit: gr.State) -> None:
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")
+    return Parts(t, seed)

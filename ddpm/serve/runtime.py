@@ -1,0 +1,176 @@
+"""Shared, lazily created state of the app: the model, its diffusion, the bundled digits.
+
+Loaded once per process on first use and cached. The checkpoint is the default one
+(:data:`ddpm.checkpoint.DEFAULT`, class-conditional) unless the environment variable
+``DDPM_CHECKPOINT`` names another folder or shipped checkpoint. The reverse view's unconditional
+p_θ(x_{t−1} | x_t) is the network :func:`unconditional_path` names: the model itself, or the
+checkpoint its config names under ``"unconditional_from"`` (the shipped conditional model names
+the ε-model, whose unconditional chain is the better one; ``checkpoints/MODEL_CARD.md``). On a
+ZeroGPU Space the functions that need the GPU are wrapped with ``spaces.GPU`` (by
+:func:`.handlers.endpoint`); elsewhere :func:`gpu` does nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple, TypeVar
+
+import torch
+
+from .. import checkpoint
+from ..classifier import DigitClassifier
+from ..classifier import load as load_classifier
+from ..data import MNISTSplit, bundled_digits
+from ..diffusion import DiffusionConfig, GaussianDiffusion
+from ..inference import prepare_for_inference
+from ..unet import UNetConfig
+from . import compute
+
+F = TypeVar("F", bound=Callable)
+
+try:  # Hugging Face ZeroGPU: the GPU is attached only while a decorated function runs
+    import spaces
+
+    def gpu(duration: int = 60) -> Callable[[F], F]:
+        return spaces.GPU(duration=duration)
+
+except ImportError:
+
+    def gpu(duration: int = 60) -> Callable[[F], F]:
+        return lambda fn: fn
+
+
+class Runtime(NamedTuple):
+    model: torch.nn.Module
+    diffusion: GaussianDiffusion
+    device: torch.device
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@functools.cache
+def _load(path: str, device_name: str) -> Runtime:
+    model, diffusion = checkpoint.load(path, device_name)
+    # On CPU the traced, frozen model keeps its pace while the web server works beside it
+    # (see ddpm.inference.FrozenUNet); on a GPU eager is fine.
+    backend = "torchscript" if torch.device(device_name).type == "cpu" else "eager"
+    return Runtime(prepare_for_inference(model, device_name, backend), diffusion, torch.device(device_name))
+
+
+def checkpoint_path() -> str:
+    """The model's folder: ``$DDPM_CHECKPOINT`` when set (a folder, or the name of a shipped
+    checkpoint: ``eps``, ``conditional``), else the default checkpoint."""
+    return str(checkpoint.resolve(os.environ.get("DDPM_CHECKPOINT") or checkpoint.DEFAULT))
+
+
+@functools.cache
+def _unconditional(path: str) -> str:
+    named = checkpoint.read_config(path).get("unconditional_from")
+    return path if not named else str(checkpoint.resolve(named))
+
+
+def unconditional_path() -> str:
+    """The folder of the network whose p_θ(x_{t−1} | x_t) the reverse view shows without a class:
+    the checkpoint's own (its null label) unless its config.json names another under
+    ``"unconditional_from"`` (a shipped name such as ``eps``, or a folder)."""
+    return _unconditional(checkpoint_path())
+
+
+@functools.cache
+def _fingerprint(*paths: str) -> str:
+    return hashlib.sha256(b"".join((Path(p) / checkpoint.CONFIG).read_bytes() for p in paths)).hexdigest()
+
+
+def model_fingerprint() -> str:
+    """The sha256 of the checkpoint's config.json, which records the sha256 of its weights (checked
+    on load): a key of the shared results (:mod:`.results`), different for every model."""
+    return _fingerprint(checkpoint_path())
+
+
+def reverse_fingerprint() -> str:
+    """The key of the reverse view's shared results: both networks it may show."""
+    return _fingerprint(checkpoint_path(), unconditional_path())
+
+
+def runtime() -> Runtime:
+    """The model (ready for inference) and its diffusion, on the GPU when there is one.
+
+    Loaded on the compute thread (:mod:`.compute`), which also serializes two first requests.
+    """
+    return compute.call(_load, checkpoint_path(), str(device()))
+
+
+def unconditional_runtime() -> Runtime:
+    """:func:`runtime` for the network of :func:`unconditional_path` (the same one when the model
+    shows its own null label)."""
+    return compute.call(_load, unconditional_path(), str(device()))
+
+
+def warm_up() -> None:
+    """Load the model and the classifier and run each a few times (TorchScript optimizes a graph
+    on its first calls), so that the first click is answered at the pace of the later ones."""
+    models = list({id(rt.model): rt for rt in (runtime(), unconditional_runtime())}.values())
+    digit_classifier = classifier()
+
+    def run() -> None:
+        with torch.no_grad():
+            for n in (1, 16, 1, 16):
+                for rt in models:
+                    x = torch.zeros(n, 1, 28, 28, device=rt.device)
+                    rt.model(x, torch.full((n,), rt.diffusion.num_timesteps - 1, device=rt.device))
+                digit_classifier(x)
+
+    compute.call(run)
+
+
+@functools.cache
+def _config(path: str) -> tuple[DiffusionConfig, UNetConfig]:
+    config = checkpoint.read_config(path)
+    return DiffusionConfig(**config["diffusion"]), UNetConfig.from_dict(config["model"])
+
+
+def diffusion_config() -> DiffusionConfig:
+    """The schedule and T the model was trained with (from its config.json)."""
+    return _config(checkpoint_path())[0]
+
+
+def model_config() -> UNetConfig:
+    """What the model takes and predicts (labels, learned variance) without loading its weights:
+    the tabs are laid out for it."""
+    return _config(checkpoint_path())[1]
+
+
+def unconditional_config() -> UNetConfig:
+    """:func:`model_config` of the reverse view's unconditional network."""
+    return _config(unconditional_path())[1]
+
+
+@functools.cache
+def _diffusion_cpu(path: str) -> GaussianDiffusion:
+    return _config(path)[0].build()
+
+
+def diffusion_cpu() -> GaussianDiffusion:
+    """The model's diffusion on the CPU, for the cheap views (the forward process)."""
+    return _diffusion_cpu(checkpoint_path())
+
+
+@functools.cache
+def _classifier(device_name: str) -> DigitClassifier:
+    return load_classifier(device=device_name).eval()
+
+
+def classifier() -> DigitClassifier:
+    """The project's bundled digit classifier, on the runtime's device (loaded on the compute thread)."""
+    return compute.call(_classifier, str(runtime().device))
+
+
+@functools.cache
+def digits() -> MNISTSplit:
+    return bundled_digits()

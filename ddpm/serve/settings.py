@@ -1,0 +1,55 @@
+"""Every setting of the serving layer, read once from the environment (defaults for a free 2-core
+CPU Space; docs/serving.md explains how to size them for a room).
+
+- ``DDPM_CHECKPOINT``: the model's folder or a shipped name (``default``, ``conditional``, ``eps``);
+  unset: :data:`ddpm.checkpoint.DEFAULT` (read by :mod:`.runtime`).
+- ``DDPM_QUEUE_SIZE`` (512): requests waiting in all of Gradio's queues together.
+- ``DDPM_EVENT_QUEUE`` (256): requests waiting for one endpoint (a room of 200 opening the page at
+  once sends 200), so that a flood of one kind (a room dragging a slider through the API) cannot
+  fill the queue for the others.
+- ``DDPM_QUICK_CONCURRENCY`` (2): quick handlers (the forward readouts, a digit pick, a lesson's
+  plot) running at once per endpoint — one per core.
+- ``DDPM_WATCHERS`` (256): visitors watching the shared streams at once (/compare, /generate).
+  Watching costs no thread (:mod:`.results`); what computes is bounded by ``DDPM_STREAMS`` (2)
+  chains at once and ``DDPM_STREAM_QUEUE`` (16) waiting. Gradio runs no more events at once than
+  its ``max_threads`` (:data:`MAX_THREADS`).
+- ``DDPM_CACHE_MB`` (256): finished results kept for everyone (:mod:`.results`).
+- ``DDPM_PAGE_CACHE`` (1): the page itself is built once and sent compressed (:mod:`.page_cache`);
+  0 leaves every page to Gradio.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def env_int(name: str, default: int) -> int:
+    """The whole number in environment variable ``name``, or ``default`` when it is unset or empty.
+
+    Raises:
+        ValueError: naming the variable when it holds something else.
+    """
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError as err:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from err
+
+
+QUEUE_SIZE = env_int("DDPM_QUEUE_SIZE", 512)
+EVENT_QUEUE = env_int("DDPM_EVENT_QUEUE", 256)
+QUICK_CONCURRENCY = env_int("DDPM_QUICK_CONCURRENCY", 2)
+WATCHERS = env_int("DDPM_WATCHERS", 256)
+MAX_THREADS = WATCHERS + 64
+"""Gradio's ``max_threads``: it also caps the events it runs at once, watchers included (its
+default, 40, would hold a room's watchers of one shared stream in the queue)."""
+STREAMS = env_int("DDPM_STREAMS", 2)
+STREAM_QUEUE = env_int("DDPM_STREAM_QUEUE", 16)
+CACHE_BYTES = env_int("DDPM_CACHE_MB", 256) * 2**20
+PAGE_CACHE = bool(env_int("DDPM_PAGE_CACHE", 1))
+
+FRAME_SECONDS = 0.4
+"""At most ~2.5 streamed frames a second, for a chain's own stream (:func:`.stream.paced`) and for
+each watcher of a shared one (:class:`.results.Flight`): smooth enough to watch, and on two cores
+every frame the server sends and the browser draws takes CPU from a running chain
+(docs/performance.md)."""

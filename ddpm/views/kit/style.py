@@ -1,0 +1,32 @@
+"""Everything the page looks like, in one place: the theme, all CSS and the page's own JavaScript.
+
+The files are in ``static/``: ``app.css`` (the layout), ``lecture.css`` (the large layout for a
+projector), ``players.css`` (the in-page players, each player's ``css_template``) and ``page.js``
+(← / → step the visible timestep slider, Shift: 10; ``?lecture=1`` switches the large layout on at
+load). Nothing is fetched from the internet: the fonts are the theme's local ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+STATIC = Path(__file__).with_name("static")
+
+FONT_FLOOR_PX = 17
+"""In the large layout no text on the page is smaller than this (a browser test checks it)."""
+
+THEME = gr.themes.Base(
+    primary_hue="blue",
+    neutral_hue="slate",
+    text_size=gr.themes.Size(xxs="11px", xs="13px", sm="15px", md="17px", lg="20px", xl="24px", xxl="30px"),
+).set(body_text_color="#111111", block_label_text_size="*text_md", block_title_text_size="*text_md")
+
+LECTURE_CSS = (STATIC / "lecture.css").read_text().replace("FONT_FLOOR_PX", f"{FONT_FLOOR_PX}px")
+CSS = (STATIC / "app.css").read_text() + LECTURE_CSS
+"""The page's CSS (``demo.launch(css=...)``)."""
+PLAYERS_CSS = (STATIC / "players.css").read_text()
+"""The players' CSS (their ``css_template``)."""
+JS = (STATIC / "page.js").read_text()
+"""The page's JavaScript (``demo.launch(js=...)``): keyboard control of t and the large layout."""

@@ -1,0 +1,202 @@
+"""UI pieces every view shares: LaTeX delimiters, image outputs and conversions, frame encoding.
+
+Images reach the page as uint8 arrays: a 28×28 digit is upscaled by :data:`SCALE` with nearest
+neighbour, so every pixel stays a crisp square. Streamed frames travel inside the event stream
+(:func:`inline_frames`); the last frame's images are saved as files to download
+(:func:`.encode.save_pngs`).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import gradio as gr
+import numpy as np
+import torch
+from gradio.data_classes import ImageData
+
+from ...images import make_grid, to_display, upscale
+from .encode import data_url, png_bytes
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+"""Markdown's maths delimiters: ``$$ … $$`` for display, ``$ … $`` inline."""
+SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
+NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
+INLINE = "ddpm.InlineImage"  # the meta type of images sent inside the message (see inline_png)
+MAX_SEED = 2**31 - 1  # the largest seed a seed field takes
+FRAMES_CLASS = "frames"  # images that stream small frames (see inline_frames); styled in static/app.css
+
+
+def show(x: torch.Tensor, low: float = -1.0, high: float = 1.0, scale: int = SCALE) -> np.ndarray:
+    """One image [1, 1, H, W] (or [H, W]) as uint8 [H·scale, W·scale]: low -> black, high -> white."""
+    return upscale(to_display(x.reshape(x.shape[-2:]), low, high), scale)
+
+
+def show_noise(x: torch.Tensor, scale: int = SCALE) -> np.ndarray:
+    return show(x, -NOISE_RANGE, NOISE_RANGE, scale)
+
+
+def show_signed(x: torch.Tensor, scale: int = SCALE) -> np.ndarray:
+    """A signed image [1, 1, H, W] on its own symmetric grey scale: −max|x| black, 0 grey, +max|x| white.
+
+    For differences, whose size is read elsewhere (a number beside them): the panel shows their shape.
+    """
+    high = max(float(x.abs().max()), 1e-6)
+    return show(x, -high, high, scale)
+
+
+def show_grid(x: torch.Tensor, low: float = -1.0, high: float = 1.0, max_width: int = 640) -> np.ndarray:
+    """A batch [N, 1, H, W] as one grid, upscaled so it is about ``max_width`` pixels wide."""
+    nrow = int(np.ceil(np.sqrt(len(x))))
+    grid = make_grid(to_display(x, low, high), nrow=nrow, padding=2, pad_value=96)
+    return upscale(grid, max(1, max_width // grid.shape[1]))
+
+
+STARTING = "Starting…"
+"""The status of a run the page has just asked for, until its first frame (or its wait) arrives:
+a Run's first, queue-less step writes it, so the last run's "done" line goes at once."""
+
+QUIET = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+"""A page-only event that needs no queue (it answers at once and nobody waits behind it)."""
+
+
+def run_chain(run: gr.Button, status: gr.Markdown, player: gr.HTML, fn: Callable, inputs: list,
+              outputs: list, **kwargs) -> gr.events.Dependency:  # fmt: skip
+    """Wire a view's Run: first, queue-less, :data:`STARTING` in ``status`` and the last chain out of
+    ``player`` (the streamed images show the new one); then the stream ``fn(*inputs)`` into
+    ``outputs``. Returns the stream's event (for Stop's ``cancels``)."""
+    return run.click(lambda: (STARTING, None), None, [status, player], **QUIET).then(
+        fn, inputs, outputs, api_visibility="private", **kwargs
+    )
+
+
+def waiting_status(position: int, seconds: float) -> str:
+    """The status of a computation waiting for its turn (see :class:`ddpm.serve.results.Results`)."""
+    ahead = "it is next" if position == 1 else f"{position - 1} before it"
+    return (
+        f"**Waiting for a free slot:** this server computes a few chains at once and this one is in line "
+        f"({ahead}); it starts in about {seconds:.0f} s. Everyone who asks for the same result shares one computation."
+    )
+
+
+def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image:
+    """An image output with a download button (a digit, a noise image, a grid)."""
+    return gr.Image(
+        label=label,
+        format="png",
+        interactive=False,
+        height=height,
+        buttons=["download", "fullscreen"],
+        elem_id=elem_id,
+    )
+
+
+PLOT_CLASS = "plot"  # every matplotlib figure's image (a browser test checks their text size on screen)
+
+
+def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
+    """An output for a rendered plot (its title is drawn in the plot; the label names it in the API)."""
+    return gr.Image(
+        label=label,
+        show_label=False,
+        format="png",
+        interactive=False,
+        buttons=["download", "fullscreen"],
+        elem_id=elem_id,
+        elem_classes=[PLOT_CLASS],
+    )
+
+
+def progress_bar(done: int, total: int, width: int = 24) -> str:
+    """A text bar such as ``████████░░░░ 67%``: drawn with the frames, it costs the page nothing
+    between them (Gradio's animated progress overlay kept a browser on the same 2 cores busy
+    enough to slow a 1000-step generation by about a second)."""
+    filled = round(width * done / total)
+    return f"{'█' * filled}{'░' * (width - filled)} {100 * done // total:3d}%"
+
+
+def inline_frames(image: gr.Image) -> gr.Image:
+    """Make ``image`` send array values inside the event stream (PNG data URLs) rather than as files.
+
+    Gradio 6 writes every image value to its cache and the page fetches each one with a request of
+    its own. Beside a chain running on two cores, serving those requests is what slowed a streamed
+    generation most (see the README's Speed). Streamed frames are small (a few kB of PNG), so they
+    travel in the message itself: no file, no request. Values given as a path (the final,
+    full-size results, see :func:`.encode.save_png`) are served as files as usual, so that they download
+    with their names and API clients receive files; a streamed frame reaches an API client as
+    ``{"url": "data:image/png;base64,..."}``.
+
+    The component's ``postprocess`` is replaced on this instance (a subclass of ``gr.Image``
+    would make Gradio write a type-stub file beside this module on import). It also gets the CSS
+    class ``frames``, which the app styles to fill its box: Gradio shows an image no larger than
+    its own pixels, and streamed frames are smaller than the final ones.
+    """
+    image.elem_classes = [*(image.elem_classes or []), FRAMES_CLASS]
+    files = image.postprocess
+
+    def postprocess(value):
+        if isinstance(value, ImageData):  # already encoded (see inline_png)
+            return value
+        if not isinstance(value, np.ndarray):
+            return files(value)
+        return inline_png(value)
+
+    image.postprocess = postprocess  # type: ignore[method-assign]
+    return shared_postprocess(image)
+
+
+def shared_postprocess(component: gr.components.Component, keep: int = 8) -> gr.components.Component:
+    """Convert each value once for every page that shows it: a room watching one shared stream
+    (see :mod:`ddpm.serve.results`) receives the very same frame objects, and encoding a frame's images and
+    tables again for each watcher would take the cores from the chain. The last ``keep`` values are
+    remembered by identity (held, so that their ids stay theirs); others are converted as usual.
+    """
+    convert = component.postprocess
+    memo: OrderedDict[int, tuple[object, object]] = OrderedDict()
+    lock = threading.Lock()
+
+    def postprocess(value):
+        if value is None or isinstance(value, str | int | float | bool):
+            return convert(value)  # cheap, and small values may be shared by chance
+        with lock:
+            hit = memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            return copy.copy(hit[1])
+        result = convert(value)
+        with lock:
+            memo[id(value)] = (value, result)
+            while len(memo) > keep:
+                memo.popitem(last=False)
+        return copy.copy(result)
+
+    component.postprocess = postprocess  # type: ignore[method-assign]
+    return component
+
+
+def inline_png(image: np.ndarray) -> ImageData:
+    """uint8 [H, W] or [H, W, 3] as an image value that travels inside the message (a PNG data URL);
+    a handler may return it to an :func:`inline_frames` output to encode an image once for many calls."""
+    return inline_png_bytes(png_bytes(image))
+
+
+def inline_png_bytes(png: bytes) -> ImageData:
+    """PNG bytes as an image value that travels inside the message (see :func:`inline_png`)."""
+    return ImageData(
+        url=data_url(png),
+        size=len(png),
+        orig_name="frame.png",
+        mime_type="image/png",
+        # not "gradio.FileData": Gradio then leaves it as it is instead of looking for a file to
+        # cache for every page it is sent to (that search was most of a watcher's cost per frame)
+        meta={"_type": INLINE},
+    )
+
+
+def seed_field(label: str = "Seed", value: int = 0, **kwargs) -> gr.Number:
+    """A seed: a whole number in [0, 2³¹ − 1] (what ``torch.Generator.manual_seed`` takes from every
+    client alike). ``kwargs`` go to ``gr.Number`` (scale, elem_id, min_width)."""
+    return gr.Number(value, precision=0, label=label, minimum=0, maximum=MAX_SEED, **kwargs)
+

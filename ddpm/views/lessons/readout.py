@@ -1,0 +1,106 @@
+"""Lesson: when does a generation become a "7"? The digit classifier reads x̂_0 along one chain."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import NamedTuple
+
+import gradio as gr
+
+from ... import seeding
+from ...inference import sample_loop
+from ...serve import compute
+from ...serve.handlers import endpoint
+from ...serve.runtime import classifier, runtime
+from ...serve.settings import WATCHERS
+from ...serve.stream import paced
+from ...teaching.readout import ReadoutPoints, class_probabilities, readout_due
+from ..kit.encode import save_pngs
+from ..kit.plots import class_probability_plot
+from ..kit.tab import Tab
+from ..kit.widgets import (
+    LATEX,
+    image,
+    inline_frames,
+    plot_image,
+    progress_bar,
+    seed_field,
+    show,
+    waiting_status,
+)
+
+READOUT_EXPLAIN = r"""
+A generation from pure noise, with the project's digit classifier reading the model's current guess
+$\hat x_0$ at each step: the plot shows its class probabilities over $t$ (right to left, as the chain runs).
+"""
+
+
+
+def _waiting(position: int, seconds: float) -> tuple:
+    return (gr.skip(), gr.skip(), gr.skip(), waiting_status(position, seconds))
+
+
+READOUT_SEED = 4
+"""The read-out lesson's default seed: one digit that is decided early and stays decided. Checked
+with the bundled model, seeds 0–7 (final class, its probability, the t below which the classifier's
+reading no longer changes, changes below t = 200): 0: an 8 at 0.83 that flips between 8 and 6
+three times below t = 200; 1: 8, 1.00, t < 415; 2: 0, 1.00, 505; 3: 6, 1.00, 390; **4: 3, 1.00,
+575**; 5: 6, 1.00, 430; 6: 0, 1.00, 610; 7: 1, 1.00, 480 — none of 1–7 flips below t = 200."""
+
+
+@endpoint("classifier_readout", gpu_seconds=60, waiting=_waiting)
+def classifier_readout(seed: int = READOUT_SEED):
+    """Stream (x_t, x̂_0, probabilities plot, status) while one digit is generated (1000 steps)."""
+    rt = runtime()
+    T = rt.diffusion.num_timesteps
+    loop = sample_loop(rt.model, rt.diffusion, 1, "ddpm", generator=seeding.generator(int(seed)))
+    readout: ReadoutPoints = []  # of x̂_0
+
+    def chain():  # every step on the compute thread (see serve.stream)
+        for step in loop:
+            if readout_due(step.t + 1, T):
+                readout.append((step.t + 1, class_probabilities(classifier(), step.pred_x0)))
+            yield step
+
+    for step, final in paced(chain()):
+        # the read-out ends where the chain does: at x_0, the step from t = 1
+        p = compute.call(class_probabilities, classifier(), step.x_prev if final else step.pred_x0)
+        shown = [r for r in readout[:] if r[0] >= step.t + 1]  # the chain may be a few steps ahead
+        if final:
+            shown.append((0, p))
+        top = int(p.argmax())
+        status = (
+            f"`{progress_bar(T - step.t, T)}` "
+            + (f"t = 0: the classifier reads x₀ as **{top}** ({float(p[top]):.0%})" if final else
+               f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({float(p[top]):.0%})")
+        )  # fmt: skip
+        scale = 8 if final else 4
+        images = (
+            show(step.x_prev, scale=scale),
+            show(step.pred_x0, scale=scale),
+            class_probability_plot([t for t, _ in shown], [q for _, q in shown], T),
+        )
+        if final:  # files, to download; the streamed frames travel inside the stream (inline_frames)
+            names = (f"xt_seed{seed}", f"x0hat_seed{seed}", f"readout_seed{seed}")
+            images = save_pngs(images, names, tempfile.mkdtemp(prefix="ddpm-"))
+        yield (*images, status)
+
+
+class Parts(NamedTuple):
+    seed: gr.Number
+
+
+def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
+    """The lesson: its Run button generates one digit, streamed with the classifier's reading."""
+    gr.Markdown(READOUT_EXPLAIN, latex_delimiters=LATEX)
+    with gr.Row():
+        seed = seed_field(value=READOUT_SEED)
+        run = tab.run_button()
+    status = gr.Markdown()
+    with gr.Row(equal_height=True):
+        x_t = inline_frames(image("xₜ", height=240))
+        x0_hat = inline_frames(image("x̂₀", height=240))
+    plot = inline_frames(plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot"))
+    run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout",
+              concurrency_limit=WATCHERS, show_progress="hidden")  # fmt: skip
+    return Parts(seed)

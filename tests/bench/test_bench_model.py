@@ -1,0 +1,39 @@
+import re
+
+import torch
+from tiny import tiny_checkpoint
+
+from ddpm.bench.model import main
+
+
+def test_bench_prints_every_row_with_a_time(tmp_path, capsys):
+    folder = tiny_checkpoint(tmp_path, timesteps=100)
+    main(["--checkpoint", str(folder), "--device", "cpu", "--repeats", "1", "--no-reference", "--no-compile"])
+    out = capsys.readouterr().out
+    for row in ("forward batch 16", "ddpm-1000 x16", "ddim-50 x16", "posterior-1000 x16"):
+        line = next(line for line in out.splitlines() if line.startswith(row))
+        assert float(re.split(r"\s+", line.split(")", 1)[1].strip())[0]) > 0
+
+
+def test_bench_times_two_kinds_of_checkpoint_side_by_side(tmp_path, capsys):
+    old = tiny_checkpoint(tmp_path / "old", timesteps=25)
+    new = tiny_checkpoint(tmp_path / "new", timesteps=25, num_classes=10, learn_sigma=True)
+    main(["--models", str(old), str(new), "--device", "cpu", "--repeats", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if "(runs:" in line]
+    assert len(rows) == 3  # the old model; the new one unconditional and guided
+    assert "fixed_small), unconditional" in rows[0] and "guided" in rows[2]
+    assert float(rows[0].split()[-4]) == 1.0  # the ratio column, against the first model
+
+
+def test_bench_times_the_batches_asked_for(tmp_path, capsys):
+    folder = tiny_checkpoint(tmp_path, timesteps=50)
+    threads = torch.get_num_threads()
+    try:  # one thread: two busy cores make two-thread kernels crawl (OpenMP workers wait for each other)
+        main(["--checkpoint", str(folder), "--device", "cpu", "--threads", "1", "--repeats", "1",
+              "--no-reference", "--no-compile", "--batches", "2", "3"])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    rows = [line.split(" (")[0] for line in capsys.readouterr().out.splitlines()]
+    for row in ("forward batch 2", "forward batch 3", "ddpm-1000 x2", "ddim-50 x3", "posterior-1000 x3"):
+        assert row in rows
+    assert "forward batch 16" not in rows and "ddpm-1000 x16" not in rows

@@ -1,0 +1,807 @@
+"""The app in a real browser: Playwright driving Debian's Chromium (no browser download).
+
+Set DDPM_SCREENSHOTS=<folder> to keep the screenshots (the README's come from this test).
+"""
+
+import os
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import gradio as gr
+import numpy as np
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+from ddpm.bench.local import CHROMIUM_FLAGS, chromium, free_port  # noqa: E402
+
+CHROMIUM = chromium()
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+import app  # noqa: E402
+from ddpm.images import digit_tensor, to_display  # noqa: E402
+from ddpm.serve import queue  # noqa: E402
+from ddpm.serve.runtime import diffusion_cpu  # noqa: E402
+from ddpm.teaching.common import seeded_noise  # noqa: E402
+from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
+from ddpm.views.digits import bundled_of_class, default_digit  # noqa: E402
+from ddpm.views.forward import values_markdown  # noqa: E402
+from ddpm.views.kit import style  # noqa: E402
+from ddpm.views.kit.players import READOUT, chain_player, chain_value  # noqa: E402
+
+PLAYER = "#forward-player .ddpm-forward"
+
+
+def running_chains() -> int:
+    """Chains computing in this process: each runs on a thread of its own (ddpm.serve.stream.paced)."""
+    return sum(thread.name == "ddpm-chain" for thread in threading.enumerate())
+
+
+@pytest.fixture(scope="module")
+def url():
+    demo = queue.configure(app.build_demo())  # served as app.main serves it
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+        theme=style.THEME, css=style.CSS, js=style.JS, **queue.launch_options(),
+    )  # fmt: skip
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def requested(url, browser):
+    """The page, and every URL it requested while loading."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.goto(url, wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", timeout=60_000)
+    yield page, urls
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def page(requested):
+    return requested[0]
+
+
+def screenshot(page, name: str, tmp_path: Path, full_page: bool = True, jpeg: bool = False) -> Path:
+    """Save what the page shows: under tmp_path, or in $DDPM_SCREENSHOTS (docs/screenshots) to
+    regenerate the README's pictures. ``jpeg``: the views at each size and layout (a fifth the bytes)."""
+    folder = Path(os.environ.get("DDPM_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.{'jpg' if jpeg else 'png'}"
+    options = {"type": "jpeg", "quality": 80} if jpeg else {}
+    page.screenshot(path=str(path), full_page=full_page, **options)
+    return path
+
+
+def test_slider_moves_the_noisy_image(page, tmp_path):
+    before = canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]")
+    slider = page.locator("#forward-t input[type=range]")
+    slider.focus()
+    for _ in range(5):
+        slider.press("ArrowRight")
+    assert page.locator("#forward-t input[type=number]").input_value() == "255"
+    assert page.locator(PLAYER).get_attribute("data-t") == "255"
+    assert not np.array_equal(canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]"), before)
+    assert screenshot(page, "forward", tmp_path).stat().st_size > 10_000
+
+
+# -- the forward player: drawn in the page, the core's numbers, no request ------------------------
+
+READ_CANVAS = """([selector, height, width]) => {
+    const canvas = document.querySelector(selector);
+    const rgba = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    const grey = [];
+    for (let i = 0; i < height; i++) {
+        for (let j = 0; j < width; j++) {  // the centre of each drawn pixel
+            const y = Math.floor(((i + 0.5) * canvas.height) / height);
+            const x = Math.floor(((j + 0.5) * canvas.width) / width);
+            grey.push(rgba[4 * (y * canvas.width + x)]);
+        }
+    }
+    return grey;
+}"""
+
+SET_T = """(t) => {  // as the page's JS (kit/static/page.js) steps a slider: set the value, dispatch input
+    const slider = document.querySelector("#forward-t input[type=range]");
+    slider.value = String(t);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+}"""
+
+
+def canvas_pixels(page, selector: str, height: int = 28, width: int = 28) -> np.ndarray:
+    """A canvas' grey levels, one per drawn image pixel: uint8 [height, width]."""
+    grey = page.evaluate(READ_CANVAS, [selector, height, width])
+    return np.array(grey, dtype=np.uint8).reshape(height, width)
+
+
+def wait_for_canvas(page, name: str, want: np.ndarray) -> None:
+    """Wait until the forward player's canvas ``name`` shows ``want`` (uint8 [28, 28]), e.g. new data."""
+    selector = f"{PLAYER} canvas[data-image={name}]"
+    page.wait_for_function(
+        f"(want) => ({READ_CANVAS})(['{selector}', 28, 28]).every((v, i) => v === want[i])",
+        arg=want.flatten().tolist(),
+        timeout=30_000,
+    )
+
+
+def show_forward_at(page, t: int) -> None:
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()
+    page.evaluate(SET_T, t)
+    page.wait_for_function(f"() => document.querySelector('{PLAYER}').dataset.t === '{t}'")
+
+
+@pytest.mark.parametrize("t", [0, 1, 10, 250, 999, 1000])
+def test_the_forward_player_draws_the_cores_images_and_values(page, t):
+    diffusion = diffusion_cpu()
+    assert t <= diffusion.num_timesteps
+    show_forward_at(page, t)
+    x0 = digit_tensor(default_digit())
+    noise = seeded_noise(x0.shape, int(page.locator("#forward-seed input").input_value()))
+    x_t = x0 if t == 0 else diffusion.q_sample(x0, t - 1, noise)
+    drawn = canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]").astype(int)
+    assert np.abs(drawn - to_display(x_t)[0, 0]).max() <= 1
+    assert np.array_equal(drawn, to_display(x_t)[0, 0])  # the float32 sum and to_display, replicated exactly
+    view = forward_view(diffusion, x0, t, noise)
+    for name, image, low in [("x0", view.x0, -1), ("eps", view.noise, -3), ("signal", view.signal, -1),
+                             ("scaled", view.scaled_noise, -1)]:  # fmt: skip
+        assert np.array_equal(canvas_pixels(page, f"{PLAYER} canvas[data-image={name}]"),
+                              to_display(image, low, -low)[0, 0]), name  # fmt: skip
+    table = page.locator(f"{PLAYER} .readout")
+    assert table.locator("h3").inner_text() == f"t = {t}"
+    markdown = values_markdown(view.values)
+    if t == 0:
+        assert table.locator("p.clean").is_visible() and not table.locator("table").is_visible()
+        assert "The clean digit: ᾱ₀ = 1, no noise yet." in markdown
+    else:
+        cells = [table.locator(f"td[data-value={name}]").inner_text() for name in READOUT]
+        assert cells == markdown.splitlines()[-1].strip("| ").split(" | ")
+
+
+def test_the_forward_readout_is_values_markdown_at_every_t(page):
+    diffusion = diffusion_cpu()
+    T = diffusion.num_timesteps
+    rows = page.evaluate(
+        f"(T) => Array.from({{ length: T + 1 }}, (_, t) => document.querySelector('{PLAYER}').readout(t))", T
+    )
+    assert rows[0] is None  # t = 0: the clean digit's message
+    for t in range(1, T + 1):
+        expected = values_markdown(schedule_values(diffusion, t)).splitlines()[-1].strip("| ").split(" | ")
+        assert [rows[t][name] for name in READOUT] == expected, t
+
+
+def test_moving_the_forward_slider_sends_no_request(page, url):
+    show_forward_at(page, 100)
+    host = urlsplit(url).netloc
+    sent: list[str] = []
+
+    def count(request):
+        if urlsplit(request.url).netloc == host:
+            sent.append(request.url)
+
+    slider = page.locator("#forward-t input[type=range]")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.on("request", count)
+    try:
+        page.mouse.move(box["x"] + 0.2 * box["width"], y)
+        page.mouse.down()
+        for i in range(40):  # a drag across most of the slider
+            page.mouse.move(box["x"] + (0.2 + 0.6 * i / 39) * box["width"], y)
+        page.mouse.up()
+        dragged = int(page.locator(PLAYER).get_attribute("data-t"))
+        slider.focus()
+        for _ in range(10):  # the slider's own keys
+            slider.press("ArrowRight")
+        page.locator("h1").first.click()
+        page.keyboard.press("Shift+ArrowLeft")  # the page's keys (kit/static/page.js)
+        time.sleep(1.0)
+    finally:
+        page.remove_listener("request", count)
+    assert not sent, sent
+    assert 500 < dragged < 900
+    assert page.locator(PLAYER).get_attribute("data-t") == str(dragged)
+    assert page.locator("#forward-t input[type=number]").input_value() == str(dragged)
+
+
+def test_a_forward_frame_is_drawn_within_a_display_frame(page):
+    show_forward_at(page, 300)
+    slider = page.locator("#forward-t input[type=range]")
+    slider.focus()
+    keys = []
+    for _ in range(30):
+        slider.press("ArrowRight")
+        keys.append(float(page.locator(PLAYER).get_attribute("data-draw-ms")))
+    dispatched = page.evaluate(f"""() => {{
+        const slider = document.querySelector("#forward-t input[type=range]"), ms = [];
+        for (let t = 400; t < 600; t++) {{
+            slider.value = String(t);
+            slider.dispatchEvent(new Event("input", {{ bubbles: true }}));
+            ms.push(Number(document.querySelector('{PLAYER}').dataset.drawMs));
+        }}
+        return ms;
+    }}""")
+    assert page.locator(PLAYER).get_attribute("data-t") == "599"
+    # input event -> frame drawn: about a millisecond. On a loaded machine the OS may pause the
+    # browser mid-draw now and then, so the bound is on the 95th percentile, not on every frame.
+    ms = sorted(keys + dispatched)
+    assert ms[len(ms) // 2] < 4 and ms[int(0.95 * len(ms))] < 16, (ms[len(ms) // 2], ms[-10:])
+
+
+def test_the_forward_players_fullscreen_button_shows_the_player_fullscreen(page):
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()
+    page.locator(f"{PLAYER} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement?.classList.contains('ddpm-forward')")
+    page.locator(f"{PLAYER} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement === null")
+
+
+def test_new_noise_and_a_typed_seed_send_the_player_their_epsilon(page):
+    show_forward_at(page, 500)
+    seed = page.locator("#forward-seed input")
+    start = int(seed.input_value())
+
+    def wait_for_noise(value: int) -> None:
+        wait_for_canvas(page, "eps", to_display(seeded_noise((1, 1, 28, 28), value), -3, 3)[0, 0])
+
+    page.get_by_role("button", name="New noise").click()
+    page.wait_for_function(f"() => document.querySelector('#forward-seed input').value === '{start + 1}'")
+    wait_for_noise(start + 1)
+    seed.fill(str(start))
+    seed.press("Enter")
+    wait_for_noise(start)
+    assert page.locator(PLAYER).get_attribute("data-t") == "500"
+
+
+@pytest.mark.parametrize("t", [250, 600])
+def test_a_deep_link_sets_the_forward_player(browser, url, t):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url + f"?view=forward&t={t}&digit=3", wait_until="load")
+    page.wait_for_function(f"() => document.querySelector('{PLAYER}')?.dataset.t === '{t}'", timeout=60_000)
+    digit = bundled_of_class(3, 0)
+    wait_for_canvas(page, "x0", digit)  # the server sends the new digit's x_0 and ε once
+    x0 = digit_tensor(digit)
+    x_t = diffusion_cpu().q_sample(x0, t - 1, seeded_noise(x0.shape, 0))
+    assert np.array_equal(canvas_pixels(page, f"{PLAYER} canvas[data-image=xt]"), to_display(x_t)[0, 0])
+    assert page.locator(f"{PLAYER} .readout h3").inner_text() == f"t = {t}"
+    page.close()
+
+
+CATCH_STREAMED_FRAME = """() => {
+    const box = document.querySelector("#generate-xt");
+    window.streamedFrameFit = new Promise(resolve => {
+        new MutationObserver((_, observer) => {
+            const img = box.querySelector("img");
+            if (img && img.getAttribute("src").startsWith("data:image/png;base64,")) {
+                observer.disconnect();
+                resolve(getComputedStyle(img).objectFit);
+            }
+        }).observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ["src"]});
+    });
+}"""
+
+
+def test_a_short_generation_runs_to_the_end(page, tmp_path):
+    page.get_by_role("tab", name="3 · Generate").click()
+    page.locator("#generate-sampler").get_by_text("DDIM").click()
+    steps = page.locator("#generate-steps input[type=number]")
+    steps.fill("60")  # long enough to stream a few frames
+    steps.press("Enter")
+    page.evaluate(CATCH_STREAMED_FRAME)
+    page.locator("#generate-run").click()
+    page.wait_for_selector("#generate-status :text('done')", timeout=60_000)
+    time.sleep(0.5)
+    assert "60 steps" in page.locator("#generate-status").inner_text()
+    # streamed frames come inside the stream and fill the box; the last is a file, to download
+    timeout = "new Promise((r) => setTimeout(() => r('none'), 10000))"
+    fit = f"() => Promise.race([window.streamedFrameFit, {timeout}])"
+    assert page.evaluate(fit) == "contain"  # 'none': no frame came inside the stream
+    assert "/file=" in page.locator("#generate-xt img").get_attribute("src")
+    player = "#generate-player .ddpm-chain"
+    page.wait_for_selector(f"{player}[data-frames='60']", timeout=30_000)  # DDIM-60: every step kept
+    assert screenshot(page, "generate", tmp_path).stat().st_size > 10_000
+    # a new run: the old "done" line goes at once, before the new run's first frame
+    page.evaluate(RECORD_STATUS, "#generate-status")
+    page.locator("#generate-seed input").fill("1")
+    page.locator("#generate-run").click()
+    done = "() => window.statusTexts.slice(1).some((s) => s.includes('done'))"
+    page.wait_for_function(done, timeout=60_000)
+    old, *texts = page.evaluate("window.statusTexts")
+    assert "done" in old and texts[0] == "Starting…" and not any("done" in s for s in texts[:-1]), texts
+    # the run's last output (its player) in place: a click while the event is pending would be dropped
+    page.wait_for_selector(f"{player}[data-frames='60']", timeout=30_000)
+
+
+def test_stop_ends_the_pages_generation(browser, url):
+    """Stop cancels the Run's chain (the step after its queue-less "Starting…"): the chain's thread ends."""
+    # its own page, whose link presses Run on open: 1000 steps, far longer than the test
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + "?view=generate&seed=7&sampler=ddpm", wait_until="load")
+    # "step k / 1000" is this chain running; a bare "step" would also match a "done: … steps"
+    status = page.locator("#generate-status")
+    deadline = time.time() + 120
+    while "/ 1000" not in status.inner_text() and time.time() < deadline:
+        time.sleep(0.1)
+    assert "/ 1000" in status.inner_text(), status.inner_text()
+    assert running_chains() == 1
+    page.get_by_role("button", name="Stop").filter(visible=True).click()
+    page.wait_for_selector("#generate-status :text('Stopped.')", timeout=10_000)
+    deadline = time.time() + 10
+    while running_chains() and time.time() < deadline:
+        time.sleep(0.05)
+    assert running_chains() == 0
+    page.wait_for_timeout(1500)  # a chain still running would have sent frames over "Stopped." by now
+    assert page.locator("#generate-status").inner_text().strip().endswith("Stopped.")
+    page.close()
+
+
+RECORD_STATUS = """(selector) => {
+    const box = document.querySelector(selector);
+    const read = () => (box.querySelector(".prose") || box).innerText.trim();  // not Gradio's timer
+    window.statusTexts = [read()];  // the last run's, then each new text
+    new MutationObserver(() => {
+        const text = read();
+        if (text && text !== window.statusTexts.at(-1)) window.statusTexts.push(text);
+    }).observe(box, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_exact_and_learned_chains_run_side_by_side_then_stay_in_the_player(page, tmp_path):
+    page.get_by_role("tab", name="2 · Reverse: exact vs learned").click()
+    start = page.locator("#reverse-t input[type=number]")
+    start.fill("60")
+    start.press("Enter")
+    page.locator("#reverse-run").click()
+    page.wait_for_selector("#reverse-status :text('done')", timeout=120_000)
+    assert "step 60 of 60" in page.locator("#reverse-status").inner_text()
+    player = "#reverse-player .ddpm-chain"
+    page.wait_for_selector(f"{player}[data-frames='61']", timeout=30_000)
+    assert page.locator(player).get_attribute("data-frame") == "60"  # opens on t = 0, the end
+    exact = f"{player} canvas[data-series='exact q: xₜ']"
+    assert np.array_equal(canvas_pixels(page, exact), default_digit())  # the exact chain's x_0
+    page.locator(exact).click()  # focus the player: ← goes back one reverse step
+    page.keyboard.press("ArrowLeft")
+    assert page.locator(player).get_attribute("data-frame") == "59"
+    assert page.locator(f"{player} .time").inner_text() == "t = 1"
+    assert screenshot(page, "reverse", tmp_path).stat().st_size > 10_000
+
+
+def test_nothing_is_fetched_from_the_internet(requested, url):
+    _, urls = requested
+    host = urlsplit(url).netloc
+    outside = [
+        u for u in urls if urlsplit(u).scheme in ("http", "https", "ws", "wss") and urlsplit(u).netloc != host
+    ]
+    assert len(urls) > 5 and not outside, outside
+
+
+def test_arrow_keys_step_the_timestep_when_not_typing(page):
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()
+    number = page.locator("#forward-t input[type=number]")
+    before = int(number.input_value())
+    page.locator("h1").first.click()  # focus on the page, not on a field
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.wait_for_function(
+        f"() => document.querySelector('#forward-t input[type=number]').value === '{before + 11}'"
+    )
+
+
+def test_a_deep_link_opens_the_view_it_names(browser, url, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url + "?view=reverse&digit=2&t=500&seed=3&lecture=1", wait_until="load")
+    page.wait_for_function("() => document.querySelector('#reverse-t input[type=number]')?.value === '500'",
+                           timeout=60_000)  # fmt: skip
+    assert page.locator("#reverse-seed input").input_value() == "3"
+    assert page.locator("#digit-class input[value='2']").is_checked()
+    assert "lecture" in page.evaluate("document.body.className")
+    page.locator("#copy-link").click()
+    page.wait_for_function(
+        "() => document.querySelector('#link textarea, #link input')?.value.includes('view=')"
+    )
+    link = page.locator("#link textarea, #link input").first.input_value()
+    assert "view=reverse" in link and "digit=2" in link and "lecture=1" in link
+    # and it opens with its result: both chains, every step in the player, without a click
+    page.wait_for_selector("#reverse-player .ddpm-chain[data-frames='501']", timeout=300_000)
+    assert "done" in page.locator("#reverse-status").inner_text()
+    screenshot(page, "lecture", tmp_path)
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("tab", "button", "result"),
+    [
+        ("Small steps", None, "#small-steps-density img"),
+        ("Schedules & SNR", None, "#schedules-t"),
+        ("Parameterizations", "#parameterizations-run", "#parameterizations-chain img"),
+        ("Bits per dimension", "#bits-per-dim-run", "#bits-per-dim-plot img"),
+        ("Noise-prediction error", None, "#noise-error-plot img"),
+        ("Many pasts", "#many-pasts-run", "#many-pasts-grid img"),
+        ("When does it become a digit?", "#readout-run", "#readout-plot img"),
+    ],
+)
+def test_every_lesson_runs(page, tab, button, result, tmp_path):
+    page.get_by_role("tab", name="4 · Lessons").click()
+    page.get_by_role("tab", name=tab).click()
+    if button:
+        page.locator(button).click()
+    page.wait_for_selector(result, timeout=120_000)
+    time.sleep(0.5)  # let a streamed view draw its last frame
+    screenshot(page, "lesson-" + tab.split()[0].lower().strip("?&"), tmp_path)
+
+
+# -- the chain player, on a page of its own (no model) ----------------------------------------------
+
+CHAIN = "#chain .ddpm-chain"
+N_FRAMES = 40
+
+
+def known_frames(n: int = N_FRAMES, shift: int = 0) -> dict[str, np.ndarray]:
+    """Two series of n frames [12, 10] whose pixels tell the frame they belong to."""
+    k, i, j = np.ogrid[:n, :12, :10]
+    first = ((6 * k + 10 * i + j + shift) % 256).astype(np.uint8)
+    return {"exact q": first, "learned p_θ": 255 - first}
+
+
+@pytest.fixture(scope="module")
+def chain_page(browser):
+    frames = known_frames()
+    with gr.Blocks() as demo:
+        gr.Slider(0, 10, value=5, step=1, elem_id="other-t", elem_classes=["timestep"])
+        player = chain_player("chain", height=120, value=chain_value(frames, list(range(N_FRAMES, 0, -1))))
+        chain_player("chain-empty", hint="Nothing to play yet.")
+        swap = gr.Button("Swap", elem_id="chain-swap")
+        another = chain_value(known_frames(7, shift=3), list(range(7)), label="step", start=6)
+        swap.click(lambda: another, None, player)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, js=style.JS
+    )
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page.goto(url, wait_until="load")
+    page.wait_for_selector(f"{CHAIN}[data-frame]", timeout=60_000)
+    yield page, urlsplit(url).netloc, frames
+    page.close()
+    demo.close()
+
+
+def test_the_chain_players_fullscreen_button_shows_the_player_fullscreen(chain_page):
+    page, _, _ = chain_page
+    page.locator(f"{CHAIN} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement?.closest('#chain') !== null"
+                           " && document.fullscreenElement?.classList.contains('ddpm-chain')")  # fmt: skip
+    page.locator(f"{CHAIN} button.fullscreen").click()
+    page.wait_for_function("() => document.fullscreenElement === null")
+
+
+def chain_frame(page, name: str) -> np.ndarray:
+    return canvas_pixels(page, f"{CHAIN} canvas[data-series='{name}']", 12, 10)
+
+
+def scrub(page, k: int) -> None:
+    page.evaluate(f"""() => {{
+        const scrubber = document.querySelector("{CHAIN} .scrub input");
+        scrubber.value = "{k}";
+        scrubber.dispatchEvent(new Event("input", {{ bubbles: true }}));
+    }}""")
+
+
+def test_the_chain_player_shows_the_frame_scrubbed_to(chain_page):
+    page, _, frames = chain_page
+    assert page.locator(CHAIN).get_attribute("data-frames") == str(N_FRAMES)
+    for k in (0, 7, 23, N_FRAMES - 1):
+        scrub(page, k)
+        assert page.locator(CHAIN).get_attribute("data-frame") == str(k)
+        for name, series in frames.items():
+            assert np.array_equal(chain_frame(page, name), series[k]), (name, k)
+        assert page.locator(f"{CHAIN} .time").inner_text() == f"t = {N_FRAMES - k}"
+    assert page.locator("#chain-empty .hint").inner_text() == "Nothing to play yet."
+    empty = page.locator("#chain-empty")
+    assert empty.locator(".hint").is_visible() and not empty.locator(".controls").is_visible()
+
+
+def test_the_chain_players_keys_step_one_frame_and_leave_the_page_slider_alone(chain_page):
+    page, _, frames = chain_page
+    scrub(page, 10)
+    page.locator(f"{CHAIN} canvas").first.click()  # focus the player
+    frame = lambda: int(page.locator(CHAIN).get_attribute("data-frame"))  # noqa: E731
+    page.keyboard.press("ArrowRight")
+    assert frame() == 11 and np.array_equal(chain_frame(page, "exact q"), frames["exact q"][11])
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert frame() == 9
+    page.keyboard.press("Shift+ArrowRight")
+    assert frame() == 19
+    assert page.locator("#other-t input[type=number]").input_value() == "5"  # the page's handler kept out
+    page.locator("#other-t input[type=range]").focus()
+    page.locator("body").click(position={"x": 5, "y": 5})  # nothing focused: the page's keys
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#other-t input[type=number]').value === '6'")
+    assert frame() == 19  # the first visible timestep slider moved, not the player
+
+
+def test_the_chain_player_plays_and_pauses_without_a_request(chain_page):
+    page, host, frames = chain_page
+    sent: list[str] = []
+
+    def count(request):
+        if urlsplit(request.url).netloc == host:
+            sent.append(request.url)
+
+    page.on("request", count)
+    try:
+        scrub(page, 0)
+        for k in range(0, N_FRAMES, 3):
+            scrub(page, k)
+        page.locator(f"{CHAIN} [data-action=first]").click()
+        page.locator(f"{CHAIN} [data-action=play]").click()
+        page.wait_for_function(f"() => Number(document.querySelector('{CHAIN}').dataset.frame) >= 10")
+        page.locator(f"{CHAIN} [data-action=play]").click()  # pause
+        paused = page.locator(CHAIN).get_attribute("data-frame")
+        time.sleep(0.3)
+        assert page.locator(CHAIN).get_attribute("data-frame") == paused
+        page.locator(f"{CHAIN} [data-action=play]").click()  # runs on to the end, and stops there
+        page.wait_for_function(f"() => document.querySelector('{CHAIN}').dataset.frame === '{N_FRAMES - 1}'")
+        time.sleep(0.2)
+        assert "playing" not in page.locator(CHAIN).get_attribute("class")
+        page.locator(f"{CHAIN} [data-action=prev]").click()
+        assert page.locator(CHAIN).get_attribute("data-frame") == str(N_FRAMES - 2)
+    finally:
+        page.remove_listener("request", count)
+    assert not sent, sent
+    assert np.array_equal(chain_frame(page, "learned p_θ"), frames["learned p_θ"][N_FRAMES - 2])
+    assert float(page.locator(CHAIN).get_attribute("data-draw-ms")) < 16
+
+
+def test_a_new_chain_from_the_server_replaces_the_frames(chain_page):
+    page, _, _ = chain_page
+    page.locator("#chain-swap").click()
+    page.wait_for_function(f"() => document.querySelector('{CHAIN}').dataset.frames === '7'", timeout=30_000)
+    new = known_frames(7, shift=3)
+    assert page.locator(CHAIN).get_attribute("data-frame") == "6"  # its start frame
+    assert np.array_equal(chain_frame(page, "exact q"), new["exact q"][6])
+    assert page.locator(f"{CHAIN} .time").inner_text() == "step = 6"
+
+
+# -- lecture-ready layout ---------------------------------------------------------------------------
+
+MAIN_IMAGES = {
+    "forward": [f"{PLAYER} canvas[data-image={name}]" for name in ("x0", "eps", "signal", "scaled", "xt")],
+    "reverse": ["#reverse-exact", "#reverse-learned", "#reverse-x0hat", "#reverse-epshat"],
+    "generate": ["#generate-xt", "#generate-x0hat"],
+}
+LINKS = {
+    "forward": "?view=forward",
+    "reverse": "?view=reverse&t=5",
+    "generate": "?view=generate&sampler=ddim&t=5",
+}
+
+
+def open_view(browser, url, view: str, size: tuple[int, int], lecture: bool):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url + LINKS[view] + ("&lecture=1" if lecture else ""), wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", state="attached", timeout=60_000)
+    page.wait_for_function(f"() => document.getElementById('{view}-player')?.offsetParent !== null")
+    if lecture:
+        page.wait_for_function("() => document.body.classList.contains('lecture')")
+    page.wait_for_timeout(500)  # the layout settles (fonts, the picker's visibility)
+    return page
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
+@pytest.mark.parametrize("view", ["forward", "reverse", "generate"])
+def test_the_first_screen_shows_the_views_main_images(browser, url, view, size, lecture, tmp_path):
+    """The view's main images lie wholly inside the first screen (no scrolling), at both sizes; in
+    the large layout at 1366×768 the Run button and the images' top half at least. For the views
+    that run a chain: the link's result, in the player that takes the streamed images' place."""
+    page = open_view(browser, url, view, size, lecture)
+    width, height = size
+    selectors = MAIN_IMAGES[view]
+    if view != "forward":  # the link's result, as the room sees it
+        page.wait_for_selector(f"#{view}-player .ddpm-chain:not(.empty)", state="attached", timeout=120_000)
+        page.wait_for_timeout(500)
+        assert not page.locator(f"#{view}-images").is_visible()  # the player has the frames now
+        count = page.locator(f"#{view}-player .strip canvas").count()
+        assert count == (4 if view == "reverse" else 2)
+        selectors = [f"#{view}-player .strip canvas >> nth={i}" for i in range(count)]
+    for selector in selectors:
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None and box["width"] > 80, selector
+        bottom = box["y"] + (box["height"] / 2 if lecture and width == 1366 else box["height"])
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (selector, box)
+        assert box["y"] >= 0 and bottom <= height, (selector, box)
+    if view != "forward":
+        run = page.locator(f"#{view}-run").bounding_box()
+        assert run is not None and run["y"] + run["height"] <= height
+    mode = "lecture" if lecture else "normal"
+    screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False, jpeg=True)
+    page.close()
+
+
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+def test_the_header_is_one_line_at_1366(browser, url, lecture):
+    """Title, presets, layout switch and copy link side by side, none cut (the large layout hides
+    the empty link box to fit); after Copy link the link shows."""
+    page = open_view(browser, url, "forward", (1366, 768), lecture)
+    items = page.evaluate("""() => [...document.querySelector('#header').children]
+        .filter((c) => c.offsetParent !== null).map((c) => {
+            const r = c.getBoundingClientRect();
+            return [c.id, Math.round(r.top + r.height / 2), c.scrollWidth <= Math.ceil(r.width) + 1];
+        })""")
+    assert {"title", "preset", "lecture-mode", "copy-link"} <= {name for name, _, _ in items}, items
+    assert max(m for _, m, _ in items) - min(m for _, m, _ in items) <= 6 and all(w for _, _, w in items), (
+        items
+    )
+    page.locator("#copy-link").click()
+    page.wait_for_function(
+        "() => document.querySelector('#link textarea, #link input')?.value.includes('view=')"
+    )
+    assert page.locator("#link").is_visible()
+    page.close()
+
+
+@pytest.mark.parametrize("view", ["generate", "small-steps", "noise-error", "readout"])
+def test_the_digit_picker_is_hidden_where_no_digit_is_used(browser, url, view):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + f"?view={view}&t=5", wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", state="attached", timeout=60_000)
+    hidden = "() => ((e) => !e || e.offsetParent === null)(document.getElementById('digit-picker'))"
+    page.wait_for_function(hidden, timeout=10_000)
+    page.get_by_role("tab", name="1 · Forward: adding noise").click()  # back to a view that reads it
+    page.wait_for_function(f"() => !({hidden})()", timeout=10_000)
+    page.close()
+
+
+@pytest.mark.parametrize("view", ["reverse", "generate"])
+def test_no_image_label_covers_its_image(browser, url, view):
+    """While a chain streams (its images in their panels, a long chain: 1000 steps)."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + f"?view={view}&t=1000&seed=11&sampler=ddpm", wait_until="load")  # Run pressed on open
+    page.wait_for_selector(f"#{view}-status :text('step')", timeout=120_000)
+    page.wait_for_timeout(500)  # a few frames in
+    overlaps = page.evaluate("""() => [...document.querySelectorAll('.block')].flatMap((block) => {
+        const label = block.querySelector(':scope > label[data-testid=block-label]:not(.sr-only)');
+        const image = block.querySelector('.image-container img');
+        if (!label || !image || block.offsetParent === null) return [];
+        if (!image.getBoundingClientRect().width) return [];
+        const a = label.getBoundingClientRect(), b = image.getBoundingClientRect();
+        const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+        return [[label.innerText, apart]];
+    })""")
+    assert len(overlaps) >= 2, overlaps  # the streamed images were there to check
+    assert all(apart for _, apart in overlaps), overlaps
+    page.get_by_role("button", name="Stop").filter(visible=True).click()
+    page.close()
+
+
+def test_in_the_large_layout_no_visible_text_is_smaller_than_the_floor(browser, url):
+    from ddpm.views.kit.style import FONT_FLOOR_PX
+
+    page = open_view(browser, url, "reverse", (1920, 1080), True)
+    small = page.evaluate("""() => {
+        const out = [];
+        const root = document.querySelector('.gradio-container');
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const element = node.parentElement;
+            if (!node.textContent.trim() || element.closest('.katex, svg, .sr-only, [hidden]')) continue;
+            const rect = element.getBoundingClientRect(), style = getComputedStyle(element);
+            if (!rect.width || !rect.height || style.visibility === 'hidden') continue;
+            if (element.offsetParent === null) continue;
+            out.push([node.textContent.trim().slice(0, 40), parseFloat(style.fontSize)]);
+        }
+        return out;
+    }""")
+    assert len(small) > 30  # the page's text was found
+    below = [(text, size) for text, size in small if size < FONT_FLOOR_PX - 0.01]
+    assert not below, below[:20]
+    sizes = page.evaluate("""() => ['#reverse-t label', '#reverse-seed label', '#digit-class', '#title h1']
+        .map((s) => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))""")
+    assert min(sizes) >= FONT_FLOOR_PX and sizes[-1] > sizes[0]  # labels grow; the title is larger still
+    page.close()
+
+
+PLOTS = {  # view: (deep link, how many plots it shows)
+    "reverse": ("?view=reverse&digit=2&t=1000&seed=3", 4),  # from T: the filmstrip's most columns
+    "small-steps": ("?view=small-steps", 3),
+    "schedules": ("?view=schedules", 1),
+    "bits-per-dim": ("?view=bits-per-dim", 1),
+    "noise-error": ("?view=noise-error", 1),
+    "many-pasts": ("?view=many-pasts", 1),
+    "readout": ("?view=readout", 1),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
+@pytest.mark.parametrize("view", list(PLOTS))
+def test_no_plot_text_on_screen_is_smaller_than_the_floor(browser, url, view, size, lecture, tmp_path):
+    """Every figure's text (plots.TEXT_PX at the figure's own size, checked in test_plots) as shown
+    on screen, the image's shown width over its own times TEXT_PX, is at least the large layout's
+    floor, in both layouts (one set of images serves both)."""
+    from ddpm.views.kit.plots import TEXT_PX
+    from ddpm.views.kit.style import FONT_FLOOR_PX
+
+    link, count = PLOTS[view]
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url + link + ("&lecture=1" if lecture else ""), wait_until="load")
+    shown = """() => [...document.querySelectorAll('.plot img')].filter((i) => i.offsetParent !== null
+        && i.complete && i.naturalWidth > 0).map((i) => [i.closest('.block').id || i.alt,
+        i.getBoundingClientRect().width / i.naturalWidth])"""
+    page.wait_for_function(f"() => ({shown})().length >= {count}", timeout=300_000)
+    page.wait_for_timeout(1000)  # the layout settles
+    scales = page.evaluate(shown)
+    small = [(name, round(scale * TEXT_PX, 1)) for name, scale in scales if scale * TEXT_PX < FONT_FLOOR_PX]
+    assert not small, small
+    screenshot(page, f"page-{view}-{size[0]}-{'lecture' if lecture else 'normal'}", tmp_path, jpeg=True)
+    page.close()
+
+
+def test_in_the_large_layout_the_forward_plots_text_grows(browser, url):
+    from ddpm.views.kit.style import FONT_FLOOR_PX
+
+    sizes = []
+    for lecture in ("0", "1"):
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(url + f"?view=forward&lecture={lecture}", wait_until="load")
+        page.wait_for_selector(f"{PLAYER} canvas.plot[data-text-px]", state="attached", timeout=60_000)
+        page.wait_for_timeout(500)
+        sizes.append(float(page.locator(f"{PLAYER} canvas.plot").get_attribute("data-text-px")))
+        page.close()
+    assert sizes[1] >= FONT_FLOOR_PX and sizes[1] > sizes[0], sizes
+    page = browser.new_page(viewport={"width": 1366, "height": 768})  # switched on in the page
+    page.goto(url + "?view=forward", wait_until="load")
+    page.wait_for_selector(
+        f"{PLAYER} canvas.plot[data-text-px='{sizes[0]:g}']", state="attached", timeout=60_000
+    )
+    page.locator("#lecture-mode input").check()
+    page.wait_for_selector(
+        f"{PLAYER} canvas.plot[data-text-px='{sizes[1]:g}']", state="attached", timeout=10_000
+    )
+    page.close()
+
+
+PRESET_RESULTS = {
+    "Forward process at t = 250": f"{PLAYER}[data-t='250']",
+    "Reference figure: the posterior filmstrip from T": "#reverse-player .ddpm-chain[data-frames='1001']",
+    "Posterior vs learned from t = 500": "#reverse-player .ddpm-chain[data-frames='501']",
+    "Small vs large steps (1-D)": "#small-steps-density img",
+    "One noisy image, many pasts": "#many-pasts-grid img",
+    "Generate 16 digits (ancestral)": "#generate-player .ddpm-chain[data-frames]",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PRESET_RESULTS))
+def test_each_preset_opens_with_its_result(browser, url, name):
+    from ddpm.views.lecture import PRESETS
+
+    assert set(PRESET_RESULTS) == set(PRESETS)
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + "?view=forward&t=600", wait_until="load")  # away from every preset's t
+    page.wait_for_selector(f"{PLAYER}[data-t='600']", timeout=60_000)
+    page.locator("#preset input").click()
+    page.get_by_role("option", name=name).click()
+    try:
+        page.wait_for_selector(
+            PRESET_RESULTS[name], state="attached", timeout=300_000
+        )  # no Run pressed by hand
+    except playwright.Error:
+        state = page.evaluate(f"""() => ({{player_t: document.querySelector("{PLAYER}")?.dataset.t,
+            slider_t: document.querySelector("#forward-t input[type=number]")?.value,
+            view: document.querySelector("[role=tab][aria-selected=true]")?.innerText}})""")
+        pytest.fail(f"{name}: no result after 300 s; the page: {state}")
+    page.close()

@@ -1,0 +1,96 @@
+"""The background stream of the views (the chain computes while the page is fed); the progress bar."""
+
+import threading
+import time
+
+import pytest
+
+from ddpm.serve.stream import paced
+from ddpm.views.kit.widgets import progress_bar
+
+
+def test_yields_an_increasing_subsequence_ending_with_the_last_item():
+    frames = list(paced(iter(range(500)), period=0.0))
+    items = [item for item, _ in frames]
+    assert items == sorted(set(items))  # in order, none twice
+    assert frames[-1] == (499, True)
+    assert all(not last for _, last in frames[:-1])
+
+
+def test_a_long_period_skips_the_items_in_between():
+    frames = list(paced(iter(range(1000)), period=60.0))
+    assert frames[-1] == (999, True)
+    assert len(frames) <= 2  # the newest item when the stream starts, then the last one
+
+
+def test_the_chain_runs_on_while_the_consumer_holds_a_frame():
+    released, reached = threading.Event(), threading.Event()
+
+    def items():
+        yield 0
+        yield 1  # the stream runs one item ahead: 0 is handed out once 1 exists
+        released.wait(timeout=30)  # hold the chain until the consumer has its first frame
+        for i in range(2, 200):
+            if i == 100:
+                reached.set()
+            yield i
+
+    stream = paced(items(), period=60.0)
+    assert next(stream) == (0, False)
+    released.set()
+    # this generator is suspended: only a thread of its own can take the chain to item 100
+    assert reached.wait(timeout=30)
+    assert list(stream) == [(199, True)]
+
+
+def test_closing_the_stream_stops_the_chain():
+    produced, finished = [], threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                produced.append(i)
+                time.sleep(0.001)
+                yield i
+                i += 1
+        finally:
+            finished.set()
+
+    stream = paced(endless(), period=0.01)
+    next(stream)
+    stream.close()
+    assert finished.is_set()  # close() waits for the thread
+    count = len(produced)
+    time.sleep(0.05)
+    assert len(produced) == count
+    assert not any(t.name == "ddpm-chain" for t in threading.enumerate())
+
+
+def test_an_error_in_the_chain_is_raised_to_the_consumer():
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("bad step 3")
+
+    with pytest.raises(ValueError, match="bad step 3"):
+        list(paced(failing(), period=0.0))
+
+
+def test_an_empty_chain_yields_nothing():
+    assert list(paced(iter(()), period=0.0)) == []
+
+
+def test_a_negative_period_is_refused():
+    with pytest.raises(ValueError, match="-1"):
+        next(paced(iter(range(3)), period=-1))
+
+
+@pytest.mark.parametrize(("done", "total"), [(0, 1000), (1, 1000), (430, 1000), (999, 1000), (7, 7)])
+def test_the_text_progress_bar_fills_in_proportion(done, total):
+    bar, percent = progress_bar(done, total).rsplit(" ", 1)
+    bar = bar.strip()
+    assert len(bar) == 24
+    assert bar.count("█") == round(24 * done / total)
+    assert bar == "█" * bar.count("█") + "░" * bar.count("░")
+    assert int(percent.rstrip("%")) == 100 * done // total

@@ -31,6 +31,7 @@ $\bar\alpha_t = \prod_{s \le t}\alpha_s$. The lessons take one idea each; a pres
 layout (`?lecture=1`) is for a projector. ← / → step the timestep slider on screen.
 """
 
+
 def build_demo() -> gr.Blocks:
     """The app's Blocks, not yet launched."""
     with gr.Blocks(title=TITLE, fill_width=True) as demo:

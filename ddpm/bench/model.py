@@ -19,6 +19,7 @@ from .. import checkpoint
 from ..diffusion import GaussianDiffusion
 from ..inference import prepare_for_inference, resolve_device, sample_loop
 from ..sampling import final_sample, posterior_sample_loop_progressive
+from ..seeding import generator as seeded_generator
 from ..unet import UNet, UNetConfig, count_parameters
 
 TARGETS_CPU = {"ddpm-1000 x16": 10.0, "ddim-50 x16": 0.5, "posterior-1000 x16": 0.2}
@@ -81,7 +82,7 @@ def bench_models(paths: list[str], device: torch.device, repeats: int) -> None:
             if model.config.num_classes:
                 kinds["guided w = 2"] = {"labels": labels, "guidance": 2.0}
             for kind, extra in kinds.items():
-                generator = torch.Generator(device).manual_seed(0)
+                generator = seeded_generator(0)
                 seconds = timed(
                     lambda m=model, d=diffusion, e=extra, g=generator: final_sample(
                         sample_loop(m, d, 16, "ddpm", generator=g, **e)
@@ -120,7 +121,7 @@ def reference_sampling(model, n: int, steps: int | None, device: torch.device, s
         DDPMScheduler(num_train_timesteps=1000) if steps is None else DDIMScheduler(num_train_timesteps=1000)
     )
     scheduler.set_timesteps(1000 if steps is None else steps)
-    generator = torch.Generator(device).manual_seed(seed)
+    generator = seeded_generator(seed)
     x = torch.randn((n, 1, 28, 28), generator=generator, device=device)
     for t in scheduler.timesteps:
         x = scheduler.step(model(x, t).sample, t, x, generator=generator).prev_sample
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append((f"  same, {label} (ms)", fast * 1e3, None))
 
     def trajectory(m, sampler: str, steps: int | None, n: int) -> float:
-        generator = torch.Generator(device).manual_seed(0)
+        generator = seeded_generator(0)
         return timed(
             lambda: final_sample(sample_loop(m, diffusion, n, sampler, steps, generator=generator)),
             device,

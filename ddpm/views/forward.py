@@ -102,7 +102,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
                       elem_classes=["timestep"])  # fmt: skip
         seed = seed_field("Noise seed", scale=1, elem_id="forward-seed")
         new_noise = gr.Button("New noise", scale=1)
-    player = players.forward_player(t, players.forward_value(digit.value, 0), diffusion, elem_id="forward-player")
+    player = players.forward_player(
+        t, players.forward_value(digit.value, 0), diffusion, elem_id="forward-player"
+    )
     gr.Markdown(EQUATION, latex_delimiters=LATEX)
     api = gr.Button(visible=False)
     outputs = api_outputs()

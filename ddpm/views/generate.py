@@ -96,7 +96,9 @@ def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, dig
     digits here and in ``python -m ddpm.sample``, on every device (:mod:`ddpm.seeding`). Computed
     once for everyone who asks for the same one (:mod:`ddpm.serve.results`)."""
     rt = runtime()
-    n, sampler, steps, eta = generation_request(n, sampler, steps, eta, rt.diffusion.num_timesteps, MAX_DIGITS)
+    n, sampler, steps, eta = generation_request(
+        n, sampler, steps, eta, rt.diffusion.num_timesteps, MAX_DIGITS
+    )
     yield from _generate(rt, n, sampler, steps, eta, int(seed), str(digit), guidance)
 
 

@@ -212,3 +212,22 @@ def test_digits_need_a_conditional_model(tiny, conditional):
         generate(model, diffusion, 2, "ddim", 3, digit=12)
     with pytest.raises(ValueError, match="needs digits"):
         generate(model, diffusion, 2, "ddim", 3, digit="none", guidance=1.0)
+
+
+def test_a_generation_request_is_checked_and_reduced_to_what_the_loop_takes():
+    from ddpm.inference import generation_request
+
+    assert generation_request(16, "ddpm", 20, 0.5, 1000, 64) == (16, "ddpm", None, 0.0)  # S and η unused
+    assert generation_request(16, "ddim", 20, 0.5, 1000, 64) == (16, "ddim", 20, 0.5)
+    assert generation_request(4.0, "dpm-solver", 999, 0.5, 1000, 64) == (4, "dpm-solver", 999, 0.0)
+    bad = [
+        ((0, "ddpm", 1, 0.0), "number of digits must be between 1 and 64, got 0"),
+        ((65, "ddpm", 1, 0.0), "got 65"),
+        ((4, "euler", 1, 0.0), "sampler"),
+        ((4, "ddim", 1001, 0.0), "DDIM steps must be between 1 and T = 1000, got 1001"),
+        ((4, "dpm-solver", 1000, 0.0), r"DPM-Solver steps must be between 1 and T − 1 = 999, got 1000"),
+        ((4, "ddim", 10, 1.5), "η must be between 0 and 1, got 1.5"),
+    ]
+    for args, message in bad:
+        with pytest.raises(ValueError, match=message):
+            generation_request(*args, 1000, 64)

@@ -6,7 +6,9 @@ from oracles import PointDataEps, alphas_cumprod64, zero_model
 from tiny import TINY, randomised
 
 from ddpm.diffusion import GaussianDiffusion
-from ddpm.teaching import likelihood, noise_error, parameterizations, pasts, schedules
+from ddpm.schedules import SCHEDULES
+from ddpm.teaching import likelihood, noise_error, parameterizations, pasts, reverse, schedules, small_steps
+from ddpm.teaching.common import seeded_noise
 from ddpm.teaching.reverse import compare_reverse
 from ddpm.unet import UNet, UNetConfig
 
@@ -160,3 +162,120 @@ def test_bound_terms_add_up(diffusion, digit, tiny_model):
     bpd = likelihood.bound_terms(diffusion, tiny_model, torch.cat([digit, -digit]))
     assert bpd.terms.shape == (2, T) and bpd.exact
     torch.testing.assert_close(bpd.total, bpd.prior + bpd.terms.sum(1), rtol=1e-6, atol=1e-6)
+
+
+# -- what the lessons' tabs show, computed here (the tabs only lay it out) -------------------------
+
+
+def test_the_parameterization_lesson_reports_each_readings_error_and_the_chains_gap(
+    diffusion, digit, tiny_model
+):
+    lesson = parameterizations.parameterization_lesson(diffusion, tiny_model, digit, 20, seed=3)
+    a = float(alphas_cumprod64("linear", T)[19])
+    view = lesson.view
+    # x̂_0 of each reading from the output by the paper's closed forms, then its RMS error against x_0
+    closed = {
+        "eps": (view.x_t - math.sqrt(1 - a) * view.output) / math.sqrt(a),  # Ho et al. 2020, eq. 15
+        "x0": view.output,
+        "v": math.sqrt(a) * view.x_t - math.sqrt(1 - a) * view.output,  # Salimans & Ho 2022
+    }
+    assert set(lesson.x0_errors) == set(closed) and lesson.parameterization == "eps"
+    for name, x0_hat in closed.items():
+        assert lesson.x0_errors[name] == pytest.approx(float((x0_hat - digit).pow(2).mean().sqrt()), rel=1e-4)
+    ends = parameterizations.variance_chains(diffusion, tiny_model, digit, 20, 3)
+    gap = float((ends["fixed_small"] - ends["fixed_large"]).pow(2).mean().sqrt())
+    assert lesson.chain_gap == pytest.approx(gap, rel=1e-5) and lesson.chain_gap > 0
+
+
+def test_the_schedules_lesson_noises_the_digit_with_each_schedules_closed_form(digit):
+    lesson = schedules.compare_schedules(digit, 300, 1000, seed=4)
+    epsilon = seeded_noise(tuple(digit.shape), 4)
+    assert [c.name for c in lesson.curves] == list(SCHEDULES)
+    for curves, x_t, values in zip(lesson.curves, lesson.x_t, lesson.values, strict=True):
+        a = float(alphas_cumprod64(curves.name, 1000)[299])
+        torch.testing.assert_close(
+            x_t, math.sqrt(a) * digit + math.sqrt(1 - a) * epsilon, rtol=1e-5, atol=1e-5
+        )
+        assert values.alpha_bar == pytest.approx(a, rel=1e-5)
+    assert schedules.compare_schedules(digit, 0, 100).x_t[0].equal(digit)  # t = 0: the clean digit
+    with pytest.raises(ValueError, match="timesteps=10 is too small for the linear schedule"):
+        schedules.compare_schedules(digit, 5, 10)
+    for t, big_t, name in ((5, 1, "T"), (5, schedules.MAX_T + 1, "T"), (11, 10, "t"), (-1, 10, "t")):
+        with pytest.raises(ValueError, match=f"^{name} must be in"):
+            schedules.compare_schedules(digit, t, big_t)
+
+
+def test_the_small_steps_lesson_reads_its_data_and_checks_t_and_T():
+    data = small_steps.parse_data("custom", "-1; 0.5, 1", 0.1)
+    assert data.means == (-1.0, 0.5, 1.0) and data.stds == (0.1,) * 3 and data.weights == (1.0,) * 3
+    assert small_steps.parse_data("two modes") is small_steps.PRESETS["two modes"]
+    bad = [("custom", "a, b", "means must be numbers"), ("custom", "", "between 1 and 6"),
+           ("custom", "1,2,3,4,5,6,7", "got 7"), ("blobs", "", "unknown data 'blobs'")]  # fmt: skip
+    for preset, means, message in bad:
+        with pytest.raises(ValueError, match=message):
+            small_steps.parse_data(preset, means)
+    lesson = small_steps.small_steps_lesson(small_steps.PRESETS["two modes"], 5, 2, seed=1, samples=500)
+    assert lesson.kl == lesson.kls[small_steps.T_CHOICES.index(5)] and lesson.kl_small_steps == lesson.kls[-1]
+    assert lesson.kl > lesson.kl_small_steps  # the lesson's point: many small steps fit far better
+    assert [steps for steps, _ in lesson.chain_ends] == [5, 1000]
+    assert all(ends.shape == (500,) for _, ends in lesson.chain_ends)
+    spacing = small_steps.DENSITY_GRID[1] - small_steps.DENSITY_GRID[0]
+    assert lesson.data_density.sum() * spacing == pytest.approx(1.0, abs=1e-3)  # a density
+    for big_t, t, message in ((7, 1, "T must be one of"), (5, 6, r"step t must be in \[1, T = 5\]")):
+        with pytest.raises(ValueError, match=message):
+            small_steps.small_steps_lesson(small_steps.PRESETS["two modes"], big_t, t)
+
+
+@pytest.fixture(scope="module")
+def digit_classifier():
+    from ddpm.classifier import load
+
+    return load().eval()
+
+
+def bundled_digit(label: int) -> torch.Tensor:
+    from ddpm.data import bundled_digits
+    from ddpm.images import digit_tensor
+
+    images, labels = bundled_digits()
+    return digit_tensor(images[int((labels == label).nonzero()[0, 0])].numpy())
+
+
+def test_chain_ends_say_whether_the_learned_chain_landed_on_another_digit(digit_classifier):
+    seven, two = bundled_digit(7), bundled_digit(2)
+    same = reverse.chain_ends(digit_classifier, seven, seven)
+    other = reverse.chain_ends(digit_classifier, seven, two)
+    assert same.exact_class == same.learned_class == 7 and not same.landed_elsewhere
+    assert (other.exact_class, other.learned_class) == (7, 2) and other.landed_elsewhere
+    assert float(other.learned.sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_pasts_lesson_judges_k_chains_and_tells_them_the_class_it_reads(diffusion, digit_classifier):
+    seven = bundled_digit(7)
+    perfect = PointDataEps(diffusion.alphas_cumprod, seven)  # every past is the digit itself
+    lesson = pasts.pasts_lesson(diffusion, perfect, digit_classifier, seven, 30, 6, seed=2)
+    assert lesson.pasts.shape == (6, 1, 28, 28) and lesson.label is None
+    assert (
+        lesson.verdict.own_class == 7 and lesson.verdict.agreement == 1.0 and sum(lesson.verdict.counts) == 6
+    )
+    with pytest.raises(ValueError, match="K must be between 1 and 4, got 5"):
+        pasts.pasts_lesson(diffusion, perfect, digit_classifier, seven, 30, 5, max_k=4)
+
+
+def test_the_bound_lesson_scores_a_learned_variance_both_ways(diffusion, digit):
+    learned = randomised(UNet(UNetConfig(**TINY, timesteps=T, learn_sigma=True)))
+    lesson = likelihood.bound_lesson(diffusion, learned, digit, 1, "eps", "learned_range")
+    images = torch.cat(list(lesson.images.values()))
+    fixed = likelihood.bound_terms(diffusion, learned, images, 1, "eps", "fixed_small")
+    torch.testing.assert_close(lesson.fixed.total, fixed.total)  # the same x_t, only σ² differs
+    assert not torch.allclose(lesson.bound.total, lesson.fixed.total)
+    assert likelihood.bound_lesson(diffusion, learned, digit, 1, "eps", "fixed_small").fixed is None
+
+
+def test_the_noise_error_of_uint8_digits_is_that_of_their_model_range(diffusion, tiny_model):
+    from ddpm.images import to_model_range
+
+    uint8 = torch.randint(0, 256, (3, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    ours = noise_error.digits_noise_error(diffusion, tiny_model, uint8, steps=5, seed=2)
+    direct = noise_error.noise_prediction_error(diffusion, tiny_model, to_model_range(uint8)[:, None], 5, 2)
+    assert ours.simple_loss == direct.simple_loss and ours.t.equal(direct.t)

@@ -379,3 +379,21 @@ def test_the_reverse_views_curves_draw_both_panels():
     b = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), 3).draw((mean, x0))
     assert a.dtype == np.uint8 and a.ndim == 3 and b.shape[1] == a.shape[1]
     assert (a != 255).any(axis=-1).mean() > 0.02  # something is drawn
+
+
+def test_a_seed_gives_the_same_digits_in_the_page_and_in_the_library():
+    """The Generate view and ddpm.inference.generate (the CLI's) draw labels and noise alike from a
+    seed: the page's final grid is the library's digits, pixel for pixel."""
+    from ddpm.images import make_grid
+    from ddpm.inference import generate
+
+    async def frames():
+        return [f async for f in generate_view.generate_in_page(4, "dpm-solver", 8, 0.0, 31)]
+
+    *_, final = asyncio.run(frames())
+    rt = runtime()
+    digits = generate(rt.model, rt.diffusion, 4, "dpm-solver", 8, seed=31)  # uint8 [4, 28, 28], class prior
+    expected = make_grid(digits, nrow=2, padding=2, pad_value=96)
+    shown = pixels(final[0])
+    factor = shown.shape[1] // expected.shape[1]
+    assert factor > 1 and np.array_equal(shown, upscale(expected, factor))

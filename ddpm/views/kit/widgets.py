@@ -199,4 +199,3 @@ def seed_field(label: str = "Seed", value: int = 0, **kwargs) -> gr.Number:
     """A seed: a whole number in [0, 2³¹ − 1] (what ``torch.Generator.manual_seed`` takes from every
     client alike). ``kwargs`` go to ``gr.Number`` (scale, elem_id, min_width)."""
     return gr.Number(value, precision=0, label=label, minimum=0, maximum=MAX_SEED, **kwargs)
-

@@ -34,7 +34,12 @@ def bits_per_dim(digit: np.ndarray, seed: int = 0):
     rt = runtime()
     config = rt.model.config
     lesson = bound_lesson(
-        rt.diffusion, rt.model, digit_tensor(digit, rt.device), int(seed), config.parameterization, config.variance
+        rt.diffusion,
+        rt.model,
+        digit_tensor(digit, rt.device),
+        int(seed),
+        config.parameterization,
+        config.variance,
     )
     bpd, fixed = lesson.bound, lesson.fixed
     plot = bound_terms_plot({name: bpd.terms[i].cpu().numpy() for i, name in enumerate(lesson.images)})

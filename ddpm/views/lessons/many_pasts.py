@@ -35,7 +35,9 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_clas
     classifier's reading of x_0)."""
     rt = runtime()
     x0 = digit_tensor(digit, rt.device)
-    lesson = pasts_lesson(rt.diffusion, rt.model, classifier(), x0, int(t), int(k), int(seed), told_class, MAX_PASTS)
+    lesson = pasts_lesson(
+        rt.diffusion, rt.model, classifier(), x0, int(t), int(k), int(seed), told_class, MAX_PASTS
+    )
     verdict = lesson.verdict
     told = "" if lesson.label is None else f" Every chain was told the class {lesson.label}."
     text = (

@@ -24,7 +24,6 @@ the digit's own pixels; near $t = T$, $x_t$ is almost all noise and $\hat\vareps
 """
 
 
-
 @functools.lru_cache(maxsize=4)
 def _noise_error(seed: int) -> NoiseError:
     rt = runtime()

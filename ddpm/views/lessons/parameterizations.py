@@ -76,9 +76,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         step_large = image("one step, σ² = βₜ")
     with gr.Row(equal_height=True):
         chain_small = image("whole chain, σ² = β̃ₜ", height=240)
-        chain_large = image(
-            "whole chain, σ² = βₜ (same z)", height=240, elem_id="parameterizations-chain"
-        )
+        chain_large = image("whole chain, σ² = βₜ (same z)", height=240, elem_id="parameterizations-chain")
     outputs = [x_t, output, x0_eps, mean, x0_x0, x0_v, step_small, step_large, chain_small, chain_large, text]
     run.click(parameterizations, [digit, t, seed], outputs, api_name="parameterizations")
     return Parts(t, seed)

@@ -35,7 +35,6 @@ $\hat x_0$ at each step: the plot shows its class probabilities over $t$ (right 
 """
 
 
-
 def _waiting(position: int, seconds: float) -> tuple:
     return (gr.skip(), gr.skip(), gr.skip(), waiting_status(position, seconds))
 

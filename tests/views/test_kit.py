@@ -1,0 +1,84 @@
+"""The UI kit: the one PNG encoder, the styles in one place, and the one list of tabs."""
+
+import base64
+import io
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from ddpm.views import lecture, tabs
+from ddpm.views.kit import encode, style
+
+
+def decode(png: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(png))
+
+
+def test_the_png_encoder_keeps_every_pixel_of_grey_rgb_and_palette_images():
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (30, 40), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (20, 10, 3), dtype=np.uint8)
+    assert np.array_equal(np.asarray(decode(encode.png_bytes(grey))), grey)
+    assert np.array_equal(np.asarray(decode(encode.png_bytes(rgb, level=9))), rgb)
+    palette = [0, 0, 0, 255, 0, 0, 0, 0, 255]  # black, red, blue
+    indices = rng.integers(0, 3, (8, 8), dtype=np.uint8)
+    image = decode(encode.png_bytes(indices, palette=palette))
+    assert image.mode == "P" and np.array_equal(np.asarray(image), indices)
+    colours = np.asarray(image.convert("RGB"))
+    assert np.array_equal(colours, np.array(palette, dtype=np.uint8).reshape(3, 3)[indices])
+    assert len(encode.png_bytes(grey, level=9)) <= len(encode.png_bytes(grey, level=0))
+
+
+def test_a_data_url_carries_the_png_bytes(tmp_path):
+    png = encode.png_bytes(np.eye(5, dtype=np.uint8) * 255)
+    url = encode.data_url(png)
+    assert url.startswith("data:image/png;base64,") and base64.b64decode(url.split(",", 1)[1]) == png
+    (path,) = encode.save_pngs([np.zeros((3, 4), np.uint8)], ["blank"], tmp_path)
+    assert path == str(tmp_path / "blank.png") and np.asarray(Image.open(path)).shape == (3, 4)
+
+
+def test_all_the_css_is_in_the_kit_and_the_large_layout_has_its_floor():
+    assert f"max({style.FONT_FLOOR_PX}px, 1em)" in style.CSS and "FONT_FLOOR_PX" not in style.CSS
+    assert "#digit-picker" in style.CSS and "body.lecture" in style.CSS and ".ddpm-chain" in style.PLAYERS_CSS
+    assert style.JS.strip().startswith("() =>") and "ArrowLeft" in style.JS
+
+
+def test_the_tabs_are_listed_once_with_unique_ids_and_run_buttons():
+    ids = [tab.id for tab in (*tabs.MAIN, *tabs.LESSONS)]
+    assert len(set(ids)) == len(ids) == len(tabs.TABS) and tabs.LESSONS_ID not in ids
+    assert tuple(ids) == lecture.MAIN_VIEWS + lecture.LESSONS
+    assert {tab.id: f"{tab.id}-run" for tab in tabs.TABS.values() if tab.run} == lecture.RUN_BUTTONS
+
+
+@pytest.fixture(scope="module")
+def demo():
+    import app
+
+    return app.build_demo()
+
+
+def tab_of(block) -> str | None:
+    """The id of the view a block is laid out in (a view's gr.Tab is its own)."""
+    while block is not None:
+        if isinstance(block, gr.Tab) and block.id in tabs.TABS:
+            return block.id
+        block = getattr(block, "parent", None)
+    return None
+
+
+def test_each_tab_built_its_run_button_and_the_picker_shows_where_a_view_reads_the_digit(demo):
+    buttons = {b.elem_id: b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.elem_id}
+    for tab in tabs.TABS.values():
+        if tab.run_id is not None:
+            assert buttons[tab.run_id].value == tab.run and tab_of(buttons[tab.run_id]) == tab.id
+    # the views whose events read the picker's digit are exactly the ones listed as using it
+    picker = next(
+        b for b in demo.blocks.values() if isinstance(b, gr.State) and isinstance(b.value, np.ndarray)
+    )
+    readers = set()
+    for fn in demo.fns.values():
+        if any(block is picker for block in fn.inputs):
+            readers |= {tab_of(demo.blocks[target[0]]) for target in fn.targets if target[0] in demo.blocks}
+    assert readers - {None} == {tab.id for tab in tabs.TABS.values() if tab.uses_digit}

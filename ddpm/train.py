@@ -28,7 +28,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -157,8 +159,104 @@ def save_sample_grid(ema: UNet, diffusion: GaussianDiffusion, path: Path, device
     to_pil(upscale(make_grid(final_sample(steps).cpu(), nrow=8), 2)).save(path)
 
 
-def train(args: argparse.Namespace) -> Path:
-    """Run training as configured by ``args``; returns the exported checkpoint folder."""
+STATE_FILE = "train_state.pt"
+"""The resumable state in ``--out`` (see :class:`TrainState`)."""
+
+
+class Process(NamedTuple):
+    """This process's place in a run: its device, and its rank among ``world`` processes under
+    torchrun (rank 0 of 1 otherwise). Rank 0 prints and writes the files."""
+
+    device: torch.device
+    rank: int
+    world: int
+    distributed: bool
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0, the process that prints and writes the files."""
+        return self.rank == 0
+
+
+class Average(NamedTuple):
+    """An exponential moving average of the weights: its decay per step, its key in
+    ``train_state.pt`` and the folder in ``--out`` it is exported to."""
+
+    decay: float
+    key: str
+    folder: str
+
+
+class Precision(NamedTuple):
+    """How the forward pass runs: autocast's dtype and whether autocast is on, and the loss scaler
+    (active only for float16 on CUDA)."""
+
+    dtype: torch.dtype
+    enabled: bool
+    scaler: torch.amp.GradScaler
+
+
+@dataclass
+class TrainState:
+    """What changes as training runs: all that ``train_state.pt`` keeps, so that a resumed run
+    continues with the same weights, optimizer moments, random stream and data order."""
+
+    model: UNet
+    emas: dict[str, UNet]  # Average.key -> the averaged copy of ``model`` (eval mode, no gradients)
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator  # CPU stream of this rank's data order, t, noise and dropped labels
+    step: int = 0  # optimizer steps done
+    elapsed_before: float = 0.0  # seconds of training in the sessions before this one
+    order: torch.Tensor | None = None  # int64 [N]: this epoch's permutation of the training images
+    cursor: int = 0  # position in ``order`` of the next batch
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What stays fixed through a run once it is set up."""
+
+    process: Process
+    out: Path
+    config: UNetConfig
+    diffusion_config: DiffusionConfig
+    diffusion: GaussianDiffusion
+    averages: list[Average]
+    net: torch.nn.Module  # the model, wrapped in DistributedDataParallel under torchrun
+    images: torch.Tensor  # float32 [N, 1, 28, 28] in [−1, 1], on the CPU
+    labels: torch.Tensor | None  # int64 [N], or None when the data has none
+    null_teacher: UNet | None  # --null-teacher (see _teacher_target)
+    low_teacher: UNet | None  # --low-noise-teacher
+    t_probabilities: torch.Tensor  # float [T]: how t is drawn when not uniform
+    precision: Precision
+    memory_format: torch.memory_format
+
+
+@dataclass
+class Session:
+    """One session of a run (a resumed run has several): when it began, the event a signal sets to
+    stop it, and the loss summed since the last log line (a device scalar, so no sync per step) with
+    the time that line was written."""
+
+    start: float
+    stop_signal: threading.Event
+    loss_sum: torch.Tensor
+    last_log: float
+
+
+class Batch(NamedTuple):
+    """One training batch on the device: the positions ``index`` [B] of its images in the training
+    set, x0 [B, 1, 28, 28] in [−1, 1], t int64 [B], noise [B, 1, 28, 28] and, for a conditional
+    model, the labels y int64 [B] with the null label (``--num-classes``) where dropped (else None)."""
+
+    index: torch.Tensor
+    x0: torch.Tensor
+    t: torch.Tensor
+    noise: torch.Tensor
+    y: torch.Tensor | None
+
+
+def start_process(args: argparse.Namespace) -> Process:
+    """Join torchrun's process group when launched by it, and pick the device and CPU threads."""
     distributed = dist.is_available() and dist.is_torchelastic_launched()
     rank, world, local_rank = 0, 1, 0
     if distributed:
@@ -171,12 +269,20 @@ def train(args: argparse.Namespace) -> Path:
         torch.cuda.set_device(device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    main_process = rank == 0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    return Process(device, rank, world, distributed)
 
-    torch.manual_seed(args.seed)
-    config = UNetConfig(
+
+def end_process(process: Process) -> None:
+    """Leave torchrun's process group, all processes together: a rank that tears gloo down while
+    rank 0 still writes its files sometimes aborts ("terminate called without an active exception")."""
+    if process.distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def model_config(args: argparse.Namespace) -> UNetConfig:
+    """The network that ``args`` ask for."""
+    return UNetConfig(
         channels=tuple(int(c) for c in args.channels.split(",")),
         blocks_per_level=args.blocks_per_level,
         attention_levels=tuple(int(c) for c in args.attention_levels.split(",") if c.strip()),
@@ -186,47 +292,63 @@ def train(args: argparse.Namespace) -> Path:
         num_classes=args.num_classes,
         learn_sigma=args.learn_sigma,
     )
-    diffusion_config = DiffusionConfig(args.schedule, args.timesteps)
-    diffusion = diffusion_config.build().to(device)
-    memory_format = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-    model = UNet(config).to(device, memory_format=memory_format)
-    # The averaged weights, each with its decay, its key in train_state.pt and its export folder;
-    # a second average of another length compares EMA lengths on one run at no training cost.
-    averages = [(args.ema_decay, "ema", "checkpoint")]
+
+
+def memory_format_for(device: torch.device) -> torch.memory_format:
+    """channels_last on the CPU (faster convolutions there), the default layout elsewhere."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
+def averages_of(args: argparse.Namespace) -> list[Average]:
+    """The averages kept: ``--ema-decay`` (exported to checkpoint/) and, when set, ``--ema-decay-2``
+    (checkpoint-ema2/), which compares EMA lengths on one run at no training cost."""
+    averages = [Average(args.ema_decay, "ema", "checkpoint")]
     if args.ema_decay_2:
-        averages.append((args.ema_decay_2, "ema2", "checkpoint-ema2"))
-    emas = {key: copy.deepcopy(model).eval().requires_grad_(False) for _, key, _ in averages}
-    ema = emas["ema"]
+        averages.append(Average(args.ema_decay_2, "ema2", "checkpoint-ema2"))
+    return averages
+
+
+def new_state(args: argparse.Namespace, config: UNetConfig, process: Process) -> TrainState:
+    """Step 0: weights drawn from ``--seed`` (torch's global generator), the averages equal to them,
+    a fresh AdamW, and the rank's own generator for data order, t and noise."""
+    torch.manual_seed(args.seed)
+    model = UNet(config).to(process.device, memory_format=memory_format_for(process.device))
+    emas = {average.key: copy.deepcopy(model).eval().requires_grad_(False) for average in averages_of(args)}
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    generator = torch.Generator().manual_seed(args.seed * 1000 + rank)  # data order, t, noise
-    step, elapsed_before = 0, 0.0
-    order, cursor = None, 0  # this epoch's permutation of the training images, and the position in it
+    generator = torch.Generator().manual_seed(args.seed * 1000 + process.rank)
+    return TrainState(model, emas, optimizer, generator)
 
-    if args.init_from and not (args.resume and (out / "train_state.pt").exists()):
-        init, _ = checkpoint.load(args.init_from)
-        if init.config != config:
-            sys.exit(f"{args.init_from} holds model {init.config}, not {config}")
-        model.load_state_dict(init.state_dict())
-        for average in emas.values():
-            average.load_state_dict(init.state_dict())
-    state_path = out / "train_state.pt"
-    if args.resume and state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        if state["model_config"] != config.to_dict():
-            sys.exit(f"{state_path} was trained with model {state['model_config']}, not {config.to_dict()}")
-        model.load_state_dict(state["model"])
-        for key, average in emas.items():
-            average.load_state_dict(state.get(key) or state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(
-            state["generator"][rank] if rank < len(state["generator"]) else state["generator"][0]
-        )
-        step, elapsed_before = state["step"], state["elapsed"]
-        order, cursor = state.get("order"), state.get("cursor", 0)
-        if main_process:
-            print(f"resumed from {state_path} at step {step}", flush=True)
 
-    net = DistributedDataParallel(model) if distributed else model
+def start_from_checkpoint(state: TrainState, path: str | Path, config: UNetConfig) -> None:
+    """``--init-from``: the model and its averages take a checkpoint's weights (fine-tuning); the
+    optimizer stays fresh. Exits when the checkpoint holds another network."""
+    init, _ = checkpoint.load(path)
+    if init.config != config:
+        sys.exit(f"{path} holds model {init.config}, not {config}")
+    state.model.load_state_dict(init.state_dict())
+    for average in state.emas.values():
+        average.load_state_dict(init.state_dict())
+
+
+def load_state(state: TrainState, path: Path, config: UNetConfig, rank: int) -> None:
+    """``--resume``: put ``state`` back as :func:`save_state` wrote it (an average missing from the
+    file starts from the first one). Exits when the file holds another network."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved["model_config"] != config.to_dict():
+        sys.exit(f"{path} was trained with model {saved['model_config']}, not {config.to_dict()}")
+    state.model.load_state_dict(saved["model"])
+    for key, average in state.emas.items():
+        average.load_state_dict(saved.get(key) or saved["ema"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    generators = saved["generator"]
+    state.generator.set_state(generators[rank] if rank < len(generators) else generators[0])
+    state.step, state.elapsed_before = saved["step"], saved["elapsed"]
+    state.order, state.cursor = saved.get("order"), saved.get("cursor", 0)
+
+
+def mixed_precision(args: argparse.Namespace, device: torch.device) -> Precision:
+    """Autocast on CUDA (bfloat16 where supported, else float16 with loss scaling) unless
+    ``--no-amp``; bfloat16 autocast on the CPU with ``--bf16``; else float32."""
     use_amp = device.type == "cuda" and not args.no_amp
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     fp16 = use_amp and amp_dtype == torch.float16  # bfloat16 needs no loss scaling
@@ -234,19 +356,24 @@ def train(args: argparse.Namespace) -> Path:
         scaler = torch.amp.GradScaler("cuda", enabled=fp16)
     else:  # torch < 2.3
         scaler = torch.cuda.amp.GradScaler(enabled=fp16)
+    cpu_bf16 = args.bf16 and device.type == "cpu"
+    return Precision(torch.bfloat16 if cpu_bf16 else amp_dtype, use_amp or cpu_bf16, scaler)
 
-    images, labels = load_training_images(args.data_root, download=not args.no_download)
-    if args.num_classes and labels is None:
-        sys.exit(f"--num-classes {args.num_classes} needs labels, and {args.data_root} has no y_train")
-    teacher = None
+
+def load_teachers(
+    args: argparse.Namespace, device: torch.device, memory_format: torch.memory_format
+) -> tuple[UNet | None, UNet | None]:
+    """The ``--null-teacher`` and ``--low-noise-teacher`` networks (None where not asked for), frozen.
+    Exits when one cannot teach this model."""
+    null_teacher = None
     if args.null_teacher:
-        teacher, _ = checkpoint.load(args.null_teacher, device)
-        teacher.requires_grad_(False).to(memory_format=memory_format)
-        if teacher.config.num_classes != args.num_classes or not args.num_classes:
+        null_teacher, _ = checkpoint.load(args.null_teacher, device)
+        null_teacher.requires_grad_(False).to(memory_format=memory_format)
+        if null_teacher.config.num_classes != args.num_classes or not args.num_classes:
             sys.exit(f"--null-teacher needs a model with {args.num_classes or 'some'} classes like this one")
-        if teacher.config.parameterization != args.parameterization:
+        if null_teacher.config.parameterization != args.parameterization:
             sys.exit(
-                f"--null-teacher predicts {teacher.config.parameterization}, not {args.parameterization}"
+                f"--null-teacher predicts {null_teacher.config.parameterization}, not {args.parameterization}"
             )
     low_teacher = None
     if args.low_noise_teacher:
@@ -254,136 +381,245 @@ def train(args: argparse.Namespace) -> Path:
         low_teacher.requires_grad_(False).to(memory_format=memory_format)
         if low_teacher.config.timesteps != args.timesteps:
             sys.exit(f"--low-noise-teacher embeds T = {low_teacher.config.timesteps}, not {args.timesteps}")
-    t_probabilities = diffusion.timestep_distribution(args.t_sampling)
-    cpu_bf16 = args.bf16 and device.type == "cpu"
-    autocast_dtype = torch.bfloat16 if cpu_bf16 else amp_dtype
-    if main_process:
-        print(f"{count_parameters(model):,} parameters, {len(images):,} images, device {device}, "
-              f"world size {world}, batch {args.batch_size} per process", flush=True)  # fmt: skip
+    return null_teacher, low_teacher
 
-    def save_state() -> None:
-        gens = [generator.get_state()]
-        if distributed:
-            gathered = [None] * world
-            dist.all_gather_object(gathered, generator.get_state())
-            gens = gathered
-        if not main_process:
-            return
-        state = {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            **{key: average.state_dict() for key, average in emas.items()},
-            "generator": gens, "step": step, "elapsed": elapsed_before + time.time() - start,
-            "order": order, "cursor": cursor,
-            "model_config": config.to_dict(), "args": vars(args),
-        }  # fmt: skip
-        torch.save(state, out / "train_state.tmp")
-        os.replace(out / "train_state.tmp", state_path)
-        extra = {"steps": step, "train_minutes": round(state["elapsed"] / 60, 1), "args": vars(args)}
-        for decay, key, folder in averages:
-            checkpoint.save(out / folder, emas[key], diffusion_config, {**extra, "ema_decay": decay})
 
+def set_up(
+    args: argparse.Namespace,
+    process: Process,
+    out: Path,
+    config: UNetConfig,
+    diffusion_config: DiffusionConfig,
+    model: UNet,
+) -> Setup:
+    """The rest of a run around its (new, initialised or resumed) ``model``: the network wrapped for
+    torchrun, the precision, the training data, the teachers and the diffusion. Exits when a
+    conditional model is asked for and the data has no labels."""
+    device = process.device
+    net = DistributedDataParallel(model) if process.distributed else model
+    precision = mixed_precision(args, device)
+    images, labels = load_training_images(args.data_root, download=not args.no_download)
+    if args.num_classes and labels is None:
+        sys.exit(f"--num-classes {args.num_classes} needs labels, and {args.data_root} has no y_train")
+    memory_format = memory_format_for(device)
+    null_teacher, low_teacher = load_teachers(args, device, memory_format)
+    diffusion = diffusion_config.build().to(device)
+    return Setup(
+        process, out, config, diffusion_config, diffusion, averages_of(args), net, images, labels,
+        null_teacher, low_teacher, diffusion.timestep_distribution(args.t_sampling), precision, memory_format,
+    )  # fmt: skip
+
+
+def new_epoch(state: TrainState, size: int) -> None:
+    """A fresh permutation of the ``size`` training images, read from its start."""
+    state.order, state.cursor = torch.randperm(size, generator=state.generator), 0
+
+
+def draw_batch(args: argparse.Namespace, setup: Setup, state: TrainState) -> Batch:
+    """The epoch's next ``--batch-size`` images (a new epoch when fewer remain), then their t, noise
+    and dropped labels. All come from ``state.generator`` in this order, so a resumed run draws
+    what the uninterrupted one would have."""
+    device, memory_format = setup.process.device, setup.memory_format
+    if state.cursor + args.batch_size > len(state.order):
+        new_epoch(state, len(setup.images))
+    index = state.order[state.cursor : state.cursor + args.batch_size]
+    x0 = setup.images[index].to(device, non_blocking=True)
+    state.cursor += args.batch_size
+    x0 = x0.contiguous(memory_format=memory_format)
+    if args.t_sampling == "uniform":
+        t = torch.randint(0, args.timesteps, (len(x0),), generator=state.generator).to(device)
+    else:
+        t = torch.multinomial(setup.t_probabilities, len(x0), replacement=True, generator=state.generator)
+        t = t.to(device)
+    noise = torch.randn(x0.shape, generator=state.generator).to(device)
+    noise = noise.contiguous(memory_format=memory_format)
+    y = None
+    if args.num_classes:  # the null label in place of a dropped one: the unconditional model
+        y = setup.labels[index].clone()
+        y[torch.rand(len(y), generator=state.generator) < args.label_dropout] = args.num_classes
+        y = y.to(device)
+    return Batch(index, x0, t, noise, y)
+
+
+def batch_loss(args: argparse.Namespace, setup: Setup, batch: Batch) -> torch.Tensor:
+    """The mean training loss of ``batch`` (a scalar), under autocast: the simple or hybrid loss,
+    against the teachers' targets where they teach, weighted by min(SNR, γ) when asked."""
+    diffusion, precision = setup.diffusion, setup.precision
+    target = None
+    with torch.autocast(setup.process.device.type, dtype=precision.dtype, enabled=precision.enabled):
+        if setup.null_teacher is not None or setup.low_teacher is not None:
+            true_labels = None if setup.labels is None else setup.labels[batch.index].to(setup.process.device)
+            target = _teacher_target(
+                diffusion, batch.x0, batch.t, batch.noise, args.parameterization, batch.y, true_labels,
+                setup.null_teacher, setup.low_teacher, args.low_noise_below,
+            )  # fmt: skip
+        loss = diffusion.training_losses(
+            lambda x, t, y=batch.y: setup.net(x, t, y).float(), batch.x0, batch.t, batch.noise,
+            args.parameterization, variance=setup.config.variance, vlb_weight=args.vlb_weight, target=target,
+        ).loss  # fmt: skip
+        if args.min_snr_gamma > 0:
+            loss = loss * diffusion.min_snr_weight(batch.t, args.min_snr_gamma, args.parameterization)
+        return loss.mean()
+
+
+def training_step(
+    args: argparse.Namespace, setup: Setup, state: TrainState, batch: Batch
+) -> tuple[torch.Tensor, float]:
+    """One optimizer step on ``batch`` at this step's learning rate (gradient clipped), then the
+    averages follow the model with their decay warmed up as min(decay, (1 + step) / (10 + step)).
+    Returns the batch's loss (a detached float32 scalar on the device) and the learning rate."""
+    lr = lr_at(state.step, args.steps, args.lr, args.warmup, args.final_lr_ratio)
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr
+    loss = batch_loss(args, setup, batch)
+    scaler = setup.precision.scaler
+    state.optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if args.grad_clip > 0:
+        scaler.unscale_(state.optimizer)
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), args.grad_clip)
+    scaler.step(state.optimizer)
+    scaler.update()
+    state.step += 1
+    warm_up = (1 + state.step) / (10 + state.step)
+    for average in setup.averages:
+        ema_update(state.emas[average.key], state.model, min(average.decay, warm_up))
+    return loss.detach().float(), lr
+
+
+def stop_requested(args: argparse.Namespace, process: Process, session: Session) -> bool:
+    """Whether to stop now, state saved: a signal came (see :func:`_stop_on_signals`), or this
+    session has run ``--max-minutes`` (0: no limit). Every process must agree to stop, so under
+    torchrun the decision is all-reduced (every process calls this at the same steps)."""
+    flag = torch.tensor(
+        float(
+            session.stop_signal.is_set()
+            or (args.max_minutes > 0 and (time.time() - session.start) / 60 >= args.max_minutes)
+        )
+    )
+    if process.distributed:
+        flag = flag.to(process.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
+def log_losses(
+    args: argparse.Namespace, setup: Setup, state: TrainState, session: Session, lr: float, bar: tqdm
+) -> None:
+    """Append the mean loss over the last ``--log-every`` steps, the learning rate, the speed and
+    the training minutes so far to ``log.jsonl``, and show loss and lr on the progress bar."""
+    mean_loss = session.loss_sum.item() / args.log_every
+    now = time.time()
+    record = {"step": state.step, "loss": round(mean_loss, 5), "lr": lr,
+              "steps_per_s": round(args.log_every / (now - session.last_log), 2),
+              "minutes": round((state.elapsed_before + now - session.start) / 60, 2)}  # fmt: skip
+    with open(setup.out / "log.jsonl", "a") as log:
+        log.write(json.dumps(record) + "\n")
+    bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
+    session.last_log = now
+
+
+def save_state(args: argparse.Namespace, setup: Setup, state: TrainState, session: Session) -> None:
+    """Write ``train_state.pt`` (atomically; every rank's generator, gathered under torchrun) and
+    export each average as a checkpoint (``checkpoint/``, ``checkpoint-ema2/``). Rank 0 writes."""
+    process = setup.process
+    generators = [state.generator.get_state()]
+    if process.distributed:
+        gathered = [None] * process.world
+        dist.all_gather_object(gathered, state.generator.get_state())
+        generators = gathered
+    if not process.is_main:
+        return
+    elapsed = state.elapsed_before + time.time() - session.start
+    saved = {
+        "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
+        **{key: average.state_dict() for key, average in state.emas.items()},
+        "generator": generators, "step": state.step, "elapsed": elapsed,
+        "order": state.order, "cursor": state.cursor,
+        "model_config": setup.config.to_dict(), "args": vars(args),
+    }  # fmt: skip
+    torch.save(saved, setup.out / "train_state.tmp")
+    os.replace(setup.out / "train_state.tmp", setup.out / STATE_FILE)
+    extra = {"steps": state.step, "train_minutes": round(elapsed / 60, 1), "args": vars(args)}
+    for average in setup.averages:
+        checkpoint.save(
+            setup.out / average.folder, state.emas[average.key], setup.diffusion_config,
+            {**extra, "ema_decay": average.decay},
+        )  # fmt: skip
+
+
+def run_session(args: argparse.Namespace, setup: Setup, state: TrainState) -> None:
+    """Train from ``state.step`` until ``--steps``, a signal or ``--max-minutes``: each step draws a
+    batch and takes an optimizer step; every ``--log-every`` steps the loss is logged (and the
+    stopping rules checked), every ``--save-every`` steps and at the end the state is saved, every
+    ``--sample-every`` steps and at the end a grid of samples is written."""
+    process = setup.process
     start = time.time()
     stop_signal, restore_signals = _stop_on_signals()
-    if order is None or len(order) != len(images):
-        order, cursor = torch.randperm(len(images), generator=generator), 0
-    loss_sum = torch.zeros((), device=device)
+    if state.order is None or len(state.order) != len(setup.images):
+        new_epoch(state, len(setup.images))
+    loss_sum = torch.zeros((), device=process.device)
     bar = tqdm(
-        total=args.steps, initial=step, disable=not main_process, mininterval=1 if sys.stderr.isatty() else 60
-    )
-    last_log = time.time()
+        total=args.steps, initial=state.step, disable=not process.is_main,
+        mininterval=1 if sys.stderr.isatty() else 60,
+    )  # fmt: skip
+    session = Session(start, stop_signal, loss_sum, last_log=time.time())
     try:
-        while step < args.steps:
-            if cursor + args.batch_size > len(order):
-                order, cursor = torch.randperm(len(images), generator=generator), 0
-            index = order[cursor : cursor + args.batch_size]
-            x0 = images[index].to(device, non_blocking=True)
-            cursor += args.batch_size
-            x0 = x0.contiguous(memory_format=memory_format)
-            if args.t_sampling == "uniform":
-                t = torch.randint(0, args.timesteps, (len(x0),), generator=generator).to(device)
-            else:
-                t = torch.multinomial(t_probabilities, len(x0), replacement=True, generator=generator).to(
-                    device
-                )
-            noise = (
-                torch.randn(x0.shape, generator=generator).to(device).contiguous(memory_format=memory_format)
-            )
-            y, target = None, None
-            if args.num_classes:  # the null label in place of a dropped one: the unconditional model
-                y = labels[index].clone()
-                y[torch.rand(len(y), generator=generator) < args.label_dropout] = args.num_classes
-                y = y.to(device)
-            lr = lr_at(step, args.steps, args.lr, args.warmup, args.final_lr_ratio)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp or cpu_bf16):
-                if teacher is not None or low_teacher is not None:
-                    true_labels = None if labels is None else labels[index].to(device)
-                    target = _teacher_target(
-                        diffusion, x0, t, noise, args.parameterization, y, true_labels,
-                        teacher, low_teacher, args.low_noise_below,
-                    )  # fmt: skip
-                loss = diffusion.training_losses(
-                    lambda x, t, y=y: net(x, t, y).float(), x0, t, noise, args.parameterization,
-                    variance=config.variance, vlb_weight=args.vlb_weight, target=target,
-                ).loss  # fmt: skip
-                if args.min_snr_gamma > 0:
-                    loss = loss * diffusion.min_snr_weight(t, args.min_snr_gamma, args.parameterization)
-                loss = loss.mean()
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if args.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            for decay, key, _ in averages:
-                ema_update(emas[key], model, min(decay, (1 + step) / (10 + step)))
-            loss_sum += loss.detach().float()
+        while state.step < args.steps:
+            batch = draw_batch(args, setup, state)
+            loss, lr = training_step(args, setup, state, batch)
+            session.loss_sum += loss
             bar.update(1)
+            step = state.step
             out_of_time = False
-            if step % args.log_every == 0 or (not distributed and stop_signal.is_set()):
-                # every process must agree to stop, so the decision is all-reduced
-                flag = torch.tensor(
-                    float(
-                        stop_signal.is_set()
-                        or (args.max_minutes > 0 and (time.time() - start) / 60 >= args.max_minutes)
-                    )
-                )
-                if distributed:
-                    flag = flag.to(device)
-                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                out_of_time = bool(flag.item())
-            if step % args.log_every == 0 and main_process:
-                mean_loss = loss_sum.item() / args.log_every
-                now = time.time()
-                record = {"step": step, "loss": round(mean_loss, 5), "lr": lr,
-                          "steps_per_s": round(args.log_every / (now - last_log), 2),
-                          "minutes": round((elapsed_before + now - start) / 60, 2)}  # fmt: skip
-                with open(out / "log.jsonl", "a") as log:
-                    log.write(json.dumps(record) + "\n")
-                bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
-                last_log = now
+            if step % args.log_every == 0 or (not process.distributed and stop_signal.is_set()):
+                out_of_time = stop_requested(args, process, session)
             if step % args.log_every == 0:
-                loss_sum.zero_()
+                if process.is_main:
+                    log_losses(args, setup, state, session, lr, bar)
+                session.loss_sum.zero_()
             if step % args.save_every == 0 or step == args.steps or out_of_time:
-                save_state()
-            if main_process and (step % args.sample_every == 0 or step == args.steps):
-                save_sample_grid(ema, diffusion, out / f"samples_{step:06d}.png", device)
+                save_state(args, setup, state, session)
+            if process.is_main and (step % args.sample_every == 0 or step == args.steps):
+                path = setup.out / f"samples_{step:06d}.png"
+                save_sample_grid(state.emas["ema"], setup.diffusion, path, process.device)
             if out_of_time:
-                if main_process:
+                if process.is_main:
                     why = "on a signal" if stop_signal.is_set() else f"after {args.max_minutes} minutes"
                     print(f"stopping {why} at step {step}; resume with --resume", flush=True)
                 break
     finally:
         restore_signals()
     bar.close()
-    if distributed:
-        # leave together: a rank that tears gloo down while rank 0 still writes its files
-        # sometimes aborts ("terminate called without an active exception")
-        dist.barrier()
-        dist.destroy_process_group()
+
+
+def train(args: argparse.Namespace) -> Path:
+    """Run training as configured by ``args``; returns the exported checkpoint folder.
+
+    In order: :func:`start_process`, :func:`new_state` (its weights then from ``--init-from``, or
+    all of it from ``--resume``), :func:`set_up` around it, :func:`run_session`, :func:`end_process`.
+    """
+    process = start_process(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = model_config(args)
+    diffusion_config = DiffusionConfig(args.schedule, args.timesteps)
+    state = new_state(args, config, process)
+    state_path = out / STATE_FILE
+    resuming = args.resume and state_path.exists()
+    if args.init_from and not resuming:
+        start_from_checkpoint(state, args.init_from, config)
+    if resuming:
+        load_state(state, state_path, config, process.rank)
+        if process.is_main:
+            print(f"resumed from {state_path} at step {state.step}", flush=True)
+    setup = set_up(args, process, out, config, diffusion_config, state.model)
+    if process.is_main:
+        print(f"{count_parameters(state.model):,} parameters, {len(setup.images):,} images, "
+              f"device {process.device}, world size {process.world}, batch {args.batch_size} per process",
+              flush=True)  # fmt: skip
+    run_session(args, setup, state)
+    end_process(process)
     return out / "checkpoint"
 
 

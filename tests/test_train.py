@@ -10,8 +10,19 @@ import pytest
 import torch
 from tiny import TINY
 
-from ddpm import GaussianDiffusion, checkpoint
-from ddpm.train import lr_at, main
+from ddpm import DiffusionConfig, GaussianDiffusion, checkpoint
+from ddpm.train import (
+    Process,
+    draw_batch,
+    lr_at,
+    main,
+    model_config,
+    new_epoch,
+    new_state,
+    parse_args,
+    set_up,
+    training_step,
+)
 from ddpm.unet import UNet, UNetConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,3 +199,64 @@ def test_a_signal_saves_the_state_and_resume_continues_from_that_step(npz, tmp_p
     main(train_args(npz, out, stopped + 4, "--resume"))
     new = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()[logged:]]
     assert new and all(stopped < step <= stopped + 4 for step in new)  # continued from `stopped`
+
+
+def set_up_run(npz, out, *extra):
+    """The arguments, setup and step-0 state of a one-process CPU run, as ``train`` makes them."""
+    args = parse_args(train_args(npz, out, 6, *extra))
+    process = Process(torch.device("cpu"), rank=0, world=1, distributed=False)
+    config = model_config(args)
+    state = new_state(args, config, process)
+    diffusion_config = DiffusionConfig(args.schedule, args.timesteps)
+    setup = set_up(args, process, Path(out), config, diffusion_config, state.model)
+    return args, setup, state
+
+
+def test_a_batch_draws_its_images_t_noise_and_dropped_labels_in_a_fixed_order(labelled_npz, tmp_path):
+    """The epoch's permutation, then per batch t, noise and the dropped labels, all from the run's
+    generator: this order is what makes a resumed run repeat the uninterrupted one."""
+    extra = ("--batch-size", "16", "--num-classes", "10", "--label-dropout", "0.5")
+    args, setup, state = set_up_run(labelled_npz, tmp_path, *extra)
+    new_epoch(state, len(setup.images))
+    batches = [draw_batch(args, setup, state) for _ in range(3)]  # 40 images: 2 batches, then a new epoch
+    g = torch.Generator().manual_seed(0)  # seed 0, rank 0
+    order = torch.randperm(40, generator=g)
+    some_dropped = []
+    for i, batch in enumerate(batches):
+        if i == 2:  # 8 images left, fewer than a batch
+            order = torch.randperm(40, generator=g)
+        index = order[16 * (i % 2) : 16 * (i % 2) + 16]
+        assert torch.equal(batch.index, index) and torch.equal(batch.x0, setup.images[index])
+        assert torch.equal(batch.t, torch.randint(0, 50, (16,), generator=g))
+        assert torch.equal(batch.noise, torch.randn((16, 1, 28, 28), generator=g))
+        dropped = torch.rand(16, generator=g) < 0.5
+        assert torch.equal(batch.y, torch.where(dropped, 10, setup.labels[index]))  # 10: the null label
+        some_dropped.append(0 < int(dropped.sum()) < 16)
+    assert any(some_dropped)
+    assert torch.equal(state.order, order) and state.cursor == 16
+
+
+def test_a_training_step_sets_the_lr_then_moves_the_averages_with_their_warmed_up_decay(npz, tmp_path):
+    args, setup, state = set_up_run(npz, tmp_path, "--lr", "0.5", "--warmup", "4", "--ema-decay-2", "0.1")
+    new_epoch(state, len(setup.images))
+    before = {name: p.detach().clone() for name, p in state.model.named_parameters()}
+    loss, lr = training_step(args, setup, state, draw_batch(args, setup, state))
+    assert state.step == 1 and loss.ndim == 0 and loss > 0
+    assert lr == 0.125 == state.optimizer.param_groups[0]["lr"]  # step 0 of a 4-step warm-up to 0.5
+    assert any(not torch.equal(p, before[name]) for name, p in state.model.named_parameters())
+    # after step 1 each average decays by min(its decay, (1 + 1) / (10 + 1))
+    for key, decay in (("ema", 2 / 11), ("ema2", 0.1)):
+        for name, p in state.model.named_parameters():
+            average = dict(state.emas[key].named_parameters())[name]
+            torch.testing.assert_close(average, before[name].lerp(p.detach(), 1 - decay), msg=f"{key} {name}")
+
+
+def test_max_minutes_stops_with_the_state_saved_and_resume_continues_exactly(npz, tmp_path, capsys):
+    main(train_args(npz, tmp_path / "a", 6))
+    main(train_args(npz, tmp_path / "b", 6, "--max-minutes", "1e-9"))  # out of time at the first check
+    assert "stopping after 1e-09 minutes at step 2; resume with --resume" in capsys.readouterr().out
+    assert torch.load(tmp_path / "b" / "train_state.pt", weights_only=True)["step"] == 2
+    log = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log] == [2]
+    main(train_args(npz, tmp_path / "b", 6, "--resume"))
+    assert weights_sha(tmp_path / "a") == weights_sha(tmp_path / "b")

@@ -25,7 +25,7 @@ from ddpm.train import (
 )
 from ddpm.unet import UNet, UNetConfig
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_a_few_steps_reduce_the_loss_on_a_tiny_batch():

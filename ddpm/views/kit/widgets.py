@@ -123,7 +123,7 @@ def inline_frames(image: gr.Image) -> gr.Image:
 
     Gradio 6 writes every image value to its cache and the page fetches each one with a request of
     its own. Beside a chain running on two cores, serving those requests is what slowed a streamed
-    generation most (see the README's Speed). Streamed frames are small (a few kB of PNG), so they
+    generation most (docs/performance.md). Streamed frames are small (a few kB of PNG), so they
     travel in the message itself: no file, no request. Values given as a path (the final,
     full-size results, see :func:`.encode.save_png`) are served as files as usual, so that they download
     with their names and API clients receive files; a streamed frame reaches an API client as

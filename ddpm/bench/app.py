@@ -39,7 +39,7 @@ from ..views.digits import default_digit
 from ..views.forward import forward
 from .local import CHROMIUM_FLAGS, chromium, free_port
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository: ddpm/bench/ is two below
 
 
 def canned_forward() -> dict[int, tuple]:

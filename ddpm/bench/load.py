@@ -46,7 +46,7 @@ import httpx
 from .http import EndpointStats, Outcome, api_data, call, get_page, table
 from .server import process_tree_cpu, serve_app, sigterm_as_exit
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository: ddpm/bench/ is two below
 
 
 class Group:

@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     test_features, _ = classifier.predict(judge, test_x)
     results: dict = {"classifier_test_accuracy": classifier.accuracy(judge, test_x, test_y)}
     print(f"classifier accuracy on MNIST test: {results['classifier_test_accuracy']:.4f}")
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = seeded_generator(args.seed)
     for path in args.samples:
         with np.load(path) as data:
             images = torch.from_numpy(data["images"])
@@ -323,10 +323,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.x0_error:
         models = [checkpoint.load(path)[0] for path in args.x0_error]
         diffusion = checkpoint.load(args.x0_error[0])[1]
-        order = torch.randperm(len(test_x), generator=torch.Generator().manual_seed(args.seed))
+        order = torch.randperm(len(test_x), generator=seeded_generator(args.seed))
         chosen = order[: args.x0_images]
         errors, t = x0_errors(
-            models, diffusion, test_x[chosen], torch.Generator().manual_seed(args.seed),
+            models, diffusion, test_x[chosen], seeded_generator(args.seed),
             test_y[chosen] if args.x0_labels else None,
         )  # fmt: skip
         edges = [e for e in X0_ERROR_BANDS if e < diffusion.num_timesteps] + [diffusion.num_timesteps]

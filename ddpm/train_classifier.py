@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from .classifier import BUNDLED, DigitClassifier, accuracy, save
 from .data import load_mnist_tensor
+from .seeding import generator as seeded_generator
 
 
 def train_classifier(
@@ -30,7 +31,7 @@ def train_classifier(
     int64 [N]: Adam on cross-entropy (one-cycle LR), in batches of a fresh permutation each epoch,
     each batch shifted at random by up to ``max_shift`` pixels for robustness. Returned in eval mode."""
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded_generator(seed)
     model = DigitClassifier()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * (len(images) // batch_size)

@@ -10,12 +10,13 @@ from ..choices import Model, Parameterization, VarianceType
 from ..diffusion import GaussianDiffusion
 from ..images import to_model_range, to_uint8
 from ..likelihood import BitsPerDim, calc_bpd_loop
+from ..seeding import generator as seeded_generator
 
 
 def contrast_images(x0: torch.Tensor, seed: int = 0, noise_std: float = 0.25) -> dict[str, torch.Tensor]:
     """The digit, the digit with Gaussian pixel noise (std ``noise_std``), and uniform random pixels,
     each [B, C, H, W] on the 8-bit grid of [−1, 1] (what the discretized decoder scores)."""
-    g = torch.Generator().manual_seed(int(seed))
+    g = seeded_generator(seed)
     noisy = x0 + noise_std * torch.randn(x0.shape, generator=g).to(x0.device)
     random = torch.randint(0, 256, x0.shape, generator=g).to(x0.device, torch.uint8)
     # to_uint8 then back: the nearest 8-bit level of each pixel, clipped to [−1, 1]
@@ -48,7 +49,7 @@ def bound_terms(
         images,
         parameterization=parameterization,
         variance=variance,
-        generator=torch.Generator().manual_seed(seed),
+        generator=seeded_generator(seed),
     )
 
 

@@ -10,6 +10,7 @@ import torch
 from ..choices import Model, Parameterization
 from ..diffusion import GaussianDiffusion
 from ..images import to_model_range
+from ..seeding import generator as seeded_generator
 from .common import paper_index
 
 
@@ -46,7 +47,7 @@ def noise_prediction_error(
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be in [1, T = {T}], got {steps}")
     times = torch.linspace(1, T, steps).round().long().unique()
-    g = torch.Generator().manual_seed(int(seed))
+    g = seeded_generator(seed)
     mse = []
     for t in times.tolist():
         index = paper_index(t, x0.shape[0], x0.device)

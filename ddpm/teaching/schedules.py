@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -56,6 +57,13 @@ def compare_schedules(x0: torch.Tensor, t: int, T: int, seed: int = 0) -> Schedu
     if not 0 <= t <= T:
         raise ValueError(f"t must be in [0, T = {T}], got {t}")
     noise = seeded_noise(tuple(x0.shape), int(seed), x0.device)
-    curves = [schedule_curves(name, T) for name in SCHEDULES]
-    views = [forward_view(GaussianDiffusion.from_schedule(c.name, T), x0, t, noise) for c in curves]
-    return ScheduleComparison(t, T, curves, [v.x_t for v in views], [v.values for v in views])
+    curves, diffusions = zip(*(_schedule(name, T) for name in SCHEDULES), strict=True)
+    views = [forward_view(diffusion, x0, t, noise) for diffusion in diffusions]
+    return ScheduleComparison(t, T, list(curves), [v.x_t for v in views], [v.values for v in views])
+
+
+@functools.lru_cache(maxsize=16)
+def _schedule(name: str, T: int) -> tuple[ScheduleCurves, GaussianDiffusion]:
+    """A schedule's curves and its diffusion, built once per (schedule, T): a lesson's slider
+    moves t far more often than T."""
+    return schedule_curves(name, T), GaussianDiffusion.from_schedule(name, T)

@@ -11,9 +11,9 @@ import functools
 from typing import NamedTuple
 
 import numpy as np
-import torch
 
 from .. import toy
+from ..seeding import generator as seeded_generator
 from ..toy import Mixture1D
 
 T_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -81,7 +81,7 @@ def kl_curve(data: Mixture1D) -> tuple[float, ...]:
 @functools.lru_cache(maxsize=32)
 def gaussian_chain_samples(data: Mixture1D, T: int, seed: int, n: int = 4000) -> np.ndarray:
     """n samples of x_0 through T best-Gaussian reverse steps from x_T ~ N(0, 1), float64 [n]."""
-    return toy.sample_gaussian_reverse(data, T, n, torch.Generator().manual_seed(int(seed)))
+    return toy.sample_gaussian_reverse(data, T, n, seeded_generator(seed))
 
 
 class SmallStepsLesson(NamedTuple):

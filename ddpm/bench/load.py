@@ -19,6 +19,13 @@ server's two cores.
 - ``--streams`` more clients each run /generate (its defaults, or ``--generate``) and then /compare
   from t = ``--compare-t`` (default T, /compare's own default).
 
+``--explore N`` plays the next part of a lecture instead: "now try your own". N students arrive at
+random within ``--arrival`` seconds (default 10 in this mode); each picks a digit of their own
+(/pick_digit) and runs /compare with a seed of their own from a t drawn from T/4, T/2, 3T/4 and T.
+With ``--explore-generate`` each instead runs /generate of 16 digits with DDIM-50 and a seed of
+their own. Before the room, one such request runs alone (/compare from t = T; the same generation),
+so the report can say how much slower the room's slowest student was than one alone.
+
 Every request is served, refused (HTTP 503 / 429 or a busy / queue-full error: its message is kept,
 to check that it says when to retry) or failed (any other error, a timeout, or still unfinished
 after ``--max-seconds``, when the run stops). Printed per endpoint: the counts and the latency
@@ -209,6 +216,75 @@ async def play_room(
     }, room.stats  # fmt: skip
 
 
+EXPLORE_GENERATE = {"n": 16, "sampler": "ddim", "steps": 50}
+"""What each student of ``--explore-generate`` asks /generate for (with a seed of their own)."""
+
+
+Student = tuple[float, str, dict[str, Any], int]
+"""One student of ``--explore``: arrival in [0, 1), endpoint, its inputs, the digit they pick."""
+
+
+def explore_requests(T: int, n: int, generate: bool, seed: int) -> list[Student]:
+    """The room of ``--explore``: (arrival in [0, 1), endpoint, inputs, digit) per student, arrivals to be
+    scaled by ``--arrival``. Seeds are distinct and ≥ 1 (seed 0 is the lone request's), so that no
+    student's request is another's or the lone one's and every chain is computed."""
+    rng = random.Random(seed)
+    seeds = rng.sample(range(1, 1_000_000), n)
+    starts = [T // 4, T // 2, 3 * T // 4, T]
+    room = []
+    for student_seed in seeds:
+        if generate:
+            name, inputs = "generate", {**EXPLORE_GENERATE, "seed": student_seed}
+        else:
+            name, inputs = "compare", {"t": rng.choice(starts), "seed": student_seed}
+        room.append((rng.random(), name, inputs, rng.randrange(10)))
+    return room
+
+
+async def explorer(room: Room, arrival: float, name: str, inputs: dict[str, Any], digit: int) -> None:
+    """One student trying their own: a digit of their own, then their own chain."""
+    session = secrets.token_hex(6)
+    await asyncio.sleep(arrival)
+    if name == "compare":
+        await room.api("pick_digit", session, digit_class=digit)
+    await room.api(name, session, **inputs)
+
+
+async def explore(
+    url: str, pid: int, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, EndpointStats]]:
+    """One request alone, then ``args.explore`` students each running their own (see the module
+    docstring): the numbers, JSON-ready, and each endpoint's outcomes."""
+    name = "generate" if args.explore_generate else "compare"
+    async with connect(url) as client:
+        info = (await client.get("/gradio_api/info")).json()
+        T = int(api_data(info, "compare")[0])
+        await warm_up(client, info)
+        alone_inputs = {**EXPLORE_GENERATE, "seed": 0} if name == "generate" else {"t": T, "seed": 0}
+        alone = await call(client, name, api_data(info, name, alone_inputs), secrets.token_hex(6))
+        if alone.kind != "served":
+            raise RuntimeError(f"the lone /{name} was {alone.kind}: {alone.message}")
+        rows = ["/pick_digit", "/" + name] if name == "compare" else ["/" + name]
+        room = Room(client, info, 0.0, defaultdict(EndpointStats, {row: EndpointStats() for row in rows}))
+        students = explore_requests(T, args.explore, name == "generate", args.seed)
+        jobs = [explorer(room, arrival * args.arrival, *rest) for arrival, *rest in students]
+        cpu, start = process_tree_cpu(pid), time.perf_counter()
+        cut_off = await until(args.max_seconds, jobs)
+        wall, end_cpu = time.perf_counter() - start, process_tree_cpu(pid)
+    chains = room.stats["/" + name].summary()
+    slowest = chains["max_s"]
+    return {
+        "url": url, "T": T, "endpoint": "/" + name, "students": args.explore, "alone_s": alone.seconds,
+        "wall_s": wall, "stopped_at_deadline": cut_off,
+        "served": chains["served"], "refused": chains["refused"], "failed": chains["failed"],
+        "p50_s": chains["p50_s"], "slowest_s": slowest,
+        "slowest_over_alone": None if slowest is None else slowest / alone.seconds,
+        "chains_per_minute": chains["served"] / (wall / 60),
+        "server_cpu_s": None if cpu is None or end_cpu is None else end_cpu - cpu,
+        "endpoints": {row: st.summary() for row, st in room.stats.items()},
+    }, room.stats  # fmt: skip
+
+
 async def forward_cpu(url: str, pid: int, n: int) -> dict[str, Any]:
     """Server CPU seconds and wall seconds per /forward call, over ``n`` sequential calls at t = 1, 2, …
     (each t once, as in a drag, so that no answer can be a cached one), after a warm-up; one
@@ -248,7 +324,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--visitors", type=int, default=50, help="students (0–200, default 50)")
     p.add_argument("--drags", type=int, default=20, help="/forward calls per student's drag (default 20)")
     p.add_argument("--think", type=float, default=0.1, help="seconds between a student's calls (default 0.1)")
-    p.add_argument("--arrival", type=float, default=5.0, help="students arrive within this many seconds (5)")
+    p.add_argument("--arrival", type=float, default=None,
+                   help="students arrive within this many seconds (5; 10 with --explore)")  # fmt: skip
     p.add_argument("--group", type=int, default=10, help="students opening the same deep link at once (10)")
     p.add_argument("--link-t", type=int, default=500, help="the deep link's t (default 500)")
     p.add_argument("--streams", type=int, default=4, help="clients running /generate then /compare (4)")
@@ -259,11 +336,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of arrivals, digits and drags (0)")
     p.add_argument("--forward-cpu", type=int, default=0, metavar="N",
                    help="only time N sequential /forward calls: server CPU seconds per call")  # fmt: skip
+    p.add_argument("--explore", type=int, default=0, metavar="N",
+                   help="N students each running their own /compare (see above), not the room")  # fmt: skip
+    p.add_argument("--explore-generate", action="store_true",
+                   help="with --explore: each student generates 16 digits with DDIM-50 instead")  # fmt: skip
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
     p.add_argument(
         "--check", action="store_true", help="exit 1 if a request failed or an endpoint served none"
     )
     args = p.parse_args(argv)
+    if args.arrival is None:
+        args.arrival = 10.0 if args.explore else 5.0
+    if not 0 <= args.explore <= 400:
+        p.error(f"--explore must be within 0 … 400, got {args.explore}")
+    if args.explore_generate and not args.explore:
+        p.error("--explore-generate goes with --explore N")
     if not 0 <= args.visitors <= 200:
         p.error(f"--visitors must be within 0 … 200, got {args.visitors}")
     if min(args.drags, args.group, args.streams, args.forward_cpu) < 0 or args.max_seconds <= 0:
@@ -280,6 +367,21 @@ def known(value: float | None, spec: str, scale: float = 1.0) -> str:
     return "unknown" if value is None else format(value * scale, spec)
 
 
+def explore_summary(report: dict[str, Any]) -> str:
+    """The ``--explore`` room in three lines: what was served, how long the slowest waited, and the rate."""
+    slowest = report["slowest_s"]
+    ratio = report["slowest_over_alone"]
+    return (
+        f"{report['students']} students, each their own {report['endpoint']}: {report['served']} served, "
+        f"{report['refused']} refused, {report['failed']} failed ({report['stopped_at_deadline']} unfinished "
+        f"at the deadline)\n"
+        f"one alone {report['alone_s']:.1f} s; p50 {known(report['p50_s'], '.1f')} s, slowest "
+        f"{known(slowest, '.1f')} s = {known(ratio, '.1f')}× one alone\n"
+        f"{report['chains_per_minute']:.1f} chains per minute over {report['wall_s']:.0f} s; server CPU "
+        f"{known(report['server_cpu_s'], '.0f')} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit status (1 with ``--check`` when something failed)."""
     args = parse_args(argv)
@@ -293,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"/forward, {args.forward_cpu} sequential calls: {wall:.1f} ms wall, {cpu} ms server CPU "
                   f"per call (idle, the server used {idle} CPU s per s)")  # fmt: skip
             failed = bool(report["not_served"])
+        elif args.explore:
+            report, stats = asyncio.run(explore(server.url, server.process.pid, args))
+            print(table(stats))
+            print(explore_summary(report))
+            failed = bool(report["failed"]) or not report["served"]
         else:
             report, stats = asyncio.run(play_room(server.url, server.process.pid, args))
             print(table(stats))

@@ -10,8 +10,9 @@ module                     what it does
 :mod:`.handlers`           :func:`~.handlers.endpoint`: one decorator, four layers in one order
 :mod:`.runtime`            the lazily loaded model, diffusion, classifier and digits; ZeroGPU
 :mod:`.compute`            one thread per process for the network (one OpenMP team, hot)
-:mod:`.stream`             a chain driven from its own thread, frames handed out at a pace
-:mod:`.results`            shared results: a bounded cache, joined flights, slots, ``Busy``
+:mod:`.scheduler`          its step scheduler: one forward pass per step for all chains
+:mod:`.stream`             a chain run as one task there, frames handed out at a pace
+:mod:`.results`            shared results: a bounded cache, joined flights, ``Busy``
 :mod:`.cache`              keys, sizes and a byte-bounded LRU for :mod:`.results`
 :mod:`.queue`              Gradio's queue sizes and the "busy, retry in N s" message
 :mod:`.page_cache`         the page built once and sent compressed

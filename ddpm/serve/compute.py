@@ -1,4 +1,4 @@
-"""One thread per process for the app's network work on CPU.
+"""One thread per process for the app's network work, with its step scheduler.
 
 PyTorch's CPU kernels run on OpenMP. Every thread that starts a parallel kernel gets a team of
 OpenMP workers of its own, and once a process holds more such threads than it has cores, OpenMP
@@ -8,45 +8,44 @@ thread they land on soon holds several teams: on 2 cores each small convolution 
 wake-up and a 1000-step generation took twice as long (16.2 s against 7.2 s for the same loop
 started from one thread). Running all of it on one long-lived thread keeps a single team, hot.
 
-:func:`call` runs a function there and waits for it; :func:`on_compute_thread` makes a handler do
-that; :func:`.stream.paced` runs a chain there step by step, so two chains (or a chain
-and an inspector click) take turns instead of competing. On a GPU the same thread queues the GPU's
-kernels, which costs nothing.
+That thread is :data:`SCHEDULER`'s (:mod:`.scheduler`): :func:`call` runs a function there as a
+task and waits for it; :func:`on_compute_thread` makes a handler do that; :func:`.stream.paced`
+runs a whole chain there. The networks of :mod:`.runtime` are :func:`batched`, so the tasks'
+network calls of one step share one forward pass. On a GPU the same thread queues the GPU's
+kernels: one launch per step for the whole room.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
+
+import torch
+
+from . import settings
+from .scheduler import Batched, Scheduler
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 NAME = "ddpm-compute"
-_lock = threading.Lock()
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_local = threading.local()
 
 
-def _mark() -> None:
-    _local.compute = True
+def max_rows() -> int:
+    """Rows per forward pass: ``DDPM_MAX_ROWS``, else the default of the device (:mod:`.settings`)."""
+    if settings.MAX_ROWS:
+        return settings.MAX_ROWS
+    return settings.GPU_ROWS if torch.cuda.is_available() else settings.CPU_ROWS
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _lock:  # one per process: a forked child (a ZeroGPU worker) must not reuse its parent's
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix=NAME, initializer=_mark))
-        return _pool[1]
+SCHEDULER = Scheduler(max_rows(), NAME)
+"""The app's compute thread and step scheduler."""
 
 
 def on_thread() -> bool:
-    """Whether the caller is the compute thread."""
-    return getattr(_local, "compute", False)
+    """Whether the caller is the compute thread (a task, or the scheduler itself)."""
+    return SCHEDULER.on_thread()
 
 
 def call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -54,9 +53,7 @@ def call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
 
     Called from the compute thread itself (a routed function calling another), it runs at once.
     """
-    if on_thread():
-        return fn(*args, **kwargs)
-    return _executor().submit(fn, *args, **kwargs).result()
+    return SCHEDULER.call(fn, *args, **kwargs)
 
 
 def on_compute_thread(fn: Callable[P, R]) -> Callable[P, R]:
@@ -67,3 +64,8 @@ def on_compute_thread(fn: Callable[P, R]) -> Callable[P, R]:
         return call(fn, *args, **kwargs)
 
     return routed
+
+
+def batched(module: Any, methods: tuple[str, ...] = ()) -> Batched:
+    """``module`` with its calls (and ``methods``) batched by :data:`SCHEDULER`."""
+    return Batched(module, SCHEDULER, methods)

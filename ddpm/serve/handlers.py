@@ -8,14 +8,16 @@ A handler is a plain function (returns its outputs) or a generator (yields frame
    the page and API clients alike; anything else is a bug and reaches Gradio as it is.
 2. **A shared result** (with ``share=kind``). Every view is a pure function of its inputs and the
    model, so identical requests share one computation (:mod:`.results`): a finished one comes from
-   the cache, a running one is joined, and a new stream waits for a free slot (its watchers get
-   ``waiting(position, seconds)`` frames meanwhile) or is refused with ``Busy``. The key is every
-   argument plus ``model()``, the fingerprint of the networks the handler uses.
+   the cache, a running one is joined, and a new stream starts at once (while its chain waits for
+   rows in the scheduler's line, its watchers get ``waiting(position, seconds)`` frames) or, past
+   ``DDPM_MAX_CHAINS``, is refused with ``Busy``. The key is every argument plus ``model()``, the
+   fingerprint of the networks the handler uses.
 3. **The GPU** (with ``gpu_seconds``). On a ZeroGPU Space the GPU is attached for at most that long
    while the handler computes; a cached or joined result never asks for it. Elsewhere a no-op.
 4. **The compute thread** (plain handlers, unless ``compute=False``). The network runs on one
-   thread per process (:mod:`.compute`); a generator handler drives its chain with
-   :func:`.stream.paced`, which runs each step there.
+   thread per process (:mod:`.compute`), as tasks of its step scheduler (:mod:`.scheduler`), whose
+   network calls share one forward pass per step; a generator handler drives its chain with
+   :func:`.stream.paced`, which runs it there as one task.
 
 :func:`first_outputs` then makes an API endpoint of a shared stream whose page event gets more
 outputs (a player's data) from the same computation.

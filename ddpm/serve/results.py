@@ -9,10 +9,11 @@ computation instead of starting another.
 
 A stream's computation (a *flight*) runs on a thread of its own and belongs to no request: a
 watcher that leaves (Stop, a closed page) does not stop it for the others, and it stops when its
-last watcher leaves. At most ``slots`` flights compute at once (two cores cannot run more
-usefully); the others wait their turn in order of arrival, their watchers told their place in
-line, and past ``max_waiting`` a new computation is refused with :class:`Busy`, whose message
-says when to retry. Watchers are async generators: a room of them waiting costs no threads.
+last watcher leaves. Flights compute together: their chains share each step's forward pass
+(:mod:`.scheduler`), which admits them as rows free up and tells a waiting flight's watchers its
+place in line (the ``waiting`` frames). Past ``max_flights`` flights a new computation is refused
+with :class:`Busy`, whose message says when to retry. Watchers are async generators: a room of
+them waiting costs no threads.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ import inspect
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from . import settings
 from .cache import LRU, MISSING, fingerprint, size_of
+from .stream import WATCH, Watch
 
 R = TypeVar("R")
 CROWD = 10  # watchers of one flight before each gets fewer frames
@@ -38,48 +39,6 @@ CROWD = 10  # watchers of one flight before each gets fewer frames
 
 class Busy(RuntimeError):
     """The server cannot take one more computation now; the message says when to retry."""
-
-
-class Slots:
-    """``n`` places to compute, handed out in order of arrival."""
-
-    def __init__(self, n: int) -> None:
-        if n < 1:
-            raise ValueError(f"slots must be ≥ 1, got {n}")
-        self.n, self.busy = n, 0
-        self.line: deque[object] = deque()
-        self.cond = threading.Condition()
-
-    def acquire(self, ticket: object, stop: threading.Event, on_wait: Callable[[int], None]) -> bool:
-        """Wait for a place; ``on_wait(position in line, from 1)`` about once a second while
-        waiting. False if ``stop`` was set first."""
-        with self.cond:
-            self.line.append(ticket)
-            told = None
-            while True:
-                if stop.is_set():
-                    self.line.remove(ticket)
-                    self.cond.notify_all()
-                    return False
-                if self.line[0] is ticket and self.busy < self.n:
-                    self.line.popleft()
-                    self.busy += 1
-                    self.cond.notify_all()
-                    return True
-                position = self.line.index(ticket) + 1
-                if position != told:
-                    told = position
-                    on_wait(position)  # publishes a frame: quick, and never takes this lock
-                self.cond.wait(1.0)
-
-    def release(self) -> None:
-        with self.cond:
-            self.busy -= 1
-            self.cond.notify_all()
-
-    def wake(self) -> None:
-        with self.cond:
-            self.cond.notify_all()
 
 
 class Flight:
@@ -112,7 +71,7 @@ class Flight:
         encoding and sending frames to a room does not take the cores from the computation."""
         return settings.FRAME_SECONDS * max(1.0, len(self.watchers) / CROWD)
 
-    async def watch(self, on_leave: Callable[[Flight], None]) -> AsyncIterator[Any]:
+    async def watch(self) -> AsyncIterator[Any]:
         loop, event = asyncio.get_running_loop(), asyncio.Event()
         token = id(event)
         with self.lock:
@@ -141,20 +100,24 @@ class Flight:
                 left_alone = not self.watchers and not self.done
             if left_alone:
                 self.stop.set()
-                on_leave(self)
 
 
 class Results:
     """The shared results of one process: finished ones cached, running ones joined.
 
-    ``max_bytes`` bounds the cache; ``slots`` flights compute at once; past ``max_waiting``
-    flights waiting for a slot, a new one is refused with :class:`Busy`.
+    ``max_bytes`` bounds the cache; past ``max_flights`` flights running or waiting for the
+    scheduler, a new one is refused with :class:`Busy`, told to retry in about
+    ``retry(flights)`` seconds (default: :meth:`estimate`).
     """
 
-    def __init__(self, max_bytes: int, slots: int = 2, max_waiting: int = 16) -> None:
+    def __init__(
+        self, max_bytes: int, max_flights: int = 320, retry: Callable[[int], float] | None = None
+    ) -> None:
+        if max_flights < 0:
+            raise ValueError(f"max_flights must be ≥ 0, got {max_flights}")
         self.cache = LRU(max_bytes)
-        self.slots = Slots(slots)
-        self.max_waiting = max_waiting
+        self.max_flights = max_flights
+        self.retry = retry
         self.lock = threading.Lock()
         self.flights: dict[Hashable, Flight] = {}
         self.pending: dict[Hashable, Future] = {}
@@ -173,10 +136,10 @@ class Results:
             previous = self.seconds.get(kind)
             self.seconds[kind] = seconds if previous is None else 0.7 * previous + 0.3 * seconds
 
-    def estimate(self, kind: str, position: int) -> float:
-        """Seconds until a computation ``position``-th in line starts (a rough guess)."""
-        each = self.seconds.get(kind, 15.0)
-        return each * math.ceil(position / self.slots.n)
+    def estimate(self, kind: str, flights: int) -> float:
+        """Seconds until one of ``flights`` running computations of ``kind`` ends (a rough guess:
+        the recent duration of one)."""
+        return self.seconds.get(kind, 15.0)
 
     def call(self, key: Hashable, fn: Callable[[], R], kind: str = "") -> R:
         """``fn()``, computed once per key: from the cache, or joined while it computes."""
@@ -222,11 +185,12 @@ class Results:
             if flight is not None and flight.stop.is_set():
                 flight = None  # its watchers all left and it is stopping: start afresh
             if value is MISSING and flight is None:
-                if len(self.slots.line) >= self.max_waiting:
-                    wait = self.estimate(kind, len(self.slots.line) + 1)
+                if len(self.flights) >= self.max_flights:
+                    n = len(self.flights)
+                    wait = self.retry(n) if self.retry is not None else self.estimate(kind, n)
                     raise Busy(
-                        f"The server is busy: {len(self.slots.line)} computations are waiting for the "
-                        f"{self.slots.n} that run at once. Retry in about {wait:.0f} s."
+                        f"The server is busy: {n} computations are running or waiting, as many as it "
+                        f"takes at once. Retry in about {max(1, math.ceil(wait))} s."
                     )
                 flight = self.flights[key] = Flight(key)
                 self.computed += 1
@@ -239,37 +203,31 @@ class Results:
         if value is not MISSING:
             yield value
             return
-        async for frame in flight.watch(self._left):
+        async for frame in flight.watch():
             yield frame
 
-    def _left(self, flight: Flight) -> None:
-        self.slots.wake()  # a flight waiting in line notices its stop at once
-
     def _fly(self, flight: Flight, make: Callable[[], Iterator[Any]], kind: str, waiting) -> None:
-        def on_wait(position: int) -> None:
-            if waiting is not None:
-                flight.publish(waiting(position, self.estimate(kind, position)))
+        def on_wait(position: int, seconds: float) -> None:  # the chain's place in the scheduler's line
+            flight.publish(waiting(position, seconds))
 
+        # this thread's: the chains this flight starts tell its watchers their place in line, and
+        # stop at the scheduler's next tick once the last watcher has left
+        WATCH.set(Watch(on_wait if waiting is not None else None, flight.stop))
         last, finished = MISSING, False
         try:
-            if not self.slots.acquire(flight, flight.stop, on_wait):
-                return
             start = time.perf_counter()
+            frames = make()
             try:
-                frames = make()
-                try:
-                    for frame in frames:
-                        last = frame
-                        flight.publish(frame)
-                        if flight.stop.is_set():
-                            break
-                    else:
-                        finished = True
-                finally:
-                    if hasattr(frames, "close"):
-                        frames.close()  # its cleanup (a stopped chain) runs now
+                for frame in frames:
+                    last = frame
+                    flight.publish(frame)
+                    if flight.stop.is_set():
+                        break
+                else:
+                    finished = True
             finally:
-                self.slots.release()
+                if hasattr(frames, "close"):
+                    frames.close()  # its cleanup (a stopped chain) runs now
             if finished and last is not MISSING:
                 self._store(flight.key, last, kind, time.perf_counter() - start)
         except BaseException as err:  # every watcher raises it; nothing is cached
@@ -281,7 +239,7 @@ class Results:
             flight.publish(done=True)
 
 
-RESULTS = Results(settings.CACHE_BYTES, settings.STREAMS, settings.STREAM_QUEUE)
+RESULTS = Results(settings.CACHE_BYTES, settings.MAX_CHAINS)
 """The app's shared results (:mod:`.settings`)."""
 
 

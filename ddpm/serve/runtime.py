@@ -60,7 +60,8 @@ def _load(path: str, device_name: str) -> Runtime:
     # On CPU the traced, frozen model keeps its pace while the web server works beside it
     # (see ddpm.inference.FrozenUNet); on a GPU eager is fine.
     backend = "torchscript" if torch.device(device_name).type == "cpu" else "eager"
-    return Runtime(prepare_for_inference(model, device_name, backend), diffusion, torch.device(device_name))
+    network = compute.batched(prepare_for_inference(model, device_name, backend))  # one pass per step
+    return Runtime(network, diffusion, torch.device(device_name))
 
 
 def checkpoint_path() -> str:
@@ -163,7 +164,8 @@ def diffusion_cpu() -> GaussianDiffusion:
 
 @functools.cache
 def _classifier(device_name: str) -> DigitClassifier:
-    return load_classifier(device=device_name).eval()
+    # the read-outs of all running chains share one pass of its features (classifier.predict)
+    return compute.batched(load_classifier(device=device_name).eval(), methods=("features",))
 
 
 def classifier() -> DigitClassifier:

@@ -10,9 +10,13 @@ CPU Space; docs/serving.md explains how to size them for a room).
 - ``DDPM_QUICK_CONCURRENCY`` (2): quick handlers (the forward readouts, a digit pick, a lesson's
   plot) running at once per endpoint — one per core.
 - ``DDPM_WATCHERS`` (256): visitors watching the shared streams at once (/compare, /generate).
-  Watching costs no thread (:mod:`.results`); what computes is bounded by ``DDPM_STREAMS`` (2)
-  chains at once and ``DDPM_STREAM_QUEUE`` (16) waiting. Gradio runs no more events at once than
-  its ``max_threads`` (:data:`MAX_THREADS`).
+  Watching costs no thread (:mod:`.results`). Gradio runs no more events at once than its
+  ``max_threads`` (:data:`MAX_THREADS`).
+- ``DDPM_MAX_ROWS`` (auto: 256 on a CPU, 4096 on a GPU): rows (images) per forward pass of the step
+  scheduler (:mod:`.scheduler`): every running chain advances one step per tick, in one batch; a
+  chain whose rows do not fit waits in line until some finish.
+- ``DDPM_MAX_CHAINS`` (320): computations running or waiting at once (a room of 200, one chain
+  each, fits); past it a new one is refused, told when to retry.
 - ``DDPM_CACHE_MB`` (256): finished results kept for everyone (:mod:`.results`).
 - ``DDPM_PAGE_CACHE`` (1): the page itself is built once and sent compressed (:mod:`.page_cache`);
   0 leaves every page to Gradio.
@@ -43,8 +47,11 @@ WATCHERS = env_int("DDPM_WATCHERS", 256)
 MAX_THREADS = WATCHERS + 64
 """Gradio's ``max_threads``: it also caps the events it runs at once, watchers included (its
 default, 40, would hold a room's watchers of one shared stream in the queue)."""
-STREAMS = env_int("DDPM_STREAMS", 2)
-STREAM_QUEUE = env_int("DDPM_STREAM_QUEUE", 16)
+MAX_ROWS = env_int("DDPM_MAX_ROWS", 0)
+"""Rows per forward pass; 0: :data:`CPU_ROWS` or :data:`GPU_ROWS`, for the device (:mod:`.compute`)."""
+CPU_ROWS = 256
+GPU_ROWS = 4096
+MAX_CHAINS = env_int("DDPM_MAX_CHAINS", 320)
 CACHE_BYTES = env_int("DDPM_CACHE_MB", 256) * 2**20
 PAGE_CACHE = bool(env_int("DDPM_PAGE_CACHE", 1))
 

@@ -26,7 +26,7 @@ from ..serve.runtime import (
     unconditional_runtime,
 )
 from ..serve.settings import WATCHERS
-from ..serve.stream import paced
+from ..serve.stream import DRAWING, paced
 from ..teaching.readout import ReadoutPoints, class_label, class_probabilities, readout_due
 from ..teaching.reverse import (
     ChainEnds,
@@ -119,7 +119,9 @@ class ComparisonPlots:
     """One comparison's plots, kept for its whole chain: the read-out, drawn again only when it has a
     new point (drawn afresh for every streamed frame, it was a quarter of a shared comparison's
     CPU), and the KL and RMS curves on their two :class:`.kit.plots.ChainCurves` figures, moved at most
-    every :data:`CURVE_SECONDS` and at the end."""
+    every :data:`CURVE_SECONDS` and at the end. Mid-chain redraws share the streams' drawing budget
+    (:data:`ddpm.serve.stream.DRAWING`): in a room, each stream's plots move less often, and its
+    chain and everyone else's keep the cores."""
 
     def __init__(self) -> None:
         self.points, self.image = -1, None
@@ -128,13 +130,16 @@ class ComparisonPlots:
         self.curves: tuple[np.ndarray, np.ndarray] | None = None
         self.drawn = -math.inf
 
-    def readout(self, readout: ReadoutPoints, T: int) -> np.ndarray:
-        if len(readout) != self.points:  # within one comparison the read-out only grows
+    def readout(self, readout: ReadoutPoints, T: int, final: bool = False) -> np.ndarray:
+        # within one comparison the read-out only grows; mid-chain, redrawn as the budget allows
+        if len(readout) != self.points and (final or self.image is None or DRAWING.allow()):
+            start = time.perf_counter()
             self.points = len(readout)
             self.image = class_probability_plot(
                 [t for t, _ in readout], [p for _, p in readout], T,
                 title="Classifier on the learned chain's x̂₀ (the exact chain's is x₀)",
             )  # fmt: skip
+            DRAWING.charge(time.perf_counter() - start)
         return self.image
 
     def curve_images(
@@ -144,10 +149,13 @@ class ComparisonPlots:
         if self.kl is None or self.gaps is None:
             self.kl = ChainCurves((KL_TITLE,), t_start)
             self.gaps = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), t_start)
-        if final or self.curves is None or time.perf_counter() - self.drawn >= CURVE_SECONDS:
+        due = time.perf_counter() - self.drawn >= CURVE_SECONDS and DRAWING.allow()
+        if final or self.curves is None or due:
+            start = time.perf_counter()
             kl, mean, x0 = comparison_curves(steps)
             self.curves = (self.kl.draw((kl,)), self.gaps.draw((mean, x0)))
             self.drawn = time.perf_counter()
+            DRAWING.charge(self.drawn - start)
         return self.curves
 
 
@@ -305,7 +313,7 @@ def _frame(
         show(exact, scale=scale), show(learned, scale=scale), show(step.learned.pred_x0, scale=scale),
         show_noise(step.learned.pred_noise, scale=scale),
         status, kl, gaps, strip_path if strip_path else gr.skip(), strip_path if strip_path else gr.skip(),
-        plots.readout(readout, T),
+        plots.readout(readout, T, final),
         gr.skip(),
     )  # fmt: skip
 

@@ -318,3 +318,25 @@ def test_forward_cpu_times_sequential_calls(tmp_path: Path):
     report = json.loads(out.read_text())
     assert report["calls"] == 5 and report["not_served"] == []
     assert 0 < report["server_cpu_per_call_s"] < 5 and 0 < report["wall_per_call_s"] < 5
+
+
+def test_the_explore_room_gives_every_student_their_own_seed_t_and_digit():
+    room = bench_load.explore_requests(T=1000, n=200, generate=False, seed=1)
+    assert len(room) == 200 and len({inputs["seed"] for _, _, inputs, _ in room}) == 200
+    assert all(0 <= arrival < 1 and name == "compare" for arrival, name, _, _ in room)
+    assert {inputs["t"] for _, _, inputs, _ in room} == {250, 500, 750, 1000}
+    assert all(inputs["seed"] >= 1 and 0 <= digit <= 9 for _, _, inputs, digit in room)  # 0 is the lone one's
+    assert bench_load.explore_requests(1000, 200, False, 1) == room  # reproducible from its seed
+    generating = bench_load.explore_requests(T=1000, n=20, generate=True, seed=1)
+    assert all(name == "generate" and inputs == {**bench_load.EXPLORE_GENERATE, "seed": inputs["seed"]}
+               for _, name, inputs, _ in generating)  # fmt: skip
+
+
+def test_the_explore_summary_states_the_counts_the_slowest_and_its_ratio():
+    report = {"students": 50, "endpoint": "/compare", "served": 48, "refused": 2, "failed": 0,
+              "stopped_at_deadline": 0, "alone_s": 10.0, "p50_s": 20.0, "slowest_s": 35.0,
+              "slowest_over_alone": 3.5, "chains_per_minute": 60.0, "wall_s": 48.0,
+              "server_cpu_s": None}  # fmt: skip
+    text = bench_load.explore_summary(report)
+    assert "48 served, 2 refused, 0 failed" in text and "slowest 35.0 s = 3.5× one alone" in text
+    assert "server CPU unknown" in text

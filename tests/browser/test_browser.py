@@ -4,7 +4,6 @@ Set DDPM_SCREENSHOTS=<folder> to keep the screenshots (the README's come from th
 """
 
 import os
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 
 import app  # noqa: E402
 from ddpm.images import digit_tensor, to_display  # noqa: E402
-from ddpm.serve import queue  # noqa: E402
+from ddpm.serve import compute, queue  # noqa: E402
 from ddpm.serve.runtime import diffusion_cpu  # noqa: E402
 from ddpm.teaching.common import seeded_noise  # noqa: E402
 from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
@@ -34,8 +33,9 @@ PLAYER = "#forward-player .ddpm-forward"
 
 
 def running_chains() -> int:
-    """Chains computing in this process: each runs on a thread of its own (ddpm.serve.stream.paced)."""
-    return sum(thread.name == "ddpm-chain" for thread in threading.enumerate())
+    """Chains computing in this process: each is a task of the compute thread's scheduler
+    (ddpm.serve.stream.paced)."""
+    return compute.SCHEDULER.tasks()
 
 
 @pytest.fixture(scope="module")

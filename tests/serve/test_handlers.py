@@ -136,7 +136,7 @@ def test_a_shared_stream_is_computed_once_for_its_watchers_and_errors_reach_each
 def test_a_stream_past_the_waiting_line_is_refused_with_when_to_retry(monkeypatch):
     """With no place left in the line (here: none at all), a new computation is refused with Busy,
     which the user reads as a message that says when to retry."""
-    monkeypatch.setattr(results, "RESULTS", Results(max_bytes=2**20, slots=1, max_waiting=0))
+    monkeypatch.setattr(results, "RESULTS", Results(max_bytes=2**20, max_flights=0))
     started = []
 
     @endpoint("slow")
@@ -145,7 +145,7 @@ def test_a_stream_past_the_waiting_line_is_refused_with_when_to_retry(monkeypatc
         yield n
 
     with pytest.raises(
-        gr.Error, match=r"The server is busy: 0 computations are waiting.*Retry in about \d+ s"
+        gr.Error, match=r"The server is busy: 0 computations are running or waiting.*Retry in about \d+ s"
     ):
         collect(slow(1))
     assert started == []

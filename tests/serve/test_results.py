@@ -1,4 +1,5 @@
-"""The shared results: the cache, computations joined while they run, slots and refusals."""
+"""The shared results: the cache, computations joined while they run, their place in the
+scheduler's line, and refusals."""
 
 import asyncio
 import threading
@@ -6,10 +7,13 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
-from ddpm.serve import settings
+from ddpm.serve import compute, settings
 from ddpm.serve.cache import LRU, MISSING, fingerprint, size_of
 from ddpm.serve.results import Busy, Results, shared_call, shared_stream
+from ddpm.serve.scheduler import Batched, Scheduler
+from ddpm.serve.stream import paced
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +98,7 @@ def test_a_repeat_is_served_from_the_cache_without_computing_again():
 
 
 def test_concurrent_identical_requests_join_one_computation_and_a_different_key_does_not():
-    shared = Results(max_bytes=10**6, slots=2)
+    shared = Results(max_bytes=10**6)
     source, other = Source(n=8), Source(n=3)
 
     async def room():
@@ -157,35 +161,85 @@ def test_an_error_reaches_every_watcher_and_is_not_cached():
     assert source.started == 1 and len(shared.cache) == 0
 
 
-def test_computations_beyond_the_slots_wait_in_line_and_are_told_their_place():
-    shared = Results(max_bytes=10**6, slots=1)
-    first = Source(n=3)
-    first.gate.clear()  # holds the only slot until released
-    second = Source(n=2)
+class Chain:
+    """A flight's stream as the views write one: a chain of network calls run by :func:`paced` on the
+    compute thread's scheduler, one frame per step. ``delay`` seconds per network call."""
+
+    def __init__(self, steps: int = 5, delay: float = 0.0) -> None:
+        self.steps, self.delay = steps, delay
+        self.calls = 0
+        self.stopped = threading.Event()
+
+    def network(self, x, t):
+        self.calls += 1
+        time.sleep(self.delay)
+        return x + 1
+
+    def __call__(self):
+        model = Batched(self.network, compute.SCHEDULER)
+
+        def steps():
+            x = torch.zeros(1)
+            try:
+                for k in range(self.steps):
+                    x = model(x, torch.tensor([k]))
+                    yield int(x)
+            finally:
+                self.stopped.set()
+
+        for value, _ in paced(steps()):
+            yield value
+
+
+@pytest.fixture
+def one_row(monkeypatch):
+    """The compute thread's scheduler with room for one row per pass: a second chain waits."""
+    monkeypatch.setattr(compute, "SCHEDULER", Scheduler(max_rows=1))
+
+
+def test_a_chain_waiting_for_rows_tells_its_watchers_their_place_then_runs(one_row):
+    shared = Results(max_bytes=10**6)
+    first, second = Chain(steps=40, delay=0.01), Chain(steps=3)
 
     async def scene():
         running = asyncio.create_task(frames_of(shared.stream("a", first)))
-        await asyncio.sleep(0.05)
-        waiting = shared.stream("b", second, waiting=lambda position, seconds: ("waiting", position))
+        await asyncio.sleep(0.1)
+        waiting = shared.stream("b", second, waiting=lambda position, seconds: ("waiting", position, seconds))
         told = await anext(waiting)
-        first.gate.set()
         rest = await frames_of(waiting)
         return told, rest, await running
 
     told, rest, done = run(scene())
-    assert told == ("waiting", 1) and rest[-1] == 1 and done[-1] == 2
-    assert second.started == 1
+    assert told[:2] == ("waiting", 1) and told[2] >= 0
+    assert rest[-1] == 3 and done[-1] == 40 and second.calls == 3
 
 
-def test_past_the_waiting_limit_a_new_computation_is_refused_with_when_to_retry():
-    shared = Results(max_bytes=10**6, slots=1, max_waiting=1)
+def test_a_chain_left_by_its_watchers_while_it_waits_in_line_never_computes(one_row):
+    shared = Results(max_bytes=10**6)
+    first, second = Chain(steps=40, delay=0.01), Chain(steps=3)
+
+    async def scene():
+        running = asyncio.create_task(frames_of(shared.stream("a", first)))
+        await asyncio.sleep(0.1)
+        waiting = shared.stream("b", second, waiting=lambda position, seconds: "waiting")
+        assert await anext(waiting) == "waiting"
+        await waiting.aclose()  # the student closes the tab
+        return await running
+
+    assert run(scene())[-1] == 40
+    assert second.stopped.wait(timeout=10) and second.calls == 0
+    assert "b" not in shared.flights and len(shared.cache) == 1
+
+
+def test_past_max_flights_a_new_computation_is_refused_with_when_to_retry():
+    shared = Results(max_bytes=10**6, max_flights=2)
     blocker = Source(n=2)
     blocker.gate.clear()
 
     async def scene():
         tasks = [asyncio.create_task(frames_of(shared.stream(key, blocker))) for key in ("a", "b")]
-        await asyncio.sleep(0.1)  # "a" computes, "b" waits: the line is full
-        with pytest.raises(Busy, match=r"busy.*Retry in about \d+ s"):
+        await asyncio.sleep(0.1)  # two computations: as many as it takes
+        with pytest.raises(Busy, match=r"busy: 2 computations are running or waiting.*Retry in about \d+ s"):
             await frames_of(shared.stream("c", Source()))
         joined = asyncio.create_task(frames_of(shared.stream("b", blocker)))  # joining is never refused
         await asyncio.sleep(0.05)
@@ -193,6 +247,7 @@ def test_past_the_waiting_limit_a_new_computation_is_refused_with_when_to_retry(
         return await asyncio.gather(*tasks, joined)
 
     assert [frames[-1] for frames in run(scene())] == [1, 1, 1]
+    assert run(frames_of(shared.stream("c", Source())))[-1] == 4  # a place is free again
 
 
 def test_plain_calls_are_computed_once_joined_while_running_and_keyed_by_every_argument():

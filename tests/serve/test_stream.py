@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from ddpm.serve import compute
 from ddpm.serve.stream import paced
 from ddpm.views.kit.widgets import progress_bar
 
@@ -60,11 +61,11 @@ def test_closing_the_stream_stops_the_chain():
     stream = paced(endless(), period=0.01)
     next(stream)
     stream.close()
-    assert finished.is_set()  # close() waits for the thread
+    assert finished.is_set()  # close() waits for the chain's task
     count = len(produced)
     time.sleep(0.05)
     assert len(produced) == count
-    assert not any(t.name == "ddpm-chain" for t in threading.enumerate())
+    assert compute.SCHEDULER.tasks() == 0
 
 
 def test_an_error_in_the_chain_is_raised_to_the_consumer():
@@ -94,3 +95,46 @@ def test_the_text_progress_bar_fills_in_proportion(done, total):
     assert bar.count("█") == round(24 * done / total)
     assert bar == "█" * bar.count("█") + "░" * bar.count("░")
     assert int(percent.rstrip("%")) == 100 * done // total
+
+
+def test_in_a_crowd_each_stream_gets_fewer_frames(monkeypatch):
+    from ddpm.serve import stream
+
+    for running, expected in ((0, 0.4), (stream.CROWD, 0.4), (5 * stream.CROWD, 2.0)):
+        monkeypatch.setattr(stream, "_streams", running)
+        assert stream.pace(0.4) == pytest.approx(expected)
+
+
+def test_the_drawing_budget_fills_at_its_share_and_is_spent_by_what_drawing_cost(monkeypatch):
+    from ddpm.serve import stream
+
+    now = [100.0]
+    monkeypatch.setattr(stream.time, "perf_counter", lambda: now[0])
+    budget = stream.Budget(share=0.25, burst=0.5)
+    assert budget.allow()
+    budget.charge(0.7)  # a redraw that took 0.7 s: 0.2 s in debt
+    assert not budget.allow()
+    now[0] += 0.4  # 0.1 s earned back: still in debt
+    assert not budget.allow()
+    now[0] += 0.8  # 0.2 s more: 0.1 s ahead
+    assert budget.allow()
+    now[0] += 1000  # an idle hour fills it to the burst, no further
+    budget.charge(0.5)
+    assert not budget.allow()
+    with pytest.raises(ValueError, match="share must be > 0"):
+        stream.Budget(share=0)
+
+
+def test_the_running_streams_are_counted_from_start_to_end():
+    from ddpm.serve import stream
+
+    seen = []
+
+    def items():
+        for i in range(3):
+            seen.append(stream.streams())
+            yield i
+
+    assert stream.streams() == 0
+    list(paced(items(), period=0.0))
+    assert seen and all(n == 1 for n in seen) and stream.streams() == 0

@@ -3,7 +3,6 @@
 import asyncio
 import base64
 import io
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import app
 from ddpm.bench.local import free_port
 from ddpm.images import upscale
 from ddpm.sampling import ddim_timesteps
-from ddpm.serve import queue, results, settings
+from ddpm.serve import compute, queue, results, settings
 from ddpm.serve.runtime import runtime, unconditional_runtime
 from ddpm.teaching.reverse import comparison_curves
 from ddpm.views import generate as generate_view
@@ -51,8 +50,9 @@ def client(tmp_path_factory):
 
 
 def running_chains() -> int:
-    """Chains computing in this process: each runs on a thread of its own (ddpm.serve.stream.paced)."""
-    return sum(thread.name == "ddpm-chain" for thread in threading.enumerate())
+    """Chains computing in this process: each is a task of the compute thread's scheduler
+    (ddpm.serve.stream.paced)."""
+    return compute.SCHEDULER.tasks()
 
 
 def pixels(value) -> np.ndarray:

@@ -74,11 +74,13 @@ def run_chain(run: gr.Button, status: gr.Markdown, player: gr.HTML, fn: Callable
 
 
 def waiting_status(position: int, seconds: float) -> str:
-    """The status of a computation waiting for its turn (see :class:`ddpm.serve.results.Results`)."""
+    """The status of a chain waiting for room in the scheduler's batch (:mod:`ddpm.serve.scheduler`;
+    ``seconds`` is its estimate from the measured step time)."""
     ahead = "it is next" if position == 1 else f"{position - 1} before it"
     return (
-        f"**Waiting for a free slot:** this server computes a few chains at once and this one is in line "
-        f"({ahead}); it starts in about {seconds:.0f} s. Everyone who asks for the same result shares one computation."
+        f"**Waiting in line ({ahead}):** every running chain takes one step per forward pass of the network, and"
+        f" this pass is full; it starts in about {max(1, round(seconds))} s. Everyone who asks for the same result"
+        f" shares one computation."
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from typing import NamedTuple
 
 import gradio as gr
@@ -13,7 +14,7 @@ from ...serve import compute
 from ...serve.handlers import endpoint
 from ...serve.runtime import classifier, runtime
 from ...serve.settings import WATCHERS
-from ...serve.stream import paced
+from ...serve.stream import DRAWING, paced
 from ...teaching.readout import ReadoutPoints, class_probabilities, readout_due
 from ..kit.encode import save_pngs
 from ..kit.plots import class_probability_plot
@@ -61,6 +62,7 @@ def classifier_readout(seed: int = READOUT_SEED):
                 readout.append((step.t + 1, class_probabilities(classifier(), step.pred_x0)))
             yield step
 
+    plot = None
     for step, final in paced(chain()):
         # the read-out ends where the chain does: at x_0, the step from t = 1
         p = compute.call(class_probabilities, classifier(), step.x_prev if final else step.pred_x0)
@@ -74,11 +76,11 @@ def classifier_readout(seed: int = READOUT_SEED):
                f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({float(p[top]):.0%})")
         )  # fmt: skip
         scale = 8 if final else 4
-        images = (
-            show(step.x_prev, scale=scale),
-            show(step.pred_x0, scale=scale),
-            class_probability_plot([t for t, _ in shown], [q for _, q in shown], T),
-        )
+        if final or plot is None or DRAWING.allow():  # mid-chain, as the streams' budget allows
+            start = time.perf_counter()
+            plot = class_probability_plot([t for t, _ in shown], [q for _, q in shown], T)
+            DRAWING.charge(time.perf_counter() - start)
+        images = (show(step.x_prev, scale=scale), show(step.pred_x0, scale=scale), plot)
         if final:  # files, to download; the streamed frames travel inside the stream (inline_frames)
             names = (f"xt_seed{seed}", f"x0hat_seed{seed}", f"readout_seed{seed}")
             images = save_pngs(images, names, tempfile.mkdtemp(prefix="ddpm-"))

@@ -256,7 +256,10 @@ class Scheduler:
     def _end(self, task: _Task) -> None:
         with self.cond:
             self.unfinished -= 1
-        task.request = None
+        # its greenlet is dead: drop it here, on its own thread (a greenlet left for the garbage
+        # collector of another thread, at exit, aborted the process)
+        task.glet.task = task.glet.scheduler = None
+        task.glet, task.request = None, None
         if task.admitted:
             self.running.remove(task)
             self.ticks_per_task = _average(self.ticks_per_task, task.ticks)
@@ -265,9 +268,9 @@ class Scheduler:
 
     def _stop(self, task: _Task) -> None:
         """End a stopped task where it waits (its ``finally`` blocks run)."""
-        while not task.glet.dead:
+        while task.glet is not None:
             self._resume(task, error=greenlet.GreenletExit())
-            if task.request is None:
+            if task.glet is None:
                 return
             # it asked for the network again while stopping: answer it alone, then stop it again
             request, task.request = task.request, None

@@ -39,8 +39,8 @@ WATCH: contextvars.ContextVar[Watch | None] = contextvars.ContextVar("WATCH", de
 """The :class:`Watch` of the chains started in this context (None: nobody but the caller)."""
 
 
-CROWD = 10
-"""Chains streaming at once before each gets fewer frames (:func:`pace`)."""
+ROOM_FRAMES = 8.0
+"""Frames per second that all the streams of the process send together, at most (:func:`pace`)."""
 
 _streams = 0  # chains streaming now, in this process
 _streams_lock = threading.Lock()
@@ -52,10 +52,12 @@ def streams() -> int:
 
 
 def pace(period: float) -> float:
-    """Seconds between a stream's frames: ``period`` alone, longer when more than :data:`CROWD`
-    chains stream at once (``period`` × chains / CROWD), so that encoding and sending a room's
-    frames leaves the cores to the chains: the room's frames per second stay bounded."""
-    return period * max(1.0, streams() / CROWD)
+    """Seconds between a stream's frames: ``period`` while few chains stream, and in a room long
+    enough that all the streams together send at most :data:`ROOM_FRAMES` frames a second. In a
+    room of 50, encoding and sending every stream's frames at 2.5 a second took Gradio's event loop
+    two thirds of the GIL and left the chains a third: what each student gets is the chain done
+    sooner, its progress shown every few seconds."""
+    return max(period, streams() / ROOM_FRAMES)
 
 
 class Budget:

@@ -100,9 +100,10 @@ def test_the_text_progress_bar_fills_in_proportion(done, total):
 def test_in_a_crowd_each_stream_gets_fewer_frames(monkeypatch):
     from ddpm.serve import stream
 
-    for running, expected in ((0, 0.4), (stream.CROWD, 0.4), (5 * stream.CROWD, 2.0)):
+    room = stream.ROOM_FRAMES
+    for running, expected in ((0, 0.4), (1, 0.4), (int(0.4 * room), 0.4), (int(50 * room), 50.0)):
         monkeypatch.setattr(stream, "_streams", running)
-        assert stream.pace(0.4) == pytest.approx(expected)
+        assert stream.pace(0.4) == pytest.approx(expected)  # at most ROOM_FRAMES frames a second in all
 
 
 def test_the_drawing_budget_fills_at_its_share_and_is_spent_by_what_drawing_cost(monkeypatch):

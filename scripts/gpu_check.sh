@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The GPU check, in at most 8 minutes, into one log: the machine's CUDA (nvidia-smi, torch), the tests
-# marked `gpu`, the model benchmark at batch 16 / 64 / 256 and a 10-visitor load test of the app.
+# The GPU check, in at most 9 minutes, into one log: the machine's CUDA (nvidia-smi, torch), the tests
+# marked `gpu`, the model benchmark at batch 16 / 64 / 256, a room of 64 chains on the step scheduler
+# (steps per second alone against batched) and a 10-visitor load test of the app.
 #
 #   bash scripts/gpu_check.sh [--cpu] [LOG]      LOG defaults to gpu_check.log
 #
 # `--cpu` (or DEVICE=cpu) runs the same steps on the CPU at tiny sizes, with CUDA hidden, so that CI
 # keeps this script working (tests/test_gpu_check.py). Every step runs under `timeout`; the limits add
-# up to 470 s. pytest's exit 5 (no test collected) is reported as NO TESTS: a failure on the GPU, a
+# up to 530 s. pytest's exit 5 (no test collected) is reported as NO TESTS: a failure on the GPU, a
 # warning on the CPU (where tests marked gpu would be skipped anyway). Exits 1 if any step failed.
 set -euo pipefail
 
@@ -30,10 +31,12 @@ mkdir -p "$(dirname "$LOG")"
 if [[ $DEVICE == cpu ]]; then
     export CUDA_VISIBLE_DEVICES=""  # the app and the benchmark would otherwise take a GPU that is there
     BENCH=(--device cpu --threads 1 --batches 1 --repeats 1 --no-reference --no-compile)
+    ROOM=(--device cpu --chains 4 --steps 3)
     LOAD=(--visitors 10 --drags 2 --group 3 --link-t 2 --streams 1 --compare-t 2 --arrival 1
           --generate '{"n": 1, "sampler": "ddim", "steps": 2}' --max-seconds 60)
 else
     BENCH=(--device cuda --batches 16 64 256 --repeats 2 --no-compile)
+    ROOM=(--device cuda --chains 64 --steps 100)
     LOAD=(--visitors 10 --drags 10 --group 5 --streams 2 --arrival 2 --max-seconds 60)
 fi
 
@@ -118,6 +121,8 @@ else
 fi
 
 step "model benchmark" 180 python -m ddpm.bench.model "${BENCH[@]}"
+
+step "room run" 60 python -m ddpm.bench.room "${ROOM[@]}"
 
 step "load test" 140 python -m ddpm.bench.load "${LOAD[@]}" --json "${LOG%.log}_load.json" --check
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.sh"
-SECTIONS = ["nvidia-smi", "torch and CUDA", "tests marked gpu", "model benchmark", "load test", "summary"]
+SECTIONS = ["nvidia-smi", "torch and CUDA", "tests marked gpu", "model benchmark", "room run", "load test",
+            "summary"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -28,11 +29,12 @@ def test_the_cpu_form_runs_every_step_into_one_log(tmp_path: Path):
     for section, header in zip(SECTIONS, headers, strict=True):
         assert header.startswith(f"=== {section}"), (section, header)
     summary = text.split("=== summary", 1)[1]
-    for line in ("torch and CUDA: ok", "model benchmark: ok", "load test: ok"):
+    for line in ("torch and CUDA: ok", "model benchmark: ok", "room run: ok", "load test: ok"):
         assert line in summary, summary
     # no test is marked gpu today: reported as such, not passed in silence
     assert "tests marked gpu: ok" in summary or "tests marked gpu: NO TESTS (pytest exit 5" in summary
-    assert "forward batch 1 (ms)" in text and "/compare" in text  # the steps' own output is in the log
+    # the steps' own output is in the log
+    assert "forward batch 1 (ms)" in text and "room, batched" in text and "/compare" in text
     load = json.loads((tmp_path / "logs" / "gpu_check_load.json").read_text())
     assert all(r["failed"] == 0 and r["served"] > 0 for r in load["endpoints"].values())
 

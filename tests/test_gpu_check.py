@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.sh"
-SECTIONS = ["nvidia-smi", "torch and CUDA", "tests marked gpu", "model benchmark", "room run", "load test",
-            "summary"]
+SECTIONS = [
+    "nvidia-smi",
+    "torch and CUDA",
+    "tests marked gpu",
+    "model benchmark",
+    "room run",
+    "load test",
+    "summary",
+]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

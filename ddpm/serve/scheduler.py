@@ -32,6 +32,7 @@ A task must not block on something only the compute thread can do, nor switch gr
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import threading
@@ -128,6 +129,7 @@ class Scheduler:
         self.ticks_per_task = 0.0
         self.ticks = self.forwards = self.rows_run = 0
         self.unfinished = 0  # tasks submitted and not ended
+        self.closing = False
 
     # -- from any thread -------------------------------------------------------------------------
 
@@ -203,8 +205,22 @@ class Scheduler:
             return
         # first use, or a forked child (a ZeroGPU worker) that must not count on its parent's thread
         self.pid, self.inbox, self.running, self.line = os.getpid(), deque(), [], deque()
+        self.closing = False
         self.thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
         self.thread.start()
+        atexit.register(self.close)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop every task and end the compute thread (at exit: a thread killed by the interpreter's
+        finalization while it holds greenlets aborts the process)."""
+        thread = self.thread
+        if thread is None or self.pid != os.getpid() or not thread.is_alive():
+            return
+        with self.cond:
+            self.closing = True
+            self.cond.notify_all()
+        if thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _serve(self) -> None:
         _local.scheduler = self
@@ -212,10 +228,20 @@ class Scheduler:
         self.hub = greenlet.getcurrent()
         while True:
             with self.cond:
-                while not self.inbox and not self.running and not self.line:
+                while not self.inbox and not self.running and not self.line and not self.closing:
                     self.cond.wait()
                 arrived = list(self.inbox)
                 self.inbox.clear()
+                closing = self.closing
+            if closing:
+                for task in arrived:
+                    with self.cond:
+                        self.unfinished -= 1
+                    task.future.set_exception(Stopped("the scheduler closed"))
+                for task in [*self.running, *self.line]:
+                    self._stop(task)
+                self.thread = None
+                return
             for task in arrived:
                 task.glet = _Greenlet(self._body(task), parent=self.hub)
                 task.glet.task, task.glet.scheduler = task, self

@@ -106,18 +106,14 @@ class Results:
     """The shared results of one process: finished ones cached, running ones joined.
 
     ``max_bytes`` bounds the cache; past ``max_flights`` flights running or waiting for the
-    scheduler, a new one is refused with :class:`Busy`, told to retry in about
-    ``retry(flights)`` seconds (default: :meth:`estimate`).
+    scheduler, a new one is refused with :class:`Busy`, told to retry in about :meth:`estimate`.
     """
 
-    def __init__(
-        self, max_bytes: int, max_flights: int = 320, retry: Callable[[int], float] | None = None
-    ) -> None:
+    def __init__(self, max_bytes: int, max_flights: int = 320) -> None:
         if max_flights < 0:
             raise ValueError(f"max_flights must be ≥ 0, got {max_flights}")
         self.cache = LRU(max_bytes)
         self.max_flights = max_flights
-        self.retry = retry
         self.lock = threading.Lock()
         self.flights: dict[Hashable, Flight] = {}
         self.pending: dict[Hashable, Future] = {}
@@ -136,9 +132,9 @@ class Results:
             previous = self.seconds.get(kind)
             self.seconds[kind] = seconds if previous is None else 0.7 * previous + 0.3 * seconds
 
-    def estimate(self, kind: str, flights: int) -> float:
-        """Seconds until one of ``flights`` running computations of ``kind`` ends (a rough guess:
-        the recent duration of one)."""
+    def estimate(self, kind: str) -> float:
+        """Seconds until one of the running computations of ``kind`` ends (a rough guess: the
+        recent duration of one)."""
         return self.seconds.get(kind, 15.0)
 
     def call(self, key: Hashable, fn: Callable[[], R], kind: str = "") -> R:
@@ -187,7 +183,7 @@ class Results:
             if value is MISSING and flight is None:
                 if len(self.flights) >= self.max_flights:
                     n = len(self.flights)
-                    wait = self.retry(n) if self.retry is not None else self.estimate(kind, n)
+                    wait = self.estimate(kind)
                     raise Busy(
                         f"The server is busy: {n} computations are running or waiting, as many as it "
                         f"takes at once. Retry in about {max(1, math.ceil(wait))} s."

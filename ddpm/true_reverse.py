@@ -145,12 +145,12 @@ class TrueReverse:
 
     def pasts(self, x_t: torch.Tensor, t: torch.Tensor | int, k: int = 8) -> Pasts:
         """The ``k`` heaviest pasts of each x_t (k ≤ N) and the effective number of pasts."""
+        return self.pasts_of(self.log_weights(x_t, t), k)
+
+    def pasts_of(self, log_w: torch.Tensor, k: int = 8) -> Pasts:
+        """:meth:`pasts` from log-weights [B, N] already computed (:meth:`log_weights`)."""
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self):
             raise ValueError(f"k must be a whole number in [1, {len(self)}], got {k!r}")
-        return self._pasts(self.log_weights(x_t, t), k)
-
-    @staticmethod
-    def _pasts(log_w: torch.Tensor, k: int) -> Pasts:
         top = log_w.topk(k, dim=1)
         return Pasts(top.indices, top.values.exp(), (-(2 * log_w).logsumexp(1)).exp())
 
@@ -195,8 +195,14 @@ class TrueReverse:
             component; ``pred_x0`` and ``pred_noise`` the ideal denoiser's), the chosen i [B], and
             the 8 heaviest pasts of x_t (fewer when N < 8).
         """
+        return self.mixture_step(self.log_weights(x_t, t), x_t, t, z, u)
+
+    def mixture_step(
+        self, log_w: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor | int, z: torch.Tensor, u: torch.Tensor
+    ) -> tuple[StepOutput, torch.Tensor, Pasts]:
+        """:meth:`step` from x_t's log-weights [B, N] already computed (:meth:`log_weights`), so
+        that a caller can compute the weights of several rows, or several chains, in one call."""
         t = self.diffusion.check_t(t, x_t.shape[0])
-        log_w = self.log_weights(x_t, t)
         cumulative = log_w.exp().cumsum(1)
         target = u.to(torch.float64).reshape(-1, 1) * cumulative[:, -1:]
         chosen = torch.searchsorted(cumulative, target).reshape(-1).clamp_(max=len(self) - 1)
@@ -204,7 +210,7 @@ class TrueReverse:
         post = self.diffusion.q_posterior_sample(x0, x_t, t, z=z)
         ideal = self._denoise(x_t, t, log_w)
         out = StepOutput(post.sample, post.mean, post.variance, ideal.pred_x0, ideal.pred_noise)
-        return out, chosen, self._pasts(log_w, min(8, len(self)))
+        return out, chosen, self.pasts_of(log_w, min(8, len(self)))
 
     def nearest(self, x: torch.Tensor) -> Nearest:
         """The data image nearest to each of ``x`` [B, C, H, W] (model range), exact distances."""

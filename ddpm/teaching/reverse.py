@@ -18,6 +18,7 @@ from ..classifier import DigitClassifier
 from ..diffusion import GaussianDiffusion, StepOutput
 from ..guidance import require_labels
 from ..sampling import SampleStep, chain_loop, split_step
+from ..true_reverse import Pasts, TrueReverse, choice_uniforms
 from .common import chain_noise, check_paper_t, paper_index, rms, seeded_start
 from .readout import class_probabilities
 
@@ -51,6 +52,26 @@ class ComparisonStep(NamedTuple):
     x0_error: float
     kl_sum_bpd: float
     conditioned: StepMetrics | None = None
+    truth: TruthStep | None = None
+
+
+class TruthStep(NamedTuple):
+    """The third chain of a comparison given a data set (:func:`compare_reverse`'s ``true_reverse``):
+    the true reverse q(x_{t−1} | x_t) of that set, from the same x_t with the same z.
+
+    ``chain`` is its step (``pred_x0`` = E[x_0 | x_t] at its own x_t); ``chosen`` LongTensor [B] the
+    data image its step drew from; ``pasts`` the heaviest pasts of its x_t and their effective
+    number (:class:`ddpm.true_reverse.Pasts`). Along the *exact* chain, like the other metrics:
+    ``ideal_gap`` = RMS over pixels of x̂_0,θ − E[x_0 | x_t], the network's distance from the ideal
+    denoiser of the data set (the model without a class), and ``effective`` the effective number of
+    pasts of the exact chain's x_t.
+    """
+
+    chain: SampleStep
+    chosen: torch.Tensor
+    pasts: Pasts
+    ideal_gap: float
+    effective: float
 
 
 def compare_reverse(
@@ -62,6 +83,7 @@ def compare_reverse(
     variance: VarianceType = "fixed_small",
     parameterization: Parameterization = "eps",
     labels: torch.Tensor | None = None,
+    true_reverse: TrueReverse | None = None,
 ) -> Iterator[ComparisonStep]:
     """Run q(x_{t−1} | x_t, x_0) and p_θ(x_{t−1} | x_t) side by side from one x_t, same noise.
 
@@ -74,6 +96,12 @@ def compare_reverse(
     chain is told the class, p_θ(x_{t−1} | x_t, y), and along the exact chain the model is
     evaluated with and without it (one call of batch 3B), so the two sets of metrics show how much
     of the gap to the posterior knowing the class closes.
+
+    With ``true_reverse`` (the exact reverse of a data set, :class:`ddpm.true_reverse.TrueReverse`)
+    a third chain follows q(x_{t−1} | x_t) of that data set from the same x_t with the same z (its
+    component choices from :func:`ddpm.true_reverse.choice_uniforms` of ``seed``), and along the
+    exact chain the ideal denoiser E[x_0 | x_t] is set beside the network's x̂_0 (:class:`TruthStep`).
+    Its posterior weights, at both chains' x_t, are one call of ``true_reverse.log_weights``.
 
     Args:
         x0: [B, C, H, W] clean digits in [−1, 1].
@@ -89,6 +117,9 @@ def compare_reverse(
     if labels is not None:
         null = torch.full_like(labels, require_labels(model))
     metrics: list[StepMetrics] = []  # the step just taken's: without the class, then with it
+    truth: list = []  # the step just taken's third chain: (chosen, pasts, ideal gap, effective)
+    chains = 2 if true_reverse is None else 3
+    uniforms = None if true_reverse is None else choice_uniforms(t, batch, seed)
 
     def outputs(x_q: torch.Tensor, x_p: torch.Tensor, index: torch.Tensor) -> list[torch.Tensor]:
         """The model at the exact chain's x_t (without, and with, the class), then the learned one's."""
@@ -99,26 +130,40 @@ def compare_reverse(
         )
 
     def step(x: torch.Tensor, index: torch.Tensor, t_prev: int, z: torch.Tensor | None) -> StepOutput:
-        (x_q, x_p), (z_q, z_p), index = x.split(batch), z.split(batch), index[:batch]
+        x_q, x_p, *x_r = x.split(batch)
+        z_q, z_p, *_ = z.split(batch)
+        index = index[:batch]
         *at_exact, out_p = outputs(x_q, x_p, index)
         exact = diffusion.q_posterior_sample(x0, x_q, index, z=z_q)
         learned = diffusion.p_sample(out_p, x_p, index, parameterization, variance, z=z_p)
         metrics.clear()
+        pred_x0 = []
         for out_q in at_exact:
             p = diffusion.p_mean_variance(out_q, x_q, index, parameterization, variance)
             kl = diffusion.vb_terms_bpd(out_q, x0, x_q, index, parameterization, variance)
             metrics.append(StepMetrics(float(kl.mean()), rms(p.mean, exact.mean), rms(p.pred_x0, x0)))
+            pred_x0.append(p.pred_x0)
+        rows = [exact, learned]
+        if true_reverse is not None:
+            log_w = true_reverse.log_weights(torch.cat([x_q, x_r[0]]), index.repeat(2))
+            at_q, at_r = log_w.split(batch)
+            u = uniforms[t - 1 - int(index[0])]  # row k for the chain's k-th step
+            out_r, chosen, pasts = true_reverse.mixture_step(at_r, x_r[0], index, z_q, u)
+            ideal = true_reverse.expected_x0(at_q).reshape(x_q.shape)
+            effective = float(true_reverse.pasts_of(at_q, 1).effective.mean())
+            truth[:] = [chosen, pasts, rms(pred_x0[0], ideal), effective]
+            rows.append(out_r)
         # a learned σ² is per pixel, the posterior's per image: broadcast before joining the rows
-        return StepOutput(
-            *(torch.cat(torch.broadcast_tensors(*pair)) for pair in zip(exact, learned, strict=True))
-        )
+        return StepOutput(*(torch.cat(torch.broadcast_tensors(*part)) for part in zip(*rows, strict=True)))
 
     kl_sum = 0.0
-    for record in chain_loop(torch.cat([x_t, x_t]), range(t - 1, -1, -1), step, torch.cat([z, z], dim=1)):
-        exact, learned = split_step(record, (batch, batch))
+    start, noise = torch.cat([x_t] * chains), torch.cat([z] * chains, dim=1)
+    for record in chain_loop(start, range(t - 1, -1, -1), step, noise):
+        exact, learned, *third = split_step(record, (batch,) * chains)
         kl_sum += metrics[0].kl_bpd
         conditioned = metrics[1] if len(metrics) > 1 else None
-        yield ComparisonStep(record.t + 1, exact, learned, *metrics[0], kl_sum, conditioned)
+        truth_step = TruthStep(third[0], *truth) if third else None
+        yield ComparisonStep(record.t + 1, exact, learned, *metrics[0], kl_sum, conditioned, truth_step)
 
 
 Panel = dict[str, tuple[np.ndarray, np.ndarray]]

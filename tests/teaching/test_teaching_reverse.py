@@ -9,6 +9,7 @@ from ddpm.teaching.common import seeded_noise
 from ddpm.teaching.forward import forward_view
 from ddpm.teaching.forward import schedule_values as readout
 from ddpm.teaching.reverse import compare_reverse, filmstrip_times, inspect_step
+from ddpm.true_reverse import TrueReverse
 
 T = 100
 
@@ -113,3 +114,38 @@ def test_comparison_curves_are_the_steps_numbers_and_told_y_adds_a_second_curve(
         x0["told y"][1], [0.1 / 3, 0.05, 0.1]
     )
     assert np.allclose(mean["without y"][1], [0.03, 0.02, 0.01])
+
+
+def test_the_true_reverse_of_a_one_digit_set_is_the_exact_chain_and_the_exact_model_its_ideal_denoiser(
+    diffusion,
+):
+    x0 = digit(1)
+    oracle = PointDataEps(diffusion.alphas_cumprod, x0)  # exact for the data set {x0}
+    steps = list(compare_reverse(diffusion, oracle, x0, 60, seed=3, true_reverse=TrueReverse(x0, diffusion)))
+    for s in steps:
+        torch.testing.assert_close(
+            s.truth.chain.x_prev, s.exact.x_prev, rtol=0, atol=1e-5
+        )  # same x_t, same z
+        assert s.truth.chosen.tolist() == [0] and s.truth.effective == pytest.approx(1.0)
+        assert s.truth.ideal_gap < 1e-3  # the oracle is the ideal denoiser of {x0}
+    assert torch.equal(steps[-1].truth.chain.x_prev, x0)
+
+
+def test_a_third_chain_leaves_the_other_two_as_they_were_and_lands_on_a_data_digit(diffusion):
+    x0 = digit(2)
+    data = torch.cat([digit(s) for s in range(10, 30)])  # 20 other "digits"
+    reverse = TrueReverse(data, diffusion)
+    alone = list(compare_reverse(diffusion, zero_model, x0, 50, seed=7))
+    three = list(compare_reverse(diffusion, zero_model, x0, 50, seed=7, true_reverse=reverse))
+    for a, b in zip(alone, three, strict=True):
+        assert torch.equal(a.exact.x_prev, b.exact.x_prev) and torch.equal(a.learned.x_prev, b.learned.x_prev)
+        assert a.kl_bpd == b.kl_bpd and b.truth is not None and a.truth is None
+    torch.testing.assert_close(three[0].truth.chain.x_t, three[0].exact.x_t)  # the same start
+    end = three[-1].truth
+    torch.testing.assert_close(end.chain.x_prev, data[end.chosen], rtol=0, atol=1e-6)
+    # the zero model's x̂_0 = x_t / √ᾱ_t is far from the ideal denoiser of 20 binary digits
+    assert all(s.truth.ideal_gap > 0.1 for s in three[:-5])
+    assert all(1 - 1e-9 <= s.truth.effective <= 20 for s in three) and three[-1].truth.pasts.weight.shape == (
+        1,
+        8,
+    )

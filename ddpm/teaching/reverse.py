@@ -174,10 +174,13 @@ def comparison_curves(steps: list[ComparisonStep]) -> tuple[Panel, Panel, Panel]
     """The three panels of a comparison's steps so far: KL per step in bits/dim (t ≥ 2 only: at
     t = 1 the term is the decoder's −log p_θ(x_0 | x_1), not a KL), ‖μ̃_t − μ_θ‖ and ‖x̂_0 − x_0‖
     (RMS per pixel). One curve each ("KL", "RMS") or, for a comparison told the class, two each
-    ("… without y" and "… told y", the latter from :attr:`ComparisonStep.conditioned`)."""
+    ("… without y" and "… told y", the latter from :attr:`ComparisonStep.conditioned`). A comparison
+    with the true reverse of a data set adds, on the x̂_0 panel, the network's distance from the
+    ideal denoiser, ‖x̂_0 − E[x_0 | x_t]‖ (:attr:`TruthStep.ideal_gap`)."""
     series = [("", [(s.t, s.kl_bpd, s.mean_gap, s.x0_error) for s in steps])]
     if steps and steps[0].conditioned is not None:
         series = [("without y", series[0][1]), ("told y", [(s.t, *s.conditioned) for s in steps])]
+    truth = bool(steps) and steps[0].truth is not None
     kl: Panel = {}
     mean: Panel = {}
     x0: Panel = {}
@@ -186,8 +189,48 @@ def comparison_curves(steps: list[ComparisonStep]) -> tuple[Panel, Panel, Panel]
         ts = table[:, 0]
         kl[f"KL {name}".strip()] = (ts[ts > 1], table[ts > 1, 1])
         mean[name or "RMS"] = (ts, table[:, 2])
-        x0[name or "RMS"] = (ts, table[:, 3])
+        x0[f"to x₀ {name}".strip() if truth else name or "RMS"] = (ts, table[:, 3])
+    if truth:
+        x0["to E[x₀ | xₜ]" + (" without y" if len(series) > 1 else "")] = (
+            np.array([s.t for s in steps], dtype=np.float64),
+            np.array([s.truth.ideal_gap for s in steps], dtype=np.float64),
+        )
     return kl, mean, x0
+
+
+def pasts_curves(steps: list[ComparisonStep]) -> Panel:
+    """The effective number of pasts 1 / Σ_i w_i² over t, at the exact chain's x_t and at the true
+    reverse chain's own (empty without the true reverse): thousands at large t, one near t = 0."""
+    if not steps or steps[0].truth is None:
+        return {}
+    ts = np.array([s.t for s in steps], dtype=np.float64)
+    exact = [s.truth.effective for s in steps]
+    own = [float(s.truth.pasts.effective.mean()) for s in steps]
+    return {"exact chain's xₜ": (ts, np.array(exact)), "true reverse's xₜ": (ts, np.array(own))}
+
+
+class Novelty(NamedTuple):
+    """How new an image is against a data set: its nearest data image (``index``, its class
+    ``label``) at ``distance`` (Euclidean, model range [−1, 1]), beside ``test`` (float64 [M]): how
+    far held-out images (the bundled test digits) lie from their nearest data image."""
+
+    index: int
+    label: int
+    distance: float
+    test: np.ndarray
+
+    @property
+    def copied(self) -> bool:
+        """Closer to a training image than any held-out image is to one: a copy, not a new digit."""
+        return self.distance < float(self.test.min())
+
+
+def novelty(reverse: TrueReverse, labels: torch.Tensor, x: torch.Tensor, test: torch.Tensor) -> Novelty:
+    """The :class:`Novelty` of one image ``x`` [1, C, H, W] against ``reverse``'s data set, whose
+    classes are ``labels`` [N]; ``test`` [M] the held-out distances (:meth:`TrueReverse.nearest`)."""
+    near = reverse.nearest(x)
+    index = int(near.index[0])
+    return Novelty(index, int(labels[index]), float(near.distance[0]), test.double().cpu().numpy())
 
 
 class ChainEnds(NamedTuple):

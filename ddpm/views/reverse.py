@@ -21,6 +21,9 @@ from ..serve.runtime import (
     model_config,
     reverse_fingerprint,
     runtime,
+    test_distances,
+    training_set,
+    true_reverse,
     unconditional_config,
     unconditional_path,
     unconditional_runtime,
@@ -31,11 +34,14 @@ from ..teaching.readout import ReadoutPoints, class_label, class_probabilities, 
 from ..teaching.reverse import (
     ChainEnds,
     ComparisonStep,
+    Novelty,
     chain_ends,
     compare_reverse,
     comparison_curves,
     filmstrip_times,
     inspect_step,
+    novelty,
+    pasts_curves,
 )
 from .kit.encode import save_pngs
 from .kit.players import chain_player, chain_value
@@ -54,6 +60,7 @@ from .kit.widgets import (
     PLOT_CLASS,
     image,
     inline_frames,
+    pasts_strip,
     plot_image,
     progress_bar,
     run_chain,
@@ -99,20 +106,19 @@ class Frame(NamedTuple):
     strip: Any  # the filmstrip image (last frame only)
     strip_file: Any  # the same, as a file to download
     readout: Any  # the classifier's read-out of x̂_0 over t
+    truth: Any  # the true reverse of the training set: its x_t (x_0, a training digit, at the end)
+    pasts: Any  # the 8 training digits that weigh most for the true chain's x_t, bars by weight
+    truth_text: Any  # what the true reverse is at, which digit it landed on; the learned x_0's nearest
+    pasts_plot: Any  # the effective number of pasts over t
     player: Any  # the whole trajectory for the in-page player (last frame only; not in the API's /compare)
 
 
 API_OUTPUTS = len(Frame._fields) - 1  # /compare's outputs: every field but the player
 PLAYER_SERIES = ("exact q: xₜ", "learned p_θ: xₜ", "learned: x̂₀", "learned: ε̂")
-IMAGES = (
-    "exact",
-    "learned",
-    "x0_hat",
-    "eps_hat",
-    "kl",
-    "gaps",
-    "readout",
-)  # inline while streaming; files at the end
+TRUTH_SERIES = ("true reverse: xₜ", "its 8 heaviest pasts")  # with the true reverse of the training set
+IMAGES = ("exact", "learned", "x0_hat", "eps_hat", "kl", "gaps", "readout", "truth", "pasts", "pasts_plot")
+"""The image outputs: inline while streaming; files at the end."""
+PASTS_TITLE = r"Effective number of pasts $1 / \sum_i w_i^2$"
 
 
 class ComparisonPlots:
@@ -127,7 +133,8 @@ class ComparisonPlots:
         self.points, self.image = -1, None
         self.kl: ChainCurves | None = None
         self.gaps: ChainCurves | None = None
-        self.curves: tuple[np.ndarray, np.ndarray] | None = None
+        self.pasts: ChainCurves | None = None
+        self.curves: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self.drawn = -math.inf
 
     def readout(self, readout: ReadoutPoints, T: int, final: bool = False) -> np.ndarray:
@@ -144,16 +151,20 @@ class ComparisonPlots:
 
     def curve_images(
         self, steps: list[ComparisonStep], t_start: int, final: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The KL plot and the RMS plot of the steps so far (the last ones drawn, if that was recent)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The KL plot, the RMS plot and (with the true reverse) the effective pasts' plot of the
+        steps so far (the last ones drawn, if that was recent)."""
         if self.kl is None or self.gaps is None:
             self.kl = ChainCurves((KL_TITLE,), t_start)
             self.gaps = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), t_start)
+            if steps and steps[0].truth is not None:
+                self.pasts = ChainCurves((PASTS_TITLE,), t_start)
         due = time.perf_counter() - self.drawn >= CURVE_SECONDS and DRAWING.allow()
         if final or self.curves is None or due:
             start = time.perf_counter()
             kl, mean, x0 = comparison_curves(steps)
-            self.curves = (self.kl.draw((kl,)), self.gaps.draw((mean, x0)))
+            pasts = None if self.pasts is None else self.pasts.draw((pasts_curves(steps),))
+            self.curves = (self.kl.draw((kl,)), self.gaps.draw((mean, x0)), pasts)
             self.drawn = time.perf_counter()
             DRAWING.charge(self.drawn - start)
         return self.curves
@@ -191,12 +202,17 @@ def which_network(told_class: bool) -> str:
 
 
 @endpoint("compare", model=reverse_fingerprint, gpu_seconds=60, waiting=_waiting)
-def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
-    """Stream both chains from the paper's t down to 0, then a filmstrip of both and, for the
-    page's player, every step of the four series (28×28 frames, t from the start down to 0).
+def shared_compare(
+    digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False, truth: bool = True
+):
+    """Stream the chains from the paper's t down to 0, then a filmstrip of both and, for the
+    page's player, every step of their series (28×28 frames, t from the start down to 0).
 
     With ``told_class`` a class-conditional model's learned chain is given the digit's class (the
-    classifier's reading of x_0), and the curves show p_θ with and without it.
+    classifier's reading of x_0), and the curves show p_θ with and without it. With ``truth`` a
+    third chain follows the true reverse q(x_{t−1} | x_t) of the 60,000 training digits from the
+    same x_t with the same z (:mod:`ddpm.true_reverse`): it lands on a training digit, and the
+    learned chain's x_0 is set beside its nearest training digit.
 
     Streamed images are arrays, sent inside the stream (:func:`.kit.widgets.inline_frames`); the
     last frame's are PNG files, to download. Computed once for everyone who asks for the same chain
@@ -206,6 +222,8 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
     x0 = digit_tensor(digit, rt.device)
     # compare_reverse refuses a model without labels
     labels = compute.call(class_label, classifier(), x0) if told_class else None
+    reverse = true_reverse() if truth else None
+    training = training_set() if truth else None
     T = rt.diffusion.num_timesteps
     t, seed = int(t), int(seed)
     keep = set(filmstrip_times(T))
@@ -213,13 +231,14 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
     titles: list[str] = []
     steps: list[ComparisonStep] = []
     readout: ReadoutPoints = []  # of the learned chain's x̂_0
-    trajectory: dict[str, list[np.ndarray]] = {name: [] for name in PLAYER_SERIES}
+    series = PLAYER_SERIES + (TRUTH_SERIES if truth else ())
+    trajectory: dict[str, list[np.ndarray]] = {name: [] for name in series}
     plots = ComparisonPlots()
     start = time.perf_counter()
 
     def chain():  # runs in its own thread (see serve.stream); keeps what the curves and strip need
         for step in compare_reverse(
-            rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization, labels
+            rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization, labels, reverse
         ):
             steps.append(step)
             if readout_due(step.t, t):
@@ -231,34 +250,55 @@ def shared_compare(digit: np.ndarray, t: int, seed: int, variance: str, told_cla
             images = (step.exact.x_t, step.learned.x_t, step.learned.pred_x0, step.learned.pred_noise)
             for name, x, low in zip(PLAYER_SERIES, images, (-1, -1, -1, -NOISE_RANGE), strict=True):
                 trajectory[name].append(show(x, low, -low, scale=1))
+            if step.truth is not None:
+                trajectory[TRUTH_SERIES[0]].append(show(step.truth.chain.x_t, scale=1))
+                trajectory[TRUTH_SERIES[1]].append(_pasts_frame(step, training))
             yield step
 
     for last, _ in paced(chain()):
-        yield _frame(last, steps, t, start, None, readout, T, labels, plots)
+        yield _frame(last, steps, t, start, None, readout, T, labels, plots, training=training)
     # the read-out ends where the chain does, at x_0; and whether the learned chain kept the digit
     ends = compute.call(chain_ends, classifier(), x0, last.learned.x_prev)
     readout.append((0, ends.learned))
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
     strip["learned p_θ"].append(show(last.learned.x_prev, scale=2))
+    if truth:
+        strip["true reverse"] = [*(show(s.truth.chain.x_t, scale=2) for s in steps if s.t in keep or s.t == t),
+                                 show(last.truth.chain.x_prev, scale=2)]  # fmt: skip
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
-    final = _frame(last, steps, t, start, path, readout, T, labels, plots, final=True, ends=ends)
-    names = [
-        f"{name}_t{t}_seed{seed}" for name in ("exact", "learned", "x0hat", "epshat", "kl", "gaps", "readout")
-    ]
-    saved = save_pngs([getattr(final, field) for field in IMAGES], names, folder)
-    # x_0 ends both chains; x̂_0 and ε̂ keep the last step's (t = 1), the network's last word
+    novelty = compute.call(_novelty, last.learned.x_prev) if truth else None
+    final = _frame(last, steps, t, start, path, readout, T, labels, plots, True, ends, training, novelty)
+    names = [f"{name}_t{t}_seed{seed}" for name in IMAGES]
+    present = [field for field in IMAGES if getattr(final, field) is not None]
+    saved = save_pngs(
+        [getattr(final, field) for field in present], [names[IMAGES.index(f)] for f in present], folder
+    )
+    # x_0 ends the chains; x̂_0 and ε̂ keep the last step's (t = 1), the network's last word
     ends = (last.exact.x_prev, last.learned.x_prev)
     for name, x in zip(PLAYER_SERIES, ends, strict=False):
         trajectory[name].append(show(x, scale=1))
     for name in PLAYER_SERIES[2:]:
         trajectory[name].append(trajectory[name][-1])
+    if truth:
+        trajectory[TRUTH_SERIES[0]].append(show(last.truth.chain.x_prev, scale=1))
+        trajectory[TRUTH_SERIES[1]].append(trajectory[TRUTH_SERIES[1]][-1])
     times = [*range(t, 0, -1), 0]
     player = chain_value(
         {name: np.stack(frames) for name, frames in trajectory.items()}, times, "t", len(times) - 1
     )
-    yield final._replace(player=player, **dict(zip(IMAGES, saved, strict=True)))
+    yield final._replace(player=player, **dict(zip(present, saved, strict=True)))
+
+
+def _pasts_frame(step: ComparisonStep, training: Any) -> np.ndarray:
+    """The true chain's 8 heaviest pasts at this step as one frame (:func:`.kit.widgets.pasts_strip`)."""
+    pasts = step.truth.pasts
+    return pasts_strip(training.images[pasts.index[0].cpu()].numpy(), pasts.weight[0].cpu().numpy())
+
+
+def _novelty(x0: Any) -> Novelty:
+    return novelty(true_reverse(), training_set().labels, x0, test_distances())
 
 
 compare = first_outputs(shared_compare, API_OUTPUTS)
@@ -279,6 +319,8 @@ def _frame(
     plots: ComparisonPlots,
     final: bool = False,
     ends: ChainEnds | None = None,
+    training: Any = None,  # the training digits and labels (MNISTSplit) when the true reverse runs
+    new: Novelty | None = None,  # the final frame's: how new the learned chain's x_0 is
 ) -> Frame:
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
@@ -286,7 +328,7 @@ def _frame(
     # the chain's thread may be a few steps ahead of the step shown: plot up to that step
     steps = [s for s in steps[:] if s.t >= step.t]
     readout = [r for r in readout[:] if r[0] >= step.t]
-    kl, gaps = plots.curve_images(steps, t_start, final)
+    kl, gaps, pasts_plot = plots.curve_images(steps, t_start, final)
     done = t_start - step.t + 1
     status = (
         f"`{progress_bar(done, t_start)}` **t = {shown_t}** · step {done} of {t_start} · "
@@ -314,8 +356,50 @@ def _frame(
         show_noise(step.learned.pred_noise, scale=scale),
         status, kl, gaps, strip_path if strip_path else gr.skip(), strip_path if strip_path else gr.skip(),
         plots.readout(readout, T, final),
+        *_truth_outputs(step, training, scale, final, new), pasts_plot,
         gr.skip(),
     )  # fmt: skip
+
+
+def _truth_outputs(
+    step: ComparisonStep, training: Any, scale: int, final: bool, new: Novelty | None
+) -> tuple[Any, Any, str]:
+    """The true reverse's image, its heaviest pasts and its text (Nones and "" without it)."""
+    truth = step.truth
+    if truth is None:
+        return None, None, ""
+    x = truth.chain.x_prev if final else truth.chain.x_t
+    heaviest = ", ".join(
+        f"#{int(i):,} (a {int(training.labels[int(i)])}, w = {float(w):.2f})"
+        for i, w in zip(truth.pasts.index[0][:4], truth.pasts.weight[0][:4], strict=True)
+    )
+    text = (
+        f"**True reverse of the 60,000 training digits** at $t = {step.t}$: its $x_t$ has "
+        f"{float(truth.pasts.effective[0]):,.1f} effective pasts $1/\\sum_i w_i^2$ (the exact chain's "
+        f"{truth.effective:,.1f}); the heaviest: {heaviest}."
+    )
+    if final:
+        chosen = int(truth.chosen[0])
+        text = (
+            f"**The true reverse of the training set landed on training digit #{chosen:,}** (a "
+            f"{int(training.labels[chosen])}), pixel for pixel: its last step is $\\tilde\\mu_1(x_1, x^i) = x^i$ with"
+            f" $\\tilde\\beta_1 = 0$. Every chain of it ends on a training digit: the exact reverse of the training"
+            f" set memorises."
+        )
+        if new is not None:
+            low, median, high = np.percentile(new.test, [0, 50, 100])
+            verdict = (
+                "closer than any test digit is to one: a copy"
+                if new.copied
+                else "as far as test digits are from theirs: a digit nobody wrote"
+            )
+            text += (
+                f" **The learned chain's $x_0$** lies {new.distance:.2f} from its nearest training digit, #{new.index:,}"
+                f" (a {new.label}); the 100 bundled test digits lie {low:.2f}–{high:.2f} (median {median:.2f}) from"
+                f" theirs: {verdict}."
+            )
+    pasts = np.kron(_pasts_frame(step, training), np.ones((2, 2), dtype=np.uint8))  # 2× for the page
+    return show(x, scale=scale), pasts, text
 
 
 @endpoint("inspect", model=reverse_fingerprint, gpu_seconds=20)
@@ -361,6 +445,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,
             elem_id="reverse-told",
         )  # fmt: skip
+        truth = gr.Checkbox(
+            True, label="Also the true reverse of the 60,000 training digits", scale=1, elem_id="reverse-truth",
+        )  # fmt: skip
         with gr.Column(scale=1, min_width=140):
             run = tab.run_button()
             stop = gr.Button("Stop", variant="stop", size="sm")
@@ -370,6 +457,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
         x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
         eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
+        truth_xt = image("true reverse of the training set: xₜ", height=220, elem_id="reverse-truth-xt")
+    with gr.Row(equal_height=True, elem_id="reverse-truth-row"):
+        pasts = image(
+            "Its 8 heaviest pasts q(x₀ = xⁱ | xₜ), bars by weight", height=90, elem_id="reverse-pasts"
+        )
+        truth_text = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-truth-text")
     player = chain_player(
         "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
         height=200,
@@ -379,8 +472,10 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     with gr.Row():
         kl_plot = plot_image("KL per step along the exact chain (bits/dim)", elem_id="reverse-kl")
         gap_plot = plot_image(
-            "Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖, RMS per pixel", elem_id="reverse-gaps"
+            "Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖ (and to the ideal E[x₀ | xₜ]), RMS per pixel",
+            elem_id="reverse-gaps",
         )
+        pasts_plot = plot_image("Effective number of pasts over t", elem_id="reverse-pasts-plot")
     # the reference figure, across the page: its t captions and row names stay readable
     strip = gr.Image(
         label="Filmstrip: both chains from the start t down to 0",
@@ -404,11 +499,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             i_diff = image("μ_θ − μ̃ₜ (rescaled)")
         i_text = gr.Markdown(latex_delimiters=LATEX)
     outputs = Frame(
-        exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot, player
-    )
+        exact, learned, x0_hat, eps_hat, status, kl_plot, gap_plot, strip, strip_file, readout_plot,
+        truth_xt, pasts, truth_text, pasts_plot, player,
+    )  # fmt: skip
     for field in IMAGES:
         inline_frames(getattr(outputs, field))
-    inputs = [digit, t, seed, variance, told]
+    inputs = [digit, t, seed, variance, told, truth]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     event = run_chain(run, status, player, compare_in_page, inputs, list(outputs), **shared)
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)

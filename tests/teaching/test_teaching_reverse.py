@@ -98,8 +98,8 @@ def test_comparison_curves_are_the_steps_numbers_and_told_y_adds_a_second_curve(
 
     from ddpm.teaching.reverse import comparison_curves
 
-    steps = [SimpleNamespace(t=t, kl_bpd=0.1 * t, mean_gap=0.01 * t, x0_error=0.5 / t, conditioned=None)
-             for t in (3, 2, 1)]  # fmt: skip
+    steps = [SimpleNamespace(t=t, kl_bpd=0.1 * t, mean_gap=0.01 * t, x0_error=0.5 / t, conditioned=None,
+                             truth=None) for t in (3, 2, 1)]  # fmt: skip
     kl, mean, x0 = comparison_curves(steps)
     ((ts, values),) = kl.values()
     assert list(ts) == [3, 2] and np.allclose(values, [0.3, 0.2])  # t = 1 is the decoder, not a KL
@@ -149,3 +149,27 @@ def test_a_third_chain_leaves_the_other_two_as_they_were_and_lands_on_a_data_dig
         1,
         8,
     )
+
+
+def test_with_the_true_reverse_the_curves_gain_the_ideal_denoiser_and_the_effective_pasts():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from ddpm.teaching.reverse import comparison_curves, pasts_curves
+
+    def truth(t):
+        return SimpleNamespace(
+            ideal_gap=0.2 / t, effective=10.0 * t, pasts=SimpleNamespace(effective=torch.tensor([5.0 * t]))
+        )
+
+    steps = [SimpleNamespace(t=t, kl_bpd=0.1, mean_gap=0.01, x0_error=0.5 / t, conditioned=None,
+                             truth=truth(t)) for t in (3, 2, 1)]  # fmt: skip
+    _, _, x0 = comparison_curves(steps)
+    assert set(x0) == {"to x₀", "to E[x₀ | xₜ]"} and np.allclose(x0["to E[x₀ | xₜ]"][1], [0.2 / 3, 0.1, 0.2])
+    pasts = pasts_curves(steps)
+    assert np.allclose(pasts["exact chain's xₜ"][1], [30, 20, 10]) and np.allclose(
+        pasts["true reverse's xₜ"][1], [15, 10, 5]
+    )
+    assert list(pasts["exact chain's xₜ"][0]) == [3, 2, 1]
+    assert pasts_curves([SimpleNamespace(**{**vars(s), "truth": None}) for s in steps]) == {}

@@ -16,6 +16,7 @@ from PIL import Image
 
 import app
 from ddpm.bench.local import free_port
+from ddpm.data import training_digits
 from ddpm.images import upscale
 from ddpm.sampling import ddim_timesteps
 from ddpm.serve import compute, queue, results, settings
@@ -139,6 +140,18 @@ def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
     strip = Image.open(final[7])
     assert strip.width > strip.height > 100
     assert pixels(final[9]).shape[1] > 300  # the classifier's read-out of the learned x̂_0 over t
+
+
+def test_the_third_chain_lands_on_a_training_digit_and_can_be_left_out(client):
+    with_truth = list(client.submit(40, 3, "fixed_small", api_name="/compare"))[-1]  # on by default
+    landed = int(with_truth[12].split("landed on training digit #")[1].split("*")[0].replace(",", ""))
+    digit = training_digits().images[landed].numpy()
+    assert np.array_equal(pixels(with_truth[10]), upscale(digit, 8))  # that digit, pixel for pixel
+    assert "The learned chain's $x_0$** lies" in with_truth[12] and "test digits lie" in with_truth[12]
+    assert pixels(with_truth[11]).shape == (68, 476)  # 8 pasts (28 px, 2 px apart) over their bars, 2×
+    without = list(client.submit(40, 3, "fixed_small", False, False, api_name="/compare"))[-1]
+    assert without[10] is None and without[11] is None and without[12] == "" and without[13] is None
+    assert np.array_equal(pixels(without[1]), pixels(with_truth[1]))  # the learned chain does not change
 
 
 def test_generate_streams_frames_then_a_final_result(client):
@@ -307,7 +320,7 @@ def test_the_page_gets_every_step_of_the_chains_for_its_player():
     player = final.player
     assert player["times"] == list(range(12, -1, -1)) and player["start"] == 12
     series = {s["name"]: frames_of(s)[:13] for s in player["series"]}  # the sheet pads its last block
-    assert set(series) == set(reverse.PLAYER_SERIES)
+    assert set(series) == set(reverse.PLAYER_SERIES + reverse.TRUTH_SERIES)
     exact, learned = series[reverse.PLAYER_SERIES[0]], series[reverse.PLAYER_SERIES[1]]
     assert exact.shape == (13, 28, 28)
     assert np.array_equal(exact[-1], default_digit())  # the exact chain ends at x_0 (display of x_0)
@@ -316,6 +329,12 @@ def test_the_page_gets_every_step_of_the_chains_for_its_player():
     assert np.array_equal(upscale(learned[-1], 8), shown)
     assert all(isinstance(f.player, type(gr.skip())) for f in streamed)
     assert np.array_equal(exact[0], learned[0])  # both start from the same x_t
+    # the third chain, the true reverse of the training set: the same start, a training digit at the end
+    truth, pasts = series[reverse.TRUTH_SERIES[0]], series[reverse.TRUTH_SERIES[1]]
+    assert np.array_equal(truth[0], exact[0])
+    landed = int(final.truth_text.split("landed on training digit #")[1].split("*")[0].replace(",", ""))
+    assert np.array_equal(truth[-1], training_digits().images[landed].numpy())
+    assert pasts.shape == (13, 34, 8 * 28 + 7 * 2) and np.array_equal(pasts[-2][:28, :28], truth[-1])
 
 
 def test_the_page_gets_the_generation_at_a_stride_for_its_player():
@@ -372,8 +391,8 @@ def test_the_reverse_views_curves_draw_both_panels():
     from ddpm.views.kit.plots import KL_TITLE, MEAN_GAP_TITLE, X0_ERROR_TITLE, ChainCurves
 
     told = (0.05, 0.02, 0.1)
-    steps = [SimpleNamespace(t=t, kl_bpd=0.1 * t, mean_gap=0.01 * t, x0_error=0.5 / t, conditioned=told)
-             for t in (3, 2, 1)]  # fmt: skip
+    steps = [SimpleNamespace(t=t, kl_bpd=0.1 * t, mean_gap=0.01 * t, x0_error=0.5 / t, conditioned=told,
+                             truth=None) for t in (3, 2, 1)]  # fmt: skip
     kl, mean, x0 = comparison_curves(steps)
     a = ChainCurves((KL_TITLE,), 3).draw((kl,))
     b = ChainCurves((MEAN_GAP_TITLE, X0_ERROR_TITLE), 3).draw((mean, x0))

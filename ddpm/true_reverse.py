@@ -198,18 +198,27 @@ class TrueReverse:
         return self.mixture_step(self.log_weights(x_t, t), x_t, t, z, u)
 
     def mixture_step(
-        self, log_w: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor | int, z: torch.Tensor, u: torch.Tensor
+        self,
+        log_w: torch.Tensor,
+        x_t: torch.Tensor,
+        t: torch.Tensor | int,
+        z: torch.Tensor,
+        u: torch.Tensor,
+        pred_x0: torch.Tensor | None = None,
     ) -> tuple[StepOutput, torch.Tensor, Pasts]:
         """:meth:`step` from x_t's log-weights [B, N] already computed (:meth:`log_weights`), so
-        that a caller can compute the weights of several rows, or several chains, in one call."""
+        that a caller can compute the weights of several rows, or several chains, in one call;
+        likewise E[x_0 | x_t] (``pred_x0`` [B, C, H, W], from :meth:`expected_x0`) when given."""
         t = self.diffusion.check_t(t, x_t.shape[0])
         cumulative = log_w.exp().cumsum(1)
         target = u.to(torch.float64).reshape(-1, 1) * cumulative[:, -1:]
         chosen = torch.searchsorted(cumulative, target).reshape(-1).clamp_(max=len(self) - 1)
         x0 = self.images[chosen].reshape(x_t.shape).to(x_t.dtype)
         post = self.diffusion.q_posterior_sample(x0, x_t, t, z=z)
-        ideal = self._denoise(x_t, t, log_w)
-        out = StepOutput(post.sample, post.mean, post.variance, ideal.pred_x0, ideal.pred_noise)
+        if pred_x0 is None:
+            pred_x0 = self.expected_x0(log_w).reshape(x_t.shape).to(x_t.dtype)
+        pred_noise = self.diffusion.predict_noise_from_start(x_t, t, pred_x0)
+        out = StepOutput(post.sample, post.mean, post.variance, pred_x0, pred_noise)
         return out, chosen, self.pasts_of(log_w, min(8, len(self)))
 
     def nearest(self, x: torch.Tensor) -> Nearest:

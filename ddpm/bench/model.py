@@ -16,10 +16,12 @@ from collections.abc import Callable
 import torch
 
 from .. import checkpoint
+from ..data import to_model_range, training_digits
 from ..diffusion import GaussianDiffusion
 from ..inference import prepare_for_inference, resolve_device, sample_loop
 from ..sampling import final_sample, posterior_sample_loop_progressive
 from ..seeding import generator as seeded_generator
+from ..true_reverse import TrueReverse, sample_true_reverse
 from ..unet import UNet, UNetConfig, count_parameters
 
 TARGETS_CPU = {"ddpm-1000 x16": 10.0, "ddim-50 x16": 0.5, "posterior-1000 x16": 0.2}
@@ -177,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f", reference {count_parameters(reference) / 1e6:.2f}M" if reference is not None else "")
 
+    images = to_model_range(training_digits().images).unsqueeze(1)
+    truth = TrueReverse(images, GaussianDiffusion(diffusion.betas.double().cpu()).to(device))
     rows: list[tuple[str, float, float | None]] = []
     with torch.no_grad():
         for batch in args.batches or (1, 16, 64):
@@ -191,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
                 for label, variant in variants.items():
                     fast = timed(lambda x=x, t=t, m=variant: m(x, t), device, max(10, args.repeats))
                     rows.append((f"  same, {label} (ms)", fast * 1e3, None))
+            # the exact reverse of the 60,000 training digits: one step, beside the network's
+            z, u = torch.randn_like(x), torch.rand(batch, device=device)
+            step = timed(lambda x=x, t=t, z=z, u=u: truth.step(x, t, z, u), device, max(10, args.repeats))
+            rows.append((f"true reverse step batch {batch} (ms)", step * 1e3, None))
 
     def trajectory(m, sampler: str, steps: int | None, n: int) -> float:
         generator = seeded_generator(0)
@@ -220,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
             args.repeats,
         )
         rows.append((f"posterior-1000 x{n} (s)", post, None))
+    chain = timed(lambda: final_sample(s.record for s in sample_true_reverse(truth, 1)), device, 1, warmup=0)
+    rows.append(("true-reverse-1000 x1 (s)", chain, None))
 
     print(f"{'':40} {'ours':>10} {'reference':>10} {'speed-up':>9} {'target':>8}")
     for name, ours, ref in rows:

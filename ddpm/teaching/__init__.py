@@ -17,5 +17,6 @@ module                     lesson
 :mod:`.readout`            the digit classifier reading x̂_0 along a chain
 :mod:`.noise_error`        where noise prediction is hard: E‖ε − ε_θ‖² over t
 :mod:`.small_steps`        1-D data: the true reverse step against the best Gaussian
+:mod:`.memorisation`       the exact reverse of the training set copies it; p_θ does not
 =========================  ===========================================================
 """

@@ -147,9 +147,10 @@ def compare_reverse(
         if true_reverse is not None:
             log_w = true_reverse.log_weights(torch.cat([x_q, x_r[0]]), index.repeat(2))
             at_q, at_r = log_w.split(batch)
+            # E[x_0 | x_t] at both chains' x_t: one pass over the data set
+            ideal, ideal_r = true_reverse.expected_x0(log_w).reshape(2 * batch, *x_q.shape[1:]).split(batch)
             u = uniforms[t - 1 - int(index[0])]  # row k for the chain's k-th step
-            out_r, chosen, pasts = true_reverse.mixture_step(at_r, x_r[0], index, z_q, u)
-            ideal = true_reverse.expected_x0(at_q).reshape(x_q.shape)
+            out_r, chosen, pasts = true_reverse.mixture_step(at_r, x_r[0], index, z_q, u, ideal_r)
             effective = float(true_reverse.pasts_of(at_q, 1).effective.mean())
             truth[:] = [chosen, pasts, rms(pred_x0[0], ideal), effective]
             rows.append(out_r)

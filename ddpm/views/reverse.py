@@ -446,7 +446,8 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             elem_id="reverse-told",
         )  # fmt: skip
         truth = gr.Checkbox(
-            True, label="Also the true reverse of the 60,000 training digits", scale=1, elem_id="reverse-truth",
+            True, label="Also the true reverse of the 60,000 training digits (about 3× the time)", scale=1,
+            elem_id="reverse-truth",
         )  # fmt: skip
         with gr.Column(scale=1, min_width=140):
             run = tab.run_button()
@@ -475,7 +476,6 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             "Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖ (and to the ideal E[x₀ | xₜ]), RMS per pixel",
             elem_id="reverse-gaps",
         )
-        pasts_plot = plot_image("Effective number of pasts over t", elem_id="reverse-pasts-plot")
     # the reference figure, across the page: its t captions and row names stay readable
     strip = gr.Image(
         label="Filmstrip: both chains from the start t down to 0",
@@ -485,7 +485,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         elem_id="reverse-filmstrip",
         elem_classes=[PLOT_CLASS],
     )
-    readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
+    with gr.Row():
+        readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
+        pasts_plot = plot_image("Effective number of pasts over t", elem_id="reverse-pasts-plot")
     strip_file = gr.File(label="Download the filmstrip (PNG)")
     with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
         gr.Markdown(FORMULAS, latex_delimiters=LATEX)

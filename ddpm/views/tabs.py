@@ -14,7 +14,16 @@ import gradio as gr
 
 from . import forward, generate, reverse
 from .kit.tab import Tab
-from .lessons import bits_per_dim, many_pasts, noise_error, parameterizations, readout, schedules, small_steps
+from .lessons import (
+    bits_per_dim,
+    many_pasts,
+    memorisation,
+    noise_error,
+    parameterizations,
+    readout,
+    schedules,
+    small_steps,
+)
 
 MAIN = (
     Tab("forward", "1 · Forward: adding noise", forward.build, uses_digit=True),
@@ -36,6 +45,7 @@ LESSONS = (
     Tab("noise-error", "Noise-prediction error", noise_error.build),
     Tab("many-pasts", "Many pasts", many_pasts.build, "Run K chains", uses_digit=True),
     Tab("readout", "When does it become a digit?", readout.build, "Generate one digit"),
+    Tab("memorisation", "Why not learn the true reverse?", memorisation.build, "Generate 16 of each"),
 )
 TABS = {tab.id: tab for tab in (*MAIN, *LESSONS)}
 """Every view by id, main views first."""

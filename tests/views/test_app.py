@@ -257,6 +257,21 @@ def test_many_pasts_agree_at_small_t(client):
     assert np.array_equal(pixels(exact), upscale(default_digit(), 8))
 
 
+def test_the_true_reverse_of_ten_training_digits_copies_all_sixteen_generations(client):
+    frames = list(client.submit(1, 10, api_name="/memorisation"))
+    assert len(frames) >= 2
+    *_, truth_pairs, learned_pairs, plot, text, status = frames[-1]
+    assert "**The true reverse of 10 training digits: 16 of 16 are copies.**" in text and "done" in status
+    top, bottom = np.split(
+        pixels(truth_pairs)[:, :, 0] if pixels(truth_pairs).ndim == 3 else pixels(truth_pairs), [84]
+    )
+    assert np.array_equal(top, bottom[6:])  # each generation is its nearest training digit, pixel for pixel
+    first_ten = training_digits().images[:10].numpy()
+    generated = top[::3, ::3].reshape(28, 16, 28).transpose(1, 0, 2)
+    assert all(any(np.array_equal(g, d) for d in first_ten) for g in generated)  # all from the first ten
+    assert pixels(learned_pairs).shape == pixels(truth_pairs).shape and pixels(plot).shape[1] > 500
+
+
 def test_classifier_readout_streams_to_a_digit(client):
     frames = list(client.submit(api_name="/classifier_readout"))
     assert len(frames) >= 3 and "t = 0: the classifier reads x₀ as" in frames[-1][3]

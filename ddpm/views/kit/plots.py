@@ -376,3 +376,24 @@ def chain_ends_plot(
     ax.legend()
     fig.tight_layout()
     return render(fig)
+
+
+@drawing
+def copies_plot(rows: dict[str, np.ndarray]) -> np.ndarray:
+    """Distances to the nearest training digit, one row of dots per kind (name -> distances [n]),
+    the first row's spread shown as a band: how far held-out digits lie from the training set."""
+    fig = Figure(figsize=(7.2, 3.0), dpi=DPI)
+    ax = fig.add_subplot()
+    names = list(rows)
+    for i, distances in enumerate(rows.values()):
+        jitter = np.linspace(-0.15, 0.15, len(distances)) if len(distances) > 1 else np.zeros(1)
+        ax.scatter(distances, i + jitter, s=28, color=CURVE_COLOURS[i % len(CURVE_COLOURS)], alpha=0.8)
+    first = rows[names[0]]
+    ax.axvspan(float(first.min()), float(first.max()), color="#999999", alpha=0.15, lw=0)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlim(left=-0.3)
+    ax.set_xlabel("distance to the nearest training digit (‖x − xⁱ‖, pixels in [−1, 1])")
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return render(fig)

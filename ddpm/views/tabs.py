@@ -44,8 +44,8 @@ LESSONS = (
     ),
     Tab("noise-error", "Noise-prediction error", noise_error.build),
     Tab("many-pasts", "Many pasts", many_pasts.build, "Run K chains", uses_digit=True),
-    Tab("readout", "When does it become a digit?", readout.build, "Generate one digit"),
-    Tab("memorisation", "Why not learn the true reverse?", memorisation.build, "Generate 16 of each"),
+    Tab("readout", "When is it a digit?", readout.build, "Generate one digit"),
+    Tab("memorisation", "True reverse", memorisation.build, "Generate 16 of each"),
 )
 TABS = {tab.id: tab for tab in (*MAIN, *LESSONS)}
 """Every view by id, main views first."""

@@ -428,7 +428,8 @@ def test_a_deep_link_opens_the_view_it_names(browser, url, tmp_path):
         ("Bits per dimension", "#bits-per-dim-run", "#bits-per-dim-plot img"),
         ("Noise-prediction error", None, "#noise-error-plot img"),
         ("Many pasts", "#many-pasts-run", "#many-pasts-grid img"),
-        ("When does it become a digit?", "#readout-run", "#readout-plot img"),
+        ("When is it a digit?", "#readout-run", "#readout-plot img"),
+        ("True reverse", "#memorisation-run", "#memorisation-plot img"),
     ],
 )
 def test_every_lesson_runs(page, tab, button, result, tmp_path):
@@ -722,6 +723,7 @@ PLOTS = {  # view: (deep link, how many plots it shows)
     "bits-per-dim": ("?view=bits-per-dim", 1),
     "noise-error": ("?view=noise-error", 1),
     "many-pasts": ("?view=many-pasts", 1),
+    "memorisation": ("?view=memorisation", 1),
     "readout": ("?view=readout", 1),
 }
 

@@ -68,6 +68,13 @@ def every_figure_makers() -> dict[str, Callable[[], object]]:
         "chain ends": lambda: plots.chain_ends_plot(
             grid[0], np.exp(-(grid[0] ** 2)), [(5, np.zeros(10)), (50, np.ones(10))]
         ),
+        "copies": lambda: plots.copies_plot(
+            {
+                "test digits": np.linspace(2, 13, 100),
+                "true reverse (1,000)": np.zeros(16),
+                "p_θ": np.linspace(4, 12, 16),
+            }
+        ),
     }
 
 

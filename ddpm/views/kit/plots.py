@@ -382,7 +382,7 @@ def chain_ends_plot(
 def copies_plot(rows: dict[str, np.ndarray]) -> np.ndarray:
     """Distances to the nearest training digit, one row of dots per kind (name -> distances [n]),
     the first row's spread shown as a band: how far held-out digits lie from the training set."""
-    fig = Figure(figsize=(7.2, 3.0), dpi=DPI)
+    fig = Figure(figsize=(8.0, 3.0), dpi=DPI)
     ax = fig.add_subplot()
     names = list(rows)
     for i, distances in enumerate(rows.values()):
@@ -393,7 +393,7 @@ def copies_plot(rows: dict[str, np.ndarray]) -> np.ndarray:
     ax.set_yticks(range(len(names)), names)
     ax.set_ylim(len(names) - 0.5, -0.5)
     ax.set_xlim(left=-0.3)
-    ax.set_xlabel("distance to the nearest training digit (‖x − xⁱ‖, pixels in [−1, 1])")
+    ax.set_xlabel("distance to the nearest training digit, ‖x − xⁱ‖")
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     return render(fig)

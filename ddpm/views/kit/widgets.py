@@ -57,7 +57,8 @@ def show_grid(x: torch.Tensor, low: float = -1.0, high: float = 1.0, max_width: 
 
 def pasts_strip(images: np.ndarray, weights: np.ndarray, gap: int = 2, bar: int = 4) -> np.ndarray:
     """Training digits side by side, each over a bar as long as its weight: the heaviest pasts of an
-    x_t (:class:`ddpm.true_reverse.Pasts`) as one grey uint8 frame [28 + gap + bar, k·28 + (k − 1)·gap].
+    x_t (:class:`ddpm.true_reverse.Pasts`) as one grey uint8 frame [28 + 2·gap + bar, k·28 + (k − 1)·gap]
+    (black around the bars, so that a full one stands out on a white page too).
 
     ``images`` uint8 [k, 28, 28] (0 = background, as in MNIST) are shown white on black like every
     digit here; ``weights`` [k] in [0, 1]: the bar under a digit is ``round(w · 28)`` pixels of white
@@ -66,12 +67,12 @@ def pasts_strip(images: np.ndarray, weights: np.ndarray, gap: int = 2, bar: int 
     k, h, w = images.shape
     if len(weights) != k:
         raise ValueError(f"need one weight per image, got {len(weights)} for {k}")
-    frame = np.zeros((h + gap + bar, k * w + (k - 1) * gap), dtype=np.uint8)
+    frame = np.zeros((h + 2 * gap + bar, k * w + (k - 1) * gap), dtype=np.uint8)
     for i, (digit, weight) in enumerate(zip(images, weights, strict=True)):
         left = i * (w + gap)
         frame[:h, left : left + w] = digit
-        frame[h + gap :, left : left + w] = 48  # the track
-        frame[h + gap :, left : left + round(float(np.clip(weight, 0, 1)) * w)] = 255
+        frame[h + gap : h + gap + bar, left : left + w] = 48  # the track
+        frame[h + gap : h + gap + bar, left : left + round(float(np.clip(weight, 0, 1)) * w)] = 255
     return frame
 
 

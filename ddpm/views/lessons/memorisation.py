@@ -31,7 +31,7 @@ from ..kit.widgets import (
 )
 
 EXPLAIN = r"""
-The source texts call the reverse step $q(x_{t-1} \mid x_t) = \int q(x_{t-1} \mid x_t, x_0)\, q(x_0 \mid x_t)\, dx_0$
+**Why not learn the true reverse?** The source texts call the reverse step $q(x_{t-1} \mid x_t) = \int q(x_{t-1} \mid x_t, x_0)\, q(x_0 \mid x_t)\, dx_0$
 **intractable**, because it integrates over the data distribution, and train a network $p_\theta$ to approximate
 it. But the network never sees the data distribution: it sees the training set. For those $N$ digits $x^1 \dots x^N$
 the integral is a finite sum, and exact: $q(x_{t-1} \mid x_t) = \sum_i w_i\, \mathcal N(\tilde\mu_t(x_t, x^i), \tilde\beta_t I)$
@@ -94,7 +94,7 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
     steps = side_by_side(
         reverse, rt.model, GENERATIONS, seed, rt.model.config.parameterization, rt.model.config.variance
     )
-    label = f"the true reverse of {subset:,} training digits"
+    label = f"true reverse ({subset:,})"
     for step, final in paced(steps):
         done = T - step.truth.t
         status = f"`{progress_bar(done, T)}` t = {step.truth.t + 1} · step {done} of {T}"
@@ -108,7 +108,7 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
         _report(f"The true reverse of {subset:,} training digits", truth),
         _report("p_θ (the network)", learned),
         f"The 100 bundled test digits lie {low:.2f}–{high:.2f} from their nearest training digits (median "
-        f"{float(test.median()):.2f}): a digit at least that far away is as new as a handwritten one.",
+        f"{float(np.median(test.numpy())):.2f}): a digit at least that far away is as new as a handwritten one.",
     ])  # fmt: skip
     plot = copies_plot({"test digits": test.numpy(), label: truth.distances, "p_θ": learned.distances})
     images = [show_grid(step.truth.x_prev), show_grid(step.learned.x_prev), pairs(step.truth.x_prev, truth, training),

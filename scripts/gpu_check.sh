@@ -30,7 +30,7 @@ mkdir -p "$(dirname "$LOG")"
 
 if [[ $DEVICE == cpu ]]; then
     export CUDA_VISIBLE_DEVICES=""  # the app and the benchmark would otherwise take a GPU that is there
-    BENCH=(--device cpu --threads 1 --batches 1 --repeats 1 --no-reference --no-compile)
+    BENCH=(--device cpu --threads 1 --batches 1 --repeats 1 --no-reference --no-compile --true-reverse-steps 20)
     ROOM=(--device cpu --chains 4 --steps 3)
     LOAD=(--visitors 10 --drags 2 --group 3 --link-t 2 --streams 1 --compare-t 2 --arrival 1
           --generate '{"n": 1, "sampler": "ddim", "steps": 2}' --max-seconds 60)

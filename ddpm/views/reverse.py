@@ -60,7 +60,7 @@ from .kit.widgets import (
     PLOT_CLASS,
     image,
     inline_frames,
-    pasts_strip,
+    pasts_grid,
     plot_image,
     progress_bar,
     run_chain,
@@ -203,7 +203,7 @@ def which_network(told_class: bool) -> str:
 
 @endpoint("compare", model=reverse_fingerprint, gpu_seconds=60, waiting=_waiting)
 def shared_compare(
-    digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False, truth: bool = True
+    digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False, truth: bool = False
 ):
     """Stream the chains from the paper's t down to 0, then a filmstrip of both and, for the
     page's player, every step of their series (28×28 frames, t from the start down to 0).
@@ -292,9 +292,9 @@ def shared_compare(
 
 
 def _pasts_frame(step: ComparisonStep, training: Any) -> np.ndarray:
-    """The true chain's 8 heaviest pasts at this step as one frame (:func:`.kit.widgets.pasts_strip`)."""
+    """The true chain's 8 heaviest pasts at this step as one frame (:func:`.kit.widgets.pasts_grid`)."""
     pasts = step.truth.pasts
-    return pasts_strip(training.images[pasts.index[0].cpu()].numpy(), pasts.weight[0].cpu().numpy())
+    return pasts_grid(training.images[pasts.index[0].cpu()].numpy(), pasts.weight[0].cpu().numpy())
 
 
 def _novelty(x0: Any) -> Novelty:
@@ -446,7 +446,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             elem_id="reverse-told",
         )  # fmt: skip
         truth = gr.Checkbox(
-            True, label="Also the true reverse of the 60,000 training digits (about 3× the time)", scale=1,
+            False, label="Also the true reverse of the 60,000 training digits (about 3× the time)", scale=1,
             elem_id="reverse-truth",
         )  # fmt: skip
         with gr.Column(scale=1, min_width=140):
@@ -459,15 +459,15 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
         eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
         truth_xt = image("true reverse of the training set: xₜ", height=220, elem_id="reverse-truth-xt")
-    with gr.Row(equal_height=True, elem_id="reverse-truth-row"):
-        pasts = image(
-            "Its 8 heaviest pasts q(x₀ = xⁱ | xₜ), bars by weight", height=90, elem_id="reverse-pasts"
-        )
-        truth_text = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-truth-text")
     player = chain_player(
         "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
         height=200,
     )  # fmt: skip
+    with gr.Row(equal_height=True, elem_id="reverse-truth-row"):
+        pasts = image(
+            "Its 8 heaviest pasts q(x₀ = xⁱ | xₜ), bars by weight", height=200, elem_id="reverse-pasts"
+        )
+        truth_text = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-truth-text")
     gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
     api = gr.Button(visible=False)  # /compare's trigger, for API clients
     with gr.Row():
@@ -485,9 +485,8 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         elem_id="reverse-filmstrip",
         elem_classes=[PLOT_CLASS],
     )
-    with gr.Row():
-        readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
-        pasts_plot = plot_image("Effective number of pasts over t", elem_id="reverse-pasts-plot")
+    readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
+    pasts_plot = plot_image("Effective number of pasts over t", elem_id="reverse-pasts-plot")
     strip_file = gr.File(label="Download the filmstrip (PNG)")
     with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
         gr.Markdown(FORMULAS, latex_delimiters=LATEX)

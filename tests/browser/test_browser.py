@@ -615,7 +615,7 @@ def test_the_first_screen_shows_the_views_main_images(browser, url, view, size, 
         page.wait_for_timeout(500)
         assert not page.locator(f"#{view}-images").is_visible()  # the player has the frames now
         count = page.locator(f"#{view}-player .strip canvas").count()
-        assert count == (6 if view == "reverse" else 2)  # the reverse view's with its true-reverse rows
+        assert count == (4 if view == "reverse" else 2)
         selectors = [f"#{view}-player .strip canvas >> nth={i}" for i in range(count)]
     for selector in selectors:
         box = page.locator(selector).first.bounding_box()
@@ -717,7 +717,7 @@ def test_in_the_large_layout_no_visible_text_is_smaller_than_the_floor(browser, 
 PLOTS = {  # view: (deep link, how many plots it shows)
     # from T: the filmstrip's most columns; the chain of the reference-figure preset (digit 7, seed 0),
     # so the app computes it once for both tests (its shared results)
-    "reverse": ("?view=reverse&digit=7&t=1000&seed=0", 5),
+    "reverse": ("?view=reverse&digit=7&t=1000&seed=0", 4),
     "small-steps": ("?view=small-steps", 3),
     "schedules": ("?view=schedules", 1),
     "bits-per-dim": ("?view=bits-per-dim", 1),

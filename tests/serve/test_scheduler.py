@@ -359,3 +359,41 @@ def test_closing_stops_the_running_chains_and_ends_the_thread():
     assert not thread.is_alive() and scheduler.tasks() == 0
     assert scheduler.submit(lambda: 5).result(timeout=30) == 5  # a later task starts a new thread
     scheduler.close()
+
+
+def test_comparisons_with_the_true_reverse_share_one_pass_over_the_data_set_per_tick():
+    """Each comparison asks for the posterior weights of its two chains' x_t once a step; the
+    scheduler runs one log_weights over every running comparison's rows, and each gets the images
+    it would get alone."""
+    from ddpm.diffusion import GaussianDiffusion
+    from ddpm.true_reverse import TrueReverse
+
+    diffusion = GaussianDiffusion.from_schedule("linear", 30)
+    data = torch.rand((40, 1, 28, 28), generator=generator(3)).round() * 2 - 1
+
+    rows: list[int] = []
+
+    class Counting(TrueReverse):
+        def log_weights(self, x_t, t):
+            rows.append(x_t.shape[0])
+            return super().log_weights(x_t, t)
+
+    scheduler, truth = Scheduler(max_rows=1000), Counting(data, diffusion)
+    batched = Batched(truth, scheduler, methods=("log_weights",))
+    model = Batched(torch.nn.Identity(), scheduler)
+
+    def compare(seed: int, reverse) -> torch.Tensor:
+        steps = list(
+            compare_reverse(
+                diffusion, lambda x, t: model(x) * 0, data[seed : seed + 1], 12, seed, true_reverse=reverse
+            )
+        )
+        return steps[-1].truth.chain.x_prev
+
+    release = held(scheduler)
+    futures = [scheduler.submit(compare, seed, batched) for seed in (1, 2, 3)]
+    release.set()
+    together = [future.result(timeout=60) for future in futures]
+    assert rows[:12] == [6] * 12  # three comparisons × two chains' x_t, one pass per step
+    for seed, x in zip((1, 2, 3), together, strict=True):
+        assert torch.equal(x, compare(seed, truth))  # the same digit as alone

@@ -143,13 +143,13 @@ def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
 
 
 def test_the_third_chain_lands_on_a_training_digit_and_can_be_left_out(client):
-    with_truth = list(client.submit(40, 3, "fixed_small", api_name="/compare"))[-1]  # on by default
+    with_truth = list(client.submit(40, 3, "fixed_small", False, True, api_name="/compare"))[-1]
     landed = int(with_truth[12].split("landed on training digit #")[1].split("*")[0].replace(",", ""))
     digit = training_digits().images[landed].numpy()
     assert np.array_equal(pixels(with_truth[10]), upscale(digit, 8))  # that digit, pixel for pixel
     assert "The learned chain's $x_0$** lies" in with_truth[12] and "test digits lie" in with_truth[12]
-    assert pixels(with_truth[11]).shape == (72, 476)  # 8 pasts (28 px, 2 px apart) over their bars, 2×
-    without = list(client.submit(40, 3, "fixed_small", False, False, api_name="/compare"))[-1]
+    assert pixels(with_truth[11]).shape == (216, 176)  # 8 pasts in a 3 × 3 grid over their bars, 2×
+    without = list(client.submit(40, 3, "fixed_small", api_name="/compare"))[-1]  # off by default
     assert without[10] is None and without[11] is None and without[12] == "" and without[13] is None
     assert np.array_equal(pixels(without[1]), pixels(with_truth[1]))  # the learned chain does not change
 
@@ -329,7 +329,7 @@ def test_identical_comparisons_at_once_join_one_computation(client, counting):
 
 def test_the_page_gets_every_step_of_the_chains_for_its_player():
     async def frames():
-        return [f async for f in reverse.compare_in_page(default_digit(), 12, 4, "fixed_small")]
+        return [f async for f in reverse.compare_in_page(default_digit(), 12, 4, "fixed_small", False, True)]
 
     *streamed, final = asyncio.run(frames())
     player = final.player
@@ -349,7 +349,7 @@ def test_the_page_gets_every_step_of_the_chains_for_its_player():
     assert np.array_equal(truth[0], exact[0])
     landed = int(final.truth_text.split("landed on training digit #")[1].split("*")[0].replace(",", ""))
     assert np.array_equal(truth[-1], training_digits().images[landed].numpy())
-    assert pasts.shape == (13, 36, 8 * 28 + 7 * 2) and np.array_equal(pasts[-2][:28, :28], truth[-1])
+    assert pasts.shape == (13, 3 * 36, 3 * 30 - 2) and np.array_equal(pasts[-2][:28, :28], truth[-1])
 
 
 def test_the_page_gets_the_generation_at_a_stride_for_its_player():

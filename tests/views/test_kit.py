@@ -84,18 +84,20 @@ def test_each_tab_built_its_run_button_and_the_picker_shows_where_a_view_reads_t
     assert readers - {None} == {tab.id for tab in tabs.TABS.values() if tab.uses_digit}
 
 
-def test_the_pasts_strip_shows_each_digit_over_a_bar_as_long_as_its_weight():
-    from ddpm.views.kit.widgets import pasts_strip
+def test_the_pasts_grid_shows_each_digit_over_a_bar_as_long_as_its_weight():
+    from ddpm.views.kit.widgets import pasts_grid
 
-    digits = np.stack([np.full((28, 28), 10 * (i + 1), np.uint8) for i in range(3)])
-    frame = pasts_strip(digits, np.array([1.0, 0.5, 0.0]))
-    assert frame.shape == (28 + 2 + 4 + 2, 3 * 28 + 2 * 2) and frame.dtype == np.uint8
-    for i in range(3):  # the digits themselves, 2 px apart
-        assert (frame[:28, i * 30 : i * 30 + 28] == 10 * (i + 1)).all()
+    digits = np.stack([np.full((28, 28), 10 * (i + 1), np.uint8) for i in range(4)])
+    frame = pasts_grid(digits, np.array([1.0, 0.5, 0.0, 0.25]), columns=3)
+    assert frame.shape == (2 * 36, 3 * 30 - 2) and frame.dtype == np.uint8  # two rows of three cells
+    for i in range(4):  # the digits themselves, row by row, 2 px apart
+        top, left = (i // 3) * 36, (i % 3) * 30
+        assert (frame[top : top + 28, left : left + 28] == 10 * (i + 1)).all()
     bars = frame[30:34]
     assert (bars[:, :28] == 255).all()  # w = 1: the whole width
     assert (bars[:, 30:44] == 255).all() and (bars[:, 44:58] == 48).all()  # w = 0.5: half, then the track
     assert (bars[:, 60:88] == 48).all()  # w = 0: the track only
-    assert (frame[34:] == 0).all() and (frame[:, 28:30] == 0).all()  # black around
+    assert (frame[66:70, :7] == 255).all() and (frame[66:70, 7:28] == 48).all()  # the fourth, second row
+    assert (frame[34:36] == 0).all() and (frame[:, 28:30] == 0).all() and (frame[36:, 30:] == 0).all()
     with pytest.raises(ValueError, match="one weight per image"):
-        pasts_strip(digits, np.array([1.0]))
+        pasts_grid(digits, np.array([1.0]))

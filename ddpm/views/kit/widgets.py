@@ -55,10 +55,13 @@ def show_grid(x: torch.Tensor, low: float = -1.0, high: float = 1.0, max_width: 
     return upscale(grid, max(1, max_width // grid.shape[1]))
 
 
-def pasts_strip(images: np.ndarray, weights: np.ndarray, gap: int = 2, bar: int = 4) -> np.ndarray:
-    """Training digits side by side, each over a bar as long as its weight: the heaviest pasts of an
-    x_t (:class:`ddpm.true_reverse.Pasts`) as one grey uint8 frame [28 + 2·gap + bar, k·28 + (k − 1)·gap]
-    (black around the bars, so that a full one stands out on a white page too).
+def pasts_grid(
+    images: np.ndarray, weights: np.ndarray, columns: int = 3, gap: int = 2, bar: int = 4
+) -> np.ndarray:
+    """Training digits in a grid, each over a bar as long as its weight: the heaviest pasts of an
+    x_t (:class:`ddpm.true_reverse.Pasts`) as one grey uint8 frame of ``columns`` cells a row, each
+    cell 28 + 2·gap + bar high and 28 + gap wide (black around the bars, so that a full one stands
+    out on a white page too). Square enough to sit beside the other series of a player.
 
     ``images`` uint8 [k, 28, 28] (0 = background, as in MNIST) are shown white on black like every
     digit here; ``weights`` [k] in [0, 1]: the bar under a digit is ``round(w · 28)`` pixels of white
@@ -67,12 +70,16 @@ def pasts_strip(images: np.ndarray, weights: np.ndarray, gap: int = 2, bar: int 
     k, h, w = images.shape
     if len(weights) != k:
         raise ValueError(f"need one weight per image, got {len(weights)} for {k}")
-    frame = np.zeros((h + 2 * gap + bar, k * w + (k - 1) * gap), dtype=np.uint8)
+    rows = -(-k // columns)
+    cell_h, cell_w = h + 2 * gap + bar, w + gap
+    frame = np.zeros((rows * cell_h, columns * cell_w - gap), dtype=np.uint8)
     for i, (digit, weight) in enumerate(zip(images, weights, strict=True)):
-        left = i * (w + gap)
-        frame[:h, left : left + w] = digit
-        frame[h + gap : h + gap + bar, left : left + w] = 48  # the track
-        frame[h + gap : h + gap + bar, left : left + round(float(np.clip(weight, 0, 1)) * w)] = 255
+        top, left = (i // columns) * cell_h, (i % columns) * cell_w
+        frame[top : top + h, left : left + w] = digit
+        frame[top + h + gap : top + h + gap + bar, left : left + w] = 48  # the track
+        frame[top + h + gap : top + h + gap + bar, left : left + round(float(np.clip(weight, 0, 1)) * w)] = (
+            255
+        )
     return frame
 
 

@@ -446,7 +446,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             elem_id="reverse-told",
         )  # fmt: skip
         truth = gr.Checkbox(
-            False, label="Also the true reverse of the 60,000 training digits (about 3× the time)", scale=1,
+            False, label="Add the training set's true reverse", scale=1,
             elem_id="reverse-truth",
         )  # fmt: skip
         with gr.Column(scale=1, min_width=140):
@@ -458,12 +458,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
         x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
         eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
-        truth_xt = image("true reverse of the training set: xₜ", height=220, elem_id="reverse-truth-xt")
+        truth_xt = image("true reverse of the training set: xₜ", 220, "reverse-truth-xt", visible=False)
     player = chain_player(
         "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
         height=200,
     )  # fmt: skip
-    with gr.Row(equal_height=True, elem_id="reverse-truth-row"):
+    with gr.Row(equal_height=True, elem_id="reverse-truth-row", visible=False) as truth_row:
         pasts = image(
             "Its 8 heaviest pasts q(x₀ = xⁱ | xₜ), bars by weight", height=200, elem_id="reverse-pasts"
         )
@@ -486,7 +486,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         elem_classes=[PLOT_CLASS],
     )
     readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
-    pasts_plot = plot_image("Effective number of pasts over t", elem_id="reverse-pasts-plot")
+    pasts_plot = plot_image("Effective number of pasts over t", "reverse-pasts-plot", visible=False)
     strip_file = gr.File(label="Download the filmstrip (PNG)")
     with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
         gr.Markdown(FORMULAS, latex_delimiters=LATEX)
@@ -511,5 +511,10 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
+    # the true reverse's image, row and plot only when it runs
+    truth.change(
+        lambda on: (gr.Image(visible=on), gr.Row(visible=on), gr.Image(visible=on)),
+        truth, [truth_xt, truth_row, pasts_plot], api_visibility="private", queue=False, show_progress="hidden",
+    )  # fmt: skip
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")
     return Parts(t, seed)

@@ -19,6 +19,7 @@ CHROMIUM = chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 
 import app  # noqa: E402
+from ddpm.data import training_digits  # noqa: E402
 from ddpm.images import digit_tensor, to_display  # noqa: E402
 from ddpm.serve import compute, queue  # noqa: E402
 from ddpm.serve.runtime import diffusion_cpu  # noqa: E402
@@ -375,6 +376,25 @@ def test_exact_and_learned_chains_run_side_by_side_then_stay_in_the_player(page,
     assert page.locator(player).get_attribute("data-frame") == "59"
     assert page.locator(f"{player} .time").inner_text() == "t = 1"
     assert screenshot(page, "reverse", tmp_path).stat().st_size > 10_000
+
+
+def test_the_third_chain_shows_its_row_while_its_box_is_ticked_and_lands_on_a_training_digit(page):
+    page.get_by_role("tab", name="2 · Reverse: exact vs learned").click()
+    assert not page.locator("#reverse-truth-row").is_visible()  # off by default
+    page.locator("#reverse-truth input").check()
+    page.wait_for_selector("#reverse-truth-row", state="visible", timeout=10_000)
+    start = page.locator("#reverse-t input[type=number]")
+    start.fill("30")
+    start.press("Enter")
+    page.locator("#reverse-run").click()
+    page.wait_for_selector("#reverse-truth-text :text('landed on training digit')", timeout=120_000)
+    player = "#reverse-player .ddpm-chain"
+    page.wait_for_selector(f"{player}[data-frames='31']", timeout=30_000)
+    landed = int(page.locator("#reverse-truth-text").inner_text().split("#")[1].split()[0].replace(",", ""))
+    truth = canvas_pixels(page, f"{player} canvas[data-series='true reverse: xₜ']")
+    assert np.array_equal(truth, training_digits().images[landed].numpy())  # pixel for pixel
+    page.locator("#reverse-truth input").uncheck()
+    page.wait_for_selector("#reverse-truth-row", state="hidden", timeout=10_000)
 
 
 def test_nothing_is_fetched_from_the_internet(requested, url):

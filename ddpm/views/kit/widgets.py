@@ -112,10 +112,11 @@ def waiting_status(position: int, seconds: float) -> str:
     )
 
 
-def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image:
+def image(label: str, height: int = 200, elem_id: str | None = None, visible: bool = True) -> gr.Image:
     """An image output with a download button (a digit, a noise image, a grid)."""
     return gr.Image(
         label=label,
+        visible=visible,
         format="png",
         interactive=False,
         height=height,
@@ -127,10 +128,11 @@ def image(label: str, height: int = 200, elem_id: str | None = None) -> gr.Image
 PLOT_CLASS = "plot"  # every matplotlib figure's image (a browser test checks their text size on screen)
 
 
-def plot_image(label: str, elem_id: str | None = None) -> gr.Image:
+def plot_image(label: str, elem_id: str | None = None, visible: bool = True) -> gr.Image:
     """An output for a rendered plot (its title is drawn in the plot; the label names it in the API)."""
     return gr.Image(
         label=label,
+        visible=visible,
         show_label=False,
         format="png",
         interactive=False,

@@ -22,7 +22,7 @@ from ..diffusion import StepOutput
 from ..sampling import SampleStep, chain_loop, draw_noise, split_step
 from ..seeding import generator, randn
 from ..true_reverse import TrueReverse, choice_uniforms
-from .reverse import Novelty
+from .reverse import Novelty, novelties
 
 SUBSETS = (10, 100, 1_000, 60_000)
 """The lesson's sizes of the training set: its first n digits."""
@@ -100,12 +100,5 @@ class Copies(NamedTuple):
 
 def copies(reverse: TrueReverse, labels: torch.Tensor, images: torch.Tensor, test: torch.Tensor) -> Copies:
     """The nearest image of ``reverse``'s data set (classes ``labels`` [N]) to each of ``images``
-    [n, C, H, W], beside the held-out distances ``test`` [M] (see :func:`.reverse.novelty`)."""
-    near = reverse.nearest(images)
-    held_out = test.double().cpu().numpy()
-    return Copies(
-        [
-            Novelty(int(i), int(labels[int(i)]), float(dist), held_out)
-            for i, dist in zip(near.index, near.distance, strict=True)
-        ]
-    )
+    [n, C, H, W], beside the held-out distances ``test`` [M] (see :func:`.reverse.novelties`)."""
+    return Copies(novelties(reverse, labels, images, test))

@@ -226,12 +226,22 @@ class Novelty(NamedTuple):
         return self.distance < float(self.test.min())
 
 
-def novelty(reverse: TrueReverse, labels: torch.Tensor, x: torch.Tensor, test: torch.Tensor) -> Novelty:
-    """The :class:`Novelty` of one image ``x`` [1, C, H, W] against ``reverse``'s data set, whose
+def novelties(
+    reverse: TrueReverse, labels: torch.Tensor, images: torch.Tensor, test: torch.Tensor
+) -> list[Novelty]:
+    """The :class:`Novelty` of each of ``images`` [n, C, H, W] against ``reverse``'s data set, whose
     classes are ``labels`` [N]; ``test`` [M] the held-out distances (:meth:`TrueReverse.nearest`)."""
-    near = reverse.nearest(x)
-    index = int(near.index[0])
-    return Novelty(index, int(labels[index]), float(near.distance[0]), test.double().cpu().numpy())
+    near = reverse.nearest(images)
+    held_out = test.double().cpu().numpy()
+    return [
+        Novelty(int(i), int(labels[int(i)]), float(d), held_out)
+        for i, d in zip(near.index, near.distance, strict=True)
+    ]
+
+
+def novelty(reverse: TrueReverse, labels: torch.Tensor, x: torch.Tensor, test: torch.Tensor) -> Novelty:
+    """:func:`novelties` of one image ``x`` [1, C, H, W]."""
+    return novelties(reverse, labels, x, test)[0]
 
 
 class ChainEnds(NamedTuple):

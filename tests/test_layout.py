@@ -18,7 +18,7 @@ LAYERS = [
     {"teaching"},
     {"serve"},
     {"views"},
-    {"train", "train_classifier", "sample", "evaluate", "bench"},
+    {"train", "train_classifier", "train_toy", "sample", "evaluate", "bench"},
 ]
 COMMAND_LINE = LAYERS[-1]
 UI = {"serve", "views", "bench"}

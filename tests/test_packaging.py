@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ddpm.toy.plane import PRESETS
+
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE", "ddpm", "checkpoints")
 
@@ -55,9 +57,17 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     data = {"ddpm/assets/digits.npz", "ddpm/bundled/config.json", "ddpm/bundled/model.safetensors"}
     data |= {"ddpm/bundled/classifier/config.json", "ddpm/bundled/classifier/model.safetensors"}
     data |= {"ddpm/bundled/conditional/config.json", "ddpm/bundled/conditional/model.safetensors"}
-    static = ("common.js", "forward_player.js", "chain_player.js", "page.js", "app.css", "lecture.css")
-    static += ("players.css",)
-    data |= {f"ddpm/views/kit/static/{name}" for name in static}  # views/kit/style.py's and players.py's
+    data |= {f"ddpm/assets/toy2d/{name}.safetensors" for name in PRESETS}  # the 2-D world's networks
+    static = {p.name for p in (REPO / "ddpm/views/kit/static").iterdir()}
+    assert {
+        "common.js",
+        "forward_player.js",
+        "chain_player.js",
+        "page.js",
+        "app.css",
+        "players.css",
+    } <= static
+    data |= {f"ddpm/views/kit/static/{name}" for name in static}  # every script and style of the page
     assert data <= names, sorted(data - names)
     assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)
 

@@ -1,4 +1,4 @@
-"""Why small steps matter, on 1-D data: the true reverse step against the best Gaussian (:mod:`ddpm.toy`).
+"""Why small steps matter, in 1-D: the true reverse step against the best Gaussian (:mod:`ddpm.toy.line`).
 
 The same noise path (the cosine schedule, ᾱ_T ≈ 0) cut into T steps: with few large steps the
 true reverse q(x_{t−1} | x_t) is multimodal and no Gaussian fits it; with many small ones it is
@@ -12,9 +12,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import toy
 from ..seeding import generator as seeded_generator
-from ..toy import Mixture1D
+from ..toy import line as toy
+from ..toy.line import Mixture1D
 
 T_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 """The numbers of steps the lesson compares."""

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm import toy
 from ddpm.data import to_model_range, training_digits
 from ddpm.diffusion import GaussianDiffusion
 from ddpm.sampling import draw_noise
 from ddpm.seeding import generator
+from ddpm.toy import line as toy
 from ddpm.true_reverse import TrueReverse, choice_uniforms, sample_true_reverse, true_reverse_loop
 
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .schedules import cosine_betas
+from ..schedules import cosine_betas
 
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # noqa: NPY201 (numpy 1.x has only trapz)
 

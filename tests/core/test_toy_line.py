@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm import toy
-from ddpm.toy import THREE_POINTS, TWO_MODES, Mixture1D
+from ddpm.toy import line as toy
+from ddpm.toy.line import THREE_POINTS, TWO_MODES, Mixture1D
 
 _trapezoid = toy._trapezoid
 

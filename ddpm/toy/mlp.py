@@ -1,0 +1,166 @@
+"""The learned field of the 2-D world: a small MLP ε-network, its training and its checkpoints.
+
+ε̂_θ(x_t, t) = MLP([x_t, sin(f t'), cos(f t')]) with t' = t · 1000 / T the 0-based index scaled as
+the U-Net scales it and f the sinusoidal frequencies of :func:`ddpm.unet.timestep_embedding`;
+Linear → SiLU layers of :attr:`ToyMLPConfig.hidden` units, then Linear → 2. Trained with the DDPM
+loss ‖ε − ε̂_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖² (Ho et al. 2020, Algorithm 1) through the core's
+:meth:`~ddpm.diffusion.GaussianDiffusion.training_losses`.
+
+The page runs the same forward pass itself (the 2-D lesson's script, from the weights the view
+sends); a browser test pins it to :meth:`ToyMLP.forward`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..diffusion import GaussianDiffusion
+from ..unet import timestep_embedding
+from .plane import Data2D
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "assets" / "toy2d"
+"""The shipped networks, one per preset: ``<preset>.safetensors`` with its config in the metadata."""
+
+
+@dataclass(frozen=True)
+class ToyMLPConfig:
+    hidden: int = 64
+    layers: int = 3  # hidden layers (Linear → SiLU each)
+    time_dim: int = 16  # sin and cos of time_dim / 2 frequencies
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.hidden <= 1024 and 1 <= self.layers <= 8 and self.time_dim in range(2, 129, 2)):
+            raise ValueError(f"unusable config {self}: hidden 1…1024, layers 1…8, an even time_dim 2…128")
+
+
+class ToyMLP(nn.Module):
+    """ε̂_θ for points in the plane: forward(x [B, 2] float32, t LongTensor [B], 0-based) -> [B, 2]."""
+
+    def __init__(self, config: ToyMLPConfig = ToyMLPConfig(), timesteps: int = 1000) -> None:
+        super().__init__()
+        self.config, self.timesteps = config, timesteps
+        sizes = [2 + config.time_dim] + [config.hidden] * config.layers
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.out = nn.Linear(config.hidden, 2)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([x.float(), timestep_embedding(t, self.config.time_dim, self.timesteps)], dim=1)
+        for layer in self.hidden:
+            h = nn.functional.silu(layer(h))
+        return self.out(h).to(x.dtype)
+
+
+class TrainResult(NamedTuple):
+    model: ToyMLP
+    losses: list[float]  # the mean loss of each logging interval
+    steps: int  # steps taken (fewer than asked when the time ran out)
+    seconds: float
+
+
+Progress = Callable[[int, int, float], None]
+"""``progress(step, total_steps, mean loss since the last call)``, every ``log_every`` steps."""
+
+STEPS, BATCH, LR = 12_000, 512, 3e-3
+"""The shipped networks' recipe (the CLI's and the page's defaults)."""
+
+
+def train(
+    data: Data2D,
+    diffusion: GaussianDiffusion,
+    steps: int = STEPS,
+    batch: int = BATCH,
+    lr: float = LR,
+    seed: int = 0,
+    config: ToyMLPConfig = ToyMLPConfig(),
+    max_seconds: float | None = None,
+    log_every: int = 50,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train a :class:`ToyMLP` on ``data`` with the DDPM loss (uniform t, fresh x_0 and ε each batch).
+
+    Adam at ``lr`` with a cosine decay to 0 over ``steps``; every draw (weights, x_0, t, ε) comes
+    from one CPU generator seeded with ``seed``, so a run is reproducible. ``max_seconds`` stops early.
+    """
+    if not 1 <= steps <= 1_000_000 or not 1 <= batch <= 65_536 or not 0 < lr < 1:
+        raise ValueError(f"steps (1…1e6), batch (1…65536) and lr (0…1) out of range: {steps}, {batch}, {lr}")
+    g = torch.Generator().manual_seed(int(seed))
+    torch.manual_seed(int(seed))  # nn.Linear's initialisation
+    model = ToyMLP(config, diffusion.num_timesteps)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    losses, running, start, step = [], 0.0, time.perf_counter(), 0
+    T = diffusion.num_timesteps
+    while step < steps:
+        x0 = torch.from_numpy(data.sample(batch, g)).float()
+        t = torch.randint(0, T, (batch,), generator=g)
+        noise = torch.randn(batch, 2, generator=g)
+        loss = diffusion.training_losses(model, x0, t, noise).loss.mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        running += float(loss.detach())
+        step += 1
+        if step % log_every == 0 or step == steps:
+            losses.append(running / (step - log_every * (len(losses))))
+            running = 0.0
+            if progress is not None:
+                progress(step, steps, losses[-1])
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
+    model.eval()
+    return TrainResult(model, losses, step, time.perf_counter() - start)
+
+
+def save(model: ToyMLP, path: Path | str, **metadata: str) -> None:
+    """The weights as safetensors with the config (and ``metadata``) as JSON strings in its header."""
+    meta = {"config": json.dumps(asdict(model.config)), "timesteps": str(model.timesteps), **metadata}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
+
+
+def load(path: Path | str) -> ToyMLP:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    model = ToyMLP(ToyMLPConfig(**json.loads(meta["config"])), int(meta["timesteps"]))
+    model.load_state_dict(load_file(str(path)))
+    return model.eval()
+
+
+def shipped(name: str) -> ToyMLP:
+    """The bundled network of a preset (:data:`ddpm.toy.plane.PRESETS`)."""
+    path = CHECKPOINTS / f"{name}.safetensors"
+    if not path.is_file():
+        raise ValueError(f"no shipped 2-D network for {name!r} (looked for {path.name})")
+    return load(path)
+
+
+def field_error(model: ToyMLP, data: Data2D, diffusion: GaussianDiffusion, ts: list[int], n: int = 512,
+                seed: int = 0) -> np.ndarray:  # fmt: skip
+    """E_{x_t ~ q_t} ‖ε̂_θ(x_t, t) − ε̂*(x_t, t)‖² at each paper t in ``ts`` (Monte Carlo with n
+    draws of x_t per t, seeded): how far the learned field is from the exact one where the data are."""
+    from .plane import alpha_bar_at, eps
+
+    g = torch.Generator().manual_seed(int(seed))
+    out = []
+    for t in ts:
+        a = alpha_bar_at(diffusion, int(t))
+        x0 = data.sample(n, g)
+        x = np.sqrt(a) * x0 + np.sqrt(1 - a) * torch.randn(n, 2, generator=g, dtype=torch.float64).numpy()
+        with torch.no_grad():
+            learned = model(torch.from_numpy(x).float(), torch.full((n,), int(t) - 1)).double().numpy()
+        out.append(float(((learned - eps(data, a, x)) ** 2).sum(-1).mean()))
+    return np.array(out)

@@ -5,9 +5,10 @@ import pytest
 import torch
 from oracles import PointDataEps, zero_model
 
-from ddpm import GaussianDiffusion, choices, classifier, toy
+from ddpm import GaussianDiffusion, choices, classifier
 from ddpm.data import bundled_digits, to_model_range
 from ddpm.teaching import common, noise_error, pasts, readout, reverse, small_steps
+from ddpm.toy import line as toy
 
 T = 50
 

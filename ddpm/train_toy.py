@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         data = plane.preset(name) if name in plane.PRESETS else load_points(name)
         result = mlp.train(
-            data, diffusion, args.steps, args.batch, args.lr, args.seed, max_seconds=args.max_seconds
+            data, diffusion, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+            max_seconds=args.max_seconds,
         )
         report = fit_report(result.model, data, diffusion)
         if args.out is None:
@@ -77,13 +78,13 @@ def main(argv: list[str] | None = None) -> None:
             result.model,
             out,
             data=data.name,
-            steps=str(result.steps),
+            steps=str(result.step),
             seed=str(args.seed),
             final_loss=f"{result.losses[-1]:.4f}",
             **{k: f"{v:.4f}" for k, v in report.items()},
         )
         print(
-            f"{data.name}: {result.steps} steps in {result.seconds:.1f} s, "
+            f"{data.name}: {result.step} steps in {result.seconds:.1f} s, "
             f"final loss {result.losses[-1]:.4f}, "
             + ", ".join(f"{k} {v:.4f}" for k, v in report.items())
             + f" -> {out}",

@@ -11,6 +11,7 @@ anything the conversion itself still raises.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import gradio as gr
 
 MAX_TEXT = 1000  # characters in a text input (the small-steps lesson's means are a few numbers)
+MAX_JSON = 100_000  # characters of a JSON input (the 2-D lesson's drawn points: 1,000 pairs)
 
 
 def _show(value: Any) -> str:
@@ -60,6 +62,15 @@ def _text(component: gr.Textbox, payload: Any) -> None:
         raise gr.Error(f"{_name(component)} is too long: {len(payload)} characters, at most {MAX_TEXT}")
 
 
+def _json(component: gr.JSON, payload: Any) -> None:
+    try:
+        size = len(json.dumps(payload, allow_nan=False))
+    except (TypeError, ValueError) as err:
+        raise gr.Error(f"{_name(component)} must be plain JSON numbers, lists and text, got {_show(payload)}") from err
+    if size > MAX_JSON:
+        raise gr.Error(f"{_name(component)} is too large: {size} characters of JSON, at most {MAX_JSON}")
+
+
 def _file(component: gr.components.Component, payload: Any) -> None:
     if payload is not None and not isinstance(payload, dict):
         raise gr.Error(f"{_name(component)} must be an uploaded file, got {_show(payload)}")
@@ -72,6 +83,7 @@ CHECKS: list[tuple[type, Callable[[Any, Any], None]]] = [
     (gr.Dropdown, _choice),
     (gr.Checkbox, _checkbox),
     (gr.Textbox, _text),
+    (gr.JSON, _json),
     (gr.Image, _file),
     (gr.ImageEditor, _file),
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -61,21 +61,22 @@ class ToyMLP(nn.Module):
         return self.out(h).to(x.dtype)
 
 
-class TrainResult(NamedTuple):
-    model: ToyMLP
-    losses: list[float]  # the mean loss of each logging interval
-    steps: int  # steps taken (fewer than asked when the time ran out)
-    seconds: float
+class Progress(NamedTuple):
+    """Where a training run is, reported every ``log_every`` steps and at its end."""
 
+    step: int  # steps taken
+    total: int  # steps asked for
+    losses: list[float]  # the mean loss of each interval of ``log_every`` steps so far
+    seconds: float  # since the start
+    model: ToyMLP  # the network being trained (the same object at every report; eval mode at the end)
+    done: bool  # the last report: every step taken, or the time ran out
 
-Progress = Callable[[int, int, float], None]
-"""``progress(step, total_steps, mean loss since the last call)``, every ``log_every`` steps."""
 
 STEPS, BATCH, LR = 12_000, 512, 3e-3
 """The shipped networks' recipe (the CLI's and the page's defaults)."""
 
 
-def train(
+def training(
     data: Data2D,
     diffusion: GaussianDiffusion,
     steps: int = STEPS,
@@ -84,24 +85,28 @@ def train(
     seed: int = 0,
     config: ToyMLPConfig = ToyMLPConfig(),
     max_seconds: float | None = None,
-    log_every: int = 50,
-    progress: Progress | None = None,
-) -> TrainResult:
-    """Train a :class:`ToyMLP` on ``data`` with the DDPM loss (uniform t, fresh x_0 and ε each batch).
+    log_every: int = 100,
+) -> Iterator[Progress]:
+    """Train a :class:`ToyMLP` on ``data`` with the DDPM loss, reporting as it goes.
 
-    Adam at ``lr`` with a cosine decay to 0 over ``steps``; every draw (weights, x_0, t, ε) comes
-    from one CPU generator seeded with ``seed``, so a run is reproducible. ``max_seconds`` stops early.
+    Each step draws a fresh batch: x_0 ~ p_data, t uniform over the T steps, ε ~ N(0, I), and takes
+    one Adam step at ``lr`` on a cosine decay to 0 over ``steps``. Every draw (weights, x_0, t, ε)
+    comes from ``seed``, so a run is reproducible; ``max_seconds`` ends it early (its last report
+    says so with ``step < total``).
     """
     if not 1 <= steps <= 1_000_000 or not 1 <= batch <= 65_536 or not 0 < lr < 1:
         raise ValueError(f"steps (1…1e6), batch (1…65536) and lr (0…1) out of range: {steps}, {batch}, {lr}")
+    if not 1 <= log_every <= steps:
+        raise ValueError(f"log_every must be in [1, steps = {steps}], got {log_every}")
     g = torch.Generator().manual_seed(int(seed))
-    torch.manual_seed(int(seed))  # nn.Linear's initialisation
-    model = ToyMLP(config, diffusion.num_timesteps)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))  # nn.Linear's initialisation, without touching the global stream
+        model = ToyMLP(config, diffusion.num_timesteps)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
-    losses, running, start, step = [], 0.0, time.perf_counter(), 0
-    T = diffusion.num_timesteps
-    while step < steps:
+    losses: list[float] = []
+    running, since, start, T = 0.0, 0, time.perf_counter(), diffusion.num_timesteps
+    for step in range(1, steps + 1):
         x0 = torch.from_numpy(data.sample(batch, g)).float()
         t = torch.randint(0, T, (batch,), generator=g)
         noise = torch.randn(batch, 2, generator=g)
@@ -110,17 +115,23 @@ def train(
         loss.backward()
         optimiser.step()
         schedule.step()
-        running += float(loss.detach())
-        step += 1
-        if step % log_every == 0 or step == steps:
-            losses.append(running / (step - log_every * (len(losses))))
-            running = 0.0
-            if progress is not None:
-                progress(step, steps, losses[-1])
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                break
-    model.eval()
-    return TrainResult(model, losses, step, time.perf_counter() - start)
+        running, since = running + float(loss.detach()), since + 1
+        late = max_seconds is not None and time.perf_counter() - start > max_seconds
+        if step % log_every == 0 or step == steps or late:
+            losses.append(running / since)
+            running, since = 0.0, 0
+            done = step == steps or late
+            if done:
+                model.eval()
+            yield Progress(step, steps, list(losses), time.perf_counter() - start, model, done)
+            if done:
+                return
+
+
+def train(data: Data2D, diffusion: GaussianDiffusion, **options) -> Progress:
+    """:func:`training` run to its end; returns its last report (``.model``, ``.losses``, …)."""
+    *_, last = training(data, diffusion, **options)
+    return last
 
 
 def save(model: ToyMLP, path: Path | str, **metadata: str) -> None:

@@ -36,6 +36,7 @@ exact field). Arrays of points are [..., 2]; the model's t in the samplers is 0-
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,13 @@ PRESET_POINTS = 400
 """Points of each point-set preset."""
 
 _LOG_2PI = math.log(2 * math.pi)
+
+
+@functools.cache
+def world_diffusion() -> GaussianDiffusion:
+    """The 2-D world's noise: the DDPM paper's linear schedule, β_1 = 1e-4 … β_T = 0.02, T = 1000
+    (the MNIST model's), so a t here means what it means on the digits."""
+    return GaussianDiffusion.from_schedule("linear", 1000)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """Lecture mode: deep links, presets, a large high-contrast layout and keyboard control of t.
 
 A link such as ``/?view=reverse&digit=7&t=500&seed=3`` opens the app on that view with that digit,
-timestep and seed (read on page load; ``lecture=1`` also switches the large layout on). "Copy link"
+timestep and seed (``/?view=2d&data=moons&t=300``: the 2-D world's data set and t) (read on page load; ``lecture=1`` also switches the large layout on). "Copy link"
 makes such a link for what is on screen. The views, their Run buttons and which of them read the
 digit come from the one list of tabs (:mod:`.tabs`); the large layout's CSS and the keyboard's
 JavaScript are in the kit (:mod:`.kit.style`).
@@ -20,6 +20,10 @@ from ..serve.runtime import diffusion_cpu
 from . import tabs
 from .digits import Picker, bundled_of_class, preview_of
 from .kit.widgets import MAX_SEED, QUIET
+from .lessons import plane as plane_lesson
+from .lessons.plane import DATA as PLANE_DATA
+
+PLANE = plane_lesson.ID  # the 2-D world (?view=2d&data=moons&t=300)
 
 MAIN_VIEWS = tuple(tab.id for tab in tabs.MAIN)
 LESSONS = tuple(tab.id for tab in tabs.LESSONS)
@@ -36,6 +40,7 @@ class Link(NamedTuple):
     t: int | None = None
     seed: int | None = None
     sampler: str | None = None
+    data: str | None = None  # the 2-D lesson's data set
 
 
 RUN_BUTTONS = {tab.id: tab.run_id for tab in tabs.TABS.values() if tab.run_id is not None}
@@ -51,6 +56,7 @@ PRESETS: dict[str, Link] = {
     "Small vs large steps (1-D)": Link("small-steps"),
     "One noisy image, many pasts": Link("many-pasts", 7),
     "Generate 16 digits (ancestral)": Link("generate", sampler="ddpm", seed=0),
+    "2-D world: two moons at t = 300": Link("2d", t=300, data="moons"),
 }
 
 
@@ -86,7 +92,7 @@ def parse_query(params: dict[str, str]) -> tuple[Link, list[str]]:
 
     link = Link(
         choice("view", (*MAIN_VIEWS, *LESSONS)), integer("digit", 0, 9), integer("k", 0, 99) or 0,
-        integer("t", 0, T), integer("seed", 0, MAX_SEED), choice("sampler", SAMPLERS),
+        integer("t", 0, T), integer("seed", 0, MAX_SEED), choice("sampler", SAMPLERS), choice("data", PLANE_DATA),
     )  # fmt: skip
     return link, problems
 
@@ -114,6 +120,8 @@ class Targets(NamedTuple):
     reverse_seed: gr.Number
     sampler: gr.Radio
     generate_seed: gr.Number
+    plane_data: gr.Radio
+    plane_t: gr.Slider
     view: gr.State  # the id of the tab on screen
     lecture: gr.Checkbox
 
@@ -121,7 +129,7 @@ class Targets(NamedTuple):
         p = self.picker
         return [self.tabs, self.lesson_tabs, p.state, p.digit_class, p.which, p.preview, self.forward_t,
                 self.forward_seed, self.reverse_t, self.reverse_seed, self.sampler, self.generate_seed,
-                self.view, self.lecture]  # fmt: skip
+                self.plane_data, self.plane_t, self.view, self.lecture]  # fmt: skip
 
 
 def apply(link: Link, lecture: bool | None = None) -> list:
@@ -143,7 +151,8 @@ def apply(link: Link, lecture: bool | None = None) -> list:
     seed = keep if link.seed is None else link.seed
     view = keep if link.view is None else link.view
     lecture_on = keep if lecture is None else lecture
-    return [tabs, lesson_tabs, *digit, t, seed, reverse_t, seed, link.sampler or keep, seed, view, lecture_on]
+    return [tabs, lesson_tabs, *digit, t, seed, reverse_t, seed, link.sampler or keep, seed, link.data or keep, t,
+            view, lecture_on]  # fmt: skip
 
 
 def from_request(request: gr.Request) -> list:
@@ -164,9 +173,12 @@ def from_preset(name: str) -> list:
 
 
 def current_link(view: str, digit_class: int, which: int, forward_t: int, forward_seed: int, reverse_t: int,
-                 reverse_seed: int, sampler: str, generate_seed: int, lecture: bool, request: gr.Request) -> str:  # fmt: skip
+                 reverse_seed: int, sampler: str, generate_seed: int, plane_data: str, plane_t: int, lecture: bool,
+                 request: gr.Request) -> str:  # fmt: skip
     """A deep link to what is on screen (the page's own address with new query parameters)."""
     page = request.headers.get("referer") or str(request.url)
+    if view == PLANE:  # the 2-D world reads neither digit nor seed
+        return make_link(page, Link(view, t=int(plane_t), data=plane_data), bool(lecture))
     t, seed = {"reverse": (reverse_t, reverse_seed), "generate": (None, generate_seed)}.get(
         view, (forward_t, forward_seed)
     )
@@ -222,9 +234,10 @@ def build_lecture_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.Textbox, 
 def targets_of(built: tabs.Built, picker: Picker, lecture: gr.Checkbox) -> Targets:
     """The components a link or a preset sets, from the tabs :func:`.tabs.build_tabs` laid out."""
     forward, reverse, generate = (built.parts[name] for name in ("forward", "reverse", "generate"))
+    world = built.parts[PLANE]
     return Targets(
         built.tabs, built.lesson_tabs, picker, forward.t, forward.seed, reverse.t, reverse.seed,
-        generate.sampler, generate.seed, gr.State("forward"), lecture,
+        generate.sampler, generate.seed, world.data, world.t, gr.State("forward"), lecture,
     )  # fmt: skip
 
 
@@ -254,6 +267,7 @@ def wire(built: tabs.Built, targets: Targets, preset: gr.Dropdown, copy: gr.Butt
     copy.click(
         current_link,
         [view, targets.picker.digit_class, targets.picker.which, targets.forward_t, targets.forward_seed,
-         targets.reverse_t, targets.reverse_seed, targets.sampler, targets.generate_seed, lecture],
+         targets.reverse_t, targets.reverse_seed, targets.sampler, targets.generate_seed, targets.plane_data,
+         targets.plane_t, lecture],
         link, api_visibility="private", show_progress="hidden",
     ).then(None, link, None, js="(l) => { navigator.clipboard && navigator.clipboard.writeText(l); }")  # fmt: skip

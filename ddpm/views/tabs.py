@@ -20,6 +20,7 @@ from .lessons import (
     memorisation,
     noise_error,
     parameterizations,
+    plane,
     readout,
     schedules,
     small_steps,
@@ -37,15 +38,16 @@ LESSONS = (
     Tab("parameterizations", "Parameterizations", parameterizations.build, "Show", uses_digit=True),
     Tab(
         "bits-per-dim",
-        "Bits per dimension",
+        "Bits per dim",
         bits_per_dim.build,
         "Compute the bound (all T steps)",
         uses_digit=True,
     ),
-    Tab("noise-error", "Noise-prediction error", noise_error.build),
+    Tab("noise-error", "Noise error", noise_error.build),
     Tab("many-pasts", "Many pasts", many_pasts.build, "Run K chains", uses_digit=True),
     Tab("readout", "When is it a digit?", readout.build, "Generate one digit"),
     Tab("memorisation", "True reverse", memorisation.build, "Generate 16 of each"),
+    Tab(plane.ID, "2-D world", plane.build),
 )
 TABS = {tab.id: tab for tab in (*MAIN, *LESSONS)}
 """Every view by id, main views first."""

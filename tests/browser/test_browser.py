@@ -445,8 +445,8 @@ def test_a_deep_link_opens_the_view_it_names(browser, url, tmp_path):
         ("Small steps", None, "#small-steps-density img"),
         ("Schedules & SNR", None, "#schedules-t"),
         ("Parameterizations", "#parameterizations-run", "#parameterizations-chain img"),
-        ("Bits per dimension", "#bits-per-dim-run", "#bits-per-dim-plot img"),
-        ("Noise-prediction error", None, "#noise-error-plot img"),
+        ("Bits per dim", "#bits-per-dim-run", "#bits-per-dim-plot img"),
+        ("Noise error", None, "#noise-error-plot img"),
         ("Many pasts", "#many-pasts-run", "#many-pasts-grid img"),
         ("When is it a digit?", "#readout-run", "#readout-plot img"),
         ("True reverse", "#memorisation-run", "#memorisation-plot img"),
@@ -805,6 +805,7 @@ PRESET_RESULTS = {
     "Small vs large steps (1-D)": "#small-steps-density img",
     "One noisy image, many pasts": "#many-pasts-grid img",
     "Generate 16 digits (ancestral)": "#generate-player .ddpm-chain[data-frames]",
+    "2-D world: two moons at t = 300": "#plane-player .ddpm-plane[data-t='300'][data-data='moons']",
 }
 
 

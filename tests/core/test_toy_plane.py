@@ -193,7 +193,7 @@ def test_training_lowers_the_loss_and_a_seed_repeats_it(tmp_path):
     first = mlp.train(data, DIFFUSION, steps=200, seed=5, log_every=50)
     second = mlp.train(data, DIFFUSION, steps=200, seed=5, log_every=50)
     assert first.losses[-1] < 0.8 * first.losses[0]
-    assert len(first.losses) == 4 and first.steps == 200
+    assert len(first.losses) == 4 and first.step == 200 and first.done
     for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
         assert torch.equal(a, b)
     mlp.save(first.model, tmp_path / "m.safetensors", data="circle")

@@ -431,3 +431,22 @@ def test_a_seed_gives_the_same_digits_in_the_page_and_in_the_library():
     shown = pixels(final[0])
     factor = shown.shape[1] // expected.shape[1]
     assert factor > 1 and np.array_equal(shown, upscale(expected, factor))
+
+
+def test_training_on_drawn_points_streams_its_progress_then_the_network(client, monkeypatch):
+    from ddpm.views.lessons import plane as plane_lesson
+
+    monkeypatch.setattr(plane_lesson, "STEPS", 300)  # the page's 12,000 steps take about 30 s
+    monkeypatch.setattr(plane_lesson, "TRAIN_EVERY", 100)
+    points = [[-1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.5, -0.5]]
+    frames = list(client.submit(points, 3, api_name="/plane_train"))
+    steps = [frame["training"]["step"] for frame in frames]
+    assert steps == [100, 200, 300] and frames[-1]["training"]["done"]
+    assert all("network" not in frame for frame in frames[:-1]) and "network" in frames[-1]
+    assert frames[-1]["points"] == points and len(frames[-1]["training"]["losses"]) == 3
+    with pytest.raises(AppError, match="inside"):
+        client.predict([[0.0, 0.0], [5.0, 0.0]], 0, api_name="/plane_train")
+    with pytest.raises(AppError, match="2 ≤ N"):
+        client.predict([[0.0, 0.0]], 0, api_name="/plane_train")
+    value = client.predict("circle", api_name="/plane_data")  # still serving
+    assert (value[0] if isinstance(value, tuple) else value)["name"] == "circle"

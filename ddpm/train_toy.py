@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         data = plane.preset(name) if name in plane.PRESETS else load_points(name)
         result = mlp.train(
-            data, diffusion, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+            data,
+            diffusion,
+            steps=args.steps,
+            batch=args.batch,
+            lr=args.lr,
+            seed=args.seed,
             max_seconds=args.max_seconds,
         )
         report = fit_report(result.model, data, diffusion)

@@ -66,7 +66,9 @@ def _json(component: gr.JSON, payload: Any) -> None:
     try:
         size = len(json.dumps(payload, allow_nan=False))
     except (TypeError, ValueError) as err:
-        raise gr.Error(f"{_name(component)} must be plain JSON numbers, lists and text, got {_show(payload)}") from err
+        raise gr.Error(
+            f"{_name(component)} must be plain JSON (numbers, lists, text), got {_show(payload)}"
+        ) from err
     if size > MAX_JSON:
         raise gr.Error(f"{_name(component)} is too large: {size} characters of JSON, at most {MAX_JSON}")
 

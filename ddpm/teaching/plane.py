@@ -53,5 +53,6 @@ def train_world(points: list[list[float]], seed: int = 0, steps: int = mlp.STEPS
                                  log_every=log_every):  # fmt: skip
         world = None
         if progress.done:
-            world = World(data, progress.model, mlp.field_error(progress.model, data, diffusion, list(ERROR_TIMES)))
+            error = mlp.field_error(progress.model, data, diffusion, list(ERROR_TIMES))
+            world = World(data, progress.model, error)
         yield Training(progress, world)

@@ -236,3 +236,21 @@ def test_the_presets_are_fixed_and_inside_the_plane():
         a, b = plane.preset(name), plane.preset(name)
         assert np.array_equal(a.means, b.means) and (np.abs(a.means) < plane.EXTENT).all()
         assert a.size == (8 if name == "circle" else plane.PRESET_POINTS)
+
+
+def test_the_cli_trains_on_points_from_a_file_and_reports_the_fit(tmp_path, capsys):
+    from safetensors import safe_open
+
+    from ddpm import train_toy
+
+    points = tmp_path / "ring.npy"
+    angle = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    np.save(points, 1.5 * np.stack([np.cos(angle), np.sin(angle)], 1))
+    out = tmp_path / "ring.safetensors"
+    train_toy.main(["--data", str(points), "--steps", "60", "--out", str(out)])
+    with safe_open(str(out), "pt") as f:
+        meta = f.metadata()
+    assert meta["data"] == "ring" and meta["steps"] == "60"
+    assert float(meta["mmd_exact"]) < float(meta["mmd_learned"])  # 60 steps are not enough to learn it
+    assert mlp.load(out).config == mlp.ToyMLPConfig()
+    assert "ring: 60 steps" in capsys.readouterr().out

@@ -1,3 +1,4 @@
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import gradio as gr
@@ -60,8 +61,24 @@ def test_a_2d_link_sets_the_data_set_and_the_planes_t():
     link, problems = lecture.parse_query({"view": "2d", "data": "moons", "t": "300"})
     assert problems == [] and link == lecture.Link("2d", t=300, data="moons")
     updates = lecture.apply(link)
-    names = ["tabs", "lesson_tabs", "state", "digit_class", "which", "preview", "forward_t", "forward_seed",
-             "reverse_t", "reverse_seed", "sampler", "generate_seed", "plane_data", "plane_t", "view", "lecture"]
+    names = [
+        "tabs",
+        "lesson_tabs",
+        "state",
+        "digit_class",
+        "which",
+        "preview",
+        "forward_t",
+        "forward_seed",
+        "reverse_t",
+        "reverse_seed",
+        "sampler",
+        "generate_seed",
+        "plane_data",
+        "plane_t",
+        "view",
+        "lecture",
+    ]
     values = dict(zip(names, updates, strict=True))
     assert values["lesson_tabs"].get_config()["selected"] == "2d"
     assert (values["plane_data"], values["plane_t"], values["view"]) == ("moons", 300, "2d")
@@ -70,10 +87,8 @@ def test_a_2d_link_sets_the_data_set_and_the_planes_t():
 
 
 def test_copy_link_on_the_2d_world_gives_its_data_and_t():
-    class Request:
-        headers = {"referer": "http://127.0.0.1:7860/"}
-
-    url = lecture.current_link("2d", 7, 1, 250, 0, 500, 0, "ddpm", 0, "spiral", 40, False, Request())
+    request = SimpleNamespace(headers={"referer": "http://127.0.0.1:7860/"})
+    url = lecture.current_link("2d", 7, 1, 250, 0, 500, 0, "ddpm", 0, "spiral", 40, False, request)
     query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
     assert query == {"view": "2d", "t": "40", "data": "spiral"}
     assert lecture.parse_query(query)[0] == lecture.Link("2d", t=40, data="spiral")

@@ -30,7 +30,9 @@ def test_a_presets_value_is_its_data_and_network_exactly(name):
     assert len(value["network"]["layers"]) == len(layers)
     for sent, layer in zip(value["network"]["layers"], layers, strict=True):
         assert (sent["rows"], sent["cols"]) == tuple(layer.weight.shape)
-        assert np.array_equal(decode(sent["w"], "<f4").reshape(layer.weight.shape), layer.weight.detach().numpy())
+        assert np.array_equal(
+            decode(sent["w"], "<f4").reshape(layer.weight.shape), layer.weight.detach().numpy()
+        )
         assert np.array_equal(decode(sent["b"], "<f4"), layer.bias.detach().numpy())
     assert value["error"]["ts"] == list(ERROR_TIMES) and len(value["error"]["values"]) == len(ERROR_TIMES)
     assert "points" not in value and "training" not in value

@@ -40,8 +40,15 @@ def network_value(model: mlp.ToyMLP) -> dict:
     return {
         "freqs": _base64(freqs, "<f4"),
         "scale": 1000.0 / model.timesteps,
-        "layers": [{"w": _base64(layer.weight, "<f4"), "b": _base64(layer.bias, "<f4"), "rows": layer.out_features,
-                    "cols": layer.in_features} for layer in layers],  # fmt: skip
+        "layers": [
+            {
+                "w": _base64(layer.weight, "<f4"),
+                "b": _base64(layer.bias, "<f4"),
+                "rows": layer.out_features,
+                "cols": layer.in_features,
+            }
+            for layer in layers
+        ],
     }
 
 

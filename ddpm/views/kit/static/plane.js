@@ -332,15 +332,23 @@ function dot(ctx, x, y, radius, color) {
   ctx.beginPath(); ctx.arc(x, y, radius, 0, 2 * Math.PI); ctx.fill();
 }
 
+/** The canvases' text size in px: the page's (the large layout's is larger), at least 13. */
+function textSize() {
+  return Math.max(13, parseFloat(getComputedStyle(root).fontSize) || 13);
+}
+
 function label(ctx, text, x, y, color = "#222", align = "left") {
-  ctx.font = `${Math.max(13, parseFloat(getComputedStyle(root).fontSize) || 13) * 0.9}px sans-serif`;
+  ctx.font = `${textSize()}px sans-serif`;
   ctx.fillStyle = color; ctx.textAlign = align; ctx.textBaseline = "top";
   ctx.fillText(text, x, y);
 }
 
 /** The data's points (or the mixture's means) as small dots. */
 function drawData(ctx, v, data, color = "rgba(200, 20, 20, 0.55)", radius = 1.8) {
-  for (let k = 0; k < data.size; k++) dot(ctx, v.px(data.means[2 * k]), v.py(data.means[2 * k + 1]), radius, color);
+  for (let k = 0; k < data.size; k++) {
+    const r = data.points ? radius : Math.max(radius, 2 * Math.sqrt(Math.max(data.covs[4 * k], data.covs[4 * k + 3])) * v.scale);
+    dot(ctx, v.px(data.means[2 * k]), v.py(data.means[2 * k + 1]), r, color); // a component: a disc of 2σ
+  }
 }
 
 // -- the main plane: q_t, its field, x_t and its pasts ----------------------------------------------
@@ -574,7 +582,11 @@ function drawParticles() {
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, h);
     if (data) drawData(ctx, v, data, "rgba(8, 48, 107, 0.35)", 1.4);
     label(ctx, kind === "exact" ? "exact field ε̂*" : "learned field ε̂θ", 8, 8);
-    if (kind === "learned" && !state.net) { label(ctx, "No network yet: train one on these points.", 8, 30, "#555"); continue; }
+    if (kind === "learned" && !state.net) {
+      label(ctx, "No network yet:", 8, 12 + textSize(), "#555");
+      label(ctx, "train one on the points.", 8, 16 + 2 * textSize(), "#555");
+      continue;
+    }
     const run = sim && sim.runs[kind];
     if (!run) continue;
     const line = (points, n, color, width) => {
@@ -616,10 +628,10 @@ function drawError() {
   if (!error) { label(ctx, "E‖ε̂θ − ε̂*‖² over t: no network yet.", 8, 8, "#555"); return; }
   const ts = error.ts, values = error.values.map((e) => Math.log10(Math.max(e, 1e-6)));
   const low = Math.floor(Math.min(...values)), high = Math.ceil(Math.max(...values));
-  const left = 44, bottom = h - 22, top = 24, right = w - 8;
+  const size = textSize(), left = 3.6 * size, bottom = h - 8, top = 1.6 * size, right = w - 8;
   const px = (t) => left + ((right - left) * t) / T, py = (u) => bottom - ((bottom - top) * (u - low)) / Math.max(1, high - low);
   ctx.strokeStyle = "#ccc"; ctx.lineWidth = 1; ctx.strokeRect(left, top, right - left, bottom - top);
-  for (let u = low; u <= high; u++) label(ctx, `1e${u}`, left - 4, py(u) - 7, "#444", "right");
+  for (let u = low; u <= high; u++) label(ctx, `1e${u}`, left - 4, py(u) - size / 2, "#444", "right");
   ctx.strokeStyle = LEARNED_COLOR; ctx.lineWidth = 2; ctx.beginPath();
   ts.forEach((t, i) => (i ? ctx.lineTo(px(t), py(values[i])) : ctx.moveTo(px(t), py(values[i]))));
   ctx.stroke();
@@ -643,12 +655,12 @@ function drawTraining() {
   const high = Math.max(...losses), low = Math.min(...losses), span = Math.max(1e-9, high - low);
   ctx.strokeStyle = "#1f4e9c"; ctx.lineWidth = 2; ctx.beginPath();
   losses.forEach((l, i) => {
-    const x = 40 + ((w - 48) * i) / Math.max(1, training.total / training.every - 1), y = h - 20 - ((h - 40) * (l - low)) / span;
+    const x = 64 + ((w - 72) * i) / Math.max(1, training.total / training.every - 1), y = h - 20 - ((h - 40) * (l - low)) / span;
     i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
   });
   ctx.stroke();
-  label(ctx, high.toFixed(3), 36, 10, "#444", "right");
-  label(ctx, low.toFixed(3), 36, h - 28, "#444", "right");
+  label(ctx, high.toFixed(3), 58, 10, "#444", "right");
+  label(ctx, low.toFixed(3), 58, h - 12 - textSize(), "#444", "right");
 }
 
 // -- everything -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 Set DDPM_SCREENSHOTS=<folder> to keep the screenshots (the README's come from this test).
 """
 
+import math
 import os
 import time
 from pathlib import Path
@@ -889,6 +890,31 @@ def test_the_pages_2d_densities_posteriors_and_fields_are_the_cores(plane_page):
             )
 
 
+@pytest.mark.parametrize("name, t", [("moons", 300), ("moons", 3), ("circle", 0), ("circle", 700)])
+def test_the_pages_density_grid_is_the_cores(plane_page, name, t):
+    """The heat map's grid: q_t at the cell centres, laid out as plane.density_grid (top row first)."""
+    from ddpm.teaching.plane import preset_world
+    from ddpm.toy import plane
+    from ddpm.views.kit.plane import plane_value
+
+    n, ab = 48, plane.alpha_bar_at(plane.world_diffusion(), t)
+    got = plane_page.evaluate(
+        f"""([value, ab, n]) => {{ const api = document.querySelector("{PLANE}").api, c = api.gridCentres(n);
+        return Array.from(api.densityOnGrid(api.marginalMixture(api.mixture(value), ab), c.xs, c.ys)); }}""",
+        [plane_value(preset_world(name), name), ab, n],
+    )
+    data = preset_world(name).data
+    if t == 0:  # the data themselves: only a mixture has a density
+        centres = -plane.EXTENT + (np.arange(n) + 0.5) * 2 * plane.EXTENT / n
+        x, y = np.meshgrid(centres, centres[::-1])
+        want = plane.ReverseStep(data.weights, data.means, data.covs).log_density(np.stack([x, y], -1))
+        np.testing.assert_allclose(np.reshape(got, (n, n)), np.exp(want), rtol=1e-9, atol=1e-300)
+    else:
+        np.testing.assert_allclose(
+            np.reshape(got, (n, n)), plane.density_grid(data, ab, n), rtol=1e-9, atol=1e-300
+        )
+
+
 @pytest.mark.parametrize("t, delta", [(300, 1), (300, 200), (50, 50), (999, 998)])
 def test_the_pages_true_reverse_step_is_the_cores(plane_page, t, delta):
     from ddpm.teaching.plane import preset_world
@@ -913,6 +939,29 @@ def test_the_pages_true_reverse_step_is_the_cores(plane_page, t, delta):
     mean, cov = step.moments()
     np.testing.assert_allclose(got["mean"], mean, atol=1e-10)
     np.testing.assert_allclose(got["cov"], [cov[0, 0], cov[0, 1], cov[1, 1]], atol=1e-10)
+    if t == delta:  # back to the points themselves: the page shows them, no density to compare
+        return
+    # the number the page prints: ½∫|q − N| on its grid, against the core's densities on the same grid
+    half, n = 3.5 * math.sqrt(max(cov[0, 0], cov[1, 1])), 120
+    cells = mean[:, None] + (np.arange(n) + 0.5 - n / 2) * 2 * half / n
+    grid = np.stack(np.meshgrid(cells[0], cells[1][::-1]), -1)
+    gauss = plane.ReverseStep(np.ones(1), mean[None], cov[None])
+    tv = (
+        0.5
+        * np.abs(np.exp(step.log_density(grid)) - np.exp(gauss.log_density(grid))).sum()
+        * (2 * half / n) ** 2
+    )
+    page_tv = plane_page.evaluate(
+        f"""([t, s, x, half]) => {{
+        const api = document.querySelector("{PLANE}").api, data = api.state.data;
+        const step = api.reverseStep(data, api.alphaBar(t), api.alphaBar(s), x[0], x[1]);
+        const m = api.moments(step), c = m.cov;
+        const gauss = {{weights: [1], means: m.mean, covs: [c[0], c[1], c[1], c[2]], size: 1}};
+        return api.totalVariation(step, gauss, m.mean, half); }}""",
+        [t, t - delta, x, half],
+    )
+    assert page_tv == pytest.approx(tv, rel=1e-6, abs=1e-9)
+    assert (tv < 0.02) == (delta == 1)  # one step back is Gaussian here; the strides are not
 
 
 def test_the_pages_sampler_steps_and_network_are_the_cores(plane_page):

@@ -7,7 +7,6 @@ from typing import NamedTuple
 import gradio as gr
 
 from ...serve.handlers import endpoint
-from ...serve.settings import WATCHERS
 from ...teaching.plane import TRAIN_SECONDS, preset_world, train_world
 from ...toy.mlp import STEPS
 from ...toy.plane import PRESETS, world_diffusion
@@ -77,7 +76,8 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     points = gr.JSON(visible=False, label="Drawn points")
     data.change(plane_data, data, [player, train], api_name="plane_data", show_progress="hidden")
     train.click(
-        plane_train, [points, seed], player, api_name="plane_train", concurrency_limit=WATCHERS,
+        plane_train, [points, seed], player, api_name="plane_train",
+        concurrency_limit=1, concurrency_id="plane-train",  # one training at a time: it uses both cores
         show_progress="hidden",
         js="(points, seed) => [document.querySelector('#plane-player .ddpm-plane').points(), seed]",
     )  # fmt: skip

@@ -1127,3 +1127,13 @@ def test_drawn_points_train_a_network_the_page_then_uses(browser, url, monkeypat
         drawn
     )
     page.close()
+
+
+def test_the_2d_benchmarks_script_runs_in_the_page(plane_page):
+    """python -m ddpm.bench.plane times these actions; its script must keep working with the page."""
+    from ddpm.bench.plane import TIMINGS
+
+    timings = plane_page.evaluate(TIMINGS, [1])
+    keys = {"t_change", "drag_delta_1", "drag_delta_200", "launch", "cloud", "network_us"}
+    assert set(timings) == keys and all(value > 0 for value in timings.values()), timings
+    assert plane_page.locator(PLANE).get_attribute("data-particles") == "done"

@@ -1116,16 +1116,30 @@ def test_drawn_points_train_a_network_the_page_then_uses(browser, url, monkeypat
     page.mouse.up()
     drawn = page.evaluate(f"() => document.querySelector('{PLANE}').points()")
     assert len(drawn) >= 5
+
+    def pick(name: str) -> None:  # the data radio (a request for the data set, not for drawing)
+        page.locator(f"#plane-data label:has-text('{name}')").click()
+        page.wait_for_selector(f"{PLANE}[data-data='{name}']", timeout=60_000)
+
+    api = f"document.querySelector('{PLANE}').api"
+    learned_at = f"() => {api}.mlpEps({api}.state.net, 0.3, 0.1, 40)"
+    pick("circle")
+    pick("drawn")  # a preset's network is not the drawn points' network
+    assert page.evaluate(f"() => {api}.state.net === null")
+    assert page.evaluate(f"() => document.querySelector('{PLANE}').points().length") == len(drawn)
     page.locator("#plane-train").click()
     page.wait_for_function(
         f"() => document.querySelector('{PLANE} .training-text')?.textContent.startsWith('Trained')",
         timeout=120_000,
     )
     assert page.locator(f"{PLANE} .training progress").get_attribute("value") == "400"
-    has_network = page.evaluate(f"() => document.querySelector('{PLANE}').api.state.net !== null")
-    assert has_network and page.evaluate(f"() => document.querySelector('{PLANE}').points().length") == len(
-        drawn
-    )
+    assert page.evaluate(f"() => {api}.state.net !== null")
+    assert page.evaluate(f"() => document.querySelector('{PLANE}').points().length") == len(drawn)
+    trained = page.evaluate(learned_at)
+    pick("moons")
+    assert page.evaluate(learned_at) != trained  # the moons' own network
+    pick("drawn")
+    assert page.evaluate(learned_at) == trained  # the network trained on the drawn points again
     page.close()
 
 
@@ -1137,3 +1151,29 @@ def test_the_2d_benchmarks_script_runs_in_the_page(plane_page):
     keys = {"t_change", "drag_delta_1", "drag_delta_200", "launch", "cloud", "network_us"}
     assert set(timings) == keys and all(value > 0 for value in timings.values()), timings
     assert plane_page.locator(PLANE).get_attribute("data-particles") == "done"
+
+
+def test_the_2d_world_in_the_large_layout_has_no_text_below_the_floor(browser, url, tmp_path):
+    """Its controls, captions and the canvases' own text (drawn at the player's font size)."""
+    from ddpm.views.kit.style import FONT_FLOOR_PX
+
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + "?view=2d&data=moons&t=300&lecture=1", wait_until="load")
+    page.wait_for_selector(f"{PLANE}[data-t='300'][data-data='moons']", timeout=60_000)
+    page.wait_for_function("() => document.body.classList.contains('lecture')")
+    sizes = page.evaluate(f"""() => {{
+        const root = document.querySelector("{PLANE}"), out = [];
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {{
+            const element = node.parentElement;
+            if (!node.textContent.trim() || element.offsetParent === null) continue;
+            out.push([node.textContent.trim().slice(0, 40), parseFloat(getComputedStyle(element).fontSize)]);
+        }}
+        return {{text: out, canvas: parseFloat(getComputedStyle(root).fontSize)}};
+    }}""")
+    assert len(sizes["text"]) > 10
+    below = [(text, size) for text, size in sizes["text"] if size < FONT_FLOOR_PX - 0.01]
+    assert not below and sizes["canvas"] >= FONT_FLOOR_PX, (below, sizes["canvas"])
+    page.locator(f"{PLANE} canvas[data-plot=plane]").scroll_into_view_if_needed()
+    screenshot(page, "lesson-2d-1366-lecture", tmp_path, full_page=False)
+    page.close()

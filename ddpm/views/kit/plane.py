@@ -103,7 +103,7 @@ PLANE_HTML = f"""
     <div class="side">
       <div class="pair">
         <figure><canvas data-plot="step" aria-label="The true reverse step"></canvas>
-          <figcaption>true q(xₜ₋Δ | xₜ)</figcaption></figure>
+          <figcaption>true q(xₜ₋Δ | xₜ) (± the window around its mean)</figcaption></figure>
         <figure><canvas data-plot="gauss" aria-label="The Gaussian with the same mean and covariance"></canvas>
           <figcaption>Gaussian, same mean and covariance</figcaption></figure>
       </div>

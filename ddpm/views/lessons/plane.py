@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import gradio as gr
@@ -43,8 +44,13 @@ def plane_data(name: str = DEFAULT) -> tuple[dict, gr.Button]:
     return plane_value(preset_world(name), name), gr.Button(visible=False)
 
 
-@endpoint(share="plane-train", model=lambda: "toy-mlp", compute_thread=False)
-def plane_train(points: list, seed: int = 0):
+def _recipe() -> str:
+    """What a training's result depends on besides its points and seed (a part of its shared key)."""
+    return f"toy-mlp:{STEPS}:{TRAIN_SECONDS}"
+
+
+@endpoint(share="plane-train", model=_recipe, compute_thread=False)
+def plane_train(points: list, seed: int = 0) -> Iterator[dict]:
     """Train the 2-D network on drawn points [[x, y], …]; streams the player's value with the
     progress and loss curve, then the trained network."""
     if not isinstance(points, list):

@@ -287,6 +287,7 @@ function normals(seed) {
 const state = {
   t: 0, data: null, name: "", net: null, error: null, drawn: [], mode: "explore", arrows: "score", learned: false,
   delta: 1, eta: 0, xt: [0.6, 0.5], sim: null, animation: null, training: null, seed: 1,
+  drawnWorld: null, // the network (and its error curve) last trained on the drawn points
 };
 const $ = (selector) => root.querySelector(selector);
 const canvases = {};
@@ -480,7 +481,7 @@ function drawStep() {
       heat(ctx, w, h, v, mix, 80);
     }
     dot(ctx, v.px(mean[0]), v.py(mean[1]), 3.5, "#c81414");
-    label(ctx, `±${formatWidth(half)} around the mean`, 6, h - 22, "#444");
+    label(ctx, `±${formatWidth(half)}`, 6, h - 6 - textSize(), "#444"); // the window around the mean
   }
   if (!(s === 0 && data.points)) tv = totalVariation(step, gauss, mean, half);
   root.dataset.stepTv = tv === null ? "" : tv.toFixed(4);
@@ -704,14 +705,33 @@ function redraw() {
   root.dataset.t = String(state.t);
 }
 
+/** Same points, in the same order? */
+function samePoints(a, b) {
+  return a.length === b.length && a.every((p, i) => p[0] === b[i][0] && p[1] === b[i][1]);
+}
+
+/**
+ * A new value: a preset (its data, network and error curve), "drawn" (the page's own points, with
+ * the network last trained on them, if any), or a training's report on drawn points. A report is
+ * for the points it was asked for: if the student has drawn since, its network is not used (the
+ * page's points are never replaced by the server's, except on a page that has none yet).
+ */
 function load(value) {
   if (!value) return;
   state.name = value.name;
-  state.data = value.weights ? mixture(value) : null;
-  if (value.name === "drawn" && value.points) state.drawn = value.points.map((p) => [p[0], p[1]]);
-  if (value.name !== "drawn" || value.network) state.net = network(value.network);
-  if (value.name !== "drawn" || value.error) state.error = value.error ?? null;
-  state.training = value.training ?? null;
+  state.data = value.name === "drawn" ? null : mixture(value);
+  if (value.name === "drawn") {
+    if (value.points && state.drawn.length === 0) state.drawn = value.points.map((p) => [p[0], p[1]]);
+    const current = !value.points || samePoints(value.points, state.drawn);
+    if (value.network && current) state.drawnWorld = { net: network(value.network), error: value.error ?? null };
+    state.net = state.drawnWorld ? state.drawnWorld.net : null;
+    state.error = state.drawnWorld ? state.drawnWorld.error : null;
+    state.training = current ? value.training ?? null : null;
+  } else {
+    state.net = network(value.network);
+    state.error = value.error ?? null;
+    state.training = null;
+  }
   cancelAnimationFrame(state.animation);
   state.sim = null;
   root.classList.toggle("drawn", value.name === "drawn");
@@ -779,6 +799,7 @@ $("button.clear").addEventListener("click", () => { state.drawn = []; forgetNetw
 
 /** New drawn points: the network (trained on the old ones) and running particles no longer apply. */
 function forgetNetwork() {
+  state.drawnWorld = null;
   state.net = null;
   state.error = null;
   state.training = null;

@@ -69,3 +69,16 @@ function fullscreenButton(button, target) {
     else target.requestFullscreen?.();
   });
 }
+
+/**
+ * Call then(element) once find() returns it, trying once per animation frame for 300 frames (then
+ * then(null)). A player's slider may be mounted after the player: waiting for it rather than
+ * showing t = 0 beside a slider at another t, which no later event would correct.
+ */
+function whenMounted(find, then) {
+  (function first(frames) {
+    const found = find();
+    if (found || frames > 300) then(found ?? null);
+    else requestAnimationFrame(() => first(frames + 1));
+  })(0);
+}

@@ -299,10 +299,4 @@ watch("value", () => {
   show(slider()?.value ?? drawn.t ?? 0);
 });
 load(props.value);
-// The slider may be mounted after this player: wait for it (a few frames at most) rather than
-// showing t = 0 beside a slider at another t, which no later event would correct.
-(function first(frames) {
-  const s = slider();
-  if (s || frames > 300) show(s?.value ?? 0);
-  else requestAnimationFrame(() => first(frames + 1));
-})(0);
+whenMounted(slider, (s) => show(s?.value ?? 0));

@@ -40,19 +40,18 @@ function alphaBar(t) {
   return t === 0 ? 1 : alphasCumprod[t - 1];
 }
 
-/** q_t's components (plane.marginal): means √ᾱ m_k, covariances ᾱ S_k + (1 − ᾱ) I, each with
- * its inverse and log-determinant: {w, mx, my, i00, i01, i11, logdet} arrays [K]. */
+/** q_t's components ready for evaluate(): the means and inverse covariances of marginalMixture,
+ * with log(w_k / (2π √det C_k)): {K, mx, my, i00, i01, i11, logw} arrays [K]. */
 function marginal(data, ab) {
-  const K = data.size, r = Math.sqrt(ab);
-  const out = { K, w: data.weights, mx: new Float64Array(K), my: new Float64Array(K), i00: new Float64Array(K),
+  const q = marginalMixture(data, ab), K = q.size;
+  const out = { K, mx: new Float64Array(K), my: new Float64Array(K), i00: new Float64Array(K),
                 i01: new Float64Array(K), i11: new Float64Array(K), logw: new Float64Array(K) };
   for (let k = 0; k < K; k++) {
-    out.mx[k] = r * data.means[2 * k];
-    out.my[k] = r * data.means[2 * k + 1];
-    const c00 = ab * data.covs[4 * k] + (1 - ab), c01 = ab * data.covs[4 * k + 1], c11 = ab * data.covs[4 * k + 3] + (1 - ab);
-    const det = c00 * c11 - c01 * c01;
+    out.mx[k] = q.means[2 * k];
+    out.my[k] = q.means[2 * k + 1];
+    const c00 = q.covs[4 * k], c01 = q.covs[4 * k + 1], c11 = q.covs[4 * k + 3], det = c00 * c11 - c01 * c01;
     out.i00[k] = c11 / det; out.i01[k] = -c01 / det; out.i11[k] = c00 / det;
-    out.logw[k] = Math.log(data.weights[k]) - 0.5 * Math.log(det) - LOG_2PI;
+    out.logw[k] = Math.log(q.weights[k]) - 0.5 * Math.log(det) - LOG_2PI;
   }
   return out;
 }
@@ -97,12 +96,12 @@ function exactEps(m, ab, x, y) {
 
 /** q(x_s | x_t) for one x_t: {weights, means [K·2], covs [K·4]}, by the Kalman form. */
 function reverseStep(data, abT, abS, x, y) {
-  const a = Math.sqrt(abT / abS), b = 1 - abT / abS, r = Math.sqrt(abS);
+  const a = Math.sqrt(abT / abS), b = 1 - abT / abS, prior = marginalMixture(data, abS); // q_s
   const K = data.size, logRho = new Float64Array(K), means = new Float64Array(2 * K), covs = new Float64Array(4 * K);
   let top = -Infinity;
   for (let k = 0; k < K; k++) {
-    const mx = r * data.means[2 * k], my = r * data.means[2 * k + 1];
-    const c00 = abS * data.covs[4 * k] + (1 - abS), c01 = abS * data.covs[4 * k + 1], c11 = abS * data.covs[4 * k + 3] + (1 - abS);
+    const mx = prior.means[2 * k], my = prior.means[2 * k + 1];
+    const c00 = prior.covs[4 * k], c01 = prior.covs[4 * k + 1], c11 = prior.covs[4 * k + 3];
     const e00 = a * a * c00 + b, e01 = a * a * c01, e11 = a * a * c11 + b; // a² C + b I
     const det = e00 * e11 - e01 * e01, j00 = e11 / det, j01 = -e01 / det, j11 = e00 / det;
     const dx = x - a * mx, dy = y - a * my;
@@ -827,8 +826,4 @@ root.api = { alphaBar, marginal, marginalMixture, densityOnGrid, gridCentres, to
              ancestralStep, ddimTimesteps, mixture, pointSet, launch, releaseCloud, state };
 watch("value", () => load(props.value));
 load(props.value);
-(function first(frames) {
-  const s = slider();
-  if (s || frames > 300) setT(s?.value ?? 0);
-  else requestAnimationFrame(() => first(frames + 1));
-})(0);
+whenMounted(slider, (s) => setT(s?.value ?? 0));

@@ -9,6 +9,7 @@ of [N, 2]) and writes it, with the measured fit, to ``--out`` (default: the ship
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
             max_seconds=args.max_seconds,
         )
         report = fit_report(result.model, data, diffusion)
+        error = mlp.field_error(result.model, data, diffusion, list(mlp.ERROR_TIMES))  # the page's curve
         if args.out is None:
             out = mlp.CHECKPOINTS / f"{data.name}.safetensors"
         else:
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             steps=str(result.step),
             seed=str(args.seed),
             final_loss=f"{result.losses[-1]:.4f}",
+            field_error=json.dumps(error.tolist()),
             **{k: f"{v:.4f}" for k, v in report.items()},
         )
         print(

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..toy import mlp, plane
 
-ERROR_TIMES = tuple(int(t) for t in np.unique(np.geomspace(1, 1000, 40).round()))
-"""The paper's t at which the learned field's error is measured (log-spaced: it changes most near 0)."""
+ERROR_TIMES = mlp.ERROR_TIMES
+"""The paper's t at which the learned field's error is shown."""
 TRAIN_SECONDS = 30.0
 """The longest a training from the page runs (the page's network is then the one it has)."""
 
@@ -31,9 +31,9 @@ class World(NamedTuple):
 
 @functools.cache
 def preset_world(name: str) -> World:
-    """A preset with its shipped network and that network's error over :data:`ERROR_TIMES`."""
-    data, model = plane.preset(name), mlp.shipped(name)
-    return World(data, model, mlp.field_error(model, data, plane.world_diffusion(), list(ERROR_TIMES)))
+    """A preset with its shipped network and that network's error over :data:`ERROR_TIMES` (stored
+    with the network when it was trained: nothing to compute when the app starts)."""
+    return World(plane.preset(name), mlp.shipped(name), mlp.shipped_error(name))
 
 
 class Training(NamedTuple):

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -141,22 +142,39 @@ def save(model: ToyMLP, path: Path | str, **metadata: str) -> None:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
 
 
-def load(path: Path | str) -> ToyMLP:
-    from safetensors import safe_open
-
+def metadata(path: Path | str) -> dict[str, str]:
+    """A network file's metadata (:func:`save`'s strings: config, timesteps, and what its trainer added)."""
     with safe_open(str(path), "pt") as f:
-        meta = f.metadata()
+        return f.metadata()
+
+
+def load(path: Path | str) -> ToyMLP:
+    meta = metadata(path)
     model = ToyMLP(ToyMLPConfig(**json.loads(meta["config"])), int(meta["timesteps"]))
     model.load_state_dict(load_file(str(path)))
     return model.eval()
 
 
-def shipped(name: str) -> ToyMLP:
-    """The bundled network of a preset (:data:`ddpm.toy.plane.PRESETS`)."""
+def _shipped_path(name: str) -> Path:
     path = CHECKPOINTS / f"{name}.safetensors"
     if not path.is_file():
         raise ValueError(f"no shipped 2-D network for {name!r} (looked for {path.name})")
-    return load(path)
+    return path
+
+
+def shipped(name: str) -> ToyMLP:
+    """The bundled network of a preset (:data:`ddpm.toy.plane.PRESETS`)."""
+    return load(_shipped_path(name))
+
+
+def shipped_error(name: str) -> np.ndarray:
+    """The bundled network's :func:`field_error` at :data:`ERROR_TIMES` on its preset, float64
+    [len(ERROR_TIMES)], as ``python -m ddpm.train_toy`` measured and stored it (a test recomputes it)."""
+    return np.array(json.loads(metadata(_shipped_path(name))["field_error"]), dtype=np.float64)
+
+
+ERROR_TIMES = tuple(int(t) for t in np.unique(np.geomspace(1, 1000, 40).round()))
+"""The paper's t at which a network's :func:`field_error` is reported (log-spaced: it changes most near 0)."""
 
 
 def field_error(model: ToyMLP, data: Data2D, diffusion: GaussianDiffusion, ts: list[int], n: int = 512,

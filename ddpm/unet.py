@@ -98,13 +98,18 @@ class UNetConfig:
         return cls(**data)
 
 
+def timestep_frequencies(dim: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """The embedding's dim // 2 frequencies 10000^(−j / (dim/2)), float32 [dim // 2]."""
+    half = dim // 2
+    return torch.exp(-math.log(10_000.0) * torch.arange(half, device=device, dtype=torch.float32) / half)
+
+
 def timestep_embedding(t: torch.Tensor, dim: int, timesteps: int = 1000) -> torch.Tensor:
     """Sinusoidal embedding of 0-based indices t [B] -> [B, dim] (Vaswani et al.; Ho et al. §4).
 
     t is scaled to [0, 1000) whatever T is, so the frequencies suit any schedule length.
     """
-    half = dim // 2
-    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    freqs = timestep_frequencies(dim, t.device)
     args = (t.float() * (1000.0 / timesteps))[:, None] * freqs[None]
     return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
 

@@ -9,14 +9,12 @@ core's float32 tables and weights exactly, the data in float64.
 
 from __future__ import annotations
 
-import math
-
 import gradio as gr
-import torch
 
 from ...diffusion import GaussianDiffusion
 from ...teaching.plane import ERROR_TIMES, World
 from ...toy import mlp, plane
+from ...unet import timestep_frequencies
 from .players import _base64, _icon, _script
 from .style import PLAYERS_CSS
 
@@ -32,10 +30,8 @@ def plane_tables(diffusion: GaussianDiffusion) -> dict:
 
 def network_value(model: mlp.ToyMLP) -> dict:
     """The network for the page's forward pass: each Linear's float32 weight [rows, cols] and bias,
-    the time embedding's float32 frequencies (computed as :func:`ddpm.unet.timestep_embedding`
-    computes them) and the index's scale 1000 / T."""
-    half = model.config.time_dim // 2
-    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32) / half)
+    the time embedding's float32 frequencies (:func:`ddpm.unet.timestep_frequencies`) and the index's scale 1000 / T."""
+    freqs = timestep_frequencies(model.config.time_dim)
     layers = [*model.hidden, model.out]
     return {
         "freqs": _base64(freqs, "<f4"),

@@ -1140,6 +1140,21 @@ def test_drawn_points_train_a_network_the_page_then_uses(browser, url, monkeypat
     assert page.evaluate(learned_at) != trained  # the moons' own network
     pick("drawn")
     assert page.evaluate(learned_at) == trained  # the network trained on the drawn points again
+    # a training's report that arrives late, while a preset is on screen, leaves the view alone and
+    # gives the drawn points its network
+    from ddpm.teaching.plane import World
+    from ddpm.toy import mlp, plane
+    from ddpm.views.kit.plane import plane_value
+
+    other = mlp.shipped("circle")
+    report = mlp.Progress(400, 400, [0.5], 1.0, other, True)
+    late = plane_value(World(plane.Data2D.points(np.array(drawn)), other, None), "drawn", report, 100)
+    pick("moons")
+    moons = page.evaluate(learned_at)
+    page.evaluate(f"(value) => {api}.load(value)", late)
+    assert page.locator(PLANE).get_attribute("data-data") == "moons" and page.evaluate(learned_at) == moons
+    pick("drawn")
+    assert page.evaluate(learned_at) not in (trained, moons)
     page.close()
 
 

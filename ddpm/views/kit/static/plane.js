@@ -713,10 +713,19 @@ function samePoints(a, b) {
  * A new value: a preset (its data, network and error curve), "drawn" (the page's own points, with
  * the network last trained on them, if any), or a training's report on drawn points. A report is
  * for the points it was asked for: if the student has drawn since, its network is not used (the
- * page's points are never replaced by the server's, except on a page that has none yet).
+ * page's points are never replaced by the server's, except on a page that has none yet); one that
+ * arrives while a preset is on screen does not switch the view back.
  */
 function load(value) {
   if (!value) return;
+  if (value.training && state.name && state.name !== "drawn") {
+    // a training's late report while a preset is on screen: keep its network for the drawn points,
+    // leave the view alone
+    if (value.network && value.points && samePoints(value.points, state.drawn)) {
+      state.drawnWorld = { net: network(value.network), error: value.error ?? null };
+    }
+    return;
+  }
   state.name = value.name;
   state.data = value.name === "drawn" ? null : mixture(value);
   if (value.name === "drawn") {
@@ -823,7 +832,7 @@ new ResizeObserver(() => redraw()).observe(canvases.plane);
 root.show = setT;
 root.points = () => state.drawn.map(([x, y]) => [x, y]);
 root.api = { alphaBar, marginal, marginalMixture, densityOnGrid, gridCentres, totalVariation, evaluate, exactEps, reverseStep, moments, network, mlpEps, ddimStep,
-             ancestralStep, ddimTimesteps, mixture, pointSet, launch, releaseCloud, state };
+             ancestralStep, ddimTimesteps, mixture, pointSet, launch, releaseCloud, load, state };
 watch("value", () => load(props.value));
 load(props.value);
 whenMounted(slider, (s) => setT(s?.value ?? 0));

@@ -65,7 +65,7 @@ def test_the_conditional_report_reads_the_digits_asked_for(judge, mnist_test_dig
 
     images, labels = mnist_test_digits
     x = to_model_range(images).unsqueeze(1)
-    test, train = (x[5000:], labels[5000:]), (x[:4000], labels[:4000])
+    test, train = (classifier.predict(judge, x[5000:])[0], labels[5000:]), (x[:4000], labels[:4000])
     asked = labels[4000:4400]  # real digits "asked for" their own labels: the judge agrees
     honest = conditional_report(
         images[4000:4400], asked, judge, test, train, torch.Generator().manual_seed(0)

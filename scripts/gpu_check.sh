@@ -109,7 +109,7 @@ if sys.argv[1] == "cuda":
     print(f"a matmul on cuda:0: {float((x @ x).abs().sum()):.1f}")
 EOF
 
-run "tests marked gpu" 90 python -m pytest -m gpu -q -p no:cacheprovider
+run "tests marked gpu" 90 python -m pytest -m gpu -q -p no:cacheprovider -n 0
 if [[ $rc == 5 ]]; then  # pytest collected no test: say so, never pass silently
     if [[ $DEVICE == cuda ]]; then
         record "tests marked gpu" "NO TESTS (pytest exit 5: no test is marked gpu)" 1

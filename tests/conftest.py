@@ -34,6 +34,17 @@ def mnist_test_digits(mnist_root: Path) -> MNISTSplit:
     return load_mnist(mnist_root, train=False, download=False)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With pytest-xdist's workers (``-n 2`` in pyproject's addopts), each worker's torch and every
+    process a test starts get an equal share of the cores (``OMP_NUM_THREADS``, unless already set):
+    two 2-thread OpenMP teams on 2 cores wait at each other's barriers (docs/performance.md)."""
+    workers = getattr(config.option, "numprocesses", None)
+    if hasattr(config, "workerinput") or not isinstance(workers, int) or workers < 1:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // workers)))  # inherited by the workers
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``gpu`` need CUDA: skipped, with the reason, where there is none."""
     if torch.cuda.is_available():

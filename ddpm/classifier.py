@@ -60,7 +60,12 @@ def predict(
 
 def accuracy(classifier: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of ``images`` whose most probable class is ``labels``."""
-    _, probs = predict(classifier, images)
+    return agreement(predict(classifier, images)[1], labels)
+
+
+def agreement(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of the rows of class probabilities ``probs`` [N, 10] whose most probable class is
+    ``labels`` [N] (or one class for all)."""
     return (probs.argmax(1) == labels).float().mean().item()
 
 

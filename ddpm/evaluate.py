@@ -116,7 +116,7 @@ def conditional_report(
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     feats, probs = classifier.predict(judge, to_model_range(images).reshape(-1, 1, 28, 28))
-    test_feats = test[0]
+    test_feats, test_labels = test
     reports = []
     for label in sorted(set(labels.tolist())):
         mine = labels == label
@@ -124,12 +124,12 @@ def conditional_report(
         of_class = train[0][train[1] == label]
         real = of_class[torch.randperm(len(of_class), generator=generator)[:n]]
         real_feats, _ = classifier.predict(judge, real)
-        reference = test_feats[test[1] == label]
+        reference = test_feats[test_labels == label]
         reports.append(
             ClassReport(
                 label,
                 n,
-                float((probs[mine].argmax(1) == label).float().mean()),
+                classifier.agreement(probs[mine], label),
                 frechet_distance(feats[mine], reference) if n > 1 else float("nan"),
                 frechet_distance(real_feats, reference) if n > 1 else float("nan"),
             )
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         judge = classifier.load(args.classifier)
         train_x, train_y = load_mnist_tensor(args.data_root, train=True)
         test_features, test_probs = classifier.predict(judge, test_x)
-        results["classifier_test_accuracy"] = (test_probs.argmax(1) == test_y).float().mean().item()
+        results["classifier_test_accuracy"] = classifier.agreement(test_probs, test_y)
         print(f"classifier accuracy on MNIST test: {results['classifier_test_accuracy']:.4f}")
     generator = seeded_generator(args.seed)
     for path in args.samples:

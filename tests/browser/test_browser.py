@@ -621,33 +621,39 @@ def open_view(browser, url, view: str, size: tuple[int, int], lecture: bool):
 
 
 @pytest.fixture(scope="module")
-def first_screens(browser, url):
-    """One page per main view, opened by its link on first use, then resized and switched."""
+def view_pages(browser, url):
+    """Pages the layout tests open once per view (by its link, at the first case's size and layout)
+    and then resize and switch, as a user would, instead of loading the app for every case."""
     pages: dict = {}
     yield pages
     for page in pages.values():
         page.close()
 
 
+def resize_and_switch(page, size: tuple[int, int], lecture: bool) -> None:
+    """The same page at another size, in the layout asked for through its large-layout switch."""
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    page.locator("#lecture-mode input").set_checked(lecture)
+    page.wait_for_function(
+        f"() => innerWidth === {size[0]}"
+        f" && document.body.classList.contains('lecture') === {str(lecture).lower()}"
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
 @pytest.mark.parametrize("view", ["forward", "reverse", "generate"])
-def test_the_first_screen_shows_the_views_main_images(first_screens, browser, url, view, size, lecture,
+def test_the_first_screen_shows_the_views_main_images(view_pages, browser, url, view, size, lecture,
                                                      tmp_path):  # fmt: skip
     """The view's main images lie wholly inside the first screen (no scrolling), at both sizes; in
     the large layout at 1366×768 the Run button and the images' top half at least. For the views
     that run a chain: the link's result, in the player that takes the streamed images' place."""
-    page = first_screens.get(view)
+    page = view_pages.get(("first screen", view))
     if page is None:  # the view's first case: its link, in the layout the case asks for
-        page = first_screens[view] = open_view(browser, url, view, size, lecture)
-    else:  # the same page at another size, in the other layout through its switch
-        page.set_viewport_size({"width": size[0], "height": size[1]})
-        page.locator("#lecture-mode input").set_checked(lecture)
-        page.wait_for_function(
-            f"() => innerWidth === {size[0]}"
-            f" && document.body.classList.contains('lecture') === {str(lecture).lower()}"
-        )
+        page = view_pages["first screen", view] = open_view(browser, url, view, size, lecture)
+    else:
+        resize_and_switch(page, size, lecture)
         page.evaluate("() => window.scrollTo(0, 0)")
         page.wait_for_timeout(500)  # the layout settles
     width, height = size
@@ -770,16 +776,6 @@ PLOTS = {  # view: (deep link, how many plots it shows)
 }
 
 
-@pytest.fixture(scope="module")
-def view_pages(browser, url):
-    """One page per view, opened by its deep link on first use; the floor test then resizes it and
-    switches its layout as a user would, instead of loading the app for each of its 32 cases."""
-    pages: dict = {}
-    yield pages
-    for page in pages.values():
-        page.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
@@ -793,13 +789,12 @@ def test_no_plot_text_on_screen_is_smaller_than_the_floor(view_pages, browser, u
     from ddpm.views.kit.style import FONT_FLOOR_PX
 
     link, count = PLOTS[view]
-    page = view_pages.get(view)
+    page = view_pages.get(("plots", view))
     if page is None:  # the view's first case: its deep link, in the layout the case asks for
-        page = view_pages[view] = browser.new_page(viewport={"width": size[0], "height": size[1]})
+        page = view_pages["plots", view] = browser.new_page(viewport={"width": size[0], "height": size[1]})
         page.goto(url + link + ("&lecture=1" if lecture else ""), wait_until="load")
-    else:  # the same page at another size, in the other layout through its switch
-        page.set_viewport_size({"width": size[0], "height": size[1]})
-        page.locator("#lecture-mode input").set_checked(lecture)
+    else:
+        resize_and_switch(page, size, lecture)
     shown = """() => [...document.querySelectorAll('.plot img')].filter((i) => i.offsetParent !== null
         && i.complete && i.naturalWidth > 0).map((i) => [i.closest('.block').id || i.alt,
         i.getBoundingClientRect().width / i.naturalWidth])"""

@@ -115,9 +115,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     a("--max-minutes", type=float, default=0.0, help="stop (saving state) after this wall time; 0: no limit")
     a("--save-every", type=int, default=2000, help="save state and export the EMA checkpoint every N steps")
-    a("--sample-every", type=int, default=5000, help="write a grid of 64 EMA samples (DDIM-50) every N steps")
+    a(
+        "--sample-every", type=int, default=5000,
+        help="write a grid of 64 EMA samples (DDIM-50) every N steps and at the end (0: none)",
+    )  # fmt: skip
     a("--log-every", type=int, default=100, help="append mean loss and speed to log.jsonl every N steps")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for name, low in (("save_every", 1), ("log_every", 1), ("sample_every", 0)):
+        if getattr(args, name) < low:
+            p.error(f"--{name.replace('_', '-')} must be ≥ {low}, got {getattr(args, name)}")
+    return args
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int, final_ratio: float) -> float:
@@ -552,7 +559,7 @@ def run_session(args: argparse.Namespace, setup: Setup, state: TrainState) -> No
     """Train from ``state.step`` until ``--steps``, a signal or ``--max-minutes``: each step draws a
     batch and takes an optimizer step; every ``--log-every`` steps the loss is logged (and the
     stopping rules checked), every ``--save-every`` steps and at the end the state is saved, every
-    ``--sample-every`` steps and at the end a grid of samples is written."""
+    ``--sample-every`` steps and at the end a grid of samples is written (none if it is 0)."""
     process = setup.process
     start = time.time()
     stop_signal, restore_signals = _stop_on_signals()
@@ -580,7 +587,8 @@ def run_session(args: argparse.Namespace, setup: Setup, state: TrainState) -> No
                 session.loss_sum.zero_()
             if step % args.save_every == 0 or step == args.steps or out_of_time:
                 save_state(args, setup, state, session)
-            if process.is_main and (step % args.sample_every == 0 or step == args.steps):
+            sample = args.sample_every > 0 and (step % args.sample_every == 0 or step == args.steps)
+            if process.is_main and sample:
                 path = setup.out / f"samples_{step:06d}.png"
                 save_sample_grid(state.emas["ema"], setup.diffusion, path, process.device)
             if out_of_time:

@@ -5,13 +5,14 @@
 #
 #   bash scripts/gpu_check.sh [--cpu] [LOG]      LOG defaults to gpu_check.log
 #
-# `--cpu` (or DEVICE=cpu) runs the same steps on the CPU at tiny sizes, with CUDA hidden, so that CI
-# keeps this script working (tests/test_gpu_check.py). Every step runs under `timeout`; the limits add
-# up to 530 s. pytest's exit 5 (no test collected) is reported as NO TESTS: a failure on the GPU, a
-# warning on the CPU (where tests marked gpu would be skipped anyway). Exits 1 if any step failed.
+# `--cpu` (or DEVICE=cpu) runs the same steps on the CPU at tiny sizes (the tests marked gpu of one
+# file), with CUDA hidden, so that CI keeps this script working (tests/test_gpu_check.py). Every
+# step runs under `timeout`; the limits add up to 530 s. pytest's exit 5 (no test collected) is
+# reported as NO TESTS: a failure on the GPU, a warning on the CPU (where tests marked gpu would be
+# skipped anyway). Exits 1 if any step failed.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 DEVICE=${DEVICE:-cuda}
 LOG=gpu_check.log
 for arg in "$@"; do
@@ -30,11 +31,13 @@ mkdir -p "$(dirname "$LOG")"
 
 if [[ $DEVICE == cpu ]]; then
     export CUDA_VISIBLE_DEVICES=""  # the app and the benchmark would otherwise take a GPU that is there
+    GPU_TESTS=(tests/test_gpu.py)  # on the CPU they are skipped: one file shows the step works
     BENCH=(--device cpu --threads 1 --batches 1 --repeats 1 --no-reference --no-compile --true-reverse-steps 20)
     ROOM=(--device cpu --chains 4 --steps 3)
     LOAD=(--visitors 10 --drags 2 --group 3 --link-t 2 --streams 1 --compare-t 2 --arrival 1
           --generate '{"n": 1, "sampler": "ddim", "steps": 2}' --max-seconds 60)
 else
+    GPU_TESTS=(tests)
     BENCH=(--device cuda --batches 16 64 256 --repeats 2 --no-compile)
     ROOM=(--device cuda --chains 64 --steps 100)
     LOAD=(--visitors 10 --drags 10 --group 5 --streams 2 --arrival 2 --max-seconds 60)
@@ -109,7 +112,7 @@ if sys.argv[1] == "cuda":
     print(f"a matmul on cuda:0: {float((x @ x).abs().sum()):.1f}")
 EOF
 
-run "tests marked gpu" 90 python -m pytest -m gpu -q -p no:cacheprovider -n 0
+run "tests marked gpu" 90 python -m pytest -m gpu -q -p no:cacheprovider -n 0 "${GPU_TESTS[@]}"
 if [[ $rc == 5 ]]; then  # pytest collected no test: say so, never pass silently
     if [[ $DEVICE == cuda ]]; then
         record "tests marked gpu" "NO TESTS (pytest exit 5: no test is marked gpu)" 1

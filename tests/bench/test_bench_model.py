@@ -1,15 +1,19 @@
 import re
 
+import pytest
 import torch
 from tiny import tiny_checkpoint
 
 from ddpm.bench.model import main
 
 
+@pytest.mark.slow
 def test_bench_prints_every_row_with_a_time(tmp_path, capsys):
     folder = tiny_checkpoint(tmp_path, timesteps=100)
+    # every kind of row at batch 16 (the default batches 1 and 64 add the same rows, and 64 the
+    # costliest: a step of the true reverse of 60,000 digits for 64 images, 11 times)
     main(["--checkpoint", str(folder), "--device", "cpu", "--repeats", "1", "--no-reference", "--no-compile",
-          "--true-reverse-steps", "30"])  # fmt: skip
+          "--true-reverse-steps", "30", "--batches", "16"])  # fmt: skip
     out = capsys.readouterr().out
     for row in (
         "forward batch 16",
@@ -33,6 +37,7 @@ def test_bench_times_two_kinds_of_checkpoint_side_by_side(tmp_path, capsys):
     assert float(rows[0].split()[-4]) == 1.0  # the ratio column, against the first model
 
 
+@pytest.mark.slow
 def test_bench_times_the_batches_asked_for(tmp_path, capsys):
     folder = tiny_checkpoint(tmp_path, timesteps=50)
     threads = torch.get_num_threads()

@@ -142,6 +142,7 @@ def test_compare_streams_both_chains_and_the_exact_one_ends_at_x0(client):
     assert pixels(final[9]).shape[1] > 300  # the classifier's read-out of the learned x̂_0 over t
 
 
+@pytest.mark.slow
 def test_the_third_chain_lands_on_a_training_digit_and_can_be_left_out(client):
     with_truth = list(client.submit(40, 3, "fixed_small", False, True, api_name="/compare"))[-1]
     landed = int(with_truth[12].split("landed on training digit #")[1].split("*")[0].replace(",", ""))
@@ -220,6 +221,7 @@ def test_uploads_are_checked(client, tmp_path):
     client.predict(7, api_name="/pick_digit")  # back to the default for the other tests
 
 
+@pytest.mark.slow
 def test_lesson_endpoints_work_with_defaults_alone(client):
     names = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     for name in ("/small_steps", "/schedules", "/parameterizations", "/bits_per_dim", "/classifier_readout",
@@ -241,6 +243,7 @@ def test_schedules_at_t0_show_the_clean_digit_under_both(client):
     assert np.array_equal(pixels(cosine), pixels(linear))
 
 
+@pytest.mark.slow
 def test_parameterizations_and_bits_per_dim(client):
     out = client.predict(50, 0, api_name="/parameterizations")
     assert len(out) == 11 and "ε" in out[-1]
@@ -257,7 +260,9 @@ def test_many_pasts_agree_at_small_t(client):
     assert np.array_equal(pixels(exact), upscale(default_digit(), 8))
 
 
-def test_the_true_reverse_of_ten_training_digits_copies_all_sixteen_generations(client):
+@pytest.mark.slow
+def test_the_true_reverse_of_ten_training_digits_copies_all_sixteen_generations(client, monkeypatch):
+    monkeypatch.setattr(settings, "FRAME_SECONDS", 0.4)
     frames = list(client.submit(1, 10, api_name="/memorisation"))
     assert len(frames) >= 2
     *_, truth_pairs, learned_pairs, plot, text, status = frames[-1]
@@ -272,6 +277,7 @@ def test_the_true_reverse_of_ten_training_digits_copies_all_sixteen_generations(
     assert pixels(learned_pairs).shape == pixels(truth_pairs).shape and pixels(plot).shape[1] > 500
 
 
+@pytest.mark.slow
 def test_classifier_readout_streams_to_a_digit(client):
     frames = list(client.submit(api_name="/classifier_readout"))
     assert len(frames) >= 3 and "t = 0: the classifier reads x₀ as" in frames[-1][3]

@@ -45,8 +45,27 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // workers)))  # inherited by the workers
 
 
+SLOW_WEIGHT = 100
+"""How many quick tests a test marked ``slow`` weighs when files are ordered (:func:`heaviest_first`)."""
+
+
+def heaviest_first(items: list[pytest.Item]) -> None:
+    """Order the files by weight, heaviest first (a test marked ``slow`` weighs
+    :data:`SLOW_WEIGHT`, any other 1), keeping each file's own order. pytest-xdist hands out whole
+    files in this order (``--dist loadfile --no-loadscope-reorder``), each to the first worker that
+    is nearly done: the long files start first and the short ones fill in at the end, so that the
+    workers finish together (longest processing time first) instead of one waiting for the other
+    to finish a long file it started last."""
+    weight: dict[Path, int] = {}
+    for item in items:
+        weight[item.path] = weight.get(item.path, 0) + (SLOW_WEIGHT if item.get_closest_marker("slow") else 1)
+    items.sort(key=lambda item: -weight[item.path])  # stable: each file's tests keep their order
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``gpu`` need CUDA: skipped, with the reason, where there is none."""
+    """The heaviest files first (:func:`heaviest_first`); tests marked ``gpu`` need CUDA: skipped,
+    with the reason, where there is none."""
+    heaviest_first(items)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (run scripts/gpu_check.sh on a GPU machine)")

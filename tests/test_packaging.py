@@ -72,6 +72,7 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)
 
 
+@pytest.mark.slow
 def test_the_installed_package_imports_and_loads_its_checkpoints_from_another_folder(wheel, tmp_path):
     site = tmp_path / "site"
     subprocess.run(

@@ -17,7 +17,10 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a 
 from ddpm.bench.local import CHROMIUM_FLAGS, chromium, free_port  # noqa: E402
 
 CHROMIUM = chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed"),
+    pytest.mark.slow,  # each test drives the app in Chromium
+]
 
 import app  # noqa: E402
 from ddpm.data import training_digits  # noqa: E402
@@ -640,7 +643,6 @@ def resize_and_switch(page, size: tuple[int, int], lecture: bool) -> None:
     )
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
 @pytest.mark.parametrize("view", ["forward", "reverse", "generate"])
@@ -776,7 +778,6 @@ PLOTS = {  # view: (deep link, how many plots it shows)
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
 @pytest.mark.parametrize("view", list(PLOTS))
@@ -853,7 +854,6 @@ PRESET_RESULTS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PRESET_RESULTS))
 def test_each_preset_opens_with_its_result(browser, url, name):
     from ddpm.views.lecture import PRESETS

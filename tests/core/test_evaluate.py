@@ -47,6 +47,7 @@ def test_bundled_classifier_accuracy(judge, mnist_test_digits):
     assert classifier.accuracy(judge, x, labels[:2000]) >= 0.98
 
 
+@pytest.mark.slow
 def test_real_digits_score_a_small_frechet_distance_and_noise_a_large_one(judge, mnist_test_digits):
     images, _ = mnist_test_digits
     reference, _ = classifier.predict(judge, to_model_range(images[5000:]).unsqueeze(1))
@@ -60,6 +61,7 @@ def test_real_digits_score_a_small_frechet_distance_and_noise_a_large_one(judge,
     assert sum(real.class_fractions) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_the_conditional_report_reads_the_digits_asked_for(judge, mnist_test_digits):
     from ddpm.evaluate import conditional_report
 

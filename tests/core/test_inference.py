@@ -233,6 +233,7 @@ def test_a_generation_request_is_checked_and_reduced_to_what_the_loop_takes():
             generation_request(*args, 1000, 64)
 
 
+@pytest.mark.slow
 def test_the_true_reverse_sampler_draws_training_digits_and_says_which(tiny, tmp_path):
     from ddpm.data import training_digits
 

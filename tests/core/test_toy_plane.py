@@ -138,7 +138,7 @@ def calibrated_threshold(data, n, seed=100, draws=20):
 @pytest.mark.parametrize(
     "name, sampler, steps, eta",
     [("circle", "ancestral", None, 0.0), ("circle", "ddim", 50, 0.0), ("moons", "ddim", 50, 0.0),
-     ("spiral", "ddim", 50, 0.5), ("checkerboard", "ddim", 200, 1.0)],
+     ("spiral", "ddim", 50, 0.5), pytest.param("checkerboard", "ddim", 200, 1.0, marks=pytest.mark.slow)],
 )  # fmt: skip
 def test_the_exact_field_maps_noise_onto_the_data(name, sampler, steps, eta):
     data, n = plane.preset(name), 400

@@ -283,7 +283,9 @@ def room_of_chains(model, diffusion) -> list[Callable[[], torch.Tensor]]:
     ]
 
 
-@pytest.mark.parametrize(("backend", "T"), [("torchscript", 1000), ("eager", 200)])
+@pytest.mark.parametrize(
+    ("backend", "T"), [pytest.param("torchscript", 1000, marks=pytest.mark.slow), ("eager", 200)]
+)
 def test_a_chain_gives_the_same_images_alone_and_beside_seven_others(tmp_path, backend, T):
     """The app's backend over the paper's T = 1000 steps; eager on a shorter chain."""
     unet, diffusion = tiny_conditional(tmp_path, T)

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 from ddpm.teaching.schedules import schedule_curves
 from ddpm.views.kit import plots
 
 
+@pytest.mark.slow
 def test_figures_drawn_from_many_threads_at_once_all_draw():
     """matplotlib's mathtext parser is shared; without the draw lock about 23 of these 24 drawings
     raised ParseException (and the view showed the error instead of its figure)."""

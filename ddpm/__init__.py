@@ -20,7 +20,7 @@ from .diffusion import (
     StepOutput,
     extract,
 )
-from .likelihood import BitsPerDim, calc_bpd_loop
+from .likelihood import BitsPerDim, calc_bpd_loop, calc_bpd_loops
 from .losses import discretized_gaussian_log_likelihood, normal_kl
 from .sampling import (
     SampleStep,
@@ -51,6 +51,7 @@ __all__ = [
     "SampleStep",
     "StepOutput",
     "calc_bpd_loop",
+    "calc_bpd_loops",
     "chain_loop",
     "check_choice",
     "ddim_sample_loop_progressive",

@@ -85,6 +85,31 @@ def calc_bpd_loop(
     Returns:
         :class:`BitsPerDim`.
     """
+    (bound,) = calc_bpd_loops(
+        diffusion, model, x0, num_timesteps=num_timesteps, timesteps=timesteps,
+        parameterization=parameterization, variances=(variance,), clip_denoised=clip_denoised,
+        generator=generator,
+    )  # fmt: skip
+    return bound
+
+
+def calc_bpd_loops(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    x0: torch.Tensor,
+    *,
+    variances: Sequence[VarianceType],
+    num_timesteps: int | None = None,
+    timesteps: Sequence[int] | torch.Tensor | None = None,
+    parameterization: Parameterization = "eps",
+    clip_denoised: bool = True,
+    generator: torch.Generator | None = None,
+) -> tuple[BitsPerDim, ...]:
+    """:func:`calc_bpd_loop` with each σ² of ``variances`` (e.g. a learned-variance model read with
+    its own σ² and with β̃_t), from one model call per evaluated t: the same x_t and the same network
+    output, read with each σ². Returns one :class:`BitsPerDim` per entry of ``variances``."""
+    if not variances:
+        raise ValueError("variances must name at least one σ², got none")
     T = diffusion.num_timesteps
     device = x0.device
     if timesteps is None and num_timesteps is None:
@@ -105,24 +130,28 @@ def calc_bpd_loop(
         weights = torch.cat([torch.ones(head, dtype=torch.float64), rest])
     steps = diffusion.check_t(steps)
     batch = x0.shape[0]
-    terms = []
+    terms: list[list[torch.Tensor]] = [[] for _ in variances]
     for t_index in steps.tolist():
         t = torch.full((batch,), t_index, dtype=torch.long, device=device)
         x_t = diffusion.q_sample(x0, t, generator=generator)
         with torch.no_grad():
             model_output = model(x_t, t)
-        terms.append(
-            diffusion.vb_terms_bpd(
-                model_output,
-                x0,
-                x_t,
-                t,
-                parameterization=parameterization,
-                variance=variance,
-                clip_denoised=clip_denoised,
+        for kept, variance in zip(terms, variances, strict=True):
+            kept.append(
+                diffusion.vb_terms_bpd(
+                    model_output,
+                    x0,
+                    x_t,
+                    t,
+                    parameterization=parameterization,
+                    variance=variance,
+                    clip_denoised=clip_denoised,
+                )
             )
-        )
-    terms_t = torch.stack(terms, dim=1)
     prior = diffusion.prior_bpd(x0)
-    total = prior + (terms_t * weights.to(terms_t)).sum(dim=1)
-    return BitsPerDim(total, prior, terms_t, steps, len(steps) == T, weights)
+    bounds = []
+    for kept in terms:
+        terms_t = torch.stack(kept, dim=1)
+        total = prior + (terms_t * weights.to(terms_t)).sum(dim=1)
+        bounds.append(BitsPerDim(total, prior, terms_t, steps, len(steps) == T, weights))
+    return tuple(bounds)

@@ -9,7 +9,7 @@ import torch
 from ..choices import Model, Parameterization, VarianceType
 from ..diffusion import GaussianDiffusion
 from ..images import to_model_range, to_uint8
-from ..likelihood import BitsPerDim, calc_bpd_loop
+from ..likelihood import BitsPerDim, calc_bpd_loop, calc_bpd_loops
 from ..seeding import generator as seeded_generator
 
 
@@ -71,10 +71,13 @@ def bound_lesson(
 ) -> BoundLesson:
     """:func:`bound_terms` of x0 [1, C, H, W] and its :func:`contrast_images`. A model that learned
     its variance is scored with it and, beside that, with σ² fixed at β̃_t: the same network's
-    means and the same x_t, so the gap is what learning σ² buys."""
+    means and the same x_t, so the gap is what learning σ² buys (both from one network call per t,
+    :func:`ddpm.likelihood.calc_bpd_loops`)."""
     images = contrast_images(x0, int(seed))
     batch = torch.cat(list(images.values()))
-    bound = bound_terms(diffusion, model, batch, int(seed), parameterization, variance)
     learned = variance == "learned_range"
-    fixed = bound_terms(diffusion, model, batch, int(seed), parameterization) if learned else None
-    return BoundLesson(images, bound, fixed)
+    bounds = calc_bpd_loops(
+        diffusion, model, batch, variances=(variance, "fixed_small") if learned else (variance,),
+        parameterization=parameterization, generator=seeded_generator(int(seed)),
+    )  # fmt: skip
+    return BoundLesson(images, bounds[0], bounds[1] if learned else None)

@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 from oracles import PointDataEps, alphas_cumprod64, zero_model
+from tiny import TINY, randomised
 
-from ddpm import GaussianDiffusion, calc_bpd_loop
+from ddpm import GaussianDiffusion, calc_bpd_loop, calc_bpd_loops
+from ddpm.unet import UNet, UNetConfig
 
 
 def images(batch, seed, shape):
@@ -65,3 +67,31 @@ def test_the_decoder_term_must_have_been_evaluated():
     bound = calc_bpd_loop(diffusion, zero_model, images(2, 0, (1, 2, 2)), timesteps=[5, 9])
     with pytest.raises(ValueError, match="index 0"):
         _ = bound.decoder
+
+
+def test_several_variances_from_one_network_call_per_step_are_each_its_own_bound():
+    """A learned-variance model read with its own σ² and with β̃_t and β_t in one pass: each bound
+    is the one computed alone (the same x_t from the same generator), from T calls, not 3T."""
+    diffusion = GaussianDiffusion.from_schedule("linear", 30)
+    model = randomised(UNet(UNetConfig(**TINY, timesteps=30, learn_sigma=True))).eval()
+    calls = []
+
+    def counted(x, t):
+        calls.append(len(t))
+        return model(x, t)
+
+    x0 = images(batch=2, seed=3, shape=(1, 28, 28))
+    variances = ("learned_range", "fixed_small", "fixed_large")
+    together = calc_bpd_loops(
+        diffusion, counted, x0, variances=variances, generator=torch.Generator().manual_seed(4)
+    )
+    assert len(calls) == 30
+    for variance, bound in zip(variances, together, strict=True):
+        alone = calc_bpd_loop(
+            diffusion, model, x0, variance=variance, generator=torch.Generator().manual_seed(4)
+        )
+        torch.testing.assert_close(bound.terms, alone.terms, rtol=0, atol=0)
+        torch.testing.assert_close(bound.total, alone.total, rtol=0, atol=0)
+    assert len({round(b.total[0].item(), 6) for b in together}) == 3  # three different σ², three bounds
+    with pytest.raises(ValueError, match="at least one"):
+        calc_bpd_loops(diffusion, model, x0, variances=())

@@ -139,7 +139,6 @@ def labelled_npz(tmp_path_factory):
     return path
 
 
-@pytest.mark.slow
 def test_a_conditional_learned_variance_run_is_deterministic_resumable_and_loads(labelled_npz, npz, tmp_path):
     extra = (
         "--num-classes",

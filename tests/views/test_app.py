@@ -30,6 +30,9 @@ from ddpm.views.kit.encode import save_png
 from ddpm.views.kit.widgets import inline_frames
 from tests.views.test_players import frames_of
 
+APP_PACE = settings.FRAME_SECONDS
+"""The app's pace of streamed frames, for the long chains (the client below streams every step)."""
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
@@ -262,7 +265,7 @@ def test_many_pasts_agree_at_small_t(client):
 
 @pytest.mark.slow
 def test_the_true_reverse_of_ten_training_digits_copies_all_sixteen_generations(client, monkeypatch):
-    monkeypatch.setattr(settings, "FRAME_SECONDS", 0.4)
+    monkeypatch.setattr(settings, "FRAME_SECONDS", APP_PACE)  # 1,000 steps: a few dozen frames
     frames = list(client.submit(1, 10, api_name="/memorisation"))
     assert len(frames) >= 2
     *_, truth_pairs, learned_pairs, plot, text, status = frames[-1]
@@ -278,7 +281,8 @@ def test_the_true_reverse_of_ten_training_digits_copies_all_sixteen_generations(
 
 
 @pytest.mark.slow
-def test_classifier_readout_streams_to_a_digit(client):
+def test_classifier_readout_streams_to_a_digit(client, monkeypatch):
+    monkeypatch.setattr(settings, "FRAME_SECONDS", APP_PACE)  # 1,000 steps: a few dozen frames
     frames = list(client.submit(api_name="/classifier_readout"))
     assert len(frames) >= 3 and "t = 0: the classifier reads x₀ as" in frames[-1][3]
     # the default seed is one whose digit is decided (pasts.READOUT_SEED), not a hybrid

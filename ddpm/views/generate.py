@@ -262,8 +262,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     sampler.change(sampler_controls, sampler, [steps, eta], **QUIET)
     digit.change(lambda d: gr.Slider(value=default_guidance(d)), digit, guidance, **QUIET)
-    event = run_chain(run, status, player, generate_in_page, inputs, [*outputs, player], **shared)
+    run_chain(run, stop, status, player, generate_in_page, inputs, [*outputs, player], **shared)
     gif.change(lambda path: path, gif, gif_view, **QUIET)  # the GIF plays in the page
     api.click(generate, [*inputs[:-1], api_guidance], outputs, api_name="generate", **shared)
-    stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     return Parts(sampler, seed)

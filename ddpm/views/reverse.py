@@ -507,10 +507,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         inline_frames(getattr(outputs, field))
     inputs = [digit, t, seed, variance, told, truth]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
-    event = run_chain(run, status, player, compare_in_page, inputs, list(outputs), **shared)
+    run_chain(run, stop, status, player, compare_in_page, inputs, list(outputs), **shared)
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
-    stop.click(lambda: "Stopped.", None, status, cancels=[event], api_visibility="private")
     # the true reverse's image, row and plot only when it runs
     truth.change(
         lambda on: (gr.Image(visible=on), gr.Row(visible=on), gr.Image(visible=on)),

@@ -328,26 +328,35 @@ def test_a_short_generation_runs_to_the_end(page, tmp_path):
     page.wait_for_selector(f"{player}[data-frames='60']", timeout=30_000)
 
 
-def test_stop_ends_the_pages_generation(browser, url):
-    """Stop cancels the Run's chain (the step after its queue-less "Starting…"): the chain's thread ends."""
-    # its own page, whose link presses Run on open: 1000 steps, far longer than the test
+@pytest.mark.parametrize(
+    ("view", "link", "running"),
+    [("generate", "seed=7&sampler=ddpm", "/ 1000"), ("reverse", "t=1000&seed=7", " of 1000 ·")],
+    ids=["generate", "reverse"],
+)
+def test_stop_ends_the_pages_chain_and_has_the_last_word(browser, url, view, link, running):
+    """Stop cancels the Run's chain (the step after its queue-less "Starting…"): the chain's thread
+    ends, and "Stopped." comes after the stream's last frame (ddpm.views.kit.widgets.run_chain)."""
+    # its own page, whose link presses Run on open: 1000 steps, longer than the test takes to stop it
     page = browser.new_page(viewport={"width": 1366, "height": 768})
-    page.goto(url + "?view=generate&seed=7&sampler=ddpm", wait_until="load")
-    # "step k / 1000" is this chain running; a bare "step" would also match a "done: … steps"
-    status = page.locator("#generate-status")
-    deadline = time.time() + 120
-    while "/ 1000" not in status.inner_text() and time.time() < deadline:
-        time.sleep(0.1)
-    assert "/ 1000" in status.inner_text(), status.inner_text()
+    page.goto(url + f"?view={view}&{link}", wait_until="load")
+    # "k / 1000" (or "k of 1000") and no "done" is this chain running
+    status = page.locator(f"#{view}-status")
+    deadline, text = time.time() + 120, ""
+    while not (running in text and "done" not in text) and time.time() < deadline:
+        time.sleep(0.05)
+        text = status.inner_text()
+    assert running in text and "done" not in text, text
     assert running_chains() == 1
+    page.evaluate(RECORD_STATUS, f"#{view}-status")
     page.get_by_role("button", name="Stop").filter(visible=True).click()
-    page.wait_for_selector("#generate-status :text('Stopped.')", timeout=10_000)
+    page.wait_for_selector(f"#{view}-status :text('Stopped.')", timeout=10_000)
     deadline = time.time() + 10
     while running_chains() and time.time() < deadline:
         time.sleep(0.05)
     assert running_chains() == 0
     page.wait_for_timeout(1500)  # a chain still running would have sent frames over "Stopped." by now
-    assert page.locator("#generate-status").inner_text().strip().endswith("Stopped.")
+    texts = page.evaluate("window.statusTexts")
+    assert texts[-1].endswith("Stopped.") and sum(text.endswith("Stopped.") for text in texts) == 1, texts
     page.close()
 
 

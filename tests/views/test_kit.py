@@ -1,5 +1,6 @@
 """The UI kit: the one PNG encoder, the styles in one place, and the one list of tabs."""
 
+import asyncio
 import base64
 import io
 
@@ -101,3 +102,53 @@ def test_the_pasts_grid_shows_each_digit_over_a_bar_as_long_as_its_weight():
     assert (frame[34:36] == 0).all() and (frame[:, 28:30] == 0).all() and (frame[36:, 30:] == 0).all()
     with pytest.raises(ValueError, match="one weight per image"):
         pasts_grid(digits, np.array([1.0]))
+
+
+def run_and_stop():
+    """A Run and Stop wired by the kit around a stream of frames; returns (stream, stopped), the two
+    functions Gradio calls (the stream's frames go to the status)."""
+    from ddpm.views.kit import widgets
+
+    async def frames(n):
+        for i in range(int(n)):
+            yield (f"step {i}", None)
+            await asyncio.sleep(0.01)
+
+    with gr.Blocks() as demo:
+        run, stop, n = gr.Button(), gr.Button(), gr.Number(1000)
+        status, player = gr.Markdown(), gr.HTML()
+        widgets.run_chain(run, stop, status, player, frames, [n], [status, player])
+    fns = {block_fn.fn.__name__ if block_fn.fn else "cancel": block_fn for block_fn in demo.fns.values()}
+    # Stop's click also cancels the stream (Gradio wires that as a function of its own)
+    assert fns["cancel"].targets == fns["stopped"].targets and fns["cancel"].cancels == [fns["stream"]._id]
+    return fns["stream"].fn, fns["stopped"].fn
+
+
+def test_stop_writes_its_text_only_after_its_sessions_stream_has_ended(monkeypatch):
+    """The page asks for Stop's text while its cancel is on the way: written at once, it could come
+    before the stream's last frame and lie under it."""
+    from ddpm.views.kit import widgets
+
+    stream, stopped = run_and_stop()
+    mine, other = gr.Request(session_hash="mine"), gr.Request(session_hash="other")
+
+    async def scenario():
+        frames = stream(mine, 1000)
+        assert (await anext(frames))[0] == "step 0"
+        stop = asyncio.create_task(stopped(mine))
+        assert await stopped(other) == widgets.STOPPED  # another page's Stop waits for nothing
+        await asyncio.sleep(0.1)
+        assert not stop.done()  # this page's stream has not ended: a frame may still come
+        await anext(frames)
+        await frames.aclose()  # Gradio's cancel closes the stream
+        assert await asyncio.wait_for(stop, 1) == widgets.STOPPED
+        assert await asyncio.wait_for(stopped(mine), 1) == widgets.STOPPED  # nothing left to wait for
+        # a stream that never ends (a lost cancel) holds Stop at most STOP_WAIT
+        monkeypatch.setattr(widgets, "STOP_WAIT", 0.2)
+        frames = stream(mine, 1000)
+        await anext(frames)
+        assert await asyncio.wait_for(stopped(mine), 2) == widgets.STOPPED
+        await frames.aclose()
+
+    asyncio.run(scenario())
+    assert not widgets._streaming  # every ended stream left the registry

@@ -8,6 +8,7 @@ neighbour, so every pixel stays a crisp square. Streamed frames travel inside th
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import threading
 from collections import OrderedDict
@@ -91,14 +92,61 @@ QUIET = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
 """A page-only event that needs no queue (it answers at once and nobody waits behind it)."""
 
 
-def run_chain(run: gr.Button, status: gr.Markdown, player: gr.HTML, fn: Callable, inputs: list,
-              outputs: list, **kwargs) -> gr.events.Dependency:  # fmt: skip
-    """Wire a view's Run: first, queue-less, :data:`STARTING` in ``status`` and the last chain out of
-    ``player`` (the streamed images show the new one); then the stream ``fn(*inputs)`` into
-    ``outputs``. Returns the stream's event (for Stop's ``cancels``)."""
-    return run.click(lambda: (STARTING, None), None, [status, player], **QUIET).then(
-        fn, inputs, outputs, api_visibility="private", **kwargs
+STOPPED = "Stopped."
+"""The status of a run its Stop has ended (written after the run's last frame: :func:`run_chain`)."""
+
+STOP_WAIT = 5.0
+"""Seconds Stop waits for its run's stream to end before it writes :data:`STOPPED` anyway."""
+
+# the page streams running now, by (session, status component): their "ended" events, all set and
+# read on Gradio's event loop
+_streaming: dict[tuple[str, int], set[asyncio.Event]] = {}
+
+
+def run_chain(run: gr.Button, stop: gr.Button, status: gr.Markdown, player: gr.HTML, fn: Callable,
+              inputs: list, outputs: list, **kwargs) -> gr.events.Dependency:  # fmt: skip
+    """Wire a view's Run and Stop. Run: first, queue-less, :data:`STARTING` in ``status`` and the
+    last chain out of ``player`` (the streamed images show the new one); then the stream
+    ``fn(*inputs)`` (an async generator) into ``outputs``. Returns the stream's event.
+
+    Stop cancels the stream and then writes :data:`STOPPED`, but only once the stream has ended:
+    the page cancels and asks for Stop's text at the same time, so a text written at once could
+    come before a frame the stream sent while the cancel was on its way, and that frame would
+    stand over "Stopped." (with no more after it, as if the chain hung). The stream's last frame
+    and Stop's text travel in the session's one event stream, so waiting for the end keeps them
+    in that order.
+    """
+    key = status._id
+
+    async def stream(request: gr.Request, *args):
+        ended = asyncio.Event()
+        running = _streaming.setdefault((request.session_hash, key), set()) if request else set()
+        running.add(ended)
+        try:
+            async for frame in fn(*args):
+                yield frame
+        finally:
+            ended.set()
+            running.discard(ended)
+            if request and not running:
+                _streaming.pop((request.session_hash, key), None)
+
+    async def stopped(request: gr.Request) -> str:
+        running = list(_streaming.get((request.session_hash, key), ())) if request else []
+        if running:
+            waits = [asyncio.ensure_future(ended.wait()) for ended in running]
+            _, late = await asyncio.wait(waits, timeout=STOP_WAIT)
+            for wait in late:
+                wait.cancel()
+        return STOPPED
+
+    event = run.click(lambda: (STARTING, None), None, [status, player], **QUIET).then(
+        stream, inputs, outputs, api_visibility="private", **kwargs
     )
+    # queued (its text comes in the event stream, after the frames) but never waiting behind others
+    stop.click(stopped, None, status, cancels=[event], concurrency_limit=None, api_visibility="private",
+               show_progress="hidden")  # fmt: skip
+    return event
 
 
 def waiting_status(position: int, seconds: float) -> str:

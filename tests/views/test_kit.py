@@ -104,15 +104,18 @@ def test_the_pasts_grid_shows_each_digit_over_a_bar_as_long_as_its_weight():
         pasts_grid(digits, np.array([1.0]))
 
 
-def run_and_stop():
+def run_and_stop(closed: list):
     """A Run and Stop wired by the kit around a stream of frames; returns (stream, stopped), the two
-    functions Gradio calls (the stream's frames go to the status)."""
+    functions Gradio calls (the stream's frames go to the status). ``closed`` hears the frames end."""
     from ddpm.views.kit import widgets
 
     async def frames(n):
-        for i in range(int(n)):
-            yield (f"step {i}", None)
-            await asyncio.sleep(0.01)
+        try:
+            for i in range(int(n)):
+                yield (f"step {i}", None)
+                await asyncio.sleep(0.01)
+        finally:
+            closed.append(True)
 
     with gr.Blocks() as demo:
         run, stop, n = gr.Button(), gr.Button(), gr.Number(1000)
@@ -124,26 +127,43 @@ def run_and_stop():
     return fns["stream"].fn, fns["stopped"].fn
 
 
-def test_stop_writes_its_text_only_after_its_sessions_stream_has_ended(monkeypatch):
-    """The page asks for Stop's text while its cancel is on the way: written at once, it could come
-    before the stream's last frame and lie under it."""
+def test_stop_ends_its_pages_stream_and_writes_its_text_after_the_last_frame(monkeypatch):
+    """The page asks for Stop's text before it sends Gradio's cancel: a text written at once would
+    come before frames still on their way and lie under them. Stop ends the stream itself."""
     from ddpm.views.kit import widgets
 
-    stream, stopped = run_and_stop()
+    closed = []
+    stream, stopped = run_and_stop(closed)
     mine, other = gr.Request(session_hash="mine"), gr.Request(session_hash="other")
 
     async def scenario():
+        frames, seen = stream(mine, 1000), []
+
+        async def page():  # Gradio reads the stream's frames as they come
+            async for frame in frames:
+                seen.append(frame[0])
+                last.append(frame)
+
+        last = []
+
+        reading = asyncio.create_task(page())
+        while not seen:
+            await asyncio.sleep(0.01)
+        assert await stopped(other) == widgets.STOPPED  # another page's Stop ends nothing
+        await asyncio.sleep(0.05)
+        assert not reading.done() and not closed
+        assert await asyncio.wait_for(stopped(mine), 2) == widgets.STOPPED
+        assert reading.done() and closed  # ended, with every frame sent, before Stop's text
+        # the stream's own last frame says so too (its end may reach the page after Stop's text)
+        assert seen[-1] == widgets.STOPPED and last[-1][1] == gr.skip()
+        assert 0 < len(seen) - 1 < 1000 and seen[:-1] == [f"step {i}" for i in range(len(seen) - 1)]
+        assert await asyncio.wait_for(stopped(mine), 1) == widgets.STOPPED  # nothing left to stop
+        # Gradio's cancel (closing the stream) ends it too
         frames = stream(mine, 1000)
-        assert (await anext(frames))[0] == "step 0"
-        stop = asyncio.create_task(stopped(mine))
-        assert await stopped(other) == widgets.STOPPED  # another page's Stop waits for nothing
-        await asyncio.sleep(0.1)
-        assert not stop.done()  # this page's stream has not ended: a frame may still come
         await anext(frames)
-        await frames.aclose()  # Gradio's cancel closes the stream
-        assert await asyncio.wait_for(stop, 1) == widgets.STOPPED
-        assert await asyncio.wait_for(stopped(mine), 1) == widgets.STOPPED  # nothing left to wait for
-        # a stream that never ends (a lost cancel) holds Stop at most STOP_WAIT
+        await frames.aclose()
+        assert len(closed) == 2
+        # a stream nobody reads any more never ends: it holds Stop at most STOP_WAIT
         monkeypatch.setattr(widgets, "STOP_WAIT", 0.2)
         frames = stream(mine, 1000)
         await anext(frames)
@@ -151,4 +171,15 @@ def test_stop_writes_its_text_only_after_its_sessions_stream_has_ended(monkeypat
         await frames.aclose()
 
     asyncio.run(scenario())
-    assert not widgets._streaming  # every ended stream left the registry
+    assert not widgets._running  # every ended stream left the registry
+
+
+def test_a_chain_whose_status_is_not_an_output_is_refused():
+    from ddpm.views.kit import widgets
+
+    async def frames():
+        yield ("step", None)
+
+    with gr.Blocks(), pytest.raises(ValueError, match="status must be one of the outputs"):
+        run, stop, status, player = gr.Button(), gr.Button(), gr.Markdown(), gr.HTML()
+        widgets.run_chain(run, stop, status, player, frames, [], [player])

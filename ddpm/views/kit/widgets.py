@@ -9,10 +9,11 @@ neighbour, so every pixel stays a crisp square. Streamed frames travel inside th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import gradio as gr
 import numpy as np
@@ -98,9 +99,40 @@ STOPPED = "Stopped."
 STOP_WAIT = 5.0
 """Seconds Stop waits for its run's stream to end before it writes :data:`STOPPED` anyway."""
 
-# the page streams running now, by (session, status component): their "ended" events, all set and
-# read on Gradio's event loop
-_streaming: dict[tuple[str, int], set[asyncio.Event]] = {}
+
+class _Run:
+    """A page's stream while it runs: ``stop`` set asks it to end, ``ended`` set says it has."""
+
+    def __init__(self) -> None:
+        self.stop, self.ended = asyncio.Event(), asyncio.Event()
+
+
+# the page streams running now, by (session, status component); all set and read on Gradio's loop
+_running: dict[tuple[str, int], set[_Run]] = {}
+
+
+async def _until_stopped(frames: AsyncIterator, stop: asyncio.Event) -> AsyncIterator:
+    """``frames`` until they end or ``stop`` is set, whichever comes first; then ``frames`` closed."""
+    try:
+        while not stop.is_set():
+            step, halt = asyncio.ensure_future(anext(frames)), asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait([step, halt], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                halt.cancel()
+                if not step.done():
+                    step.cancel()  # the stream's own cancellation: a watcher leaves its chain
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await step
+            if not step.done() or step.cancelled():
+                return
+            try:
+                frame = step.result()
+            except StopAsyncIteration:
+                return
+            yield frame
+    finally:
+        await frames.aclose()
 
 
 def run_chain(run: gr.Button, stop: gr.Button, status: gr.Markdown, player: gr.HTML, fn: Callable,
@@ -109,32 +141,42 @@ def run_chain(run: gr.Button, stop: gr.Button, status: gr.Markdown, player: gr.H
     last chain out of ``player`` (the streamed images show the new one); then the stream
     ``fn(*inputs)`` (an async generator) into ``outputs``. Returns the stream's event.
 
-    Stop cancels the stream and then writes :data:`STOPPED`, but only once the stream has ended:
-    the page cancels and asks for Stop's text at the same time, so a text written at once could
-    come before a frame the stream sent while the cancel was on its way, and that frame would
-    stand over "Stopped." (with no more after it, as if the chain hung). The stream's last frame
-    and Stop's text travel in the session's one event stream, so waiting for the end keeps them
-    in that order.
+    Stop ends the page's stream itself: the stream's last frame writes :data:`STOPPED` in
+    ``status``, and Stop, which waits for the stream's end (at most :data:`STOP_WAIT`), writes it
+    too. Gradio's own ``cancels`` would not do alone: the page asks for Stop's text first and
+    sends the cancel only once that text has come, so a frame sent in between would stand over
+    "Stopped." (with no more after it, as if the chain hung); and the end of a stream can reach
+    the page after Stop's text and show its last frame again, so that frame must say "Stopped."
+    itself. ``cancels`` stays, for a stream still waiting in Gradio's queue.
     """
     key = status._id
+    at = [i for i, output in enumerate(outputs) if output is status]
+    if len(at) != 1:
+        raise ValueError(f"status must be one of the outputs, once; it is there {len(at)} times")
+    # a stopped stream's last frame: "Stopped.", every other output as it is
+    last_word = tuple(STOPPED if i == at[0] else gr.skip() for i in range(len(outputs)))
 
     async def stream(request: gr.Request, *args):
-        ended = asyncio.Event()
-        running = _streaming.setdefault((request.session_hash, key), set()) if request else set()
-        running.add(ended)
-        try:
-            async for frame in fn(*args):
-                yield frame
+        this, where = _Run(), (request.session_hash if request else None, key)
+        _running.setdefault(where, set()).add(this)
+        try:  # closing the stream (Gradio's cancel, a closed page) closes fn's frames too
+            async with contextlib.aclosing(_until_stopped(fn(*args), this.stop)) as frames:
+                async for frame in frames:
+                    yield frame
+            if this.stop.is_set():
+                yield last_word
         finally:
-            ended.set()
-            running.discard(ended)
-            if request and not running:
-                _streaming.pop((request.session_hash, key), None)
+            this.ended.set()
+            _running[where].discard(this)
+            if not _running[where]:
+                del _running[where]
 
     async def stopped(request: gr.Request) -> str:
-        running = list(_streaming.get((request.session_hash, key), ())) if request else []
-        if running:
-            waits = [asyncio.ensure_future(ended.wait()) for ended in running]
+        runs = list(_running.get((request.session_hash if request else None, key), ()))
+        for run in runs:
+            run.stop.set()
+        if runs:
+            waits = [asyncio.ensure_future(run.ended.wait()) for run in runs]
             _, late = await asyncio.wait(waits, timeout=STOP_WAIT)
             for wait in late:
                 wait.cancel()

@@ -44,9 +44,9 @@ SAMPLER_CHOICES = [("Ancestral (all T)", "ddpm"), ("DDIM", "ddim"), ("DPM-Solver
 DEFAULT_SAMPLER = "dpm-solver"
 """The fastest sampler at the real-data floor on 2 CPU cores (the model card's FD against NFE)."""
 DIGIT_CHOICES = [
-    ("any digit (class prior)", PRIOR),
-    ("all ten, in order", ALL),
-    ("no label (∅)", NONE),
+    ("any digit", PRIOR),  # the status line says how: labels drawn from the class prior
+    ("all ten", ALL),  # 0 … 9 in order, each on a tenth of the digits
+    ("no label", NONE),  # ∅, the unconditional model
     *((str(d), str(d)) for d in range(10)),
 ]
 
@@ -220,7 +220,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         # the digit and guidance share the first row, so the images stay on the first screen
         conditional = model_config().num_classes > 0
         digit = gr.Dropdown(DIGIT_CHOICES, value=DEFAULT_DIGIT, label="Ask for a digit", elem_id="generate-digit",
-                            interactive=conditional, visible=conditional, min_width=130)  # fmt: skip
+                            interactive=conditional, visible=conditional, min_width=150)  # fmt: skip
         guidance = gr.Slider(0.0, MAX_GUIDANCE, value=default_guidance(DEFAULT_DIGIT), step=0.25, label="Guidance w",
                              elem_id="generate-guidance", interactive=conditional, visible=conditional,
                              min_width=130)  # fmt: skip

@@ -29,6 +29,7 @@ from ddpm.serve import compute, queue  # noqa: E402
 from ddpm.serve.runtime import diffusion_cpu  # noqa: E402
 from ddpm.teaching.common import seeded_noise  # noqa: E402
 from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
+from ddpm.views import generate as generate_view  # noqa: E402
 from ddpm.views.digits import bundled_of_class, default_digit  # noqa: E402
 from ddpm.views.forward import values_markdown  # noqa: E402
 from ddpm.views.kit import style  # noqa: E402
@@ -686,9 +687,32 @@ def test_the_first_screen_shows_the_views_main_images(view_pages, browser, url, 
     if view != "forward":
         run = page.locator(f"#{view}-run").bounding_box()
         assert run is not None and run["y"] + run["height"] <= height
+    if view == "generate":  # every choice of its digit dropdown is read whole, clear of the arrow
+        labels = [label for label, _ in generate_view.DIGIT_CHOICES]
+        assert dropdown_room(page, "#generate-digit", labels) == [], (size, lecture)
     mode = "lecture" if lecture else "normal"
     if "DDPM_SCREENSHOTS" in os.environ:  # the docs' pictures of each first screen
         screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False, jpeg=True)
+
+
+def dropdown_room(page, selector: str, labels: list[str]) -> list:
+    """The labels that a dropdown cannot show whole with its text clear of its arrow (Gradio draws
+    the arrow over the input's right end), each with its width and the room there is, in pixels."""
+    return page.evaluate(
+        """([selector, labels]) => {
+            const wrap = document.querySelector(`${selector} .secondary-wrap`);
+            const input = wrap.querySelector(':scope > input');
+            const arrow = wrap.querySelector(':scope > .icon-wrap').getBoundingClientRect();
+            const style = getComputedStyle(input), box = input.getBoundingClientRect();
+            const textEnd = Math.min(box.right - parseFloat(style.paddingRight), arrow.left);
+            const room = Math.floor(textEnd - box.left - parseFloat(style.paddingLeft));
+            const context = document.createElement('canvas').getContext('2d');
+            context.font = style.font;
+            return labels.map((label) => [label, Math.ceil(context.measureText(label).width), room])
+                .filter(([, width]) => width > room);
+        }""",
+        [selector, labels],
+    )
 
 
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])

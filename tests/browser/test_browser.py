@@ -687,12 +687,26 @@ def test_the_first_screen_shows_the_views_main_images(view_pages, browser, url, 
     if view != "forward":
         run = page.locator(f"#{view}-run").bounding_box()
         assert run is not None and run["y"] + run["height"] <= height
+    assert cut_slider_ends(page) == [], (size, lecture)
     if view == "generate":  # every choice of its digit dropdown is read whole, clear of the arrow
         labels = [label for label, _ in generate_view.DIGIT_CHOICES]
         assert dropdown_room(page, "#generate-digit", labels) == [], (size, lecture)
     mode = "lecture" if lecture else "normal"
     if "DDPM_SCREENSHOTS" in os.environ:  # the docs' pictures of each first screen
         screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False, jpeg=True)
+
+
+def cut_slider_ends(page) -> list:
+    """The end labels of visible sliders (such as "1000" of Steps S) that their box cuts: each with
+    its right edge and the box's, in pixels (Gradio sizes the track and lets a long label overflow)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.slider_input_container')]
+            .filter((box) => box.offsetParent !== null)
+            .flatMap((box) => [...box.querySelectorAll(':scope > span')].map((end) => [end, box]))
+            .map(([end, box]) => [end.innerText, end.getBoundingClientRect().right,
+                                  box.getBoundingClientRect().right])
+            .filter(([, right, boxRight]) => right > boxRight + 1)"""
+    )
 
 
 def dropdown_room(page, selector: str, labels: list[str]) -> list:

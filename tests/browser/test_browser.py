@@ -863,6 +863,7 @@ def test_no_plot_text_on_screen_is_smaller_than_the_floor(view_pages, browser, u
     )
     small = [(name, round(scale * TEXT_PX, 1)) for name, scale in scales if scale * TEXT_PX < FONT_FLOOR_PX]
     assert not small, small
+    assert cut_slider_ends(page) == []  # and the lesson's sliders show their ends whole
     if "DDPM_SCREENSHOTS" in os.environ:  # the docs' pictures of every view at each size and layout
         screenshot(page, f"page-{view}-{size[0]}-{'lecture' if lecture else 'normal'}", tmp_path, jpeg=True)
 

@@ -113,25 +113,24 @@ _running: dict[tuple[str, int], set[_Run]] = {}
 
 async def _until_stopped(frames: AsyncIterator, stop: asyncio.Event) -> AsyncIterator:
     """``frames`` until they end or ``stop`` is set, whichever comes first; then ``frames`` closed."""
+    halt, step = asyncio.ensure_future(stop.wait()), None
     try:
         while not stop.is_set():
-            step, halt = asyncio.ensure_future(anext(frames)), asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait([step, halt], return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                halt.cancel()
-                if not step.done():
-                    step.cancel()  # the stream's own cancellation: a watcher leaves its chain
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await step
-            if not step.done() or step.cancelled():
-                return
+            step = asyncio.ensure_future(anext(frames))
+            await asyncio.wait([step, halt], return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                return  # stopped between two frames (the step is cancelled below)
             try:
                 frame = step.result()
             except StopAsyncIteration:
                 return
             yield frame
     finally:
+        halt.cancel()
+        if step is not None and not step.done():
+            step.cancel()  # the stream's own cancellation: a watcher leaves its chain
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await step
         await frames.aclose()
 
 
@@ -156,9 +155,12 @@ def run_chain(run: gr.Button, stop: gr.Button, status: gr.Markdown, player: gr.H
     # a stopped stream's last frame: "Stopped.", every other output as it is
     last_word = tuple(STOPPED if i == at[0] else gr.skip() for i in range(len(outputs)))
 
+    def where(request: gr.Request | None) -> tuple[str | None, int]:  # this view of that page
+        return (request.session_hash if request else None, key)
+
     async def stream(request: gr.Request, *args):
-        this, where = _Run(), (request.session_hash if request else None, key)
-        _running.setdefault(where, set()).add(this)
+        this, here = _Run(), where(request)
+        _running.setdefault(here, set()).add(this)
         try:  # closing the stream (Gradio's cancel, a closed page) closes fn's frames too
             async with contextlib.aclosing(_until_stopped(fn(*args), this.stop)) as frames:
                 async for frame in frames:
@@ -167,12 +169,12 @@ def run_chain(run: gr.Button, stop: gr.Button, status: gr.Markdown, player: gr.H
                 yield last_word
         finally:
             this.ended.set()
-            _running[where].discard(this)
-            if not _running[where]:
-                del _running[where]
+            _running[here].discard(this)
+            if not _running[here]:
+                del _running[here]
 
     async def stopped(request: gr.Request) -> str:
-        runs = list(_running.get((request.session_hash if request else None, key), ()))
+        runs = list(_running.get(where(request), ()))
         for run in runs:
             run.stop.set()
         if runs:

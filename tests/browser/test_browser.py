@@ -347,7 +347,7 @@ def test_stop_ends_the_pages_chain_and_has_the_last_word(browser, url, view, lin
         time.sleep(0.05)
         text = status.inner_text()
     assert running in text and "done" not in text, text
-    assert running_chains() == 1
+    assert running_chains() >= 1  # the chain (and perhaps a frame's grids being drawn, a task too)
     page.evaluate(RECORD_STATUS, f"#{view}-status")
     page.get_by_role("button", name="Stop").filter(visible=True).click()
     page.wait_for_selector(f"#{view}-status :text('Stopped.')", timeout=10_000)

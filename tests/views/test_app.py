@@ -177,7 +177,8 @@ def test_a_cancelled_generation_stops(client):
     job = client.submit(16, "ddpm", 50, 0.0, 1, api_name="/generate")
     for _ in job:  # wait for the first streamed frame
         break
-    assert running_chains() == 1
+    # the chain, and between two frames perhaps a frame's grids being drawn (a task of their own)
+    assert running_chains() >= 1
     job.cancel()
     deadline = time.time() + 10  # a full run takes longer; Stop ends it at the next frame
     while running_chains() and time.time() < deadline:

@@ -90,13 +90,9 @@ def _fingerprint(*paths: str) -> str:
 
 
 def model_fingerprint() -> str:
-    """The sha256 of the checkpoint's config.json, which records the sha256 of its weights (checked
-    on load): a key of the shared results (:mod:`.results`), different for every model."""
-    return _fingerprint(checkpoint_path())
-
-
-def reverse_fingerprint() -> str:
-    """The key of the reverse view's shared results: both networks it may show."""
+    """The sha256 of the config.json of both networks a view may run (:func:`learned_reverse`),
+    each of which records the sha256 of its weights (checked on load): a key of the shared results
+    (:mod:`.results`), different for every pair of models."""
     return _fingerprint(checkpoint_path(), unconditional_path())
 
 
@@ -112,6 +108,25 @@ def unconditional_runtime() -> Runtime:
     """:func:`runtime` for the network of :func:`unconditional_path` (the same one when the model
     shows its own null label)."""
     return compute.call(_load, unconditional_path(), str(device()))
+
+
+def learned_reverse(told_class: bool) -> Runtime:
+    """The one rule for the network behind p_θ(x_{t−1} | x_t) in every view and lesson: told the
+    digit's class, the model itself (class-conditional); not told, the network of
+    :func:`unconditional_path` (the shipped conditional model names the ε-model, the better
+    unconditional network on the project's judge; ``checkpoints/MODEL_CARD.md``). ValueError when
+    ``told_class`` is asked of a model without labels."""
+    if told_class and not model_config().num_classes:
+        raise ValueError(
+            f"told_class=True: the model {checkpoint_path()} takes no class labels; it cannot be told the"
+            " digit"
+        )
+    return runtime() if told_class else unconditional_runtime()
+
+
+def learned_config(told_class: bool) -> UNetConfig:
+    """:func:`model_config` of the network :func:`learned_reverse` picks, without loading it."""
+    return model_config() if told_class else unconditional_config()
 
 
 def warm_up() -> None:

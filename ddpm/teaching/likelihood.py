@@ -8,6 +8,7 @@ import torch
 
 from ..choices import Model, Parameterization, VarianceType
 from ..diffusion import GaussianDiffusion
+from ..guidance import Conditioned
 from ..images import to_model_range, to_uint8
 from ..likelihood import BitsPerDim, calc_bpd_loop, calc_bpd_loops
 from ..seeding import generator as seeded_generator
@@ -68,13 +69,17 @@ def bound_lesson(
     seed: int = 0,
     parameterization: Parameterization = "eps",
     variance: VarianceType = "fixed_small",
+    label: int | None = None,
 ) -> BoundLesson:
     """:func:`bound_terms` of x0 [1, C, H, W] and its :func:`contrast_images`. A model that learned
     its variance is scored with it and, beside that, with σ² fixed at β̃_t: the same network's
     means and the same x_t, so the gap is what learning σ² buys (both from one network call per t,
-    :func:`ddpm.likelihood.calc_bpd_loops`)."""
+    :func:`ddpm.likelihood.calc_bpd_loops`). With ``label`` a class-conditional model is told that
+    class for every image: the bound is then of −log p_θ(x_0 | y)."""
     images = contrast_images(x0, int(seed))
     batch = torch.cat(list(images.values()))
+    if label is not None:
+        model = Conditioned(model, torch.full((batch.shape[0],), int(label), device=batch.device))
     learned = variance == "learned_range"
     bounds = calc_bpd_loops(
         diffusion, model, batch, variances=(variance, "fixed_small") if learned else (variance,),

@@ -59,12 +59,14 @@ class PastsVerdict(NamedTuple):
     distinct: int  # how many different classes the pasts were read as
 
 
-def judge_pasts(classifier: DigitClassifier, x0: torch.Tensor, pasts: torch.Tensor) -> PastsVerdict:
-    """Classify the digit x0 [1, 1, 28, 28] and its pasts [K, 1, 28, 28] (all in [−1, 1])."""
+def judge_pasts(
+    classifier: DigitClassifier, x0: torch.Tensor, pasts: torch.Tensor, label: int | None = None
+) -> PastsVerdict:
+    """Classify the pasts [K, 1, 28, 28] (in [−1, 1]) against the digit's class: its ``label`` when
+    it has one (a bundled digit), else the classifier's reading of x0 [1, 1, 28, 28]."""
     _, probabilities = predict(classifier, pasts)
-    _, own = predict(classifier, x0)
     classes = probabilities.argmax(1)
-    own_class = int(own.argmax())
+    own_class = read_class(classifier, x0) if label is None else int(label)
     counts = torch.bincount(classes, minlength=10).tolist()
     return PastsVerdict(
         probabilities,
@@ -81,7 +83,9 @@ class PastsLesson(NamedTuple):
     x_t: torch.Tensor  # [1, C, H, W]
     pasts: torch.Tensor  # [K, C, H, W]
     verdict: PastsVerdict
-    label: int | None  # the class every chain was told (the classifier's reading of x_0), or None
+    label: (
+        int | None
+    )  # the class every chain was told (the digit's label, else the classifier's reading), or None
 
 
 def pasts_lesson(
@@ -94,10 +98,12 @@ def pasts_lesson(
     seed: int = 0,
     told_class: bool = False,
     max_k: int = MAX_PASTS,
+    known: int | None = None,
 ) -> PastsLesson:
     """:func:`many_pasts` with the model's own parameterization and variance, judged by the
-    classifier. With ``told_class`` every chain of a class-conditional model is told the digit's
-    class as the classifier reads x_0 (the digit may be an upload or a drawing).
+    classifier against the digit's class: ``known``, its label (a bundled digit), or else the
+    classifier's reading of x_0 (an upload or a drawing). With ``told_class`` every chain of a
+    class-conditional model is told that class.
 
     Raises:
         ValueError: naming K unless 1 ≤ K ≤ ``max_k``; as :func:`many_pasts` for t and the model.
@@ -105,9 +111,10 @@ def pasts_lesson(
     k = int(k)
     if not 1 <= k <= max_k:
         raise ValueError(f"the number of chains K must be between 1 and {max_k}, got {k}")
-    label = read_class(classifier, x0) if told_class else None
+    own = read_class(classifier, x0) if known is None else int(known)
+    label = own if told_class else None
     config = getattr(model, "config", None)
     parameterization = getattr(config, "parameterization", "eps")
     variance = getattr(config, "variance", "fixed_small")
     x_t, pasts = many_pasts(diffusion, model, x0, t, k, seed, parameterization, variance, label)
-    return PastsLesson(x_t, pasts, judge_pasts(classifier, x0, pasts), label)
+    return PastsLesson(x_t, pasts, judge_pasts(classifier, x0, pasts, own), label)

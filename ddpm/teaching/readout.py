@@ -34,6 +34,7 @@ def read_class(classifier: DigitClassifier, x: torch.Tensor) -> int:
     return int(class_probabilities(classifier, x).argmax())
 
 
-def class_label(classifier: DigitClassifier, x: torch.Tensor) -> torch.Tensor:
-    """:func:`read_class` as the label a class-conditional model is told: LongTensor [1] on x's device."""
-    return torch.tensor([read_class(classifier, x)], device=x.device)
+def class_label(classifier: DigitClassifier, x: torch.Tensor, known: int | None = None) -> torch.Tensor:
+    """The label a class-conditional model is told of the digit x [1, 1, 28, 28]: LongTensor [1] on
+    x's device; ``known``, the digit's own label, when it has one, else :func:`read_class`."""
+    return torch.tensor([read_class(classifier, x) if known is None else int(known)], device=x.device)

@@ -245,13 +245,16 @@ def novelty(reverse: TrueReverse, labels: torch.Tensor, x: torch.Tensor, test: t
 
 
 class ChainEnds(NamedTuple):
-    """The classifier's reading of where both chains ended: the exact one returns x_0 itself."""
+    """The classifier's reading of where both chains ended (the exact one returns x_0 itself), and
+    the digit's label when it has one."""
 
     exact: torch.Tensor  # p(class | x_0) [10]
     learned: torch.Tensor  # p(class | the learned chain's x_0) [10]
+    label: int | None = None  # the digit's own label (a bundled digit), or None (an upload, a drawing)
 
     @property
     def exact_class(self) -> int:
+        """The classifier's reading of x_0."""
         return int(self.exact.argmax())
 
     @property
@@ -259,16 +262,29 @@ class ChainEnds(NamedTuple):
         return int(self.learned.argmax())
 
     @property
+    def own_class(self) -> int:
+        """The class the chains started from: the label when there is one, else the classifier's reading."""
+        return self.exact_class if self.label is None else int(self.label)
+
+    @property
+    def misread(self) -> bool:
+        """Whether the classifier reads the labelled digit x_0 as another class than its label."""
+        return self.label is not None and self.exact_class != int(self.label)
+
+    @property
     def landed_elsewhere(self) -> bool:
         """Whether the learned chain ended on another digit than the one it started from: expected
         from a large t, where so little of the digit is left in x_t that other digits are likely
         pasts of it too (p_θ never sees x_0; the exact chain does)."""
-        return self.exact_class != self.learned_class
+        return self.own_class != self.learned_class
 
 
-def chain_ends(classifier: DigitClassifier, x0: torch.Tensor, learned_x0: torch.Tensor) -> ChainEnds:
-    """Read the digit x0 and the learned chain's end, each [1, 1, 28, 28] in [−1, 1]."""
-    return ChainEnds(class_probabilities(classifier, x0), class_probabilities(classifier, learned_x0))
+def chain_ends(
+    classifier: DigitClassifier, x0: torch.Tensor, learned_x0: torch.Tensor, label: int | None = None
+) -> ChainEnds:
+    """Read the digit x0 and the learned chain's end, each [1, 1, 28, 28] in [−1, 1]; ``label`` is
+    the digit's own class when it has one."""
+    return ChainEnds(class_probabilities(classifier, x0), class_probabilities(classifier, learned_x0), label)
 
 
 def filmstrip_times(T: int) -> list[int]:

@@ -16,7 +16,7 @@ from ..images import save_gif
 from ..inference import DPM_SOLVER_STEPS, generation_labels, generation_request, sample_loop
 from ..serve import compute
 from ..serve.handlers import endpoint, first_outputs
-from ..serve.runtime import diffusion_cpu, model_config, model_fingerprint, runtime
+from ..serve.runtime import diffusion_cpu, learned_config, learned_reverse, model_config, model_fingerprint
 from ..serve.settings import WATCHERS
 from ..serve.stream import paced
 from .kit.encode import save_pngs
@@ -34,6 +34,7 @@ from .kit.widgets import (
     show_grid,
     waiting_status,
 )
+from .kit.words import LATEX_SYMBOLS, network_words
 
 MAX_DIGITS = 64
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
@@ -59,13 +60,22 @@ Left: the current $x_t$; right: the model's current guess $\hat x_0$ of the fina
 """
 
 GUIDANCE_EXPLAIN = r"""
-**Draw me a 7:** the network was trained with class labels, so it is $\varepsilon_\theta(x_t, t, y)$ and, with the
-null label, $\varepsilon_\theta(x_t, t, \varnothing)$. **Any digit** draws each label from the class prior $p(y)$
+**Draw me a 7:** the network was trained with class labels, so it is ${out}_\theta(x_t, t, y)$ and, with the
+null label, ${out}_\theta(x_t, t, \varnothing)$. **Any digit** draws each label from the class prior $p(y)$
 (uniform; an even split for 10, 20, … digits) and runs the conditional model: a sample of
 $p(x) = \sum_y p(y)\, p_\theta(x \mid y)$. Classifier-free guidance (Ho & Salimans 2022) steps with
-$\tilde\varepsilon = (1 + w)\,\varepsilon_\theta(x_t, t, y) - w\,\varepsilon_\theta(x_t, t, \varnothing)$: $w = 0$ is the
+$\tilde{out} = (1 + w)\,{out}_\theta(x_t, t, y) - w\,{out}_\theta(x_t, t, \varnothing)$: $w = 0$ is the
 conditional model, a larger $w$ gives clearer, less varied digits. Choosing a digit sets $w$ to its default.
+**No label** runs {unconditional}, as every view does without the class.
 """
+
+
+def guidance_explain() -> str:
+    """:data:`GUIDANCE_EXPLAIN` in the symbol of what the conditional network predicts."""
+    out = LATEX_SYMBOLS[model_config().parameterization]
+    symbol = out if out != "x_0" else r"\hat x_0"
+    text = GUIDANCE_EXPLAIN.replace(r"\tilde{out}", rf"\tilde{{{symbol}}}").replace("{out}", symbol)
+    return text.replace("{unconditional}", network_words(learned_config(False)))
 
 
 def describe(digit: str, guidance: float) -> tuple[str, str]:
@@ -76,8 +86,14 @@ def describe(digit: str, guidance: float) -> tuple[str, str]:
     if digit == ALL:
         return f" · the ten digits, {w}", f"_all_w{guidance:g}"
     if digit == NONE:
-        return " · no label (∅)", "_none"
+        return " · no label", "_none"
     return f" · digit **{digit}**, {w}", f"_digit{digit}_w{guidance:g}"
+
+
+def told(digit: str) -> bool:
+    """Whether a request's network is told a class (:func:`ddpm.serve.runtime.learned_reverse`):
+    every request but "no label", on a model that takes labels."""
+    return digit.strip() != NONE and model_config().num_classes > 0
 
 
 API_OUTPUTS = 5  # /generate's outputs: x_t, x̂_0, status, GIF, filmstrip (the page's player comes after)
@@ -95,7 +111,7 @@ def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, dig
     are drawn from ``seed`` as :func:`ddpm.inference.generate` draws them, so a seed gives the same
     digits here and in ``python -m ddpm.sample``, on every device (:mod:`ddpm.seeding`). Computed
     once for everyone who asks for the same one (:mod:`ddpm.serve.results`)."""
-    rt = runtime()
+    rt = learned_reverse(told(str(digit)))
     n, sampler, steps, eta = generation_request(
         n, sampler, steps, eta, rt.diffusion.num_timesteps, MAX_DIGITS
     )
@@ -128,7 +144,8 @@ def _generate(
     # the labels first, then the noise, from one generator: as ddpm.inference.generate draws them
     labels, guidance = generation_labels(rt.model, digit, guidance, n, generator, rt.device)
     start = time.perf_counter()
-    asked, tag = describe(digit, guidance) if rt.model.config.num_classes else ("", "")
+    asked, tag = describe(digit, guidance) if model_config().num_classes else ("", "")
+    asked += f" · p_θ: {network_words(rt.model.config, labels is not None)}"
     gif_frames: list = []
     first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every GIF frame
     trajectory: dict[str, list[np.ndarray]] = {"xₜ": [], "x̂₀": []}
@@ -250,7 +267,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             strip = gr.File(label="Filmstrip of the first digit (PNG)")
     gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
     gr.Markdown(
-        GUIDANCE_EXPLAIN, latex_delimiters=LATEX, visible=conditional
+        guidance_explain(), latex_delimiters=LATEX, visible=conditional
     )  # below the images: the first screen shows them
     api = gr.Button(visible=False)  # /generate's trigger, for API clients
     # API clients that send no w get the request's default, as in the CLI (the page's slider

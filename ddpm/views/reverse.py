@@ -11,22 +11,19 @@ from typing import Any, NamedTuple
 import gradio as gr
 import numpy as np
 
+from ..guidance import Conditioned
 from ..images import digit_tensor
 from ..serve import compute
 from ..serve.handlers import endpoint, first_outputs
 from ..serve.runtime import (
-    checkpoint_path,
     classifier,
     diffusion_cpu,
+    learned_config,
+    learned_reverse,
     model_config,
-    reverse_fingerprint,
-    runtime,
     test_distances,
     training_set,
     true_reverse,
-    unconditional_config,
-    unconditional_path,
-    unconditional_runtime,
 )
 from ..serve.settings import WATCHERS
 from ..serve.stream import DRAWING, paced
@@ -43,6 +40,7 @@ from ..teaching.reverse import (
     novelty,
     pasts_curves,
 )
+from .digits import label_of
 from .kit.encode import save_pngs
 from .kit.players import chain_player, chain_value
 from .kit.plots import (
@@ -58,6 +56,7 @@ from .kit.widgets import (
     LATEX,
     NOISE_RANGE,
     PLOT_CLASS,
+    QUIET,
     image,
     inline_frames,
     pasts_grid,
@@ -70,26 +69,43 @@ from .kit.widgets import (
     show_signed,
     waiting_status,
 )
+from .kit.words import LATEX_SYMBOLS, network_words
 
 VARIANCE_CHOICES = [("β̃ₜ (posterior)", "fixed_small"), ("βₜ", "fixed_large")]
 LEARNED_CHOICE = ("learned", "learned_range")  # the network's second output
+VARIANCE_WORDS = {"fixed_small": "= β̃ₜ", "fixed_large": "= βₜ", "learned_range": "learned"}
 STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
 Both chains start from the **same** $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ and add
 the **same** noise $z$ at every step: $x_{t-1} = \mu + \sigma_t z$. The exact chain uses
 $\tilde\mu_t(x_t, x_0)$, which knows the answer $x_0$; the learned chain uses $\mu_\theta(x_t, t)$, computed
-from the network's noise estimate $\hat\varepsilon$ alone. Every difference between the rows is the model's.
-Without the class, $p_\theta(x_{t-1} \mid x_t)$ is the network the status line names: the ε-model while its
-unconditional chain is better than the class-conditional model's null label (the model card); told the class,
-it is the class-conditional model.
+from the network's output alone. Every difference between the rows is the model's.
 """
 
-FORMULAS = r"""
-Three equivalent ways to get the mean of $p_\theta(x_{t-1} \mid x_t)$:
-- **mean:** predict $\mu_\theta$ directly; exact target $\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\,x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}\,x_t$
-- **ε (DDPM, this model):** $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\hat\varepsilon_\theta(x_t, t)\Big)$
-- **x₀:** $\hat x_0 = \big(x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon\big)/\sqrt{\bar\alpha_t}$, then $\mu_\theta = \tilde\mu_t(x_t, \hat x_0)$
+
+def explain() -> str:
+    """:data:`EXPLAIN` and which network p_θ is, with and without the class (from the configs)."""
+    text = EXPLAIN + f"\nWhich network $p_\\theta$ is: {network_words(learned_config(False))}"
+    if model_config().num_classes:
+        text += f", or, with the class ticked, {network_words(learned_config(True), told=True)}"
+    return text + ". The status line names the one that ran."
+
+
+def formulas() -> str:
+    """The inspector's three readings of μ_θ; the one the inspected network was trained for is marked."""
+    marks = {name: [] for name in LATEX_SYMBOLS}
+    marks[learned_config(False).parameterization].append("the network not told the digit")
+    if model_config().num_classes:
+        marks[learned_config(True).parameterization].append("the class-conditional network")
+    mark = {name: f" ← {' and '.join(who)} predicts this" if who else "" for name, who in marks.items()}
+    return rf"""
+Ways to get the mean of $p_\theta(x_{{t-1}} \mid x_t)$ from the network's output; the inspector uses the
+network the chains use (told the digit's class or not):
+- **mean:** predict $\mu_\theta$ directly; exact target $\tilde\mu_t = \frac{{\sqrt{{\bar\alpha_{{t-1}}}}\,\beta_t}}{{1-\bar\alpha_t}}\,x_0 + \frac{{\sqrt{{\alpha_t}}\,(1-\bar\alpha_{{t-1}})}}{{1-\bar\alpha_t}}\,x_t$
+- **ε** (Ho et al. 2020): $\mu_\theta = \frac{{1}}{{\sqrt{{\alpha_t}}}}\Big(x_t - \frac{{\beta_t}}{{\sqrt{{1-\bar\alpha_t}}}}\,\hat\varepsilon_\theta(x_t, t)\Big)${mark["eps"]}
+- **x₀:** $\hat x_0 = \big(x_t - \sqrt{{1-\bar\alpha_t}}\,\hat\varepsilon\big)/\sqrt{{\bar\alpha_t}}$, then $\mu_\theta = \tilde\mu_t(x_t, \hat x_0)${mark["x0"]}
+- **v** (Salimans & Ho 2022): $\hat x_0 = \sqrt{{\bar\alpha_t}}\,x_t - \sqrt{{1-\bar\alpha_t}}\,\hat v$, then $\mu_\theta = \tilde\mu_t(x_t, \hat x_0)${mark["v"]}
 """
 
 
@@ -179,29 +195,23 @@ def _waiting(position: int, seconds: float) -> Frame:
 
 
 def network_for(told_class: bool, variance: str):
-    """The runtime whose p_θ the learned chain follows: the class-conditional model when it is told
-    the class, else the unconditional network (:func:`ddpm.serve.runtime.unconditional_path`). ValueError
-    when ``variance`` is the learned one and that network learned none."""
-    rt = runtime() if told_class else unconditional_runtime()
-    if variance == LEARNED_CHOICE[1] and not rt.model.config.learn_sigma:
+    """The runtime whose p_θ the learned chain follows (:func:`ddpm.serve.runtime.learned_reverse`:
+    the class-conditional model when it is told the class, else the network not told the digit).
+    ValueError when ``variance`` is the learned one and that network learned none."""
+    if variance == LEARNED_CHOICE[1] and not learned_config(bool(told_class)).learn_sigma:
         raise ValueError(
-            "σ² learned: the network without the class (the ε-model) has a fixed σ²; pick σ² = β̃ₜ or"
-            " βₜ, or tick 'Tell the model the digit's class' to use the class-conditional model's σ²"
+            f"variance {variance!r} (σ² learned): {network_words(learned_config(bool(told_class)), bool(told_class))}"
+            " has a fixed σ²; pick σ² = β̃ₜ or βₜ"
+            + (
+                ", or tell the model the digit's class"
+                if learned_config(True).learn_sigma and not told_class
+                else ""
+            )
         )
-    return rt
+    return learned_reverse(bool(told_class))
 
 
-def which_network(told_class: bool) -> str:
-    """The status line's words for the learned chain's network (short: the line must stay on the
-    first screen; the explanation below the images says why)."""
-    if told_class:
-        return "the class-conditional model, told the class"
-    if unconditional_path() != checkpoint_path():
-        return "the ε-model"
-    return "the null label ∅"
-
-
-@endpoint("compare", model=reverse_fingerprint, gpu_seconds=60, waiting=_waiting)
+@endpoint("compare", gpu_seconds=60, waiting=_waiting)
 def shared_compare(
     digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False, truth: bool = False
 ):
@@ -220,8 +230,9 @@ def shared_compare(
     """
     rt = network_for(bool(told_class), variance)
     x0 = digit_tensor(digit, rt.device)
-    # compare_reverse refuses a model without labels
-    labels = compute.call(class_label, classifier(), x0) if told_class else None
+    known = label_of(digit)  # a bundled digit is named, and told, by its label
+    labels = compute.call(class_label, classifier(), x0, known) if told_class else None
+    told = None if labels is None else int(labels[0])
     reverse = true_reverse() if truth else None
     training = training_set() if truth else None
     T = rt.diffusion.num_timesteps
@@ -256,9 +267,9 @@ def shared_compare(
             yield step
 
     for last, _ in paced(chain()):
-        yield _frame(last, steps, t, start, None, readout, T, labels, plots, training=training)
+        yield _frame(last, steps, t, start, None, readout, T, told, known, rt, plots, training=training)
     # the read-out ends where the chain does, at x_0; and whether the learned chain kept the digit
-    ends = compute.call(chain_ends, classifier(), x0, last.learned.x_prev)
+    ends = compute.call(chain_ends, classifier(), x0, last.learned.x_prev, known)
     readout.append((0, ends.learned))
     titles.append("t=0")
     strip["exact q"].append(show(last.exact.x_prev, scale=2))
@@ -269,7 +280,9 @@ def shared_compare(
     folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
     path = filmstrip(strip, titles, str(folder / f"filmstrip_t{t}_seed{seed}.png"))
     novelty = compute.call(_novelty, last.learned.x_prev) if truth else None
-    final = _frame(last, steps, t, start, path, readout, T, labels, plots, True, ends, training, novelty)
+    final = _frame(
+        last, steps, t, start, path, readout, T, told, known, rt, plots, True, ends, training, novelty
+    )
     names = [f"{name}_t{t}_seed{seed}" for name in IMAGES]
     present = [field for field in IMAGES if getattr(final, field) is not None]
     saved = save_pngs(
@@ -315,7 +328,9 @@ def _frame(
     strip_path: str | None,
     readout: ReadoutPoints,
     T: int,
-    labels: Any,  # the class the learned chain is told: LongTensor [1], or None
+    told: int | None,  # the class the learned chain is told, or None
+    known: int | None,  # the digit's label (a bundled digit), or None
+    rt: Any,  # the learned chain's runtime (its network's config names it)
     plots: ComparisonPlots,
     final: bool = False,
     ends: ChainEnds | None = None,
@@ -334,23 +349,18 @@ def _frame(
         f"`{progress_bar(done, t_start)}` **t = {shown_t}** · step {done} of {t_start} · "
         f"{time.perf_counter() - start:.1f} s"
     )
-    if labels is not None:
-        status += f" · the learned chain is told the class $y = {int(labels[0])}$ (the classifier's reading of $x_0$)"
-    else:
-        status += f" · learned p_θ: {which_network(False)}"
+    source = (
+        "its label" if known is not None else "the classifier's reading of $x_0$ (this digit has no label)"
+    )
+    status += f" · learned p_θ: {network_words(rt.model.config, told is not None, told, source)}"
     if final:
         status += (
             f" · done: the exact chain has returned $x_0$. Along it, the bound's terms of these steps (the KL terms"
             f" $L_{{t-1}}$ for $t \\geq 2$ and the decoder term $L_0 = -\\log p_\\theta(x_0 \\mid x_1)$) add up to"
             f" {step.kl_sum_bpd:.3f} bits/dim, of which the decoder term is {step.kl_bpd:.3f}."
         )
-    if final and ends is not None and ends.landed_elsewhere:
-        status += (
-            f"\n\n**The learned chain ended on a {ends.learned_class}, the exact chain on the {ends.exact_class} it started"
-            f" from.** That is expected: $p_\\theta(x_{{t-1}} \\mid x_t)$ never sees $x_0$, and from $t = {t_start}$"
-            f" so little of the digit is left in $x_t$ that other digits are likely pasts of it too; the"
-            f" exact chain knows $x_0$ (start lower, or try another seed, to see the learned one keep it)."
-        )
+    if final and ends is not None:
+        status += verdict(ends, t_start)
     return Frame(
         show(exact, scale=scale), show(learned, scale=scale), show(step.learned.pred_x0, scale=scale),
         show_noise(step.learned.pred_noise, scale=scale),
@@ -359,6 +369,23 @@ def _frame(
         *_truth_outputs(step, training, scale, final, new), pasts_plot,
         gr.skip(),
     )  # fmt: skip
+
+
+def verdict(ends: ChainEnds, t_start: int) -> str:
+    """What the final status adds about where the chains ended: the learned chain on another digit
+    (expected from a large t), naming the digit by its label when it has one; and one sentence when
+    the classifier reads a labelled digit as another class."""
+    text = ""
+    if ends.landed_elsewhere:
+        text += (
+            f"\n\n**The learned chain ended on a {ends.learned_class}, the exact chain on the {ends.own_class} it"
+            f" started from.** That is expected: $p_\\theta(x_{{t-1}} \\mid x_t)$ never sees $x_0$, and from"
+            f" $t = {t_start}$ so little of the digit is left in $x_t$ that other digits are likely pasts of it"
+            f" too; the exact chain knows $x_0$ (start lower, or try another seed, to see the learned one keep it)."
+        )
+    if ends.misread:
+        text += f" (The classifier reads this {ends.label} as a {ends.exact_class}.)"
+    return text
 
 
 def _truth_outputs(
@@ -388,7 +415,7 @@ def _truth_outputs(
         )
         if new is not None:
             low, median, high = np.percentile(new.test, [0, 50, 100])
-            verdict = (
+            kind = (
                 "closer than any test digit is to one: a copy"
                 if new.copied
                 else "as far as test digits are from theirs: a digit nobody wrote"
@@ -396,27 +423,65 @@ def _truth_outputs(
             text += (
                 f" **The learned chain's $x_0$** lies {new.distance:.2f} from its nearest training digit, #{new.index:,}"
                 f" (a {new.label}); the 100 bundled test digits lie {low:.2f}–{high:.2f} (median {median:.2f}) from"
-                f" theirs: {verdict}."
+                f" theirs: {kind}."
             )
     pasts = np.kron(_pasts_frame(step, training), np.ones((2, 2), dtype=np.uint8))  # 2× for the page
     return show(x, scale=scale), pasts, text
 
 
-@endpoint("inspect", model=reverse_fingerprint, gpu_seconds=20)
-def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
-    rt = network_for(False, variance)
+@endpoint("inspect", gpu_seconds=20)
+def inspect(digit: np.ndarray, t: int, seed: int, variance: str, told_class: bool = False):
+    """One step at t of the network the chains use (told the digit's class or not): x_t, μ̃_t, μ_θ,
+    their difference and a summary naming the network."""
+    rt = network_for(bool(told_class), variance)
     x0 = digit_tensor(digit, rt.device)
+    model = rt.model
+    told = None
+    if told_class:
+        labels = compute.call(class_label, classifier(), x0, label_of(digit))
+        model, told = Conditioned(rt.model, labels), int(labels[0])
     step = inspect_step(
-        rt.diffusion, rt.model, x0, int(t), int(seed), variance, rt.model.config.parameterization
+        rt.diffusion, model, x0, int(t), int(seed), variance, rt.model.config.parameterization
     )
     text = (
-        f"At **t = {step.t}**: RMS of $\\mu_\\theta - \\tilde\\mu_t$ = {step.mean_gap:.4f}; "
+        f"p_θ: {network_words(rt.model.config, told is not None, told)}, σ² {VARIANCE_WORDS[variance]}."
+        f" At **t = {step.t}**: RMS of $\\mu_\\theta - \\tilde\\mu_t$ = {step.mean_gap:.4f}; "
         f"KL$(q \\,\\|\\, p_\\theta)$ = {step.kl_bpd:.4f} bits/dim; "
         f"RMS of $\\hat\\varepsilon - \\varepsilon$ = {step.noise_error:.3f}."
     )
     return (
         show(step.x_t), show(step.posterior_mean), show(step.model_mean), show_signed(step.mean_difference), text
     )  # fmt: skip
+
+
+def variance_choices() -> list[tuple[str, str]]:
+    """σ² = β̃ₜ and βₜ, and "learned" where one of the networks the view runs learned it."""
+    learned = any(
+        learned_config(told).learn_sigma
+        for told in ((False, True) if model_config().num_classes else (False,))
+    )
+    return [*VARIANCE_CHOICES, LEARNED_CHOICE] if learned else list(VARIANCE_CHOICES)
+
+
+def variance_picked(variance: str, told_class: bool):
+    """σ² learned picked for a network that has none: tell the class-conditional network, which
+    learned it, and say so; otherwise leave the checkbox."""
+    if variance == LEARNED_CHOICE[1] and not learned_config(bool(told_class)).learn_sigma:
+        gr.Info(
+            "σ² learned: only the class-conditional network learned its σ², so it is now told the digit's class."
+        )
+        return True
+    return gr.skip()
+
+
+def told_picked(told_class: bool, variance: str):
+    """The class unticked while σ² is learned and the network not told the digit has a fixed σ²:
+    switch to its own σ², and say so."""
+    own = learned_config(bool(told_class))
+    if variance == LEARNED_CHOICE[1] and not own.learn_sigma:
+        gr.Info(f"{network_words(own).capitalize()}: σ² is now its own, β̃ₜ.")
+        return own.variance
+    return gr.skip()
 
 
 class Parts(NamedTuple):
@@ -433,10 +498,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
                       elem_classes=["timestep"])  # fmt: skip
         seed = seed_field("Seed (ε, z)", scale=1, min_width=110, elem_id="reverse-seed")
         config = model_config()
-        choices = [*VARIANCE_CHOICES, LEARNED_CHOICE] if config.learn_sigma else VARIANCE_CHOICES
         variance = gr.Radio(
-            choices,
-            value=unconditional_config().variance,
+            variance_choices(),
+            value=learned_config(False).variance,
             label="Variance σ² of p_θ",
             scale=2,
             min_width=220,
@@ -468,7 +532,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             "Its 8 heaviest pasts q(x₀ = xⁱ | xₜ), bars by weight", height=200, elem_id="reverse-pasts"
         )
         truth_text = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-truth-text")
-    gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+    gr.Markdown(explain(), latex_delimiters=LATEX)
     api = gr.Button(visible=False)  # /compare's trigger, for API clients
     with gr.Row():
         kl_plot = plot_image("KL per step along the exact chain (bits/dim)", elem_id="reverse-kl")
@@ -489,7 +553,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     pasts_plot = plot_image("Effective number of pasts over t", "reverse-pasts-plot", visible=False)
     strip_file = gr.File(label="Download the filmstrip (PNG)")
     with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
-        gr.Markdown(FORMULAS, latex_delimiters=LATEX)
+        gr.Markdown(formulas(), latex_delimiters=LATEX)
         with gr.Row():
             t_one = gr.Slider(1, T, value=T // 2, step=1, label="t", scale=3)
             go = gr.Button("Inspect", scale=1)
@@ -515,5 +579,10 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         lambda on: (gr.Image(visible=on), gr.Row(visible=on), gr.Image(visible=on)),
         truth, [truth_xt, truth_row, pasts_plot], api_visibility="private", queue=False, show_progress="hidden",
     )  # fmt: skip
-    go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")
+    go.click(
+        inspect, [digit, t_one, seed, variance, told], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect"
+    )
+    # σ² learned needs a network that learned it: choosing it tells the class, untelling it leaves it
+    variance.input(variance_picked, [variance, told], told, **QUIET)
+    told.input(told_picked, [told, variance], variance, **QUIET)
     return Parts(t, seed)

@@ -1,5 +1,6 @@
 """The checkpoints that ship with the repository: they load, and their digits are readable."""
 
+import pytest
 import torch
 
 from ddpm import checkpoint, classifier
@@ -89,4 +90,17 @@ def test_the_reverse_view_s_unconditional_network_is_named_by_the_checkpoint(tmp
     monkeypatch.setenv("DDPM_CHECKPOINT", str(naming))
     assert runtime.unconditional_path() == str(checkpoint.EPS)
     assert runtime.unconditional_config().parameterization == "eps"
-    assert runtime.reverse_fingerprint() != runtime.model_fingerprint()
+    # the shared results' key covers both networks a view may run
+    assert runtime.model_fingerprint() != runtime._fingerprint(str(naming))
+    # one rule everywhere: not told the class, the named network; told, the model itself
+    assert runtime.learned_config(False).num_classes == 0
+    assert runtime.learned_config(True).num_classes == 10
+
+
+def test_a_model_without_labels_cannot_be_told_the_class(tmp_path, monkeypatch):
+    from ddpm.serve import runtime
+    from tests.tiny import tiny_checkpoint
+
+    monkeypatch.setenv("DDPM_CHECKPOINT", str(tiny_checkpoint(tmp_path / "plain", timesteps=10)))
+    with pytest.raises(ValueError, match="takes no class labels"):
+        runtime.learned_reverse(True)

@@ -24,7 +24,9 @@ def test_figures_drawn_from_many_threads_at_once_all_draw():
     def draw(i: int) -> list[np.ndarray]:
         start.wait()
         out = [plots.schedule_curves_plot(curves, 100 * i + k + 1) for k in range(2)]
-        out.append(plots.noise_error_plot(np.arange(1, 11), np.linspace(0.5, 0.01, 10), 0.03 + i / 100))
+        out.append(
+            plots.noise_error_plot(np.arange(1, 11), np.linspace(0.5, 0.01, 10), 0.03 + i / 100, "mean", "t")
+        )
         return out
 
     with ThreadPoolExecutor(8) as pool:
@@ -62,7 +64,9 @@ def every_figure_makers() -> dict[str, Callable[[], object]]:
             {"exact q": frames, "learned p_θ": frames}, ["t=3", "t=2", "t=1", "t=0"], os.devnull
         ),
         "bound": lambda: plots.bound_terms_plot({"digit": np.linspace(1e-4, 1e-2, 100)}),
-        "noise error": lambda: plots.noise_error_plot(np.arange(1, 11), np.linspace(0.5, 0.01, 10), 0.03),
+        "noise error": lambda: plots.noise_error_plot(
+            np.arange(1, 11), np.linspace(0.5, 0.01, 10), 0.03, "mean", "t"
+        ),
         "schedules": lambda: plots.schedule_curves_plot(both, 5),
         "histogram": lambda: plots.class_histogram([1] * 10),
         "reverse step": lambda: plots.reverse_step_plot(step),

@@ -260,17 +260,18 @@ def bound_terms_plot(terms: dict[str, np.ndarray]) -> np.ndarray:
 
 
 @drawing
-def noise_error_plot(t: np.ndarray, mse: np.ndarray, simple_loss: float) -> np.ndarray:
-    """E‖ε − ε_θ‖² per pixel [S] at the paper's t [S], log scale, with L_simple as a line."""
+def noise_error_plot(
+    t: np.ndarray, mse: np.ndarray, simple_loss: float, mean_label: str, title: str
+) -> np.ndarray:
+    """E‖ε − ε̂‖² per pixel [S] at the paper's t [S], log scale, with its mean over t as a line
+    (``mean_label``: L_simple for an ε-network, whose training loss it is)."""
     fig = Figure(figsize=(9.6, 3.4), dpi=DPI)
     ax = fig.add_subplot()
     ax.semilogy(t, mse, "o-", color="#1f4e9c", lw=2, ms=4)
-    ax.axhline(
-        simple_loss, color="#c81414", ls="--", lw=1.5, label=rf"$L_\mathrm{{simple}}$ = {simple_loss:.4f}"
-    )
+    ax.axhline(simple_loss, color="#c81414", ls="--", lw=1.5, label=f"{mean_label} = {simple_loss:.4f}")
     ax.set_xlabel("$t$")
-    ax.set_ylabel(r"$E\,\|\epsilon - \epsilon_\theta(x_t, t)\|^2$ per pixel")
-    ax.set_title("Noise-prediction error of the bundled model over t")
+    ax.set_ylabel(r"$E\,\|\epsilon - \hat\epsilon\|^2$ per pixel")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
     return render(fig)

@@ -9,12 +9,16 @@ import gradio as gr
 import numpy as np
 
 from ...images import digit_tensor
+from ...serve import compute
 from ...serve.handlers import endpoint
-from ...serve.runtime import runtime
+from ...serve.runtime import classifier, learned_reverse, model_config
 from ...teaching.likelihood import bound_lesson
+from ...teaching.readout import class_label
+from ..digits import label_of
 from ..kit.plots import BOUND_COLOURS, bound_terms_plot
 from ..kit.tab import Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show
+from ..kit.words import network_words
 
 BPD_EXPLAIN = r"""
 $-\log p_\theta(x_0) \le L_T + \sum_{t=2}^{T} L_{t-1} + L_0$ with the **prior** $L_T = \mathrm{KL}(q(x_T \mid x_0)\,\|\,\mathcal N(0, I))$,
@@ -26,20 +30,19 @@ pixels, cost many: the bound is a likelihood.
 
 
 @endpoint("bits_per_dim", gpu_seconds=60)
-def bits_per_dim(digit: np.ndarray, seed: int = 0):
-    """(plot of the terms over t, the three images, a table of totals).
+def bits_per_dim(digit: np.ndarray, seed: int = 0, told_class: bool = False):
+    """(plot of the terms over t, the three images, a table of totals and the network's name).
 
-    A model that learned its variance is scored with it, and beside that with σ² fixed at β̃_t
-    (the same network's means, the same x_t): the gap is what learning σ² buys."""
-    rt = runtime()
+    The network is :func:`ddpm.serve.runtime.learned_reverse`'s: with ``told_class`` the
+    class-conditional model told the digit's class (its label, else the classifier's reading), a
+    bound on −log p_θ(x_0 | y). A model that learned its variance is scored with it, and beside that
+    with σ² fixed at β̃_t (the same network's means, the same x_t): the gap is what learning σ² buys."""
+    rt = learned_reverse(bool(told_class))
     config = rt.model.config
+    x0 = digit_tensor(digit, rt.device)
+    told = int(compute.call(class_label, classifier(), x0, label_of(digit))[0]) if told_class else None
     lesson = bound_lesson(
-        rt.diffusion,
-        rt.model,
-        digit_tensor(digit, rt.device),
-        int(seed),
-        config.parameterization,
-        config.variance,
+        rt.diffusion, rt.model, x0, int(seed), config.parameterization, config.variance, told
     )
     bpd, fixed = lesson.bound, lesson.fixed
     plot = bound_terms_plot({name: bpd.terms[i].cpu().numpy() for i, name in enumerate(lesson.images)})
@@ -54,7 +57,7 @@ def bits_per_dim(digit: np.ndarray, seed: int = 0):
         if fixed is not None
         else "\n|---|---|---|---|---|\n"
     )
-    table = header + "\n".join(rows)
+    table = f"p_θ: {network_words(config, told is not None, told)}.\n\n" + header + "\n".join(rows)
     return (plot, *(show(x[None]) for x in lesson.images.values()), table)
 
 
@@ -67,10 +70,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     gr.Markdown(BPD_EXPLAIN, latex_delimiters=LATEX)
     with gr.Row():
         seed = seed_field()
+        told = gr.Checkbox(False, label="Tell the model the digit's class: −log p_θ(x₀ | y)",
+                           visible=model_config().num_classes > 0, elem_id="bits-per-dim-told")  # fmt: skip
         run = tab.run_button()
     table = gr.Markdown(latex_delimiters=LATEX)
     plot = plot_image("Terms of the bound over t", elem_id="bits-per-dim-plot")
     with gr.Row(equal_height=True):
         shown = [image(name) for name in BOUND_COLOURS]
-    run.click(bits_per_dim, [digit, seed], [plot, *shown, table], api_name="bits_per_dim")
+    run.click(bits_per_dim, [digit, seed, told], [plot, *shown, table], api_name="bits_per_dim")
     return Parts(seed)

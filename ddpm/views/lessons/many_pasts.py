@@ -10,11 +10,13 @@ import numpy as np
 
 from ...images import digit_tensor
 from ...serve.handlers import endpoint
-from ...serve.runtime import classifier, diffusion_cpu, model_config, runtime
+from ...serve.runtime import classifier, diffusion_cpu, learned_reverse, model_config
 from ...teaching.pasts import pasts_lesson
+from ..digits import label_of
 from ..kit.plots import class_histogram
 from ..kit.tab import Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show, show_grid
+from ..kit.words import network_words
 
 MAX_PASTS = 64
 """The most chains one request may run (the slider's end)."""
@@ -31,18 +33,21 @@ posterior chain, which knows $x_0$, always returns your digit.
 def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_class: bool = False):
     """(x_t, grid of K pasts, class histogram, exact posterior's x_0, summary).
 
-    With ``told_class`` every chain of a class-conditional model is given the digit's class (the
-    classifier's reading of x_0)."""
-    rt = runtime()
+    The chains follow :func:`ddpm.serve.runtime.learned_reverse`: with ``told_class`` the
+    class-conditional model, told the digit's class (its label, or the classifier's reading of an
+    upload or a drawing), else the network not told the digit."""
+    rt = learned_reverse(bool(told_class))
     x0 = digit_tensor(digit, rt.device)
+    known = label_of(digit)
     lesson = pasts_lesson(
-        rt.diffusion, rt.model, classifier(), x0, int(t), int(k), int(seed), told_class, MAX_PASTS
+        rt.diffusion, rt.model, classifier(), x0, int(t), int(k), int(seed), told_class, MAX_PASTS, known
     )
     verdict = lesson.verdict
-    told = "" if lesson.label is None else f" Every chain was told the class {lesson.label}."
+    whose = "its label" if known is not None else "the classifier's reading: this digit has no label"
     text = (
         f"From t = {int(t)}: {verdict.distinct} different classes among {len(lesson.pasts)} pasts; "
-        f"{verdict.agreement:.0%} are read as your digit's class ({verdict.own_class}).{told}"
+        f"{verdict.agreement:.0%} are read as your digit's class, {verdict.own_class} ({whose}). "
+        f"p_θ: {network_words(rt.model.config, lesson.label is not None, lesson.label)}."
     )
     return show(lesson.x_t), show_grid(lesson.pasts), class_histogram(verdict.counts), show(x0), text
 
@@ -58,11 +63,13 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     T = diffusion_cpu().num_timesteps
     gr.Markdown(PASTS_EXPLAIN, latex_delimiters=LATEX)
     with gr.Row():
-        t = gr.Slider(1, T, value=500, step=1, label="t of the shared xₜ", scale=3, elem_classes=["timestep"])
+        t = gr.Slider(
+            1, T, value=T // 2, step=1, label="t of the shared xₜ", scale=3, elem_classes=["timestep"]
+        )
         k = gr.Slider(1, MAX_PASTS, value=16, step=1, label="K chains", scale=2)
         seed = seed_field(scale=1)
         run = tab.run_button(scale=1)
-    told = gr.Checkbox(False, label="Tell every chain the digit's class (the classifier's reading of x₀)",
+    told = gr.Checkbox(False, label="Tell every chain the digit's class (its label; an upload's as the classifier reads it)",
                        visible=model_config().num_classes > 0)  # fmt: skip
     text = gr.Markdown()
     with gr.Row(equal_height=True):

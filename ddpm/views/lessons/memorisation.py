@@ -12,7 +12,7 @@ import numpy as np
 from ...data import to_uint8
 from ...serve import compute
 from ...serve.handlers import endpoint
-from ...serve.runtime import test_distances, training_set, true_reverse, unconditional_runtime
+from ...serve.runtime import learned_reverse, test_distances, training_set, true_reverse
 from ...serve.settings import WATCHERS
 from ...serve.stream import paced
 from ...teaching.memorisation import GENERATIONS, SUBSETS, Copies, copies, side_by_side
@@ -29,6 +29,7 @@ from ..kit.widgets import (
     show_grid,
     waiting_status,
 )
+from ..kit.words import network_words
 
 EXPLAIN = r"""
 **Why not learn the true reverse?** The source texts call the reverse step $q(x_{t-1} \mid x_t) = \int q(x_{t-1} \mid x_t, x_0)\, q(x_0 \mid x_t)\, dx_0$
@@ -87,7 +88,7 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
         raise ValueError(
             f"the training set's size must be one of {', '.join(map(str, SUBSETS))}, got {subset}"
         )
-    rt = unconditional_runtime()
+    rt = learned_reverse(False)
     full = true_reverse()
     reverse = full if subset == full.images.shape[0] else compute.call(full.subset, subset)
     T, seed = rt.diffusion.num_timesteps, int(seed)
@@ -106,7 +107,7 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
     low, high = float(test.min()), float(test.max())
     text = "\n\n".join([
         _report(f"The true reverse of {subset:,} training digits", truth),
-        _report("p_θ (the network)", learned),
+        _report(f"p_θ, {network_words(rt.model.config)}", learned),
         f"The 100 bundled test digits lie {low:.2f}–{high:.2f} from their nearest training digits (median "
         f"{float(np.median(test.numpy())):.2f}): a digit at least that far away is as new as a handwritten one.",
     ])  # fmt: skip

@@ -7,39 +7,52 @@ from typing import NamedTuple
 import gradio as gr
 import numpy as np
 
+from ...guidance import Conditioned
 from ...images import digit_tensor
+from ...serve import compute
 from ...serve.handlers import endpoint
-from ...serve.runtime import diffusion_cpu, runtime
+from ...serve.runtime import classifier, diffusion_cpu, learned_reverse, model_config
 from ...teaching.parameterizations import parameterization_lesson
+from ...teaching.readout import class_label
+from ..digits import label_of
 from ..kit.tab import Tab
 from ..kit.widgets import LATEX, image, seed_field, show, show_noise
-
-NAMES = {"eps": "ε", "x0": "x₀", "v": "v"}
+from ..kit.words import SYMBOLS, TARGETS, loss_words, network_words, symbol
 
 EXPLAIN = r"""
 The network outputs one tensor. What it *means* is a choice made at training time (its
-*parameterization*). Read as **ε** (DDPM, this model):
+*parameterization*). Read as **ε** (Ho et al. 2020):
 $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ and
 $\mu_\theta = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\hat\varepsilon\big)$.
 Read as **x₀**: $\hat x_0$ is the output and $\mu_\theta = \tilde\mu_t(x_t, \hat x_0)$.
 Read as **v** $= \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$:
 $\hat x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,\hat v$.
-Only the reading the model was trained for makes sense; the others show that the three are different
+Only the reading the network was trained for makes sense (the status line names it); the others show that the three are different
 targets, not different names. Then one step $x_{t-1} = \mu_\theta + \sigma_t z$ with $\sigma_t^2 = \tilde\beta_t$
 or $\beta_t$ (same $z$), and the whole learned chain from $x_t$ to $x_0$ with each.
 """
 
 
 @endpoint("parameterizations", gpu_seconds=30)
-def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0):
-    """(x_t, output, x̂_0 / ε̂ / μ for each reading..., one step each σ², chain end each σ², text)."""
-    rt = runtime()
+def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0, told_class: bool = False):
+    """(x_t, output, x̂_0 / ε̂ / μ for each reading..., one step each σ², chain end each σ², text).
+
+    The network is :func:`ddpm.serve.runtime.learned_reverse`'s: with ``told_class`` the
+    class-conditional model told the digit's class (its label, else the classifier's reading)."""
+    rt = learned_reverse(bool(told_class))
     x0 = digit_tensor(digit, rt.device)
-    lesson = parameterization_lesson(rt.diffusion, rt.model, x0, int(t), int(seed))
+    model, told = rt.model, None
+    if told_class:
+        labels = compute.call(class_label, classifier(), x0, label_of(digit))
+        model, told = Conditioned(rt.model, labels), int(labels[0])
+    lesson = parameterization_lesson(rt.diffusion, model, x0, int(t), int(seed))
     view, chains, r = lesson.view, lesson.chains, lesson.view.readings
+    config = rt.model.config
     text = (
-        f"**t = {view.t}.** The model was trained to predict **{NAMES[lesson.parameterization]}**. RMS of x̂₀ − x₀: "
-        + ", ".join(f"read as {NAMES[k]}: {error:.3f}" for k, error in lesson.x0_errors.items())
+        f"**t = {view.t}.** p_θ: {network_words(config, told is not None, told)}. It was trained to predict"
+        f" **{symbol(config)}**, {TARGETS[config.parameterization]}, with the loss {loss_words(config)}: the"
+        f" reading as {symbol(config)} is the one that makes sense. RMS of x̂₀ − x₀: "
+        + ", ".join(f"read as {SYMBOLS[k]}: {error:.3f}" for k, error in lesson.x0_errors.items())
         + f". Chain ends (σ² = β̃ₜ vs βₜ) differ by RMS {lesson.chain_gap:.3f}."
     )
     return (
@@ -60,13 +73,15 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     T = diffusion_cpu().num_timesteps
     gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
     with gr.Row():
-        t = gr.Slider(1, T, value=300, step=1, label="t", scale=4, elem_classes=["timestep"])
+        t = gr.Slider(1, T, value=max(1, 3 * T // 10), step=1, label="t", scale=4, elem_classes=["timestep"])
         seed = seed_field("Seed (ε and z)", scale=1)
         run = tab.run_button(scale=1)
+    told = gr.Checkbox(False, label="Tell the model the digit's class (the class-conditional network)",
+                       visible=model_config().num_classes > 0, elem_id="parameterizations-told")  # fmt: skip
     text = gr.Markdown()
     with gr.Row(equal_height=True):
         x_t = image("xₜ")
-        output = image("network output (as ε̂: −3 … 3)")
+        output = image("the network's output (−3 … 3)")
         x0_eps = image("x̂₀ reading it as ε")
         mean = image("μ_θ reading it as ε")
     with gr.Row(equal_height=True):
@@ -78,5 +93,5 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         chain_small = image("whole chain, σ² = β̃ₜ", height=240)
         chain_large = image("whole chain, σ² = βₜ (same z)", height=240, elem_id="parameterizations-chain")
     outputs = [x_t, output, x0_eps, mean, x0_x0, x0_v, step_small, step_large, chain_small, chain_large, text]
-    run.click(parameterizations, [digit, t, seed], outputs, api_name="parameterizations")
+    run.click(parameterizations, [digit, t, seed, told], outputs, api_name="parameterizations")
     return Parts(t, seed)

@@ -12,7 +12,7 @@ from ... import seeding
 from ...inference import sample_loop
 from ...serve import compute
 from ...serve.handlers import endpoint
-from ...serve.runtime import classifier, runtime
+from ...serve.runtime import classifier, learned_reverse
 from ...serve.settings import WATCHERS
 from ...serve.stream import DRAWING, paced
 from ...teaching.readout import ReadoutPoints, class_probabilities, readout_due
@@ -29,6 +29,7 @@ from ..kit.widgets import (
     show,
     waiting_status,
 )
+from ..kit.words import network_words
 
 READOUT_EXPLAIN = r"""
 A generation from pure noise, with the project's digit classifier reading the model's current guess
@@ -50,8 +51,10 @@ three times below t = 200; 1: 8, 1.00, t < 415; 2: 0, 1.00, 505; 3: 6, 1.00, 390
 
 @endpoint("classifier_readout", gpu_seconds=60, waiting=_waiting)
 def classifier_readout(seed: int = READOUT_SEED):
-    """Stream (x_t, x̂_0, probabilities plot, status) while one digit is generated (1000 steps)."""
-    rt = runtime()
+    """Stream (x_t, x̂_0, probabilities plot, status) while one digit is generated (1000 steps) by
+    the network not told the digit (:func:`ddpm.serve.runtime.learned_reverse`)."""
+    rt = learned_reverse(False)
+    network = network_words(rt.model.config)
     T = rt.diffusion.num_timesteps
     loop = sample_loop(rt.model, rt.diffusion, 1, "ddpm", generator=seeding.generator(int(seed)))
     readout: ReadoutPoints = []  # of x̂_0
@@ -74,6 +77,7 @@ def classifier_readout(seed: int = READOUT_SEED):
             f"`{progress_bar(T - step.t, T)}` "
             + (f"t = 0: the classifier reads x₀ as **{top}** ({float(p[top]):.0%})" if final else
                f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({float(p[top]):.0%})")
+            + f" · p_θ: {network}"
         )  # fmt: skip
         scale = 8 if final else 4
         if final or plot is None or DRAWING.allow():  # mid-chain, as the streams' budget allows

@@ -60,7 +60,13 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     histograms = plot_image("Where Gaussian reverse chains end")
     inputs = [preset, means, std, T, t, seed]
     outputs = [densities, kl_plot, histograms, summary]
-    T.change(lambda T: gr.Slider(1, int(T), value=1), T, t, api_visibility="private")
+    # a slider needs two ends: with T = 1 it stays at its one step
+    T.change(
+        lambda T: gr.Slider(1, max(2, int(T)), value=1, interactive=int(T) > 1),
+        T,
+        t,
+        api_visibility="private",
+    )
     gr.on(
         [block.select, preset.change, std.release, t.change, seed.submit, means.submit],
         small_steps, inputs, outputs, api_name="small_steps", trigger_mode="always_last",

@@ -18,8 +18,14 @@ from .space import FLAVORS, HARDWARES, check_space_id, describe, stage, upload
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ddpm.deploy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--space", help="the Space, USER/NAME (created if missing; not needed for --dry-run)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ddpm.deploy", description="Put the app on a Hugging Face Space (docs/cli.md)."
+    )
+    parser.add_argument(
+        "--space",
+        metavar="USER/NAME",
+        help="the Space, USER/NAME (created if missing; not needed for --dry-run)",
+    )
     parser.add_argument(
         "--hardware", choices=HARDWARES, default="cpu",
         help=f"cpu: a free CPU Space ({FLAVORS['cpu']}); zero: ZeroGPU ({FLAVORS['zero']}) (default: cpu)",

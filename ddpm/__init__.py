@@ -7,7 +7,8 @@ Layers, each importing only those above it: :mod:`~ddpm.choices` (named choices,
 → :mod:`~ddpm.schedules` → :mod:`~ddpm.losses` → :mod:`~ddpm.diffusion` → :mod:`~ddpm.sampling`
 and :mod:`~ddpm.likelihood` → :mod:`~ddpm.unet`, :mod:`~ddpm.checkpoint`, :mod:`~ddpm.inference`
 → :mod:`ddpm.teaching` → :mod:`ddpm.views`. The command-line tools (``train``, ``train_classifier``,
-``sample``, ``evaluate``, ``bench``) sit on top and nothing imports them.
+``sample``, ``evaluate``, ``deploy``, ``bench``) sit on top and nothing imports them; :mod:`ddpm.space`
+(the app as a Hugging Face Space) serves ``deploy``.
 """
 
 from .choices import PARAMETERIZATIONS, SAMPLERS, VARIANCES, check_choice

@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "ddpm"
 
 # Lowest first; a module may import modules of its own layer or below (docs/library.md: "Where
-# things are"): maths → network and inference → teaching → serve → views → the tools on top.
+# things are"): maths → network and inference → teaching → serve → views → the Space → the tools on top.
 LAYERS = [
     {"choices", "seeding"},
     {"schedules", "losses", "images"},
@@ -18,7 +18,8 @@ LAYERS = [
     {"teaching"},
     {"serve"},
     {"views"},
-    {"train", "train_classifier", "train_toy", "sample", "evaluate", "bench"},
+    {"space"},  # the app as a Hugging Face Space: its files, the upload
+    {"train", "train_classifier", "train_toy", "sample", "evaluate", "deploy", "bench"},
 ]
 COMMAND_LINE = LAYERS[-1]
 UI = {"serve", "views", "bench"}

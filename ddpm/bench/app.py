@@ -261,10 +261,15 @@ def ms(values: list[float]) -> str:
     return f"{1e3 * statistics.median(values):7.1f} ms"
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     p = argparse.ArgumentParser(prog="python -m ddpm.bench.app", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=3, help="runs of each stream (default 3)")
-    runs = p.parse_args(argv).runs
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    runs = parser().parse_args(argv).runs
     if runs < 1:
         raise SystemExit(f"--runs must be ≥ 1, got {runs}")
     digit, T = default_digit(), diffusion_cpu().num_timesteps

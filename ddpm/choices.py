@@ -2,7 +2,8 @@
 
 Every module that accepts one of these choices validates it with :func:`check_choice`, so a bad
 value always raises the same kind of message (the value and the allowed ones), whichever entry
-point received it: the library, a command-line flag or the app.
+point received it: the library, a command-line flag or the app. A generation's defaults (sampler,
+steps, η) are defined here once, and all of those entry points read them.
 
 Nothing here imports the rest of the package: it is the lowest layer, below the schedules.
 """
@@ -29,6 +30,20 @@ SAMPLERS: tuple[str, ...] = ("ddpm", "ddim", "dpm-solver")
 """Ancestral sampling over all T steps (Ho et al. 2020, Algorithm 2), DDIM (Song et al. 2021), or
 DPM-Solver++(2M) (Lu et al. 2022), a second-order solver of the ODE that DDIM with η = 0 solves to
 first order."""
+
+DEFAULT_SAMPLER: Sampler = "dpm-solver"
+"""The sampler of a generation that names none, the same in the library
+(:func:`ddpm.inference.generate`), ``python -m ddpm.sample``, the app's Generate tab and its
+/generate API: DPM-Solver++(2M), at :data:`DEFAULT_STEPS` the sampler with the fewest network
+evaluations at the real-data floor (``checkpoints/MODEL_CARD.md``, "FD against network
+evaluations")."""
+
+DEFAULT_STEPS = 10
+"""S, the network evaluations of DPM-Solver and DDIM when a request gives none (everywhere, as
+:data:`DEFAULT_SAMPLER`); ancestral sampling always takes all T steps."""
+
+DEFAULT_ETA = 0.0
+"""DDIM's η when a request gives none: deterministic (DPM-Solver takes no η)."""
 
 TimestepSampling = Literal["uniform", "high-noise"]
 TIMESTEP_SAMPLINGS: tuple[str, ...] = ("uniform", "high-noise")

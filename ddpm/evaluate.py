@@ -200,7 +200,8 @@ def x0_errors(
     return errors, t
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     p = argparse.ArgumentParser(prog="python -m ddpm.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("samples", nargs="*", help=".npz files with 'images' uint8 [N, 28, 28]")
     p.add_argument(
@@ -242,6 +243,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--x0-labels", action="store_true", help="tell conditional models the test digits' labels")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser()
     args = p.parse_args(argv)
     if not args.samples and not args.bpd and not args.x0_error:
         p.error("give sample files, --bpd and/or --x0-error")

@@ -17,7 +17,15 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .choices import SAMPLERS, Sampler, VarianceType, check_choice
+from .choices import (
+    DEFAULT_ETA,
+    DEFAULT_SAMPLER,
+    DEFAULT_STEPS,
+    SAMPLERS,
+    Sampler,
+    VarianceType,
+    check_choice,
+)
 from .diffusion import GaussianDiffusion
 from .guidance import (
     DEFAULT_DIGIT,
@@ -155,8 +163,13 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
-DPM_SOLVER_STEPS = 20
-"""DPM-Solver++(2M)'s default number of network evaluations (the model card's FD against NFE)."""
+def network_steps(sampler: Sampler, steps: int | None, T: int) -> int:
+    """The network evaluations of a chain of ``sampler`` asked for ``steps`` (None: the default):
+    all ``T`` for ancestral sampling, else ``steps`` or :data:`ddpm.choices.DEFAULT_STEPS`."""
+    check_choice("sampler", sampler, SAMPLERS)
+    if sampler == "ddpm":
+        return T
+    return DEFAULT_STEPS if steps is None else steps
 
 
 def generation_request(
@@ -187,9 +200,9 @@ def sample_loop(
     model: torch.nn.Module,
     diffusion: GaussianDiffusion,
     n: int,
-    sampler: Sampler = "ddpm",
+    sampler: Sampler = DEFAULT_SAMPLER,
     steps: int | None = None,
-    eta: float = 0.0,
+    eta: float = DEFAULT_ETA,
     generator: torch.Generator | None = None,
     variance: VarianceType | None = None,
     labels: torch.Tensor | None = None,
@@ -199,9 +212,10 @@ def sample_loop(
 
     ``model`` is a UNet or what :func:`prepare_for_inference` made of one (its ``config`` gives the
     image shape, the parameterization and the variance it learned, the default of ``variance``).
-    ``"ddpm"`` takes all T steps (``steps`` must be None or T); ``"ddim"`` takes ``steps``
-    (default 50) with noise level ``eta``; ``"dpm-solver"`` takes ``steps`` (default
-    :data:`DPM_SOLVER_STEPS`) network evaluations of DPM-Solver++(2M) (``eta`` must be 0).
+    ``"ddpm"`` takes all T steps (``steps`` must be None or T); ``"ddim"`` takes ``steps`` with
+    noise level ``eta``; ``"dpm-solver"`` takes ``steps`` network evaluations of DPM-Solver++(2M)
+    (``eta`` must be 0). The defaults are one for the package (:data:`ddpm.choices.DEFAULT_SAMPLER`,
+    :data:`~ddpm.choices.DEFAULT_STEPS`, :data:`~ddpm.choices.DEFAULT_ETA`).
     ``labels`` [n] (:func:`ddpm.guidance.labels_for`) asks a class-conditional model for those
     digits, with classifier-free guidance of weight ``guidance``; without labels the model runs on
     the null label (unconditional).
@@ -230,11 +244,11 @@ def sample_loop(
         if eta:
             raise ValueError(f"DPM-Solver is deterministic: η must be 0, got {eta}")
         return dpm_solver_sample_loop_progressive(
-            diffusion, model, shape, steps=DPM_SOLVER_STEPS if steps is None else steps,
+            diffusion, model, shape, steps=network_steps(sampler, steps, T),
             parameterization=parameterization, generator=generator, device=device,
         )  # fmt: skip
     return ddim_sample_loop_progressive(
-        diffusion, model, shape, steps=50 if steps is None else steps, eta=eta,
+        diffusion, model, shape, steps=network_steps(sampler, steps, T), eta=eta,
         parameterization=parameterization, generator=generator, device=device,
     )  # fmt: skip
 
@@ -243,9 +257,9 @@ def generate(
     model: torch.nn.Module,
     diffusion: GaussianDiffusion,
     n: int,
-    sampler: Sampler = "ddpm",
+    sampler: Sampler = DEFAULT_SAMPLER,
     steps: int | None = None,
-    eta: float = 0.0,
+    eta: float = DEFAULT_ETA,
     seed: int = 0,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,

@@ -26,16 +26,16 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint
-from .choices import SAMPLERS
+from .choices import DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 from .data import to_model_range, training_digits
 from .diffusion import DiffusionConfig
 from .guidance import DEFAULT_DIGIT, DEFAULT_GUIDANCE, DIGIT_REQUESTS
 from .images import make_grid, to_pil, to_uint8, upscale
 from .inference import (
     BACKENDS,
-    DPM_SOLVER_STEPS,
     generate,
     generation_labels,
+    network_steps,
     prepare_for_inference,
     resolve_device,
 )
@@ -45,20 +45,24 @@ from .true_reverse import TrueReverse, sample_true_reverse
 TRUE_REVERSE = "true-reverse"
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser (its defaults are the package's: :mod:`ddpm.choices`)."""
     p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=64, help="number of digits")
     p.add_argument(
-        "--sampler", choices=(*SAMPLERS, TRUE_REVERSE), default="ddpm",
-        help="ancestral (all T steps), DDIM, DPM-Solver++(2M) (second order, deterministic), or the"
-        " exact reverse process of the training digits (no network; it draws training digits)",
+        "--sampler", choices=(*SAMPLERS, TRUE_REVERSE), default=DEFAULT_SAMPLER,
+        help="ddpm: ancestral, all T steps; ddim: DDIM; dpm-solver: DPM-Solver++(2M), second order,"
+        f" deterministic; {TRUE_REVERSE}: the exact reverse process of the training digits (no network;"
+        f" it draws training digits). Default: {DEFAULT_SAMPLER}, as in the app and its API",
     )  # fmt: skip
     p.add_argument(
         "--steps", type=int, default=None,
-        help=f"network evaluations of ddim (default 50) or dpm-solver (default {DPM_SOLVER_STEPS});"
-        " ddpm always uses T",
+        help=f"network evaluations S of dpm-solver and ddim (default {DEFAULT_STEPS}); ddpm and"
+        " true-reverse always take all T steps",
     )  # fmt: skip
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM η: 0 deterministic, 1 as noisy as DDPM")
+    p.add_argument(
+        "--eta", type=float, default=DEFAULT_ETA, help="DDIM η: 0 deterministic (default), 1 as noisy as DDPM"
+    )
     p.add_argument(
         "--digit", default=DEFAULT_DIGIT, choices=DIGIT_REQUESTS, metavar="{0-9,all,prior,none}",
         help="prior: labels drawn from the class prior (default); all: the ten digits in equal numbers;"
@@ -82,6 +86,11 @@ def main(argv: list[str] | None = None) -> None:
         "--backend", choices=BACKENDS, default="eager",
         help="eager; torchscript (traced, frozen); compile (torch.compile: ~20 s first, then faster on CPU)",
     )  # fmt: skip
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser()
     args = p.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -103,8 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(err))
     guided = 2 if guidance else 1  # guidance doubles the batch
     model = prepare_for_inference(model, device, args.backend, guided * min(args.batch_size, args.n))
-    default_steps = DPM_SOLVER_STEPS if args.sampler == "dpm-solver" else 50
-    steps_per_batch = diffusion.num_timesteps if args.sampler == "ddpm" else (args.steps or default_steps)
+    steps_per_batch = network_steps(args.sampler, args.steps, diffusion.num_timesteps)
     batches = -(-args.n // args.batch_size)
     start = time.time()
     try:

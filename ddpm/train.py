@@ -49,7 +49,8 @@ from .schedules import SCHEDULES
 from .unet import UNet, UNetConfig, count_parameters
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser (:func:`parse_args` adds the checks across options)."""
     p = argparse.ArgumentParser(prog="python -m ddpm.train", description=__doc__.split("\n\n")[0])
     a = p.add_argument
     a("--steps", type=int, default=60_000, help="optimizer steps in all (the LR schedule spans them)")
@@ -120,6 +121,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="write a grid of 64 EMA samples (DDIM-50) every N steps and at the end (0: none)",
     )  # fmt: skip
     a("--log-every", type=int, default=100, help="append mean loss and speed to log.jsonl every N steps")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = parser()
     args = p.parse_args(argv)
     for name, low in (("save_every", 1), ("log_every", 1), ("sample_every", 0)):
         if getattr(args, name) < low:

@@ -54,9 +54,8 @@ def train_classifier(
     return model.eval()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Train on the 60,000 MNIST training digits, measure the accuracy on the 10,000 test digits,
-    and save the classifier with both in its config to ``--out``."""
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     p = argparse.ArgumentParser(
         prog="python -m ddpm.train_classifier", description="Train the digit classifier."
     )
@@ -64,7 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=3, help="passes over the 60,000 training digits")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, order and shifts")
     p.add_argument("--out", default=str(BUNDLED), help="output folder")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train on the 60,000 MNIST training digits, measure the accuracy on the 10,000 test digits,
+    and save the classifier with both in its config to ``--out``."""
+    args = parser().parse_args(argv)
     start = time.time()
     train_x, train_y = load_mnist_tensor(args.data_root, train=True)
     test_x, test_y = load_mnist_tensor(args.data_root, train=False)

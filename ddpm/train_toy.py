@@ -48,9 +48,12 @@ def load_points(path: str) -> plane.Data2D:
     return plane.Data2D.points(xy, Path(path).stem)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m ddpm.train_toy",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--data", default="all", help=f"{', '.join(plane.PRESETS)}, all, or a .npy/.csv file of points"
@@ -61,7 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=None, help="stop early after this long")
     p.add_argument("--out", default=None, help="output file (one data set) or folder (all presets)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     names = plane.PRESETS if args.data == "all" else (args.data,)
     diffusion = GaussianDiffusion.from_schedule("linear", 1000)
     for name in names:

@@ -313,7 +313,8 @@ async def forward_cpu(url: str, pid: int, n: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser (:func:`parse_args` adds the checks across options)."""
     p = argparse.ArgumentParser(prog="python -m ddpm.bench.load", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--app", type=Path, default=REPO / "app.py", help="the app to start (default: this checkout's)"
@@ -344,6 +345,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--check", action="store_true", help="exit 1 if a request failed or an endpoint served none"
     )
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = parser()
     args = p.parse_args(argv)
     if args.arrival is None:
         args.arrival = 10.0 if args.explore else 5.0

@@ -130,7 +130,8 @@ def reference_sampling(model, n: int, steps: int | None, device: torch.device, s
     return x
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     p = argparse.ArgumentParser(prog="python -m ddpm.bench.model", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default="default", help="model to time: a folder, or default, eps")
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
@@ -150,6 +151,11 @@ def main(argv: list[str] | None = None) -> None:
         "--models", nargs="+", default=None,
         help="only time 1000-step generation of these checkpoints side by side (first = reference)",
     )  # fmt: skip
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser()
     args = p.parse_args(argv)
     if args.batches and min(args.batches) < 1:
         p.error(f"--batches must be ≥ 1, got {args.batches}")

@@ -107,13 +107,18 @@ def server_timings(train_steps: int) -> dict[str, float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
     p = argparse.ArgumentParser(prog="python -m ddpm.bench.plane", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", default=list(plane.PRESETS), help="data sets (default: all four)")
     p.add_argument("--repeats", type=int, default=10, help="runs of each in-page action (default 10)")
     p.add_argument("--train-steps", type=int, default=2000, help="steps of the timed training (default 2000)")
     p.add_argument("--no-server", action="store_true", help="skip the server's timings")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
 
     with app_process() as (url, _):  # python app.py in its own process, as users run it
         timings = page_timings(url, tuple(args.data), args.repeats)

@@ -146,7 +146,8 @@ def explore_floor(network: torch.nn.Module, diffusion: GaussianDiffusion, studen
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser (:func:`parse_args` adds the checks of the values)."""
     p = argparse.ArgumentParser(prog="python -m ddpm.bench.room", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=checkpoint.DEFAULT, help="model folder or shipped name")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
@@ -157,6 +158,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-unbatched", action="store_true", help="skip the one-chain-at-a-time room")
     p.add_argument("--floor", type=int, default=0, metavar="N",
                    help="instead: the network's floor for the explore room of N students")  # fmt: skip
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = parser()
     args = p.parse_args(argv)
     if not 0 <= args.floor <= 400:
         p.error(f"--floor must be within 0 … 400 students, got {args.floor}")

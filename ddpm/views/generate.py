@@ -11,9 +11,10 @@ import gradio as gr
 import numpy as np
 
 from .. import seeding
+from ..choices import DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS
 from ..guidance import ALL, DEFAULT_DIGIT, MAX_GUIDANCE, NONE, PRIOR, default_guidance
 from ..images import save_gif
-from ..inference import DPM_SOLVER_STEPS, generation_labels, generation_request, sample_loop
+from ..inference import generation_labels, generation_request, sample_loop
 from ..serve import compute
 from ..serve.handlers import endpoint, first_outputs
 from ..serve.runtime import diffusion_cpu, learned_config, learned_reverse, model_config, model_fingerprint
@@ -37,13 +38,14 @@ from .kit.widgets import (
 from .kit.words import LATEX_SYMBOLS, network_words
 
 MAX_DIGITS = 64
+DIGITS = 16
+"""Digits a generation draws unless told otherwise, on the page and through the API (a grid that
+fits the first screen; ``python -m ddpm.sample`` writes 64 to a file)."""
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 FINAL_WIDTH = 640
 SAMPLER_CHOICES = [("Ancestral (all T)", "ddpm"), ("DDIM", "ddim"), ("DPM-Solver++", "dpm-solver")]
 """Short labels, so the radio stays one or two lines; the explanation below the images says more."""
-DEFAULT_SAMPLER = "dpm-solver"
-"""The fastest sampler at the real-data floor on 2 CPU cores (the model card's FD against NFE)."""
 DIGIT_CHOICES = [
     ("any digit", PRIOR),  # the status line says how: labels drawn from the class prior
     ("all ten", ALL),  # 0 … 9 in order, each on a tenth of the digits
@@ -104,9 +106,11 @@ def _waiting(position: int, seconds: float) -> tuple:
 
 
 @endpoint("generate", model=model_fingerprint, gpu_seconds=90, waiting=_waiting)
-def shared_generate(n: int, sampler: str, steps: int, eta: float, seed: int, digit: str = DEFAULT_DIGIT,
+def shared_generate(n: int = DIGITS, sampler: str = DEFAULT_SAMPLER, steps: int = DEFAULT_STEPS,
+                    eta: float = DEFAULT_ETA, seed: int = 0, digit: str = DEFAULT_DIGIT,
                     guidance: float | None = None):  # fmt: skip
-    """Stream a generation; ``digit`` is a request of :mod:`ddpm.guidance` (``"prior"``, ``"all"``,
+    """Stream a generation; the defaults are the page's and the package's (:mod:`ddpm.choices`).
+    ``digit`` is a request of :mod:`ddpm.guidance` (``"prior"``, ``"all"``,
     ``"none"`` or 0 … 9) and ``guidance`` the weight w (None: the request's default). The labels
     are drawn from ``seed`` as :func:`ddpm.inference.generate` draws them, so a seed gives the same
     digits here and in ``python -m ddpm.sample``, on every device (:mod:`ddpm.seeding`). Computed
@@ -220,7 +224,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     its own digits: the picker's ``digit`` is not read."""
     T = diffusion_cpu().num_timesteps
     with gr.Row():
-        n = gr.Slider(1, MAX_DIGITS, value=16, step=1, label="Digits", min_width=120)
+        n = gr.Slider(
+            1, MAX_DIGITS, value=DIGITS, step=1, label="Digits", elem_id="generate-n", min_width=120
+        )
         sampler = gr.Radio(
             SAMPLER_CHOICES,
             value=DEFAULT_SAMPLER,
@@ -229,11 +235,10 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             min_width=300,
         )
         # S takes part for DDIM and DPM-Solver, η for DDIM only
-        steps = gr.Slider(1, T, value=DPM_SOLVER_STEPS, step=1, label="Steps S",
+        steps = gr.Slider(1, T, value=DEFAULT_STEPS, step=1, label="Steps S",
                           elem_id="generate-steps", interactive=DEFAULT_SAMPLER != "ddpm")  # fmt: skip
-        eta = gr.Slider(
-            0.0, 1.0, value=0.0, step=0.05, label="DDIM η", elem_id="generate-eta", interactive=False
-        )
+        eta = gr.Slider(0.0, 1.0, value=DEFAULT_ETA, step=0.05, label="DDIM η", elem_id="generate-eta",
+                        interactive=DEFAULT_SAMPLER == "ddim")  # fmt: skip
         # the digit and guidance share the first row, so the images stay on the first screen
         conditional = model_config().num_classes > 0
         digit = gr.Dropdown(DIGIT_CHOICES, value=DEFAULT_DIGIT, label="Ask for a digit", elem_id="generate-digit",
@@ -256,7 +261,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             buttons=["download", "fullscreen"], height=400, elem_id="generate-x0hat",
         ))  # fmt: skip
     player = chain_player(
-        "generate-player", hint=f"When the generation has run, {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
+        "generate-player", hint=f"When the generation has run, up to {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
         height=320,
     )  # fmt: skip
     with gr.Row():

@@ -36,12 +36,13 @@ def test_the_default_checkpoint_draws_the_digit_asked_for():
 
 
 def test_the_default_checkpoint_draws_from_the_class_prior():
-    """The default request: labels from the class prior, the conditional model at w = 0, DPM-Solver
-    at 20 evaluations; the judge reads the drawn labels (an even split of 60) in nearly all."""
+    """The default request (:mod:`ddpm.choices`, :mod:`ddpm.guidance`): labels from the class prior,
+    the conditional model at w = 0, the default sampler; the judge reads the drawn labels (an even
+    split of 60) in nearly all."""
     from ddpm.guidance import prior_labels
 
     model, diffusion = checkpoint.load()
-    images = generate(prepare_for_inference(model), diffusion, 60, "dpm-solver", 20, seed=0)
+    images = generate(prepare_for_inference(model), diffusion, 60, seed=0)
     drawn = prior_labels(60, 10, torch.Generator().manual_seed(0))
     _, probs = classifier.predict(classifier.load(), to_model_range(images).unsqueeze(1))
     assert torch.bincount(probs.argmax(1), minlength=10).min() >= 3  # every digit, about 6 each

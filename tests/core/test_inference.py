@@ -33,6 +33,22 @@ def test_sample_cli_writes_uint8_digits_and_is_seed_deterministic(tiny, tmp_path
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_sample_cli_defaults_to_the_package_sampler_and_ancestral_sampling_takes_all_t(tiny, tmp_path):
+    from ddpm.choices import DEFAULT_SAMPLER, DEFAULT_STEPS
+
+    plain = run(tiny, tmp_path, "plain", "--n", "2")
+    named = run(
+        tiny, tmp_path, "named", "--n", "2", "--sampler", DEFAULT_SAMPLER, "--steps", str(DEFAULT_STEPS)
+    )
+    assert np.array_equal(plain, named)
+    model, diffusion = checkpoint.load(tiny)
+    assert torch.equal(torch.from_numpy(plain), generate(prepare_for_inference(model), diffusion, 2))
+    # --sampler ddpm without --steps: all T (25) steps, the library's ancestral loop
+    ancestral = run(tiny, tmp_path, "ancestral", "--n", "2", "--sampler", "ddpm")
+    assert np.array_equal(ancestral, generate(prepare_for_inference(model), diffusion, 2, "ddpm").numpy())
+    assert not np.array_equal(ancestral, plain)
+
+
 def test_sample_cli_ddim(tiny, tmp_path):
     images = run(tiny, tmp_path, "d", "--n", "3", "--sampler", "ddim", "--steps", "4", "--eta", "0.5")
     assert images.shape == (3, 28, 28) and images.dtype == np.uint8

@@ -53,7 +53,7 @@ from .kit.plots import (
     class_probability_plot,
     filmstrip,
 )
-from .kit.tab import Tab
+from .kit.tab import Linked, Tab
 from .kit.widgets import (
     LATEX,
     NOISE_RANGE,
@@ -422,6 +422,7 @@ def inspect(digit: np.ndarray, t: int, seed: int, variance: str):
 class Parts(NamedTuple):
     t: gr.Slider
     seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -516,4 +517,5 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         truth, [truth_xt, truth_row, pasts_plot], api_visibility="private", queue=False, show_progress="hidden",
     )  # fmt: skip
     go.click(inspect, [digit, t_one, seed, variance], [i_xt, i_q, i_p, i_diff, i_text], api_name="inspect")
-    return Parts(t, seed)
+    linked = {"t": t, "seed": seed, "variance": variance, "told": told, "truth": truth, "inspect_t": t_one}
+    return Parts(t, seed, Linked(linked))

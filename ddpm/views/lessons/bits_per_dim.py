@@ -13,7 +13,7 @@ from ...serve.handlers import endpoint
 from ...serve.runtime import runtime
 from ...teaching.likelihood import bound_lesson
 from ..kit.plots import BOUND_COLOURS, bound_terms_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show
 
 BPD_EXPLAIN = r"""
@@ -59,7 +59,7 @@ def bits_per_dim(digit: np.ndarray, seed: int = 0):
 
 
 class Parts(NamedTuple):
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -73,4 +73,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     with gr.Row(equal_height=True):
         shown = [image(name) for name in BOUND_COLOURS]
     run.click(bits_per_dim, [digit, seed], [plot, *shown, table], api_name="bits_per_dim")
-    return Parts(seed)
+    return Parts(Linked({"seed": seed}))

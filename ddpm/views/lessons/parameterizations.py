@@ -11,7 +11,7 @@ from ...images import digit_tensor
 from ...serve.handlers import endpoint
 from ...serve.runtime import diffusion_cpu, runtime
 from ...teaching.parameterizations import parameterization_lesson
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, seed_field, show, show_noise
 
 NAMES = {"eps": "ε", "x0": "x₀", "v": "v"}
@@ -51,8 +51,7 @@ def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0):
 
 
 class Parts(NamedTuple):
-    t: gr.Slider
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -79,4 +78,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         chain_large = image("whole chain, σ² = βₜ (same z)", height=240, elem_id="parameterizations-chain")
     outputs = [x_t, output, x0_eps, mean, x0_x0, x0_v, step_small, step_large, chain_small, chain_large, text]
     run.click(parameterizations, [digit, t, seed], outputs, api_name="parameterizations")
-    return Parts(t, seed)
+    return Parts(Linked({"t": t, "seed": seed}))

@@ -9,7 +9,7 @@ import gradio as gr
 from ...serve.handlers import endpoint
 from ...teaching.small_steps import DENSITY_GRID, PRESETS, T_CHOICES, parse_data, small_steps_lesson
 from ..kit.plots import chain_ends_plot, chain_kl_plot, reverse_step_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, plot_image, seed_field
 
 EXPLAIN = r"""
@@ -36,10 +36,7 @@ def small_steps(preset: str = "two modes", means: str = "-0.6, 0.6", std: float 
 
 
 class Parts(NamedTuple):
-    data: gr.Radio
-    T: gr.Radio
-    t: gr.Slider
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -60,9 +57,11 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     histograms = plot_image("Where Gaussian reverse chains end")
     inputs = [preset, means, std, T, t, seed]
     outputs = [densities, kl_plot, histograms, summary]
-    T.change(lambda T: gr.Slider(1, int(T), value=1), T, t, api_visibility="private")
+    # a T chosen by hand starts t at 1 (a link sets both: `input`, not `change`)
+    T.input(lambda T: gr.Slider(1, int(T), value=1), T, t, api_visibility="private")
     gr.on(
         [block.select, preset.change, std.release, t.change, seed.submit, means.submit],
         small_steps, inputs, outputs, api_name="small_steps", trigger_mode="always_last",
     )  # fmt: skip
-    return Parts(preset, T, t, seed)
+    linked = {"data": preset, "means": means, "std": std, "T": T, "t": t, "seed": seed}
+    return Parts(Linked(linked, {"t": "T"}))  # the step shown: 1 ≤ t ≤ T

@@ -146,6 +146,7 @@ class Targets(NamedTuple):
     picker: Picker
     views: dict[str, Linked]  # every view's settings by id, the tabs' order
     view: gr.State  # the id of the tab on screen
+    lesson: gr.State  # the lesson on screen when the lessons' tab is opened again
     lecture: gr.Checkbox
 
     def controls(self) -> list[gr.components.Component]:
@@ -156,15 +157,16 @@ class Targets(NamedTuple):
         """What a link or a preset may set (the outputs of :meth:`from_request` and :meth:`from_preset`)."""
         p = self.picker
         return [self.tabs, self.lesson_tabs, p.state, p.digit_class, p.which, p.preview, *self.controls(),
-                self.view, self.lecture]  # fmt: skip
+                self.view, self.lesson, self.lecture]  # fmt: skip
 
     def apply(self, link: Link, lecture: bool | None = None) -> dict:
         """The updates that show ``link``, by component (what it says nothing of is left out)."""
         updates: dict = {}
-        if link.view in LESSONS:
+        if link.view in LESSONS:  # and the lesson the lessons' tab shows when it is selected
             updates |= {
                 self.tabs: gr.Tabs(selected=tabs.LESSONS_ID),
                 self.lesson_tabs: gr.Tabs(selected=link.view),
+                self.lesson: link.view,
             }
         elif link.view is not None:
             updates[self.tabs] = gr.Tabs(selected=link.view)
@@ -282,13 +284,14 @@ def targets_of(built: tabs.Built, picker: Picker, lecture: gr.Checkbox) -> Targe
                      parts.linked.maxima)
         for view, parts in built.parts.items()
     }  # fmt: skip
-    return Targets(built.tabs, built.lesson_tabs, picker, views, gr.State(DEFAULT_VIEW), lecture)
+    return Targets(
+        built.tabs, built.lesson_tabs, picker, views, gr.State(DEFAULT_VIEW), gr.State(LESSONS[0]), lecture
+    )
 
 
 def wire(built: tabs.Built, targets: Targets, preset: gr.Dropdown, copy: gr.Button, link: gr.Textbox) -> None:
     """Connect links, presets, the layout switch and "copy link" (call inside the app's Blocks)."""
-    view, lecture = targets.view, targets.lecture
-    lesson = gr.State(LESSONS[0])  # the lesson on screen when the lessons' tab is opened again
+    view, lesson, lecture = targets.view, targets.lesson, targets.lecture
     row = targets.picker.row
 
     def shown(v: str) -> gr.Row:  # the digit picker only where the view reads the digit

@@ -94,6 +94,8 @@ def test_every_setting_of_a_view_goes_through_copy_link_and_back(targets, view):
             update = update.value
         assert update == settings[name] and type(update) is type(settings[name]), name
     assert updates.pop(targets.view) == view
+    if view in lecture.LESSONS:  # the lessons' tab, selected, shows this lesson: it says which
+        assert updates.pop(targets.lesson) == view
     picker = targets.picker
     if uses_digit:
         assert (updates.pop(picker.state) == bundled_of_class(3, 2)).all()
@@ -155,7 +157,7 @@ def test_every_control_a_views_events_read_is_one_of_its_settings(demo, targets)
     for view, controls in targets.views.items():
         assert all(tab_of(control) == view for control in controls.controls.values()), view
         assert not set(controls.controls) & set(lecture.GENERAL), view
-    assert len(linked) == len(targets.controls()) == len(set(targets.outputs())) - 8
+    assert len(linked) == len(targets.controls()) == len(set(targets.outputs())) - 9
 
 
 def test_an_old_link_still_opens_its_view(targets):

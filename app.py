@@ -47,7 +47,7 @@ def build_demo() -> gr.Blocks:
         # the URL's query parameters (a deep link) first, then the forward view's player for the
         # digit and seed they set, then the linked view's own Run: a link opens with its result
         quiet = {"api_visibility": "private", "show_progress": "hidden"}
-        loaded = demo.load(lecture.from_request, None, targets.outputs(), **quiet)
+        loaded = demo.load(targets.from_request, None, targets.outputs(), **quiet)
         player = built.parts["forward"]
         loaded.then(forward.forward_value, [picker.state, player.seed], [player.player], **quiet).then(
             None, None, None, js=lecture.PRESS_LINKED_RUN

@@ -104,7 +104,8 @@ def check_inputs(demo: gr.Blocks) -> gr.Blocks:
 
     Gradio's ``preprocess_data`` is wrapped on this instance: it is where the values of a request
     become the handler's arguments, for the page and for API clients alike. States are skipped
-    (they hold the server's own values).
+    (they hold the server's own values). A control is checked as this page's session holds it:
+    an update may have moved a slider's end (a lesson's t ≤ T, set by its T or by a link).
     """
     convert = demo.preprocess_data
 
@@ -112,7 +113,7 @@ def check_inputs(demo: gr.Blocks) -> gr.Blocks:
         props = getattr(block_fn, "component_prop_inputs", ())
         for i, (block, payload) in enumerate(zip(block_fn.inputs, inputs, strict=False)):
             if i not in props and isinstance(block, gr.components.Component) and not block.stateful:
-                check_value(block, payload)
+                check_value(state[block._id] if state is not None and block._id in state else block, payload)
         try:
             return await convert(block_fn, inputs, state, explicit_call)
         except gr.Error:

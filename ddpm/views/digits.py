@@ -57,13 +57,22 @@ def preview_of(digit: np.ndarray) -> np.ndarray:
     return upscale(digit, SCALE)
 
 
-def bundled_of_class(digit_class: int, which: int) -> np.ndarray:
-    """The ``which``-th bundled digit of a class (cycling through the class)."""
+def _of_class(digit_class: int):
     _, labels = digits()
     if digit_class not in range(10):
         raise ValueError(f"digit class must be 0…9, got {digit_class}")
-    of_class = (labels == int(digit_class)).nonzero()[:, 0]
+    return (labels == int(digit_class)).nonzero()[:, 0]
+
+
+def bundled_of_class(digit_class: int, which: int) -> np.ndarray:
+    """The ``which``-th bundled digit of a class (cycling through the class)."""
+    of_class = _of_class(digit_class)
     return bundled(int(of_class[int(which) % len(of_class)]))
+
+
+def class_size(digit_class: int) -> int:
+    """How many bundled digits the class has (``which`` cycles through them)."""
+    return len(_of_class(digit_class))
 
 
 @endpoint(compute_thread=False)

@@ -16,7 +16,7 @@ from ..teaching.common import seeded_noise
 from ..teaching.forward import ScheduleValues, forward_view
 from .kit import players
 from .kit.plots import schedule_plot
-from .kit.tab import Tab
+from .kit.tab import Linked, Tab
 from .kit.widgets import LATEX, inline_frames, inline_png_bytes, seed_field, show, show_noise
 
 EQUATION = r"""
@@ -88,6 +88,7 @@ class Parts(NamedTuple):
     t: gr.Slider
     seed: gr.Number
     player: gr.HTML  # refreshed with :data:`forward_value` of (digit, seed) when either changes
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -114,4 +115,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     seed.change(forward_value, [digit, seed], player, **refresh)
     digit.change(forward_value, [digit, seed], player, **refresh)
     new_noise.click(None, seed, seed, js="(s) => Number(s) + 1")
-    return Parts(t, seed, player)
+    return Parts(t, seed, player, Linked({"t": t, "seed": seed}))

@@ -23,7 +23,7 @@ from ..serve.stream import paced
 from .kit.encode import save_pngs
 from .kit.players import chain_player, chain_value
 from .kit.plots import filmstrip
-from .kit.tab import Tab
+from .kit.tab import Linked, Tab
 from .kit.widgets import (
     LATEX,
     QUIET,
@@ -217,6 +217,7 @@ def sampler_controls(sampler: str) -> list:
 class Parts(NamedTuple):
     sampler: gr.Radio
     seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -283,8 +284,11 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     # the status shows the progress (see kit.widgets.progress_bar)
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     sampler.change(sampler_controls, sampler, [steps, eta], **QUIET)
-    digit.change(lambda d: gr.Slider(value=default_guidance(d)), digit, guidance, **QUIET)
+    # a choice made by hand sets w to its default (a link sets both: `input`, not `change`)
+    digit.input(lambda d: gr.Slider(value=default_guidance(d)), digit, guidance, **QUIET)
     run_chain(run, stop, status, player, generate_in_page, inputs, [*outputs, player], **shared)
     gif.change(lambda path: path, gif, gif_view, **QUIET)  # the GIF plays in the page
     api.click(generate, [*inputs[:-1], api_guidance], outputs, api_name="generate", **shared)
-    return Parts(sampler, seed)
+    linked = {"n": n, "sampler": sampler, "steps": steps, "eta": eta, "ask": digit, "guidance": guidance,
+              "seed": seed}  # fmt: skip
+    return Parts(sampler, seed, Linked(linked))

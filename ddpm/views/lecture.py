@@ -1,46 +1,59 @@
 """Lecture mode: deep links, presets, a large high-contrast layout and keyboard control of t.
 
-A link such as ``/?view=reverse&digit=7&t=500&seed=3`` opens the app on that view with that digit,
-timestep and seed (``/?view=2d&data=moons&t=300``: the 2-D world's data set and t) (read on page load; ``lecture=1`` also switches the large layout on). "Copy link"
-makes such a link for what is on screen. The views, their Run buttons and which of them read the
-digit come from the one list of tabs (:mod:`.tabs`); the large layout's CSS and the keyboard's
+A link names a view and sets what it shows: ``/?view=reverse&digit=7&t=500&seed=3&told=1`` opens
+the reverse view on the first bundled 7 (``k=1``: the second of the class) with those settings,
+and presses its Run. A view's settings are the controls of its :class:`.kit.tab.Linked`, by name
+(docs/app.md lists them); each value is checked by its control's own rules (:mod:`.kit.links`),
+and one the control could not hold is ignored with a warning that names it. A setting the link
+leaves out keeps its default; without ``view`` the settings are the forward view's (the view a
+page opens on); ``lecture=1`` switches the large layout on. "Copy link" writes every setting of
+the view on screen, and the digit where the view reads it: the link is explicit and survives a
+change of default. A digit of one's own (uploaded or drawn) cannot travel in a link: Copy link
+leaves it out and says so. A preset is a link on an open page: it sets every setting of its view
+(its defaults where it names none). The views, their Run buttons and which of them read the digit
+come from the one list of tabs (:mod:`.tabs`); the large layout's CSS and the keyboard's
 JavaScript are in the kit (:mod:`.kit.style`).
 """
 
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import gradio as gr
+import numpy as np
 
-from ..choices import SAMPLERS, check_choice
-from ..serve.runtime import diffusion_cpu
+from ..choices import check_choice
 from . import tabs
-from .digits import Picker, bundled_of_class, preview_of
-from .kit.widgets import MAX_SEED, QUIET
-from .lessons import plane as plane_lesson
-from .lessons.plane import DATA as PLANE_DATA
-
-PLANE = plane_lesson.ID  # the 2-D world (?view=2d&data=moons&t=300)
+from .digits import Picker, bundled_of_class, class_size, preview_of
+from .kit import links
+from .kit.tab import Linked
+from .kit.widgets import QUIET
 
 MAIN_VIEWS = tuple(tab.id for tab in tabs.MAIN)
 LESSONS = tuple(tab.id for tab in tabs.LESSONS)
+DEFAULT_VIEW = MAIN_VIEWS[0]  # the view a page opens on: a link without ``view`` sets its settings
 USES_DIGIT = tuple(tab.id for tab in tabs.TABS.values() if tab.uses_digit)
 """The views that read the chosen digit; the picker is hidden on the others."""
+GENERAL = ("view", "digit", "k", "lecture")
+"""A link's parameters that are no view's setting."""
+OWN_DIGIT = (
+    "The link leaves your own digit out (an uploaded or drawn digit cannot travel in a link): it opens"
+    " with the default digit. Pick one of the bundled digits to share it."
+)
 
 
-class Link(NamedTuple):
-    """What a deep link sets; ``None`` keeps the app's default."""
+@dataclass(frozen=True)
+class Link:
+    """What a deep link sets; ``None`` (or a setting left out) keeps the app's default."""
 
     view: str | None = None
     digit: int | None = None  # class 0…9 (the first bundled digit of the class, or the k-th with ``k``)
     k: int = 0
-    t: int | None = None
-    seed: int | None = None
-    sampler: str | None = None
-    data: str | None = None  # the 2-D lesson's data set
+    settings: dict[str, Any] = field(default_factory=dict)  # the view's, by name (:class:`.kit.tab.Linked`)
 
 
 RUN_BUTTONS = {tab.id: tab.run_id for tab in tabs.TABS.values() if tab.run_id is not None}
@@ -50,20 +63,25 @@ The other views (forward, small steps, schedules, noise error) draw themselves."
 PRESET_PROMPT = "Lecture presets…"  # the dropdown's first entry, which sets nothing
 
 PRESETS: dict[str, Link] = {
-    "Forward process at t = 250": Link("forward", 7, 0, 250, 0),
-    "Reference figure: the posterior filmstrip from T": Link("reverse", 7, 0, 1000, 0),
-    "Posterior vs learned from t = 500": Link("reverse", 7, 0, 500, 0),
+    "Forward process at t = 250": Link("forward", 7, 0, {"t": 250, "seed": 0}),
+    "Reference figure: the posterior filmstrip from T": Link("reverse", 7, 0, {"t": 1000, "seed": 0}),
+    "Posterior vs learned from t = 500": Link("reverse", 7, 0, {"t": 500, "seed": 0}),
     "Small vs large steps (1-D)": Link("small-steps"),
     "One noisy image, many pasts": Link("many-pasts", 7),
-    "Generate 16 digits (ancestral)": Link("generate", sampler="ddpm", seed=0),
-    "2-D world: two moons at t = 300": Link("2d", t=300, data="moons"),
+    "Generate 16 digits (ancestral)": Link("generate", settings={"n": 16, "sampler": "ddpm", "seed": 0}),
+    "2-D world: two moons at t = 300": Link("2d", settings={"data": "moons", "t": 300}),
 }
 
+Views = Mapping[str, Linked]
+"""Every view's settings by view id (:attr:`Targets.views`)."""
 
-def parse_query(params: dict[str, str]) -> tuple[Link, list[str]]:
-    """A :class:`Link` from URL query parameters, and a message for each value that was ignored."""
+
+def parse_query(params: Mapping[str, str], views: Views) -> tuple[Link, list[str]]:
+    """A :class:`Link` from URL query parameters, and a message for each value that was ignored.
+
+    A parameter that is a setting of another view only is left out quietly (links of older
+    versions carried ``t`` and ``seed`` for every view); one that no view has is named."""
     problems: list[str] = []
-    T = diffusion_cpu().num_timesteps
 
     def integer(name: str, low: int, high: int) -> int | None:
         raw = params.get(name)
@@ -79,114 +97,140 @@ def parse_query(params: dict[str, str]) -> tuple[Link, list[str]]:
             return None
         return value
 
-    def choice(name: str, allowed: tuple[str, ...]) -> str | None:
-        raw = params.get(name)
-        if raw is None:
-            return None
+    view = params.get("view")
+    if view is not None:
         try:
-            check_choice(name, raw, allowed)
+            check_choice("view", view, tuple(views))
         except ValueError as err:
             problems.append(str(err))
-            return None
-        return raw
-
-    link = Link(
-        choice("view", (*MAIN_VIEWS, *LESSONS)), integer("digit", 0, 9), integer("k", 0, 99) or 0,
-        integer("t", 0, T), integer("seed", 0, MAX_SEED), choice("sampler", SAMPLERS), choice("data", PLANE_DATA),
-    )  # fmt: skip
-    return link, problems
+            view = None
+    linked = views[view or DEFAULT_VIEW]
+    anywhere = {name for other in views.values() for name in other.controls}
+    settings: dict[str, Any] = {}
+    # a slider whose end is another setting after that setting (t after T)
+    for name in sorted(params, key=lambda name: name in linked.maxima):
+        if name in GENERAL or name.startswith("__"):  # Gradio's own (__theme)
+            continue
+        if name not in linked.controls:
+            if name not in anywhere:
+                problems.append(f"{name}={params[name]!r}: no view has a setting {name!r}")
+            continue
+        upper = linked.maxima.get(name)
+        end = None if upper is None else settings.get(upper, linked.controls[upper].value)
+        try:
+            settings[name] = links.read(name, linked.controls[name], params[name], end)
+        except ValueError as err:
+            problems.append(str(err))
+    settings = {name: settings[name] for name in linked.controls if name in settings}  # the view's order
+    return Link(view, integer("digit", 0, 9), integer("k", 0, 99) or 0, settings), problems
 
 
 def make_link(page_url: str, link: Link, lecture: bool) -> str:
-    """``page_url`` with its query replaced by the parameters of ``link`` (None values left out)."""
-    query = {
-        key: value for key, value in link._asdict().items() if value is not None and (key != "k" or value)
-    }
+    """``page_url`` with its query replaced by the parameters of ``link`` (None values left out):
+    the view, the digit, then the settings in their view's order."""
+    query = {"view": link.view, "digit": link.digit, "k": link.k or None}
+    query |= {name: links.write(value) for name, value in link.settings.items() if value is not None}
     if lecture:
         query["lecture"] = 1
     scheme, netloc, path, _, _ = urlsplit(page_url)
-    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+    return urlunsplit(
+        (scheme, netloc, path, urlencode({k: v for k, v in query.items() if v is not None}), "")
+    )
 
 
 class Targets(NamedTuple):
-    """The components a link or a preset sets."""
+    """The components a link or a preset sets, and what sets them."""
 
     tabs: gr.Tabs
     lesson_tabs: gr.Tabs
     picker: Picker
-    forward_t: gr.Slider
-    forward_seed: gr.Number
-    reverse_t: gr.Slider
-    reverse_seed: gr.Number
-    sampler: gr.Radio
-    generate_seed: gr.Number
-    plane_data: gr.Radio
-    plane_t: gr.Slider
+    views: dict[str, Linked]  # every view's settings by id, the tabs' order
     view: gr.State  # the id of the tab on screen
+    lesson: gr.State  # the lesson on screen when the lessons' tab is opened again
     lecture: gr.Checkbox
 
-    def outputs(self) -> list:
+    def controls(self) -> list[gr.components.Component]:
+        """Every view's settings, in the tabs' order and each view's own."""
+        return [control for linked in self.views.values() for control in linked.controls.values()]
+
+    def outputs(self) -> list[gr.components.Component]:
+        """What a link or a preset may set (the outputs of :meth:`from_request` and :meth:`from_preset`)."""
         p = self.picker
-        return [self.tabs, self.lesson_tabs, p.state, p.digit_class, p.which, p.preview, self.forward_t,
-                self.forward_seed, self.reverse_t, self.reverse_seed, self.sampler, self.generate_seed,
-                self.plane_data, self.plane_t, self.view, self.lecture]  # fmt: skip
+        return [self.tabs, self.lesson_tabs, p.state, p.digit_class, p.which, p.preview, *self.controls(),
+                self.view, self.lesson, self.lecture]  # fmt: skip
 
+    def apply(self, link: Link, lecture: bool | None = None) -> dict:
+        """The updates that show ``link``, by component (what it says nothing of is left out)."""
+        updates: dict = {}
+        if link.view in LESSONS:  # and the lesson the lessons' tab shows when it is selected
+            updates |= {
+                self.tabs: gr.Tabs(selected=tabs.LESSONS_ID),
+                self.lesson_tabs: gr.Tabs(selected=link.view),
+                self.lesson: link.view,
+            }
+        elif link.view is not None:
+            updates[self.tabs] = gr.Tabs(selected=link.view)
+        if link.digit is not None:
+            p, image = self.picker, bundled_of_class(link.digit, link.k)
+            updates |= {
+                p.state: image,
+                p.digit_class: link.digit,
+                p.which: link.k + 1,
+                p.preview: preview_of(image),
+            }
+        linked = self.views[link.view or DEFAULT_VIEW]
+        updates |= {linked.controls[name]: value for name, value in link.settings.items()}
+        for name, upper in linked.maxima.items():  # the slider's end moves with its setting
+            if name in link.settings or upper in link.settings:
+                end = link.settings.get(upper, linked.controls[upper].value)
+                value = link.settings.get(name, min(linked.controls[name].value, end))
+                updates[linked.controls[name]] = gr.Slider(maximum=end, value=value)
+        if link.view is not None:
+            updates[self.view] = link.view
+        if lecture is not None:
+            updates[self.lecture] = lecture
+        return updates
 
-def apply(link: Link, lecture: bool | None = None) -> list:
-    """Updates for :meth:`Targets.outputs` that show ``link`` (gr.skip() where it says nothing)."""
-    keep = gr.skip()
-    if link.view is None:
-        tabs = lesson_tabs = keep
-    elif link.view in LESSONS:
-        tabs, lesson_tabs = gr.Tabs(selected="lessons"), gr.Tabs(selected=link.view)
-    else:
-        tabs, lesson_tabs = gr.Tabs(selected=link.view), keep
-    if link.digit is None:
-        digit = [keep] * 4
-    else:
-        image = bundled_of_class(link.digit, link.k)
-        digit = [image, link.digit, link.k + 1, preview_of(image)]
-    t = keep if link.t is None else link.t
-    reverse_t = keep if link.t is None else max(1, link.t)
-    seed = keep if link.seed is None else link.seed
-    view = keep if link.view is None else link.view
-    lecture_on = keep if lecture is None else lecture
-    return [tabs, lesson_tabs, *digit, t, seed, reverse_t, seed, link.sampler or keep, seed, link.data or keep, t,
-            view, lecture_on]  # fmt: skip
+    def from_request(self, request: gr.Request) -> dict:
+        """Page-load handler: apply the URL's query parameters; a warning names each ignored value."""
+        params = dict(request.query_params)
+        link, problems = parse_query(params, self.views)
+        for problem in problems:
+            gr.Warning(f"Link ignored: {problem}")
+        return self.apply(link, True if params.get("lecture") == "1" else None)
 
+    def from_preset(self, name: str) -> dict:
+        """A preset's updates: every setting of its view, its defaults where the preset names none."""
+        if name == PRESET_PROMPT:
+            return {}
+        if name not in PRESETS:
+            raise gr.Error(f"unknown preset {name!r}")
+        preset = PRESETS[name]
+        defaults = {name: control.value for name, control in self.views[preset.view].controls.items()}
+        return self.apply(replace(preset, settings=defaults | preset.settings))
 
-def from_request(request: gr.Request) -> list:
-    """Page-load handler: apply the URL's query parameters; a warning names each ignored value."""
-    params = dict(request.query_params)
-    link, problems = parse_query(params)
-    for problem in problems:
-        gr.Warning(f"Link ignored: {problem}")
-    return apply(link, True if params.get("lecture") == "1" else None)
+    def copy_inputs(self) -> set[gr.components.Component]:
+        """What :meth:`current_link` reads (a set: Gradio passes their values by component)."""
+        p = self.picker
+        return {self.view, self.lecture, p.state, p.digit_class, p.which, *self.controls()}
 
-
-def from_preset(name: str) -> list:
-    if name == PRESET_PROMPT:
-        return apply(Link())
-    if name not in PRESETS:
-        raise gr.Error(f"unknown preset {name!r}")
-    return apply(PRESETS[name])
-
-
-def current_link(view: str, digit_class: int, which: int, forward_t: int, forward_seed: int, reverse_t: int,
-                 reverse_seed: int, sampler: str, generate_seed: int, plane_data: str, plane_t: int, lecture: bool,
-                 request: gr.Request) -> str:  # fmt: skip
-    """A deep link to what is on screen (the page's own address with new query parameters)."""
-    page = request.headers.get("referer") or str(request.url)
-    if view == PLANE:  # the 2-D world reads neither digit nor seed
-        return make_link(page, Link(view, t=int(plane_t), data=plane_data), bool(lecture))
-    t, seed = {"reverse": (reverse_t, reverse_seed), "generate": (None, generate_seed)}.get(
-        view, (forward_t, forward_seed)
-    )
-    link = Link(
-        view or None, int(digit_class), max(0, int(which) - 1), None if t is None else int(t), int(seed),
-        sampler if view == "generate" else None,
-    )  # fmt: skip
-    return make_link(page, link, bool(lecture))
+    def current_link(self, values: dict, request: gr.Request) -> str:
+        """A deep link to what is on screen (the page's own address with new query parameters):
+        every setting of the view, and the digit where the view reads it."""
+        view = values[self.view]
+        settings = {name: values[control] for name, control in self.views[view].controls.items()}
+        digit, k = None, 0
+        if view in USES_DIGIT:
+            p = self.picker
+            digit_class = int(values[p.digit_class])
+            k = (int(values[p.which]) - 1) % class_size(digit_class)
+            if np.array_equal(values[p.state], bundled_of_class(digit_class, k)):
+                digit = digit_class
+            else:
+                gr.Warning(OWN_DIGIT)
+                k = 0
+        page = request.headers.get("referer") or str(request.url)
+        return make_link(page, Link(view, digit, k, settings), bool(values[self.lecture]))
 
 
 def press_run_js(view_expression: str) -> str:
@@ -232,19 +276,22 @@ def build_lecture_bar() -> tuple[gr.Dropdown, gr.Button, gr.Button, gr.Textbox, 
 
 
 def targets_of(built: tabs.Built, picker: Picker, lecture: gr.Checkbox) -> Targets:
-    """The components a link or a preset sets, from the tabs :func:`.tabs.build_tabs` laid out."""
-    forward, reverse, generate = (built.parts[name] for name in ("forward", "reverse", "generate"))
-    world = built.parts[PLANE]
+    """The components a link or a preset sets, from the tabs :func:`.tabs.build_tabs` laid out:
+    each view's settings (a control hidden when the page is built, a setting this model lacks,
+    is not one)."""
+    views = {
+        view: Linked({name: c for name, c in parts.linked.controls.items() if c.visible is True},
+                     parts.linked.maxima)
+        for view, parts in built.parts.items()
+    }  # fmt: skip
     return Targets(
-        built.tabs, built.lesson_tabs, picker, forward.t, forward.seed, reverse.t, reverse.seed,
-        generate.sampler, generate.seed, world.data, world.t, gr.State("forward"), lecture,
-    )  # fmt: skip
+        built.tabs, built.lesson_tabs, picker, views, gr.State(DEFAULT_VIEW), gr.State(LESSONS[0]), lecture
+    )
 
 
 def wire(built: tabs.Built, targets: Targets, preset: gr.Dropdown, copy: gr.Button, link: gr.Textbox) -> None:
     """Connect links, presets, the layout switch and "copy link" (call inside the app's Blocks)."""
-    view, lecture = targets.view, targets.lecture
-    lesson = gr.State(LESSONS[0])  # the lesson on screen when the lessons' tab is opened again
+    view, lesson, lecture = targets.view, targets.lesson, targets.lecture
     row = targets.picker.row
 
     def shown(v: str) -> gr.Row:  # the digit picker only where the view reads the digit
@@ -259,15 +306,10 @@ def wire(built: tabs.Built, targets: Targets, preset: gr.Dropdown, copy: gr.Butt
         built.blocks[name].select(lambda v=name: (v, v, shown(v)), None, [view, lesson, row], **QUIET)
     built.blocks[tabs.LESSONS_ID].select(lambda v: (v, shown(v)), lesson, [view, row], **QUIET)
     view.change(shown, view, row, **QUIET)  # a link or a preset
-    outputs = targets.outputs()
-    preset.input(from_preset, preset, outputs, api_visibility="private", show_progress="hidden").then(
-        None, preset, None, js=preset_run_js()
-    )
+    preset.input(
+        targets.from_preset, preset, targets.outputs(), api_visibility="private", show_progress="hidden"
+    ).then(None, preset, None, js=preset_run_js())
     lecture.change(None, lecture, None, js="(on) => { document.body.classList.toggle('lecture', on); }")
     copy.click(
-        current_link,
-        [view, targets.picker.digit_class, targets.picker.which, targets.forward_t, targets.forward_seed,
-         targets.reverse_t, targets.reverse_seed, targets.sampler, targets.generate_seed, targets.plane_data,
-         targets.plane_t, lecture],
-        link, api_visibility="private", show_progress="hidden",
-    ).then(None, link, None, js="(l) => { navigator.clipboard && navigator.clipboard.writeText(l); }")  # fmt: skip
+        targets.current_link, targets.copy_inputs(), link, api_visibility="private", show_progress="hidden"
+    ).then(None, link, None, js="(l) => { navigator.clipboard && navigator.clipboard.writeText(l); }")

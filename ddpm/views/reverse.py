@@ -51,7 +51,7 @@ from .kit.plots import (
     class_probability_plot,
     filmstrip,
 )
-from .kit.tab import Tab
+from .kit.tab import Linked, Tab
 from .kit.widgets import (
     LATEX,
     NOISE_RANGE,
@@ -487,6 +487,7 @@ def told_picked(told_class: bool, variance: str):
 class Parts(NamedTuple):
     t: gr.Slider
     seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -585,4 +586,5 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     # σ² learned needs a network that learned it: choosing it tells the class, untelling it leaves it
     variance.input(variance_picked, [variance, told], told, **QUIET)
     told.input(told_picked, [told, variance], variance, **QUIET)
-    return Parts(t, seed)
+    linked = {"t": t, "seed": seed, "variance": variance, "told": told, "truth": truth, "inspect_t": t_one}
+    return Parts(t, seed, Linked(linked))

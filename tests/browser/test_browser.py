@@ -7,7 +7,7 @@ import math
 import os
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import gradio as gr
 import numpy as np
@@ -451,6 +451,112 @@ def test_a_deep_link_opens_the_view_it_names(browser, url, tmp_path):
     assert "done" in page.locator("#reverse-status").inner_text()
     screenshot(page, "lecture", tmp_path)
     page.close()
+
+
+# every view's settings, each away from its default, chosen to compute fast; and what shows the result done
+COPIED = {
+    "forward": ({"digit": 3, "k": 1, "t": 37, "seed": 5}, f"{PLAYER}[data-t='37']"),
+    "reverse": (
+        {
+            "digit": 3,
+            "k": 1,
+            "t": 12,
+            "seed": 5,
+            "variance": "fixed_large",
+            "told": 1,
+            "truth": 1,
+            "inspect_t": 7,
+        },
+        "#reverse-player .ddpm-chain[data-frames='13']",
+    ),
+    "generate": (
+        {"n": 4, "sampler": "ddim", "steps": 6, "eta": 0.5, "ask": 3, "guidance": 1.5, "seed": 5},
+        "#generate-player .ddpm-chain[data-frames='6']",
+    ),
+    "small-steps": (
+        {"data": "custom", "means": "-0.5, 0.4", "std": 0.1, "T": 10, "t": 7, "seed": 5},
+        ":text('T = 10: Σ KL')",  # not the first draw: the data set changes before T and t
+    ),
+    "schedules": (
+        {"digit": 3, "k": 1, "t": 1500, "T": 2000, "seed": 5},
+        "#schedules-table :text('t = 1500 of T = 2000')",
+    ),
+    "parameterizations": ({"digit": 3, "k": 1, "t": 12, "seed": 5}, "#parameterizations-chain img"),
+    "bits-per-dim": ({"digit": 3, "k": 1, "seed": 5}, "#bits-per-dim-plot img"),
+    "noise-error": ({"seed": 5}, "#noise-error-plot img"),
+    "many-pasts": ({"digit": 3, "k": 1, "t": 12, "chains": 3, "seed": 5, "told": 1}, "#many-pasts-grid img"),
+    "readout": ({"seed": 5}, "#readout-plot img[src*='file=']"),  # the last frame's plot is a file
+    "memorisation": ({"seed": 5, "subset": 10}, "#memorisation-status :text('done')"),
+    "2d": (
+        {"data": "spiral", "t": 40, "seed": 5},
+        "#plane-player .ddpm-plane[data-t='40'][data-data='spiral']",
+    ),
+}
+
+DRAWN_ON_OPEN = ("small-steps", "schedules", "noise-error")
+"""The lessons that draw themselves when a link opens them (no Run to press)."""
+
+RESULT = r"""async () => {  // what the page shows: every image's bytes, every canvas' pixels, every text
+    const shown = (e) => e.offsetParent !== null && !e.closest("#link");
+    const hash = async (buffer) => Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)),
+        (b) => b.toString(16).padStart(2, "0")).join("").slice(0, 16);
+    const seen = [];
+    for (const img of document.querySelectorAll("img[src]")) {
+        if (shown(img)) seen.push("img " + await hash(await (await fetch(img.src)).arrayBuffer()));
+    }
+    for (const canvas of document.querySelectorAll("canvas")) {
+        const context = shown(canvas) && canvas.width && canvas.getContext("2d");
+        if (context) {
+            seen.push("canvas " + await hash(context.getImageData(0, 0, canvas.width, canvas.height).data));
+        }
+    }
+    for (const text of document.querySelectorAll(".prose")) {  // times differ: "1.2 s"
+        if (shown(text)) seen.push(text.innerText.replace(/\d+(\.\d+)? ?s\b/g, "… s"));
+    }
+    return seen;
+}"""
+
+
+def open_shown(browser, link: str, done: str):
+    """A fresh page on ``link`` once it shows its result (``done``), and what it shows."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(link, wait_until="load")
+    page.wait_for_selector(done, state="attached", timeout=300_000)
+    page.wait_for_timeout(1500)  # the last frame drawn, the players settled
+    assert page.get_by_text("Link ignored").count() == 0
+    return page, page.evaluate(RESULT)
+
+
+def open_copied(browser, link: str, done: str):
+    """A fresh page on ``link`` once it shows its result (``done``), what it shows, and its Copy link."""
+    page, shown = open_shown(browser, link, done)
+    page.locator("#copy-link").click()
+    page.wait_for_function(
+        "() => document.querySelector('#link textarea, #link input')?.value.includes('view=')"
+    )
+    copied = page.locator("#link textarea, #link input").first.input_value()
+    page.close()
+    return shown, copied
+
+
+@pytest.mark.parametrize("view", list(COPIED))
+def test_copy_link_reopens_what_is_on_screen(browser, url, view):
+    """A link sets every setting of a view away from its default; its page's Copy link names them all
+    with the values its controls read; that link opens a fresh page with the same inputs (its own
+    Copy link is the same) and the same result (the same images, canvases and texts)."""
+    settings, done = COPIED[view]
+    shown, copied = open_copied(browser, url + "?" + urlencode({"view": view, **settings}), done)
+    query = dict(parse_qsl(urlsplit(copied).query))
+    assert query == {"view": view, **{name: str(value) for name, value in settings.items()}}
+    again, copied_again = open_copied(browser, copied, done)
+    assert copied_again == copied
+    assert again == shown and len(shown) > 3
+    if view in DRAWN_ON_OPEN:  # drawn with the link's seed, not with the one the page had before it
+        page, unseeded = open_shown(
+            browser, url + "?" + urlencode({"view": view, **settings, "seed": 0}), done
+        )
+        page.close()
+        assert unseeded != shown
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@
 module                     what it holds
 =========================  ===========================================================
 :mod:`.tab`                :class:`~.tab.Tab`, an entry of the one list of tabs
+:mod:`.links`              a control's value in a link, by the control's own rules
 :mod:`.widgets`            image and plot outputs, seed fields, Run wiring, frames sent inline
 :mod:`.encode`             the one PNG encoder, data URLs, files to download
 :mod:`.plots`              every matplotlib figure, as RGB arrays

@@ -16,7 +16,7 @@ from ...teaching.likelihood import bound_lesson
 from ...teaching.readout import class_label
 from ..digits import label_of
 from ..kit.plots import BOUND_COLOURS, bound_terms_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show
 from ..kit.words import network_words
 
@@ -62,7 +62,7 @@ def bits_per_dim(digit: np.ndarray, seed: int = 0, told_class: bool = False):
 
 
 class Parts(NamedTuple):
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -78,4 +78,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     with gr.Row(equal_height=True):
         shown = [image(name) for name in BOUND_COLOURS]
     run.click(bits_per_dim, [digit, seed, told], [plot, *shown, table], api_name="bits_per_dim")
-    return Parts(seed)
+    return Parts(Linked({"seed": seed, "told": told}))

@@ -14,7 +14,7 @@ from ...serve.runtime import classifier, diffusion_cpu, learned_reverse, model_c
 from ...teaching.pasts import pasts_lesson
 from ..digits import label_of
 from ..kit.plots import class_histogram
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show, show_grid
 from ..kit.words import network_words
 
@@ -53,9 +53,7 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_clas
 
 
 class Parts(NamedTuple):
-    t: gr.Slider
-    k: gr.Slider
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -78,4 +76,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         exact = image("exact posterior's x₀ (knows x₀)", height=240)
     histogram = plot_image("What the pasts became")
     run.click(pasts, [digit, t, k, seed, told], [x_t, grid, histogram, exact, text], api_name="many_pasts")
-    return Parts(t, k, seed)
+    return Parts(Linked({"t": t, "chains": k, "seed": seed, "told": told}))

@@ -18,7 +18,7 @@ from ...serve.stream import paced
 from ...teaching.memorisation import GENERATIONS, SUBSETS, Copies, copies, side_by_side
 from ..kit.encode import save_pngs
 from ..kit.plots import copies_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import (
     LATEX,
     image,
@@ -127,8 +127,7 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
 
 
 class Parts(NamedTuple):
-    seed: gr.Number
-    subset: gr.Radio
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -154,4 +153,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     outputs = [truth, learned, truth_pairs, learned_pairs, plot, text, status]
     run.click(memorisation, [seed, subset], outputs, api_name="memorisation", concurrency_limit=WATCHERS,
               show_progress="hidden")  # fmt: skip
-    return Parts(seed, subset)
+    return Parts(Linked({"seed": seed, "subset": subset}))

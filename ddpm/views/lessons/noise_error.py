@@ -11,7 +11,7 @@ from ...serve.handlers import endpoint
 from ...serve.runtime import digits, learned_config, learned_reverse, unconditional_path
 from ...teaching.noise_error import NoiseError, digits_noise_error
 from ..kit.plots import noise_error_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, plot_image, seed_field
 from ..kit.words import LATEX_SYMBOLS, loss_words, network_words, symbol
 
@@ -73,7 +73,7 @@ def noise_error(seed: int = 0):
 
 
 class Parts(NamedTuple):
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -84,4 +84,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     text = gr.Markdown(latex_delimiters=LATEX)
     plot = plot_image("Noise-prediction error over t", elem_id="noise-error-plot")
     gr.on([block.select, seed.submit], noise_error, [seed], [plot, text], api_name="noise_error")
-    return Parts(seed)
+    return Parts(Linked({"seed": seed}))

@@ -15,7 +15,7 @@ from ...serve.runtime import classifier, diffusion_cpu, learned_reverse, model_c
 from ...teaching.parameterizations import parameterization_lesson
 from ...teaching.readout import class_label
 from ..digits import label_of
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, seed_field, show, show_noise
 from ..kit.words import SYMBOLS, TARGETS, loss_words, network_words, symbol
 
@@ -64,8 +64,7 @@ def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0, told_class
 
 
 class Parts(NamedTuple):
-    t: gr.Slider
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -94,4 +93,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         chain_large = image("whole chain, σ² = βₜ (same z)", height=240, elem_id="parameterizations-chain")
     outputs = [x_t, output, x0_eps, mean, x0_x0, x0_v, step_small, step_large, chain_small, chain_large, text]
     run.click(parameterizations, [digit, t, seed, told], outputs, api_name="parameterizations")
-    return Parts(t, seed)
+    return Parts(Linked({"t": t, "seed": seed, "told": told}))

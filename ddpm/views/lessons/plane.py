@@ -12,7 +12,7 @@ from ...teaching.plane import TRAIN_SECONDS, preset_world, train_world
 from ...toy.mlp import STEPS
 from ...toy.plane import PRESETS, world_diffusion
 from ..kit.plane import plane_player, plane_value
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, seed_field
 
 ID = "2d"  # the tab's id: ?view=2d
@@ -60,10 +60,9 @@ def plane_train(points: list, seed: int = 0) -> Iterator[dict]:
 
 
 class Parts(NamedTuple):
-    data: gr.Radio
-    t: gr.Slider
     player: gr.HTML
     train: gr.Button
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -87,4 +86,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         show_progress="hidden",
         js="(points, seed) => [document.querySelector('#plane-player .ddpm-plane').points(), seed]",
     )  # fmt: skip
-    return Parts(data, t, player, train)
+    return Parts(player, train, Linked({"data": data, "t": t, "seed": seed}))

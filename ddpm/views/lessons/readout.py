@@ -18,7 +18,7 @@ from ...serve.stream import DRAWING, paced
 from ...teaching.readout import ReadoutPoints, class_probabilities, readout_due
 from ..kit.encode import save_pngs
 from ..kit.plots import class_probability_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import (
     LATEX,
     image,
@@ -92,7 +92,7 @@ def classifier_readout(seed: int = READOUT_SEED):
 
 
 class Parts(NamedTuple):
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -108,4 +108,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     plot = inline_frames(plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot"))
     run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout",
               concurrency_limit=WATCHERS, show_progress="hidden")  # fmt: skip
-    return Parts(seed)
+    return Parts(Linked({"seed": seed}))

@@ -12,7 +12,7 @@ from ...serve.handlers import endpoint
 from ...serve.runtime import diffusion_config
 from ...teaching.schedules import MAX_T, compare_schedules
 from ..kit.plots import schedule_curves_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show
 
 EXPLAIN = r"""
@@ -42,9 +42,7 @@ def schedules(digit: np.ndarray, t: int = 250, T: int = 1000, seed: int = 0):
 
 
 class Parts(NamedTuple):
-    t: gr.Slider
-    T: gr.Number
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -78,4 +76,4 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         schedules, [digit, t, T, seed], [plot, linear, cosine, table],
         api_name="schedules", trigger_mode="always_last", show_progress="hidden",
     )  # fmt: skip
-    return Parts(t, T, seed)
+    return Parts(Linked({"t": t, "T": T, "seed": seed}, {"t": "T"}))

@@ -9,7 +9,7 @@ import gradio as gr
 from ...serve.handlers import endpoint
 from ...teaching.small_steps import DENSITY_GRID, PRESETS, T_CHOICES, parse_data, small_steps_lesson
 from ..kit.plots import chain_ends_plot, chain_kl_plot, reverse_step_plot
-from ..kit.tab import Tab
+from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, plot_image, seed_field
 
 EXPLAIN = r"""
@@ -36,10 +36,7 @@ def small_steps(preset: str = "two modes", means: str = "-0.6, 0.6", std: float 
 
 
 class Parts(NamedTuple):
-    data: gr.Radio
-    T: gr.Radio
-    t: gr.Slider
-    seed: gr.Number
+    linked: Linked
 
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
@@ -60,8 +57,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     histograms = plot_image("Where Gaussian reverse chains end")
     inputs = [preset, means, std, T, t, seed]
     outputs = [densities, kl_plot, histograms, summary]
-    # a slider needs two ends: with T = 1 it stays at its one step
-    T.change(
+    # a T chosen by hand starts t at 1 (a link sets both: `input`, not `change`); a slider needs two
+    # ends: with T = 1 it stays at its one step
+    T.input(
         lambda T: gr.Slider(1, max(2, int(T)), value=1, interactive=int(T) > 1),
         T,
         t,
@@ -71,4 +69,5 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         [block.select, preset.change, std.release, t.change, seed.submit, means.submit],
         small_steps, inputs, outputs, api_name="small_steps", trigger_mode="always_last",
     )  # fmt: skip
-    return Parts(preset, T, t, seed)
+    linked = {"data": preset, "means": means, "std": std, "T": T, "t": t, "seed": seed}
+    return Parts(Linked(linked, {"t": "T"}))  # the step shown: 1 ≤ t ≤ T

@@ -17,7 +17,8 @@ from pathlib import Path
 from .space import FLAVORS, HARDWARES, check_space_id, describe, stage, upload
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m ddpm.deploy``."""
     parser = argparse.ArgumentParser(
         prog="python -m ddpm.deploy", description="Put the app on a Hugging Face Space (docs/cli.md)."
     )
@@ -34,20 +35,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="stage into this empty folder and keep it")
     parser.add_argument("--token", help="a Hub token that can write (default: HF_TOKEN or the saved login)")
     parser.add_argument("--private", action="store_true", help="create the Space private")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    command = parser()
+    args = command.parse_args(argv)
     if args.space is None and not args.dry_run:
-        parser.error("--space USER/NAME is needed (or --dry-run)")
+        command.error("--space USER/NAME is needed (or --dry-run)")
     if args.space is not None:
         try:
             check_space_id(args.space)
         except ValueError as err:
-            parser.error(str(err))
+            command.error(str(err))
     with tempfile.TemporaryDirectory(prefix="ddpm-space-") as scratch:
         folder = args.out or Path(scratch)
         try:
             files = stage(folder, args.hardware)
         except ValueError as err:  # a staging folder that is not empty
-            parser.error(str(err))
+            command.error(str(err))
         print(describe(files, args.hardware))
         if args.out is not None:
             print(f"staged in {args.out}")

@@ -173,7 +173,7 @@ def start_app() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the app did not answer within 180 s")
 
 
-def take(browser, url: str, shot: Shot, out: Path, timeout_s: float = 600) -> Path:
+def take(browser, url: str, shot: Shot, out: Path, timeout_s: float = 300) -> Path:
     """Open the shot's link at its size, wait for its result and a quiet page, save the picture."""
     page = browser.new_page(viewport={"width": shot.size[0], "height": shot.size[1]})
     try:
@@ -213,18 +213,26 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
+    failed: list[str] = []
     process, url = start_app()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
             for i, shot in enumerate(shots, 1):
                 start = time.perf_counter()
-                path = take(browser, url, shot, args.out)
+                try:
+                    path = take(browser, url, shot, args.out)
+                except Exception as err:  # one picture's failure is reported; the others are taken
+                    failed.append(shot.name)
+                    print(f"[{i}/{len(shots)}] {shot.name} FAILED: {type(err).__name__}: {err}", flush=True)
+                    continue
                 print(f"[{i}/{len(shots)}] {path.name} ({time.perf_counter() - start:.1f} s)", flush=True)
             browser.close()
     finally:
         process.terminate()
         process.wait(30)
+    if failed:
+        sys.exit(f"not taken: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

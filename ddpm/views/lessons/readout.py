@@ -101,7 +101,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     with gr.Row():
         seed = seed_field(value=READOUT_SEED)
         run = tab.run_button()
-    status = gr.Markdown()
+    status = gr.Markdown(elem_id="readout-status")
     with gr.Row(equal_height=True):
         x_t = inline_frames(image("xₜ", height=240))
         x0_hat = inline_frames(image("x̂₀", height=240))

@@ -323,7 +323,7 @@ def test_the_app_starts_and_answers_from_the_staged_folder_alone(tmp_path, monke
         try:
             # the model, the classifier and the bundled digits (the default digit is a 7)
             *_, text = client.predict(10, 4, 0, api_name="/many_pasts")
-            assert "100% are read as your digit's class (7)" in text
+            assert "100% are read as your digit's class, 7 (its label)" in text
             assert client.predict("circle", api_name="/plane_data")  # the 2-D world's network
         finally:
             client.close()

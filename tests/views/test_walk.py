@@ -80,8 +80,13 @@ def react(demo: gr.Blocks, picked, inputs: list, args: list) -> list:
         if block_fn.fn is None or not {(picked._id, "input"), (picked._id, "change")} & set(block_fn.targets):
             continue
         result = block_fn.fn(*(values[c._id] for c in block_fn.inputs))
-        results = result if len(block_fn.outputs) > 1 else (result,)
-        for output, value in zip(block_fn.outputs, results, strict=True):
+        if isinstance(result, dict) and all(isinstance(k, gr.blocks.Block) for k in result):
+            pairs = list(result.items())  # {component: value}
+        else:
+            pairs = list(
+                zip(block_fn.outputs, result if len(block_fn.outputs) > 1 else (result,), strict=True)
+            )
+        for output, value in pairs:
             plain = not isinstance(value, dict | gr.components.Component)  # not an update or a skip
             if plain and output in inputs:
                 args[inputs.index(output)] = value

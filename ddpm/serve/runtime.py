@@ -195,10 +195,16 @@ def digits() -> MNISTSplit:
 
 
 @functools.cache
-def _training(device_name: str) -> tuple[TrueReverse, MNISTSplit]:
+def _training_pixels(device_name: str) -> tuple[torch.Tensor, MNISTSplit]:
     digits = training_digits()
-    diffusion = _config(checkpoint_path())[0].build().to(device_name)
-    reverse = TrueReverse(to_model_range(digits.images).unsqueeze(1), diffusion)
+    return to_model_range(digits.images).unsqueeze(1).to(device_name), digits
+
+
+@functools.cache
+def _training(device_name: str, path: str) -> tuple[TrueReverse, MNISTSplit]:
+    # keyed by the checkpoint too: its schedule and T are the true reverse's (the pixels are shared)
+    pixels, digits = _training_pixels(device_name)
+    reverse = TrueReverse(pixels, _config(path)[0].build().to(device_name))
     # the posterior weights of every running chain's x_t in one pass over the training set
     return compute.batched(reverse, methods=("log_weights",)), digits
 
@@ -207,12 +213,12 @@ def true_reverse() -> TrueReverse:
     """The exact reverse process of the 60,000 training digits (:mod:`ddpm.true_reverse`) under the
     model's schedule, on the runtime's device; its ``log_weights`` batched across chains like a
     network (loaded on first use: 188 MB of float32 pixels, about a second)."""
-    return compute.call(_training, str(runtime().device))[0]
+    return compute.call(_training, str(runtime().device), checkpoint_path())[0]
 
 
 def training_set() -> MNISTSplit:
     """The training digits (uint8 [60000, 28, 28]) and their classes, in :func:`true_reverse`'s order."""
-    return compute.call(_training, str(runtime().device))[1]
+    return compute.call(_training, str(runtime().device), checkpoint_path())[1]
 
 
 @functools.cache

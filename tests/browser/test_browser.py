@@ -786,6 +786,39 @@ def test_the_header_is_one_line_at_1366(browser, url, lecture):
     page.close()
 
 
+TAB_BARS = """() => {  // each visible bar of tabs: its tabs, and whether Gradio's "⋯" menu shows
+    const own = (bar, css) => [...bar.querySelectorAll(css)].filter((e) => e.closest('.tabs') === bar);
+    const whole = (b, r) => b.scrollWidth <= b.clientWidth && r.width && r.left >= 0 && r.right <= innerWidth;
+    return [...document.querySelectorAll('.tabs')].filter((bar) => bar.offsetParent !== null).map((bar) => ({
+        tabs: own(bar, 'button[role=tab]').map((b) => ({ label: b.innerText.trim(),
+            whole: b.offsetParent !== null && whole(b, b.getBoundingClientRect()) })),
+        more: own(bar, '.overflow-menu:not(.hide) [aria-label="More tabs"]').some((b) => b.offsetParent),
+    }));
+}"""
+
+
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
+def test_every_tab_is_one_click_away_with_its_label_whole(browser, url, size, lecture):
+    """The main tabs and all the lessons' tabs show in their bars, none behind Gradio's "⋯" overflow
+    menu, each label whole (a bar too narrow wraps onto a second row): from a link that opens
+    a lesson in the layout (Gradio decides the overflow as the page loads)."""
+    from ddpm.views.tabs import LESSONS, LESSONS_TITLE, MAIN
+
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url + "?view=small-steps" + ("&lecture=1" if lecture else ""), wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", state="attached", timeout=60_000)
+    page.wait_for_function(f"() => document.body.classList.contains('lecture') === {str(lecture).lower()}")
+    page.wait_for_timeout(500)  # the tab bars settle (Gradio measures them after a frame)
+    bars = page.evaluate(TAB_BARS)
+    titles = [[tab.title for tab in MAIN] + [LESSONS_TITLE], [tab.title for tab in LESSONS]]
+    assert [[tab["label"] for tab in bar["tabs"]] for bar in bars] == titles
+    assert [bar["more"] for bar in bars] == [False, False]
+    cut = [tab["label"] for bar in bars for tab in bar["tabs"] if not tab["whole"]]
+    assert cut == [], (size, lecture)
+    page.close()
+
+
 @pytest.mark.parametrize("view", ["generate", "small-steps", "noise-error", "readout"])
 def test_the_digit_picker_is_hidden_where_no_digit_is_used(browser, url, view):
     page = browser.new_page(viewport={"width": 1366, "height": 768})

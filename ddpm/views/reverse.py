@@ -80,7 +80,10 @@ EXPLAIN = r"""
 Both chains start from the **same** $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ and add
 the **same** noise $z$ at every step: $x_{t-1} = \mu + \sigma_t z$. The exact chain uses
 $\tilde\mu_t(x_t, x_0)$, which knows the answer $x_0$; the learned chain uses $\mu_\theta(x_t, t)$, computed
-from the network's output alone. Every difference between the rows is the model's.
+from the network's output alone. Every difference between the rows is the model's. From a large $t$ the learned
+chain may end on another digit than the exact one: $p_\theta(x_{t-1} \mid x_t)$ never sees $x_0$, and so little
+of the digit is left in $x_t$ that other digits are likely pasts of it too; the exact chain knows $x_0$ (start
+lower, or try another seed, to see the learned one keep it).
 """
 
 
@@ -345,19 +348,17 @@ def _frame(
     readout = [r for r in readout[:] if r[0] >= step.t]
     kl, gaps, pasts_plot = plots.curve_images(steps, t_start, final)
     done = t_start - step.t + 1
-    status = (
-        f"`{progress_bar(done, t_start)}` **t = {shown_t}** · step {done} of {t_start} · "
-        f"{time.perf_counter() - start:.1f} s"
-    )
+    status = f"**t = {shown_t}** · step {done} of {t_start} · {time.perf_counter() - start:.1f} s"
+    if not final:  # the bar while it runs; "done" says the rest (the status keeps to two lines)
+        status = f"`{progress_bar(done, t_start)}` {status}"
     source = (
         "its label" if known is not None else "the classifier's reading of $x_0$ (this digit has no label)"
     )
     status += f" · learned p_θ: {network_words(rt.model.config, told is not None, told, source)}"
     if final:
         status += (
-            f" · done: the exact chain has returned $x_0$. Along it, the bound's terms of these steps (the KL terms"
-            f" $L_{{t-1}}$ for $t \\geq 2$ and the decoder term $L_0 = -\\log p_\\theta(x_0 \\mid x_1)$) add up to"
-            f" {step.kl_sum_bpd:.3f} bits/dim, of which the decoder term is {step.kl_bpd:.3f}."
+            f" · done: along the exact chain, back at $x_0$, the bound's terms $L_{{t-1}}\\ (t \\geq 2)$ and"
+            f" $L_0 = -\\log p_\\theta(x_0 \\mid x_1)$ add up to {step.kl_sum_bpd:.3f} bits/dim ($L_0$: {step.kl_bpd:.3f})."
         )
     if final and ends is not None:
         status += verdict(ends, t_start)
@@ -373,15 +374,15 @@ def _frame(
 
 def verdict(ends: ChainEnds, t_start: int) -> str:
     """What the final status adds about where the chains ended: the learned chain on another digit
-    (expected from a large t), naming the digit by its label when it has one; and one sentence when
-    the classifier reads a labelled digit as another class."""
+    (expected from a large t: :data:`EXPLAIN` says why, below the images), naming the digit by its
+    label when it has one, in one line; and one sentence when the classifier reads a labelled digit
+    as another class."""
     text = ""
     if ends.landed_elsewhere:
+        article = "an" if ends.learned_class == 8 else "a"
         text += (
-            f"\n\n**The learned chain ended on a {ends.learned_class}, the exact chain on the {ends.own_class} it"
-            f" started from.** That is expected: $p_\\theta(x_{{t-1}} \\mid x_t)$ never sees $x_0$, and from"
-            f" $t = {t_start}$ so little of the digit is left in $x_t$ that other digits are likely pasts of it"
-            f" too; the exact chain knows $x_0$ (start lower, or try another seed, to see the learned one keep it)."
+            f"\n\n**The learned chain ended on {article} {ends.learned_class}, the exact chain on the"
+            f" {ends.own_class} it started from**: expected from $t = {t_start}$ (see below)."
         )
     if ends.misread:
         text += f" (The classifier reads this {ends.label} as a {ends.exact_class}.)"
@@ -505,6 +506,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             label="Variance σ² of p_θ",
             scale=2,
             min_width=220,
+            elem_id="reverse-variance",
         )
         told = gr.Checkbox(
             False, label="Tell the model the digit's class", visible=config.num_classes > 0, scale=1,

@@ -72,10 +72,15 @@ def build_tabs(digit: gr.State) -> Built:
             parts[tab.id] = tab.build(tab, block, digit)
         blocks[tab.id] = block
 
-    with gr.Tabs() as tabs:
+    # a bar too narrow for its tabs wraps them onto a second row: every tab one click away (Gradio's
+    # default moves those that do not fit into a "⋯" menu)
+    with gr.Tabs(overflow_behavior="wrap") as tabs:
         for tab in MAIN:
             lay_out(tab)
-        with gr.Tab(LESSONS_TITLE, id=LESSONS_ID) as lessons, gr.Tabs() as lesson_tabs:
+        with (
+            gr.Tab(LESSONS_TITLE, id=LESSONS_ID) as lessons,
+            gr.Tabs(overflow_behavior="wrap") as lesson_tabs,
+        ):
             for tab in LESSONS:
                 lay_out(tab)
         blocks[LESSONS_ID] = lessons

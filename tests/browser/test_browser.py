@@ -717,10 +717,10 @@ def test_a_new_chain_from_the_server_replaces_the_frames(chain_page):
 
 # -- lecture-ready layout ---------------------------------------------------------------------------
 
-MAIN_IMAGES = {
-    "forward": [f"{PLAYER} canvas[data-image={name}]" for name in ("x0", "eps", "signal", "scaled", "xt")],
-    "reverse": ["#reverse-exact", "#reverse-learned", "#reverse-x0hat", "#reverse-epshat"],
-    "generate": ["#generate-xt", "#generate-x0hat"],
+FIRST_SCREEN = {  # view: (its main images, each with its label; its player's controls)
+    "forward": (f"{PLAYER} .panels figure", "#forward-t"),  # the five panels; t's slider drives them
+    "reverse": ("#reverse-player .strip figure", "#reverse-player .controls"),
+    "generate": ("#generate-player .strip figure", "#generate-player .controls"),
 }
 LINKS = {
     "forward": "?view=forward",
@@ -760,14 +760,49 @@ def resize_and_switch(page, size: tuple[int, int], lecture: bool) -> None:
     )
 
 
+MEASURE_FIRST_SCREEN = """([images, parts]) => {  // whole boxes (getBoundingClientRect), by name
+    const box = (e) => { const r = e.getBoundingClientRect();
+                         return { top: r.top, bottom: r.bottom, left: r.left, right: r.right }; };
+    const shown = [...document.querySelectorAll(images)].filter((e) => e.offsetParent !== null);
+    const named = Object.entries(parts).map(([name, s]) => [name, box(document.querySelector(s))]);
+    const lines = (p) => p.getBoundingClientRect().height / parseFloat(getComputedStyle(p).lineHeight);
+    const paragraphs = parts.status ? [...document.querySelectorAll(`${parts.status} p`)].map(lines) : [];
+    return { boxes: [...shown.map((e, i) => [`image ${i}`, box(e)]), ...named], paragraphs };
+}"""
+
+
+def first_screen(page, view: str, size: tuple[int, int], timeout: float = 120_000) -> tuple[dict, list, dict]:
+    """Once the view's link has its result (a chain: done, its frames in the player that takes the
+    streamed images' place), the whole boxes of its main images (each with its label) and of its
+    player's controls (and for a chain: its status and Run) that do not lie on the first screen;
+    the heights of the status' paragraphs in line-heights; and every box, by name."""
+    images, controls = FIRST_SCREEN[view]
+    parts = {"controls": controls}
+    if view != "forward":  # the link's result, as the room sees it
+        parts |= {"status": f"#{view}-status", "run": f"#{view}-run"}
+        page.wait_for_selector(f"#{view}-status :text('done')", timeout=timeout)
+        page.wait_for_selector(f"#{view}-player .ddpm-chain:not(.empty)", state="attached", timeout=30_000)
+        page.wait_for_timeout(500)
+        assert not page.locator(f"#{view}-images").is_visible()  # the player has the frames now
+    measured = page.evaluate(MEASURE_FIRST_SCREEN, [images, parts])
+    boxes = dict(measured["boxes"])
+    assert len(boxes) - len(parts) == {"forward": 5, "reverse": 4, "generate": 2}[view], boxes
+    assert all(b["right"] - b["left"] > 80 for name, b in boxes.items() if name.startswith("image")), boxes
+    width, height = size
+    off = {name: {k: round(v) for k, v in b.items()} for name, b in boxes.items()
+           if b["top"] < 0 or b["bottom"] > height or b["left"] < 0 or b["right"] > width}  # fmt: skip
+    return off, measured["paragraphs"], boxes
+
+
 @pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
 @pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
 @pytest.mark.parametrize("view", ["forward", "reverse", "generate"])
 def test_the_first_screen_shows_the_views_main_images(view_pages, browser, url, view, size, lecture,
                                                      tmp_path):  # fmt: skip
-    """The view's main images lie wholly inside the first screen (no scrolling), at both sizes; in
-    the large layout at 1366×768 the Run button and the images' top half at least. For the views
-    that run a chain: the link's result, in the player that takes the streamed images' place."""
+    """The view's main images with their labels and the controls of its player lie wholly on the
+    first screen (no scrolling), at both sizes in both layouts (the large layout's promise to the
+    room, docs/app.md). For the views that run a chain: the link's finished result, under Run and
+    a status of at most two lines."""
     page = view_pages.get(("first screen", view))
     if page is None:  # the view's first case: its link, in the layout the case asks for
         page = view_pages["first screen", view] = open_view(browser, url, view, size, lecture)
@@ -775,31 +810,31 @@ def test_the_first_screen_shows_the_views_main_images(view_pages, browser, url, 
         resize_and_switch(page, size, lecture)
         page.evaluate("() => window.scrollTo(0, 0)")
         page.wait_for_timeout(500)  # the layout settles
-    width, height = size
-    selectors = MAIN_IMAGES[view]
-    if view != "forward":  # the link's result, as the room sees it
-        page.wait_for_selector(f"#{view}-player .ddpm-chain:not(.empty)", state="attached", timeout=120_000)
-        page.wait_for_timeout(500)
-        assert not page.locator(f"#{view}-images").is_visible()  # the player has the frames now
-        count = page.locator(f"#{view}-player .strip canvas").count()
-        assert count == (4 if view == "reverse" else 2)
-        selectors = [f"#{view}-player .strip canvas >> nth={i}" for i in range(count)]
-    for selector in selectors:
-        box = page.locator(selector).first.bounding_box()
-        assert box is not None and box["width"] > 80, selector
-        bottom = box["y"] + (box["height"] / 2 if lecture and width == 1366 else box["height"])
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (selector, box)
-        assert box["y"] >= 0 and bottom <= height, (selector, box)
-    if view != "forward":
-        run = page.locator(f"#{view}-run").bounding_box()
-        assert run is not None and run["y"] + run["height"] <= height
+    off, paragraphs, boxes = first_screen(page, view, size)
+    assert off == {}, (size, lecture)
+    if view != "forward":  # one paragraph, of two lines at most: three would be three line-heights high
+        assert len(paragraphs) == 1 and paragraphs[0] < 2.5, (paragraphs, boxes["status"])
     assert cut_slider_ends(page) == [], (size, lecture)
     if view == "generate":  # every choice of its digit dropdown is read whole, clear of the arrow
         labels = [label for label, _ in generate_view.DIGIT_CHOICES]
         assert dropdown_room(page, "#generate-digit", labels) == [], (size, lecture)
     mode = "lecture" if lecture else "normal"
     if "DDPM_SCREENSHOTS" in os.environ:  # the docs' pictures of each first screen
-        screenshot(page, f"first-screen-{view}-{width}-{mode}", tmp_path, full_page=False, jpeg=True)
+        screenshot(page, f"first-screen-{view}-{size[0]}-{mode}", tmp_path, full_page=False, jpeg=True)
+
+
+def test_the_reference_figure_fits_the_first_screen_in_the_large_layout(browser, url):
+    """The lecture's reference figure (its preset's chain: digit 7 from t = T, seed 0) at 1366×768
+    in the large layout: the status, two lines and, when the learned chain ended on another digit
+    (the shipped model's does), a line that says so, then the images and the player's controls,
+    all on the first screen."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(url + PLOTS["reverse"][0] + "&lecture=1", wait_until="load")  # the plots' test's chain too
+    page.wait_for_function("() => document.body.classList.contains('lecture')")
+    off, paragraphs, boxes = first_screen(page, "reverse", (1366, 768), timeout=600_000)
+    assert off == {}
+    assert paragraphs[0] < 2.5 and all(p < 1.5 for p in paragraphs[1:]), (paragraphs, boxes["status"])
+    page.close()
 
 
 def cut_slider_ends(page) -> list:
@@ -854,6 +889,39 @@ def test_the_header_is_one_line_at_1366(browser, url, lecture):
         "() => document.querySelector('#link textarea, #link input')?.value.includes('view=')"
     )
     assert page.locator("#link").is_visible()
+    page.close()
+
+
+TAB_BARS = """() => {  // each visible bar of tabs: its tabs, and whether Gradio's "⋯" menu shows
+    const own = (bar, css) => [...bar.querySelectorAll(css)].filter((e) => e.closest('.tabs') === bar);
+    const whole = (b, r) => b.scrollWidth <= b.clientWidth && r.width && r.left >= 0 && r.right <= innerWidth;
+    return [...document.querySelectorAll('.tabs')].filter((bar) => bar.offsetParent !== null).map((bar) => ({
+        tabs: own(bar, 'button[role=tab]').map((b) => ({ label: b.innerText.trim(),
+            whole: b.offsetParent !== null && whole(b, b.getBoundingClientRect()) })),
+        more: own(bar, '.overflow-menu:not(.hide) [aria-label="More tabs"]').some((b) => b.offsetParent),
+    }));
+}"""
+
+
+@pytest.mark.parametrize("lecture", [False, True], ids=["normal", "lecture"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "projector"])
+def test_every_tab_is_one_click_away_with_its_label_whole(browser, url, size, lecture):
+    """The main tabs and all the lessons' tabs show in their bars, none behind Gradio's "⋯" overflow
+    menu, each label whole (a bar too narrow wraps onto a second row): from a link that opens
+    a lesson in the layout (Gradio decides the overflow as the page loads)."""
+    from ddpm.views.tabs import LESSONS, LESSONS_TITLE, MAIN
+
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(url + "?view=small-steps" + ("&lecture=1" if lecture else ""), wait_until="load")
+    page.wait_for_selector(f"{PLAYER}[data-t]", state="attached", timeout=60_000)
+    page.wait_for_function(f"() => document.body.classList.contains('lecture') === {str(lecture).lower()}")
+    page.wait_for_timeout(500)  # the tab bars settle (Gradio measures them after a frame)
+    bars = page.evaluate(TAB_BARS)
+    titles = [[tab.title for tab in MAIN] + [LESSONS_TITLE], [tab.title for tab in LESSONS]]
+    assert [[tab["label"] for tab in bar["tabs"]] for bar in bars] == titles
+    assert [bar["more"] for bar in bars] == [False, False]
+    cut = [tab["label"] for bar in bars for tab in bar["tabs"] if not tab["whole"]]
+    assert cut == [], (size, lecture)
     page.close()
 
 

@@ -69,7 +69,7 @@ from .kit.widgets import (
     show_signed,
     waiting_status,
 )
-from .kit.words import LATEX_SYMBOLS, network_words
+from .kit.words import LATEX_SYMBOLS, a_digit, network_words
 
 VARIANCE_CHOICES = [("β̃ₜ (posterior)", "fixed_small"), ("βₜ", "fixed_large")]
 LEARNED_CHOICE = ("learned", "learned_range")  # the network's second output
@@ -379,13 +379,12 @@ def verdict(ends: ChainEnds, t_start: int) -> str:
     as another class."""
     text = ""
     if ends.landed_elsewhere:
-        article = "an" if ends.learned_class == 8 else "a"
         text += (
-            f"\n\n**The learned chain ended on {article} {ends.learned_class}, the exact chain on the"
+            f"\n\n**The learned chain ended on {a_digit(ends.learned_class)}, the exact chain on the"
             f" {ends.own_class} it started from**: expected from $t = {t_start}$ (see below)."
         )
     if ends.misread:
-        text += f" (The classifier reads this {ends.label} as a {ends.exact_class}.)"
+        text += f" (The classifier reads this {ends.label} as {a_digit(ends.exact_class)}.)"
     return text
 
 
@@ -398,7 +397,7 @@ def _truth_outputs(
         return None, None, ""
     x = truth.chain.x_prev if final else truth.chain.x_t
     heaviest = ", ".join(
-        f"#{int(i):,} (a {int(training.labels[int(i)])}, w = {float(w):.2f})"
+        f"#{int(i):,} ({a_digit(training.labels[int(i)])}, w = {float(w):.2f})"
         for i, w in zip(truth.pasts.index[0][:4], truth.pasts.weight[0][:4], strict=True)
     )
     text = (
@@ -409,8 +408,8 @@ def _truth_outputs(
     if final:
         chosen = int(truth.chosen[0])
         text = (
-            f"**The true reverse of the training set landed on training digit #{chosen:,}** (a "
-            f"{int(training.labels[chosen])}), pixel for pixel: its last step is $\\tilde\\mu_1(x_1, x^i) = x^i$ with"
+            f"**The true reverse of the training set landed on training digit #{chosen:,}**"
+            f" ({a_digit(training.labels[chosen])}), pixel for pixel: its last step is $\\tilde\\mu_1(x_1, x^i) = x^i$ with"
             f" $\\tilde\\beta_1 = 0$. Every chain of it ends on a training digit: the exact reverse of the training"
             f" set memorises."
         )
@@ -423,7 +422,7 @@ def _truth_outputs(
             )
             text += (
                 f" **The learned chain's $x_0$** lies {new.distance:.2f} from its nearest training digit, #{new.index:,}"
-                f" (a {new.label}); the 100 bundled test digits lie {low:.2f}–{high:.2f} (median {median:.2f}) from"
+                f" ({a_digit(new.label)}); the 100 bundled test digits lie {low:.2f}–{high:.2f} (median {median:.2f}) from"
                 f" theirs: {kind}."
             )
     pasts = np.kron(_pasts_frame(step, training), np.ones((2, 2), dtype=np.uint8))  # 2× for the page

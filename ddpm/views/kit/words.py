@@ -60,3 +60,8 @@ def loss_words(config: UNetConfig) -> str:
     target, hat = symbol(config), HATS[config.parameterization]
     simple = f"L_simple = E‖{target} − {hat}‖²" + (" (Ho et al. 2020, Algorithm 1)" if target == "ε" else "")
     return simple + (" plus λ·L_vlb for its σ² (L_hybrid)" if config.learn_sigma else "")
+
+
+def a_digit(digit: int) -> str:
+    """ "a 7", "an 8": a digit with its article, as a sentence names it."""
+    return f"{'an' if int(digit) == 8 else 'a'} {int(digit)}"

@@ -1,6 +1,7 @@
 """The app in a real browser: Playwright driving Debian's Chromium (no browser download).
 
-Set DDPM_SCREENSHOTS=<folder> to keep the screenshots (the README's come from this test).
+Set DDPM_SCREENSHOTS=<folder> to keep what the tests saw; the docs' pictures come from
+``python scripts/screenshots.py``, which takes each once its view's result is complete.
 """
 
 import math

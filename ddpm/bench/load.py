@@ -31,6 +31,11 @@ to check that it says when to retry) or failed (any other error, a timeout, or s
 after ``--max-seconds``, when the run stops). Printed per endpoint: the counts and the latency
 (request sent → complete event) of the served, p50 / p95 / max; and the server's CPU seconds over
 the run. ``--forward-cpu N`` instead times N sequential /forward calls: server CPU seconds per call.
+
+``--soak N`` plays a lecture day on the server's memory instead (:mod:`ddpm.bench.soak`): N chains
+of /generate, /compare, the read-out and Many pasts, completed and dropped, each with a session of
+its own; printed: the server's RSS after each tenth, the growth per chain, and whether the server
+is idle at the end.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ import httpx
 
 from .http import EndpointStats, Outcome, api_data, call, get_page, table
 from .server import process_tree_cpu, serve_app, sigterm_as_exit
+from .soak import soak, summary
 
 REPO = Path(__file__).resolve().parents[2]  # the repository: ddpm/bench/ is two below
 
@@ -341,6 +347,16 @@ def parser() -> argparse.ArgumentParser:
                    help="N students each running their own /compare (see above), not the room")  # fmt: skip
     p.add_argument("--explore-generate", action="store_true",
                    help="with --explore: each student generates 16 digits with DDIM-50 instead")  # fmt: skip
+    p.add_argument("--soak", type=int, default=0, metavar="N",
+                   help="N chains, completed and dropped, and the server's RSS (see above)")  # fmt: skip
+    p.add_argument("--soak-clients", type=int, default=4, help="with --soak: chains running at once (4)")
+    p.add_argument("--drop-after", type=float, default=0.6,
+                   help="with --soak: seconds before a dropped chain's stream is closed (0.6)")  # fmt: skip
+    p.add_argument("--settle", type=float, default=60.0,
+                   help="with --soak: seconds to wait at most for the server to go idle (60)")  # fmt: skip
+    p.add_argument("--rest", type=float, default=0.0,
+                   help="with --soak: seconds to wait once idle before the RSS at rest (0; the sessions "
+                        "of the last chains expire after DDPM_SESSION_SECONDS)")  # fmt: skip
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
     p.add_argument(
         "--check", action="store_true", help="exit 1 if a request failed or an endpoint served none"
@@ -357,6 +373,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--explore must be within 0 … 400, got {args.explore}")
     if args.explore_generate and not args.explore:
         p.error("--explore-generate goes with --explore N")
+    if args.soak < 0 or args.soak_clients < 1 or min(args.drop_after, args.settle, args.rest) < 0:
+        p.error("--soak must be ≥ 0, --soak-clients ≥ 1, --drop-after, --settle and --rest ≥ 0")
     if not 0 <= args.visitors <= 200:
         p.error(f"--visitors must be within 0 … 200, got {args.visitors}")
     if min(args.drags, args.group, args.streams, args.forward_cpu) < 0 or args.max_seconds <= 0:
@@ -401,6 +419,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"/forward, {args.forward_cpu} sequential calls: {wall:.1f} ms wall, {cpu} ms server CPU "
                   f"per call (idle, the server used {idle} CPU s per s)")  # fmt: skip
             failed = bool(report["not_served"])
+        elif args.soak:
+            soaked = asyncio.run(soak(server.url, server.process.pid, args))
+            print(summary(soaked))
+            report = vars(soaked)
+            failed = any(k.split(" ", 1)[1].startswith("failed") for k in soaked.outcomes) or not soaked.idle
         elif args.explore:
             report, stats = asyncio.run(explore(server.url, server.process.pid, args))
             print(table(stats))

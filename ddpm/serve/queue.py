@@ -16,14 +16,17 @@ from gradio import route_utils
 from starlette.middleware import Middleware
 
 from .page_cache import PageCache
-from .settings import EVENT_QUEUE, MAX_THREADS, PAGE_CACHE, QUEUE_SIZE, QUICK_CONCURRENCY
+from .sessions import Sessions, limit_arenas
+from .settings import EVENT_QUEUE, MAX_THREADS, PAGE_CACHE, QUEUE_SIZE, QUICK_CONCURRENCY, SESSIONS
 
 
 def launch_options() -> dict[str, Any]:
-    """The keyword arguments of ``demo.launch`` that serve a room: Gradio's thread limit and the
-    page cache (a middleware of the app Gradio creates)."""
-    middleware = [Middleware(PageCache)] if PAGE_CACHE else []
-    return {"max_threads": MAX_THREADS, "app_kwargs": {"middleware": middleware}}
+    """The keyword arguments of ``demo.launch`` that serve a room: Gradio's thread limit, the sessions
+    it keeps at most, and two middlewares of the app Gradio creates: the page cache and the expiry
+    of unused sessions (:mod:`.sessions`)."""
+    middleware = [Middleware(Sessions)] + ([Middleware(PageCache)] if PAGE_CACHE else [])
+    return {"max_threads": MAX_THREADS, "state_session_capacity": SESSIONS,
+            "app_kwargs": {"middleware": middleware}}  # fmt: skip
 
 
 def busy_message(waiting: int, seconds: float) -> str:
@@ -87,7 +90,9 @@ def thin_analytics(demo: gr.Blocks) -> None:
 
 
 def configure(demo: gr.Blocks) -> gr.Blocks:
-    """Queue ``demo`` with the settings of :mod:`.settings` (see the module docstring)."""
+    """Queue ``demo`` with the settings of :mod:`.settings` (see the module docstring), and cap glibc's
+    arenas before the server's threads start (:func:`.sessions.limit_arenas`)."""
+    limit_arenas()
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=QUICK_CONCURRENCY)
     limit_queues(demo)
     thin_analytics(demo)

@@ -18,6 +18,12 @@ CPU Space; docs/serving.md explains how to size them for a room).
 - ``DDPM_MAX_CHAINS`` (320): computations running or waiting at once (a room of 200, one chain
   each, fits); past it a new one is refused, told when to retry.
 - ``DDPM_CACHE_MB`` (256): finished results kept for everyone (:mod:`.results`).
+- ``DDPM_SESSION_SECONDS`` (60): how long Gradio's state of a session without an open page (an API
+  client's, a closed tab's) is kept once its last event has ended (:mod:`.sessions`).
+- ``DDPM_SESSIONS`` (1000): sessions kept at most, open pages included (Gradio's
+  ``state_session_capacity``; past it the least recently used goes).
+- ``DDPM_MALLOC_ARENAS`` (2): glibc's malloc arenas at most (0: glibc's default, 8 per core);
+  ``MALLOC_ARENA_MAX``, if set, wins.
 - ``DDPM_PAGE_CACHE`` (1): the page itself is built once and sent compressed (:mod:`.page_cache`);
   0 leaves every page to Gradio.
 """
@@ -54,6 +60,11 @@ GPU_ROWS = 4096
 MAX_CHAINS = env_int("DDPM_MAX_CHAINS", 320)
 CACHE_BYTES = env_int("DDPM_CACHE_MB", 256) * 2**20
 PAGE_CACHE = bool(env_int("DDPM_PAGE_CACHE", 1))
+SESSION_SECONDS = env_int("DDPM_SESSION_SECONDS", 60)
+SESSIONS = env_int("DDPM_SESSIONS", 1000)
+MALLOC_ARENAS = env_int("DDPM_MALLOC_ARENAS", 2)
+SWEEP_SECONDS = 10.0
+"""How often expired sessions are looked for (:mod:`.sessions`)."""
 
 FRAME_SECONDS = 0.4
 """At most ~2.5 streamed frames a second, for a chain's own stream (:func:`.stream.paced`) and for

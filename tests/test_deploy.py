@@ -3,7 +3,6 @@ staged folder holds what the app needs and nothing else, git itself sends every 
 to large-file storage, the requirements and the front matter fit the hardware, the upload asks the
 Hub for the right things, and the app starts and answers from that folder alone."""
 
-import ast
 import inspect
 import os
 import re
@@ -23,6 +22,7 @@ from packaging.requirements import Requirement
 
 from ddpm import deploy, space
 from ddpm.bench.server import serve_app
+from tests.test_layout import imports
 
 REPO = Path(__file__).resolve().parent.parent
 HF_API = huggingface_hub.HfApi  # the real one, for its signatures (tests put a fake in its place)
@@ -116,17 +116,8 @@ def test_the_space_holds_the_app_and_leaves_the_rest_behind(staged):
 
 
 def imported_ddpm_modules(path: Path, root: Path) -> set[str]:
-    """The ``ddpm`` modules a file imports (relative imports resolved), wherever in it the import is."""
-    package = list(path.relative_to(root).with_suffix("").parts[:-1])
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = package[: len(package) - node.level + 1] if node.level else []
-            module = ".".join([*base, *([node.module] if node.module else [])])
-            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
-    return {m for m in found if m.split(".")[0] == "ddpm"}
+    """The ``ddpm`` modules a file under ``root`` imports (relative imports resolved)."""
+    return {m for m in imports(path, root) if m.split(".")[0] == "ddpm"}
 
 
 def test_every_ddpm_module_the_staged_code_imports_is_staged(staged):

@@ -25,14 +25,14 @@ COMMAND_LINE = LAYERS[-1]
 UI = {"serve", "views", "bench"}
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def module_name(path: Path, root: Path = PACKAGE.parent) -> str:
+    parts = path.relative_to(root).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> set[str]:
-    """Absolute names of the modules ``path`` imports (relative imports resolved)."""
-    package = module_name(path).split(".")
+def imports(path: Path, root: Path = PACKAGE.parent) -> set[str]:
+    """Absolute names of the modules ``path`` (a file under ``root``) imports (relative imports resolved)."""
+    package = module_name(path, root).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
     found = set()

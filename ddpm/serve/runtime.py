@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+import numpy as np
 import torch
 
 from .. import checkpoint
@@ -27,6 +28,7 @@ from ..classifier import load as load_classifier
 from ..data import MNISTSplit, bundled_digits, to_model_range, training_digits
 from ..diffusion import DiffusionConfig, GaussianDiffusion
 from ..inference import prepare_for_inference
+from ..teaching.readout import class_label
 from ..true_reverse import TrueReverse
 from ..unet import UNetConfig
 from . import compute
@@ -192,6 +194,32 @@ def classifier() -> DigitClassifier:
 @functools.cache
 def digits() -> MNISTSplit:
     return bundled_digits()
+
+
+@functools.cache
+def _labels_by_pixels() -> dict[bytes, int]:
+    images, labels = digits()
+    return {
+        image.numpy().astype(np.uint8).tobytes(): int(label)
+        for image, label in zip(images, labels, strict=True)
+    }
+
+
+def bundled_label(digit: np.ndarray) -> int | None:
+    """The label of a bundled digit (uint8 [28, 28], pixel for pixel), or None for any other digit
+    (an upload, a drawing): a digit with a label is named by its label, not by the classifier's
+    reading of it."""
+    pixels = np.asarray(digit)
+    if pixels.shape != (28, 28):
+        return None
+    return _labels_by_pixels().get(pixels.astype(np.uint8).tobytes())
+
+
+def told_label(digit: np.ndarray, x0: torch.Tensor) -> torch.Tensor:
+    """The class a class-conditional network is told of ``digit`` (x0: the same digit [1, 1, 28, 28]
+    in [−1, 1]): LongTensor [1] on x0's device, the digit's label when it is a bundled one, else the
+    classifier's reading of it (:func:`ddpm.teaching.readout.class_label`)."""
+    return compute.call(class_label, classifier(), x0, bundled_label(digit))
 
 
 @functools.cache

@@ -6,7 +6,6 @@ exactly what the model sees after MNIST-style preprocessing.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import gradio as gr
@@ -26,25 +25,6 @@ def bundled(index: int) -> np.ndarray:
     if not 0 <= index < len(images):
         raise ValueError(f"digit index {index} is out of range [0, {len(images) - 1}]")
     return images[index].numpy()
-
-
-@functools.cache
-def _labels_by_pixels() -> dict[bytes, int]:
-    images, labels = digits()
-    return {
-        image.numpy().astype(np.uint8).tobytes(): int(label)
-        for image, label in zip(images, labels, strict=True)
-    }
-
-
-def label_of(digit: np.ndarray) -> int | None:
-    """The label of a bundled digit (uint8 [28, 28], pixel for pixel), or None for any other digit
-    (an upload, a drawing): a digit with a label is named by its label, not by the classifier's
-    reading of it."""
-    pixels = np.asarray(digit)
-    if pixels.shape != (28, 28):
-        return None
-    return _labels_by_pixels().get(pixels.astype(np.uint8).tobytes())
 
 
 def default_digit() -> np.ndarray:

@@ -16,18 +16,20 @@ from ..images import digit_tensor
 from ..serve import compute
 from ..serve.handlers import endpoint, first_outputs
 from ..serve.runtime import (
+    bundled_label,
     classifier,
     diffusion_cpu,
     learned_config,
     learned_reverse,
     model_config,
     test_distances,
+    told_label,
     training_set,
     true_reverse,
 )
 from ..serve.settings import WATCHERS
 from ..serve.stream import DRAWING, paced
-from ..teaching.readout import ReadoutPoints, class_label, class_probabilities, readout_due
+from ..teaching.readout import ReadoutPoints, class_probabilities, readout_due
 from ..teaching.reverse import (
     ChainEnds,
     ComparisonStep,
@@ -40,7 +42,6 @@ from ..teaching.reverse import (
     novelty,
     pasts_curves,
 )
-from .digits import label_of
 from .kit.encode import save_pngs
 from .kit.players import chain_player, chain_value
 from .kit.plots import (
@@ -233,8 +234,8 @@ def shared_compare(
     """
     rt = network_for(bool(told_class), variance)
     x0 = digit_tensor(digit, rt.device)
-    known = label_of(digit)  # a bundled digit is named, and told, by its label
-    labels = compute.call(class_label, classifier(), x0, known) if told_class else None
+    known = bundled_label(digit)  # a bundled digit is named, and told, by its label
+    labels = told_label(digit, x0) if told_class else None
     told = None if labels is None else int(labels[0])
     reverse = true_reverse() if truth else None
     training = training_set() if truth else None
@@ -438,7 +439,7 @@ def inspect(digit: np.ndarray, t: int, seed: int, variance: str, told_class: boo
     model = rt.model
     told = None
     if told_class:
-        labels = compute.call(class_label, classifier(), x0, label_of(digit))
+        labels = told_label(digit, x0)
         model, told = Conditioned(rt.model, labels), int(labels[0])
     step = inspect_step(
         rt.diffusion, model, x0, int(t), int(seed), variance, rt.model.config.parameterization

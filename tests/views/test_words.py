@@ -17,10 +17,11 @@ import torch
 import app
 from ddpm import checkpoint
 from ddpm.serve import runtime
+from ddpm.serve.runtime import bundled_label
 from ddpm.teaching.reverse import ChainEnds, chain_ends
 from ddpm.unet import UNetConfig
 from ddpm.views import generate, reverse
-from ddpm.views.digits import bundled_of_class, default_digit, label_of
+from ddpm.views.digits import bundled_of_class, default_digit
 from ddpm.views.kit.words import SYMBOLS, loss_words, network_words
 from ddpm.views.lessons import bits_per_dim, many_pasts, noise_error, parameterizations
 from tests.tiny import tiny_checkpoint
@@ -165,8 +166,8 @@ def test_the_bundled_digits_carry_their_labels():
     from ddpm.images import digit_tensor
 
     three = bundled_of_class(3, 0)
-    assert label_of(three) == 3 and label_of(255 - three) is None
+    assert bundled_label(three) == 3 and bundled_label(255 - three) is None
     # the lecture's example: the first bundled 3 is read as a 5 by the classifier; it is still a 3
     x0 = digit_tensor(three, torch.device("cpu"))
-    ends = chain_ends(runtime.classifier(), x0, x0, label_of(three))
+    ends = chain_ends(runtime.classifier(), x0, x0, bundled_label(three))
     assert ends.own_class == 3 and ends.misread == (ends.exact_class != 3)

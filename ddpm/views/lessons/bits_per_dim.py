@@ -9,12 +9,9 @@ import gradio as gr
 import numpy as np
 
 from ...images import digit_tensor
-from ...serve import compute
 from ...serve.handlers import endpoint
-from ...serve.runtime import classifier, learned_reverse, model_config
+from ...serve.runtime import learned_reverse, model_config, told_label
 from ...teaching.likelihood import bound_lesson
-from ...teaching.readout import class_label
-from ..digits import label_of
 from ..kit.plots import BOUND_COLOURS, bound_terms_plot
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show
@@ -40,7 +37,7 @@ def bits_per_dim(digit: np.ndarray, seed: int = 0, told_class: bool = False):
     rt = learned_reverse(bool(told_class))
     config = rt.model.config
     x0 = digit_tensor(digit, rt.device)
-    told = int(compute.call(class_label, classifier(), x0, label_of(digit))[0]) if told_class else None
+    told = int(told_label(digit, x0)[0]) if told_class else None
     lesson = bound_lesson(
         rt.diffusion, rt.model, x0, int(seed), config.parameterization, config.variance, told
     )

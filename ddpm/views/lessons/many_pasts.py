@@ -10,9 +10,8 @@ import numpy as np
 
 from ...images import digit_tensor
 from ...serve.handlers import endpoint
-from ...serve.runtime import classifier, diffusion_cpu, learned_reverse, model_config
+from ...serve.runtime import bundled_label, classifier, diffusion_cpu, learned_reverse, model_config
 from ...teaching.pasts import pasts_lesson
-from ..digits import label_of
 from ..kit.plots import class_histogram
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, plot_image, seed_field, show, show_grid
@@ -38,7 +37,7 @@ def pasts(digit: np.ndarray, t: int = 500, k: int = 16, seed: int = 0, told_clas
     upload or a drawing), else the network not told the digit."""
     rt = learned_reverse(bool(told_class))
     x0 = digit_tensor(digit, rt.device)
-    known = label_of(digit)
+    known = bundled_label(digit)
     lesson = pasts_lesson(
         rt.diffusion, rt.model, classifier(), x0, int(t), int(k), int(seed), told_class, MAX_PASTS, known
     )

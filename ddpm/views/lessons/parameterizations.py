@@ -9,12 +9,9 @@ import numpy as np
 
 from ...guidance import Conditioned
 from ...images import digit_tensor
-from ...serve import compute
 from ...serve.handlers import endpoint
-from ...serve.runtime import classifier, diffusion_cpu, learned_reverse, model_config
+from ...serve.runtime import diffusion_cpu, learned_reverse, model_config, told_label
 from ...teaching.parameterizations import parameterization_lesson
-from ...teaching.readout import class_label
-from ..digits import label_of
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import LATEX, image, seed_field, show, show_noise
 from ..kit.words import SYMBOLS, TARGETS, loss_words, network_words, symbol
@@ -43,7 +40,7 @@ def parameterizations(digit: np.ndarray, t: int = 300, seed: int = 0, told_class
     x0 = digit_tensor(digit, rt.device)
     model, told = rt.model, None
     if told_class:
-        labels = compute.call(class_label, classifier(), x0, label_of(digit))
+        labels = told_label(digit, x0)
         model, told = Conditioned(rt.model, labels), int(labels[0])
     lesson = parameterization_lesson(rt.diffusion, model, x0, int(t), int(seed))
     view, chains, r = lesson.view, lesson.chains, lesson.view.readings

@@ -482,8 +482,11 @@ COPIED = {
         {"digit": 3, "k": 1, "t": 1500, "T": 2000, "seed": 5},
         "#schedules-table :text('t = 1500 of T = 2000')",
     ),
-    "parameterizations": ({"digit": 3, "k": 1, "t": 12, "seed": 5}, "#parameterizations-chain img"),
-    "bits-per-dim": ({"digit": 3, "k": 1, "seed": 5}, "#bits-per-dim-plot img"),
+    "parameterizations": (
+        {"digit": 3, "k": 1, "t": 12, "seed": 5, "told": 1},
+        "#parameterizations-chain img",
+    ),
+    "bits-per-dim": ({"digit": 3, "k": 1, "seed": 5, "told": 1}, "#bits-per-dim-plot img"),
     "noise-error": ({"seed": 5}, "#noise-error-plot img"),
     "many-pasts": ({"digit": 3, "k": 1, "t": 12, "chains": 3, "seed": 5, "told": 1}, "#many-pasts-grid img"),
     "readout": ({"seed": 5}, "#readout-plot img[src*='file=']"),  # the last frame's plot is a file

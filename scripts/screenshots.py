@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from ddpm.bench.local import CHROMIUM_FLAGS, chromium, free_port  # noqa: E402
 
-LAPTOP, PROJECTOR = (1366, 768), (1920, 1080)
+LAPTOP, PROJECTOR, PHONE = (1366, 768), (1920, 1080), (390, 844)
 PLANE = "#plane-player .ddpm-plane"
 
 
@@ -71,10 +71,19 @@ class Shot(NamedTuple):
     full_page: bool = False  # the whole page, not only the first screen
     jpeg: bool = False  # the views at each size and layout: a fifth of the bytes
     then: Callable | None = None  # what to do on the page once it is ready (the 2-D world's drag)
+    phone: bool = False  # a phone's browser: touch, the narrow layout (with size PHONE)
 
     @property
     def view(self) -> str:
         return dict(part.split("=") for part in self.link.split("&"))["view"]
+
+
+def open_menu(page) -> None:
+    """The narrow layout's menu, opened."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.locator("#menu").tap()
+    page.wait_for_function("() => document.body.classList.contains('menu-open')")
+    page.wait_for_timeout(300)
 
 
 def drag_and_launch(page) -> None:
@@ -115,6 +124,12 @@ MAIN_LINKS = {
     "reverse": "view=reverse&digit=2&t=500&seed=3",
     "generate": "view=generate&seed=0",
 }
+PHONE_LINKS = {
+    **MAIN_LINKS,
+    **{view: f"view={view}&digit=7" for view in PAGES if view != "reverse"},
+    "parameterizations": "view=parameterizations&digit=7",
+    "2d": "view=2d&data=moons&t=300",
+}
 
 SHOTS: tuple[Shot, ...] = (
     Shot("lecture", "view=reverse&digit=2&t=500&seed=3&lecture=1"),
@@ -137,6 +152,8 @@ SHOTS: tuple[Shot, ...] = (
         for size in (LAPTOP, PROJECTOR)
         for mode in ("normal", "lecture")
     ),
+    *(Shot(f"phone-{view}", link, PHONE, jpeg=True, phone=True) for view, link in PHONE_LINKS.items()),
+    Shot("phone-menu", MAIN_LINKS["reverse"], PHONE, jpeg=True, phone=True, then=open_menu),
     *(
         Shot(
             f"page-{view}-{size[0]}-{mode}",
@@ -175,7 +192,8 @@ def start_app() -> tuple[subprocess.Popen, str]:
 
 def take(browser, url: str, shot: Shot, out: Path, timeout_s: float = 300) -> Path:
     """Open the shot's link at its size, wait for its result and a quiet page, save the picture."""
-    page = browser.new_page(viewport={"width": shot.size[0], "height": shot.size[1]})
+    touch = {"is_mobile": True, "has_touch": True} if shot.phone else {}
+    page = browser.new_page(viewport={"width": shot.size[0], "height": shot.size[1]}, **touch)
     try:
         page.goto(f"{url}?{shot.link}", wait_until="load")
         if "lecture=1" in shot.link:

@@ -49,17 +49,42 @@ SLOW_WEIGHT = 100
 """How many quick tests a test marked ``slow`` weighs when files are ordered (:func:`heaviest_first`)."""
 
 
+BROWSER = "tests/browser"
+"""The browser tests' folder: its files share one app process and one Chromium (its conftest's
+session fixtures), so pytest-xdist hands them to one worker, as one unit (:func:`scope`)."""
+
+
+def scope(nodeid: str) -> str:
+    """The unit pytest-xdist hands to a worker: a test's file, or the whole browser folder."""
+    path = nodeid.split("::", 1)[0]
+    return BROWSER if path.startswith(BROWSER + "/") else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile`` (pyproject's addopts), with the browser tests' files as one unit."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndBrowser(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope(nodeid)
+
+    return FilesAndBrowser(config, log)
+
+
 def heaviest_first(items: list[pytest.Item]) -> None:
-    """Order the files by weight, heaviest first (a test marked ``slow`` weighs
-    :data:`SLOW_WEIGHT`, any other 1), keeping each file's own order. pytest-xdist hands out whole
-    files in this order (``--dist loadfile --no-loadscope-reorder``), each to the first worker that
-    is nearly done: the long files start first and the short ones fill in at the end, so that the
-    workers finish together (longest processing time first) instead of one waiting for the other
-    to finish a long file it started last."""
-    weight: dict[Path, int] = {}
+    """Order the files by weight, heaviest first (the browser folder counts as one, :func:`scope`;
+    a test marked ``slow`` weighs :data:`SLOW_WEIGHT`, any other 1), keeping each file's own order.
+    pytest-xdist hands out whole files in this order (``--dist loadfile --no-loadscope-reorder``),
+    each to the first worker that is nearly done: the long files start first and the short ones
+    fill in at the end, so that the workers finish together (longest processing time first)
+    instead of one waiting for the other to finish a long file it started last."""
+    weight: dict[str, int] = {}
     for item in items:
-        weight[item.path] = weight.get(item.path, 0) + (SLOW_WEIGHT if item.get_closest_marker("slow") else 1)
-    items.sort(key=lambda item: -weight[item.path])  # stable: each file's tests keep their order
+        unit = scope(item.nodeid)
+        weight[unit] = weight.get(unit, 0) + (SLOW_WEIGHT if item.get_closest_marker("slow") else 1)
+    items.sort(key=lambda item: -weight[scope(item.nodeid)])  # stable: each file's tests keep their order
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -48,9 +48,9 @@ def library() -> dict:
 
 @pytest.fixture(scope="module")
 def demo():
-    import app
+    from ddpm.views.page import build_demo
 
-    return app.build_demo()
+    return build_demo()
 
 
 def signature_defaults(fn) -> dict:

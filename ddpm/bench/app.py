@@ -81,9 +81,8 @@ def floor_in_our_page() -> gr.Blocks:
     A browser's time to show an update also depends on the page around it (its size, layout and
     styles); this floor has our page and Gradio, but not our handler.
     """
-    import app
-
     from ..views import forward as forward_view
+    from ..views.page import build_demo
 
     canned, real = canned_forward(), forward_view.forward
 
@@ -92,7 +91,7 @@ def floor_in_our_page() -> gr.Blocks:
 
     forward_view.forward = lookup
     try:
-        return app.build_demo()
+        return build_demo()
     finally:
         forward_view.forward = real
 
@@ -282,10 +281,10 @@ def main(argv: list[str] | None = None) -> None:
         compute.append(time.perf_counter() - start)
     print(f"slider handler, server compute (median of 300):      {ms(compute)}")
 
-    import app
+    from ..views.page import build_demo
 
     runtime()  # load the model before timing anything that uses it
-    ours, floor = launch(app.build_demo()), launch(floor_app())
+    ours, floor = launch(build_demo()), launch(floor_app())
     ours_c, floor_c = client_round_trips(ours, 60, 0), client_round_trips(floor, 60)
     print(f"slider round trip, gradio_client: ours {ms(ours_c)}, no-op {ms(floor_c)}, "
           f"ratio {statistics.median(ours_c) / statistics.median(floor_c):.2f}")  # fmt: skip

@@ -1,5 +1,6 @@
 """The Gradio UI: tabs that only lay out and wire; every number they show comes from ``ddpm``.
 
+:mod:`.page` composes the whole page (header, digit picker, tabs) and says how it is served;
 :mod:`.tabs` is the one list of the app's tabs. The main views are :mod:`.forward`,
 :mod:`.reverse` and :mod:`.generate`; the lessons are in :mod:`.lessons`; :mod:`.digits` is the
 digit picker every view reads and :mod:`.lecture` the deep links, presets and large layout.

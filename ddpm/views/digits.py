@@ -106,7 +106,7 @@ def build_digit_picker() -> Picker:
             elem_id="digit-preview",
         )  # fmt: skip
         with (
-            gr.Column(scale=2, min_width=240),
+            gr.Column(scale=2, min_width=240, elem_id="own-digit"),
             gr.Accordion("Your own digit: upload or draw", open=False),
             gr.Tabs(),
         ):

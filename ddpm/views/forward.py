@@ -102,7 +102,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         t = gr.Slider(0, T, value=T // 4, step=1, label="t (0 = clean digit)", scale=4, elem_id="forward-t",
                       elem_classes=["timestep"])  # fmt: skip
         seed = seed_field("Noise seed", scale=1, elem_id="forward-seed")
-        new_noise = gr.Button("New noise", scale=1)
+        new_noise = gr.Button("New noise", scale=1, elem_id="forward-new-noise")
     player = players.forward_player(
         t, players.forward_value(digit.value, 0), diffusion, elem_id="forward-player"
     )

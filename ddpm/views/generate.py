@@ -29,6 +29,7 @@ from .kit.widgets import (
     QUIET,
     inline_frames,
     progress_bar,
+    result,
     run_chain,
     seed_field,
     show,
@@ -251,20 +252,21 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         with gr.Column(min_width=140):
             run = tab.run_button()
             stop = gr.Button("Stop", variant="stop", size="sm")
-    status = gr.Markdown(elem_id="generate-status")
-    with gr.Row(equal_height=True, elem_id="generate-images"):  # the streamed frames (static/app.css)
-        x_t = inline_frames(gr.Image(
-            label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
-            elem_id="generate-xt",
-        ))  # fmt: skip
-        x0_hat = inline_frames(gr.Image(
-            label="x̂₀ (the model's current guess)", format="png", interactive=False,
-            buttons=["download", "fullscreen"], height=400, elem_id="generate-x0hat",
-        ))  # fmt: skip
-    player = chain_player(
-        "generate-player", hint=f"When the generation has run, up to {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
-        height=320,
-    )  # fmt: skip
+    with result():
+        status = gr.Markdown(elem_id="generate-status")
+        with gr.Row(equal_height=True, elem_id="generate-images"):  # the streamed frames (static/app.css)
+            x_t = inline_frames(gr.Image(
+                label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
+                elem_id="generate-xt",
+            ))  # fmt: skip
+            x0_hat = inline_frames(gr.Image(
+                label="x̂₀ (the model's current guess)", format="png", interactive=False,
+                buttons=["download", "fullscreen"], height=400, elem_id="generate-x0hat",
+            ))  # fmt: skip
+        player = chain_player(
+            "generate-player", hint=f"When the generation has run, up to {GIF_FRAMES} of its steps are here: scrub, play, or step with ← / →.",
+            height=320,
+        )  # fmt: skip
     with gr.Row():
         gif_view = gr.Image(label="The trajectory, animated", type="filepath", interactive=False,
                             buttons=["fullscreen"], height=240, elem_id="generate-gif")  # fmt: skip

@@ -189,7 +189,7 @@ class Targets(NamedTuple):
             updates[self.view] = link.view
         if lecture is not None:
             updates[self.lecture] = lecture
-        return updates
+        return updates or {self.lesson: gr.skip()}  # Gradio reads an empty dict as one value
 
     def from_request(self, request: gr.Request) -> dict:
         """Page-load handler: apply the URL's query parameters; a warning names each ignored value."""
@@ -202,7 +202,7 @@ class Targets(NamedTuple):
     def from_preset(self, name: str) -> dict:
         """A preset's updates: every setting of its view, its defaults where the preset names none."""
         if name == PRESET_PROMPT:
-            return {}
+            return {self.lesson: gr.skip()}
         if name not in PRESETS:
             raise gr.Error(f"unknown preset {name!r}")
         preset = PRESETS[name]
@@ -309,7 +309,7 @@ def wire(built: tabs.Built, targets: Targets, preset: gr.Dropdown, copy: gr.Butt
     preset.input(
         targets.from_preset, preset, targets.outputs(), api_visibility="private", show_progress="hidden"
     ).then(None, preset, None, js=preset_run_js())
-    lecture.change(None, lecture, None, js="(on) => { document.body.classList.toggle('lecture', on); }")
+    lecture.change(None, lecture, None, js="(on) => window.ddpmLayout(on)")  # static/page.js
     copy.click(
         targets.current_link, targets.copy_inputs(), link, api_visibility="private", show_progress="hidden"
     ).then(None, link, None, js="(l) => { navigator.clipboard && navigator.clipboard.writeText(l); }")

@@ -63,6 +63,7 @@ from .kit.widgets import (
     pasts_grid,
     plot_image,
     progress_bar,
+    result,
     run_chain,
     seed_field,
     show,
@@ -519,17 +520,18 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         with gr.Column(scale=1, min_width=140):
             run = tab.run_button()
             stop = gr.Button("Stop", variant="stop", size="sm")
-    status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
-    with gr.Row(equal_height=True, elem_id="reverse-images"):  # the streamed frames (static/app.css)
-        exact = image("exact q: xₜ", height=220, elem_id="reverse-exact")
-        learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
-        x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
-        eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
-        truth_xt = image("true reverse of the training set: xₜ", 220, "reverse-truth-xt", visible=False)
-    player = chain_player(
-        "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
-        height=200,
-    )  # fmt: skip
+    with result():
+        status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
+        with gr.Row(equal_height=True, elem_id="reverse-images"):  # the streamed frames (static/app.css)
+            exact = image("exact q: xₜ", height=220, elem_id="reverse-exact")
+            learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
+            x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
+            eps_hat = image("learned: ε̂", height=220, elem_id="reverse-epshat")
+            truth_xt = image("true reverse of the training set: xₜ", 220, "reverse-truth-xt", visible=False)
+        player = chain_player(
+            "reverse-player", hint="When the chains have run, every step is here: scrub, play, or step with ← / →.",
+            height=200,
+        )  # fmt: skip
     with gr.Row(equal_height=True, elem_id="reverse-truth-row", visible=False) as truth_row:
         pasts = image(
             "Its 8 heaviest pasts q(x₀ = xⁱ | xₜ), bars by weight", height=200, elem_id="reverse-pasts"

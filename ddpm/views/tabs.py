@@ -27,11 +27,18 @@ from .lessons import (
 )
 
 MAIN = (
-    Tab("forward", "1 · Forward: adding noise", forward.build, uses_digit=True),
-    Tab("reverse", "2 · Reverse: exact vs learned", reverse.build, "Run both chains", uses_digit=True),
-    Tab("generate", "3 · Generate", generate.build, "Generate"),
+    Tab("forward", "1 · Forward: adding noise", forward.build, uses_digit=True, short="Forward"),
+    Tab(
+        "reverse",
+        "2 · Reverse: exact vs learned",
+        reverse.build,
+        "Run both chains",
+        uses_digit=True,
+        short="Reverse",
+    ),
+    Tab("generate", "3 · Generate", generate.build, "Generate", short="Generate"),
 )
-LESSONS_ID, LESSONS_TITLE = "lessons", "4 · Lessons"
+LESSONS_ID, LESSONS_TITLE, LESSONS_SHORT = "lessons", "4 · Lessons", "Lessons"
 LESSONS = (
     Tab("small-steps", "Small steps", small_steps.build),
     Tab("schedules", "Schedules & SNR", schedules.build, uses_digit=True),
@@ -51,6 +58,18 @@ LESSONS = (
 )
 TABS = {tab.id: tab for tab in (*MAIN, *LESSONS)}
 """Every view by id, main views first."""
+
+
+def narrow_css() -> str:
+    """The narrow layout's tab labels (CSS): each tab with a short title shows it instead of its
+    title (the button keeps its title as its accessible name), so the main tabs fit a phone's row."""
+    shorts = {tab.id: tab.short for tab in (*MAIN, *LESSONS) if tab.short} | {LESSONS_ID: LESSONS_SHORT}
+    button = 'body.narrow button[role=tab][data-tab-id="{}"]'.format
+    return "\n/* the narrow layout's short tab titles (ddpm.views.tabs.narrow_css) */\n" + "".join(
+        f"{button(id)} {{ font-size: 0 !important; }}\n"
+        f'{button(id)}::before {{ content: "{short}"; font-size: var(--text-md); }}\n'
+        for id, short in shorts.items()
+    )
 
 
 class Built(NamedTuple):

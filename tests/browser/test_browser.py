@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
-from ddpm.bench.local import CHROMIUM_FLAGS, chromium, free_port  # noqa: E402
+from ddpm.bench.local import chromium, free_port  # noqa: E402
 
 CHROMIUM = chromium()
 pytestmark = [
@@ -23,10 +23,9 @@ pytestmark = [
     pytest.mark.slow,  # each test drives the app in Chromium
 ]
 
-import app  # noqa: E402
 from ddpm.data import training_digits  # noqa: E402
 from ddpm.images import digit_tensor, to_display  # noqa: E402
-from ddpm.serve import compute, queue  # noqa: E402
+from ddpm.serve import compute  # noqa: E402
 from ddpm.serve.runtime import diffusion_cpu  # noqa: E402
 from ddpm.teaching.common import seeded_noise  # noqa: E402
 from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
@@ -43,25 +42,6 @@ def running_chains() -> int:
     """Chains computing in this process: each is a task of the compute thread's scheduler
     (ddpm.serve.stream.paced)."""
     return compute.SCHEDULER.tasks()
-
-
-@pytest.fixture(scope="module")
-def url():
-    demo = queue.configure(app.build_demo())  # served as app.main serves it
-    _, url, _ = demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-        theme=style.THEME, css=style.CSS, js=style.JS, **queue.launch_options(),
-    )  # fmt: skip
-    yield url
-    demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

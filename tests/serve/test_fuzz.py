@@ -12,9 +12,9 @@ import math
 import httpx
 import pytest
 
-import app
 from ddpm.bench.local import free_port
 from ddpm.serve import queue, results
+from ddpm.views.page import build_demo
 
 BAD = {
     "nan": math.nan,
@@ -37,7 +37,7 @@ BAD = {
 def server():
     patch = pytest.MonkeyPatch()
     patch.setattr(results, "RESULTS", results.Results(max_bytes=64 * 2**20))
-    demo = queue.configure(app.build_demo())
+    demo = queue.configure(build_demo())
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
     )

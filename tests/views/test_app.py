@@ -15,7 +15,6 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import app
 from ddpm.bench.local import free_port
 from ddpm.data import training_digits
 from ddpm.images import upscale
@@ -29,6 +28,7 @@ from ddpm.views.digits import default_digit
 from ddpm.views.kit import widgets
 from ddpm.views.kit.encode import save_png
 from ddpm.views.kit.widgets import inline_frames
+from ddpm.views.page import build_demo
 from tests.views.test_players import frames_of
 
 APP_PACE = settings.FRAME_SECONDS
@@ -41,7 +41,7 @@ def client(tmp_path_factory):
     pace = pytest.MonkeyPatch()
     pace.setattr(settings, "FRAME_SECONDS", 0.0)
     pace.setattr(results, "RESULTS", results.Results(max_bytes=256 * 2**20))  # this module's own
-    demo = queue.configure(app.build_demo())
+    demo = queue.configure(build_demo())
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
         **queue.launch_options(),

@@ -9,10 +9,10 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from tiny import tiny_checkpoint
 
-import app
 from ddpm.bench.local import free_port
 from ddpm.guidance import DEFAULT_GUIDANCE
 from ddpm.serve import settings
+from ddpm.views.page import build_demo
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def client(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("DDPM_CHECKPOINT", str(folder))
     patch.setattr(settings, "FRAME_SECONDS", 0.0)
-    demo = app.build_demo()
+    demo = build_demo()
     demo.queue(max_size=16)
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True

@@ -55,9 +55,9 @@ def test_the_tabs_are_listed_once_with_unique_ids_and_run_buttons():
 
 @pytest.fixture(scope="module")
 def demo():
-    import app
+    from ddpm.views.page import build_demo
 
-    return app.build_demo()
+    return build_demo()
 
 
 def tab_of(block) -> str | None:

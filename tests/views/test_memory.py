@@ -16,10 +16,10 @@ from collections import Counter
 import httpx
 import pytest
 
-import app
 from ddpm.bench.local import free_port
 from ddpm.bench.soak import run_chain
 from ddpm.serve import queue, results, sessions, settings
+from ddpm.views.page import build_demo
 
 PER_CHAIN = 20
 """Objects a chain may leave at most, on average (Gradio's monitoring keeps a dict per event, up to
@@ -31,7 +31,7 @@ def server():
     pace = pytest.MonkeyPatch()
     pace.setattr(settings, "FRAME_SECONDS", 0.0)
     pace.setattr(results, "RESULTS", results.Results(max_bytes=0))  # nothing cached: every chain computes
-    demo = queue.configure(app.build_demo())
+    demo = queue.configure(build_demo())
     _, url, _ = demo.launch(
         server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
         **queue.launch_options(),

@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-import app
+from ddpm.views.page import build_demo
 from tests.tiny import tiny_checkpoint
 
 CHOICES = (gr.Radio, gr.Dropdown, gr.Checkbox)
@@ -36,7 +36,7 @@ def layouts(tmp_path_factory) -> dict[str, str]:
 def demo(request, tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("DDPM_CHECKPOINT", layouts(tmp_path_factory)[request.param])
-    yield app.build_demo()
+    yield build_demo()
     patch.undo()
 
 

@@ -14,7 +14,6 @@ import gradio as gr
 import pytest
 import torch
 
-import app
 from ddpm import checkpoint
 from ddpm.serve import runtime
 from ddpm.serve.runtime import bundled_label
@@ -24,6 +23,7 @@ from ddpm.views import generate, reverse
 from ddpm.views.digits import bundled_of_class, default_digit
 from ddpm.views.kit.words import SYMBOLS, loss_words, network_words
 from ddpm.views.lessons import bits_per_dim, many_pasts, noise_error, parameterizations
+from ddpm.views.page import build_demo
 from tests.tiny import tiny_checkpoint
 
 SHIPPED = ("default", "eps")
@@ -79,7 +79,7 @@ def test_the_learned_reverse_without_the_class_is_one_network_everywhere(shipped
 def test_every_text_on_the_page_names_the_networks_of_the_checkpoint(shipped):
     plain, told = configs_of(shipped)
     allowed = {predicts(plain)} | ({predicts(told)} if told else set())
-    demo = app.build_demo()
+    demo = build_demo()
     texts = []
     for block in demo.blocks.values():
         if isinstance(block, gr.Markdown):

@@ -21,6 +21,9 @@ class Tab(NamedTuple):
     run: str | None = None
     """The label of its Run button (see :meth:`run_button`); None: the view draws itself."""
     uses_digit: bool = False
+    short: str = ""
+    """Its label on a phone's tab bar (the narrow layout), where the title would not fit; empty:
+    the title."""
 
     @property
     def run_id(self) -> str | None:

@@ -217,6 +217,24 @@ def image(label: str, height: int = 200, elem_id: str | None = None, visible: bo
     )
 
 
+RESULT_CLASS = "result"
+"""A view's result (its images, player or canvas, with its status): the narrow layout (a phone,
+static/narrow.css) shows it first, before the controls."""
+EXPLAIN_CLASS = "explain"
+"""A lesson's explanation: the narrow layout shows it after the result and the controls."""
+
+
+def result() -> gr.Column:
+    """A column for the view's result (``with result(): ...``): as laid out everywhere, and first of
+    the view on a phone."""
+    return gr.Column(elem_classes=[RESULT_CLASS])
+
+
+def explanation(text: str) -> gr.Markdown:
+    """A lesson's explanation (Markdown with LaTeX): above its controls, and last on a phone."""
+    return gr.Markdown(text, latex_delimiters=LATEX, elem_classes=[EXPLAIN_CLASS])
+
+
 PLOT_CLASS = "plot"  # every matplotlib figure's image (a browser test checks their text size on screen)
 
 

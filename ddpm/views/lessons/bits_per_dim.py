@@ -14,7 +14,7 @@ from ...serve.runtime import learned_reverse, model_config, told_label
 from ...teaching.likelihood import bound_lesson
 from ..kit.plots import BOUND_COLOURS, bound_terms_plot
 from ..kit.tab import Linked, Tab
-from ..kit.widgets import LATEX, image, plot_image, seed_field, show
+from ..kit.widgets import LATEX, explanation, image, plot_image, result, seed_field, show
 from ..kit.words import network_words
 
 BPD_EXPLAIN = r"""
@@ -64,15 +64,16 @@ class Parts(NamedTuple):
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson: its Run button evaluates all T terms of the bound for the chosen digit."""
-    gr.Markdown(BPD_EXPLAIN, latex_delimiters=LATEX)
+    explanation(BPD_EXPLAIN)
     with gr.Row():
         seed = seed_field()
         told = gr.Checkbox(False, label="Tell the model the digit's class: −log p_θ(x₀ | y)",
                            visible=model_config().num_classes > 0, elem_id="bits-per-dim-told")  # fmt: skip
         run = tab.run_button()
-    table = gr.Markdown(latex_delimiters=LATEX)
-    plot = plot_image("Terms of the bound over t", elem_id="bits-per-dim-plot")
-    with gr.Row(equal_height=True):
-        shown = [image(name) for name in BOUND_COLOURS]
+    with result():
+        table = gr.Markdown(latex_delimiters=LATEX)
+        plot = plot_image("Terms of the bound over t", elem_id="bits-per-dim-plot")
+        with gr.Row(equal_height=True):
+            shown = [image(name) for name in BOUND_COLOURS]
     run.click(bits_per_dim, [digit, seed, told], [plot, *shown, table], api_name="bits_per_dim")
     return Parts(Linked({"seed": seed, "told": told}))

@@ -14,7 +14,7 @@ from ...serve.runtime import bundled_label, classifier, diffusion_cpu, learned_r
 from ...teaching.pasts import pasts_lesson
 from ..kit.plots import class_histogram
 from ..kit.tab import Linked, Tab
-from ..kit.widgets import LATEX, image, plot_image, seed_field, show, show_grid
+from ..kit.widgets import explanation, image, plot_image, result, seed_field, show, show_grid
 from ..kit.words import network_words
 
 MAX_PASTS = 64
@@ -58,7 +58,7 @@ class Parts(NamedTuple):
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson: its Run button runs K learned chains from one x_t of the chosen digit."""
     T = diffusion_cpu().num_timesteps
-    gr.Markdown(PASTS_EXPLAIN, latex_delimiters=LATEX)
+    explanation(PASTS_EXPLAIN)
     with gr.Row():
         t = gr.Slider(
             1, T, value=T // 2, step=1, label="t of the shared xₜ", scale=3, elem_classes=["timestep"]
@@ -68,11 +68,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         run = tab.run_button(scale=1)
     told = gr.Checkbox(False, label="Tell every chain the digit's class (its label; an upload's as the classifier reads it)",
                        visible=model_config().num_classes > 0)  # fmt: skip
-    text = gr.Markdown()
-    with gr.Row(equal_height=True):
-        x_t = image("the shared xₜ", height=240)
-        grid = image("K learned pasts x₀", height=240, elem_id="many-pasts-grid")
-        exact = image("exact posterior's x₀ (knows x₀)", height=240)
-    histogram = plot_image("What the pasts became")
+    with result():
+        text = gr.Markdown()
+        with gr.Row(equal_height=True):
+            x_t = image("the shared xₜ", height=240)
+            grid = image("K learned pasts x₀", height=240, elem_id="many-pasts-grid")
+            exact = image("exact posterior's x₀ (knows x₀)", height=240)
+        histogram = plot_image("What the pasts became")
     run.click(pasts, [digit, t, k, seed, told], [x_t, grid, histogram, exact, text], api_name="many_pasts")
     return Parts(Linked({"t": t, "chains": k, "seed": seed, "told": told}))

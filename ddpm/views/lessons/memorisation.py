@@ -21,10 +21,12 @@ from ..kit.plots import copies_plot
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import (
     LATEX,
+    explanation,
     image,
     inline_frames,
     plot_image,
     progress_bar,
+    result,
     seed_field,
     show_grid,
     waiting_status,
@@ -132,24 +134,27 @@ class Parts(NamedTuple):
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson: its Run button generates 16 of each kind, streamed, then sets them beside the training set."""
-    gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+    explanation(EXPLAIN)
     with gr.Row(equal_height=True):
         seed = seed_field(value=0, elem_id="memorisation-seed")
         subset = gr.Radio(SUBSET_CHOICES, value=DEFAULT_SUBSET, label="True reverse over the first … training digits",
                           scale=3, elem_id="memorisation-subset")  # fmt: skip
         run = tab.run_button()
-    status = gr.Markdown(latex_delimiters=LATEX, elem_id="memorisation-status")
-    with gr.Row(equal_height=True):
-        truth = inline_frames(
-            image("True reverse of the training set: 16 chains", height=300, elem_id="memorisation-truth")
+    with result():
+        status = gr.Markdown(latex_delimiters=LATEX, elem_id="memorisation-status")
+        with gr.Row(equal_height=True):
+            truth = inline_frames(
+                image("True reverse of the training set: 16 chains", height=300, elem_id="memorisation-truth")
+            )
+            learned = inline_frames(
+                image("p_θ: 16 chains, same x_T, same z", height=300, elem_id="memorisation-learned")
+            )
+        truth_pairs = image(
+            "True reverse: each generation (top) above its nearest training digit", height=140
         )
-        learned = inline_frames(
-            image("p_θ: 16 chains, same x_T, same z", height=300, elem_id="memorisation-learned")
-        )
-    truth_pairs = image("True reverse: each generation (top) above its nearest training digit", height=140)
-    learned_pairs = image("p_θ: each generation (top) above its nearest training digit", height=140)
-    plot = plot_image("Distances to the nearest training digit", elem_id="memorisation-plot")
-    text = gr.Markdown(latex_delimiters=LATEX, elem_id="memorisation-text")
+        learned_pairs = image("p_θ: each generation (top) above its nearest training digit", height=140)
+        plot = plot_image("Distances to the nearest training digit", elem_id="memorisation-plot")
+        text = gr.Markdown(latex_delimiters=LATEX, elem_id="memorisation-text")
     outputs = [truth, learned, truth_pairs, learned_pairs, plot, text, status]
     run.click(memorisation, [seed, subset], outputs, api_name="memorisation", concurrency_limit=WATCHERS,
               show_progress="hidden")  # fmt: skip

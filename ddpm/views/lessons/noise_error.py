@@ -12,7 +12,7 @@ from ...serve.runtime import digits, learned_config, learned_reverse, unconditio
 from ...teaching.noise_error import NoiseError, digits_noise_error
 from ..kit.plots import noise_error_plot
 from ..kit.tab import Linked, Tab
-from ..kit.widgets import LATEX, plot_image, seed_field
+from ..kit.widgets import LATEX, explanation, plot_image, result, seed_field
 from ..kit.words import LATEX_SYMBOLS, loss_words, network_words, symbol
 
 NOISE_EXPLAIN = r"""
@@ -78,10 +78,11 @@ class Parts(NamedTuple):
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson; it draws itself when opened, and again for a new seed."""
-    gr.Markdown(NOISE_EXPLAIN, latex_delimiters=LATEX)
+    explanation(NOISE_EXPLAIN)
     with gr.Row():
         seed = seed_field("Seed (t's noise)")
-    text = gr.Markdown(latex_delimiters=LATEX)
-    plot = plot_image("Noise-prediction error over t", elem_id="noise-error-plot")
+    with result():
+        text = gr.Markdown(latex_delimiters=LATEX)
+        plot = plot_image("Noise-prediction error over t", elem_id="noise-error-plot")
     gr.on([block.select, seed.submit], noise_error, [seed], [plot, text], api_name="noise_error")
     return Parts(Linked({"seed": seed}))

@@ -13,7 +13,7 @@ from ...serve.handlers import endpoint
 from ...serve.runtime import diffusion_cpu, learned_reverse, model_config, told_label
 from ...teaching.parameterizations import parameterization_lesson
 from ..kit.tab import Linked, Tab
-from ..kit.widgets import LATEX, image, seed_field, show, show_noise
+from ..kit.widgets import explanation, image, result, seed_field, show, show_noise
 from ..kit.words import SYMBOLS, TARGETS, loss_words, network_words, symbol
 
 EXPLAIN = r"""
@@ -67,27 +67,30 @@ class Parts(NamedTuple):
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson: its Run button reads one network output three ways at t."""
     T = diffusion_cpu().num_timesteps
-    gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+    explanation(EXPLAIN)
     with gr.Row():
         t = gr.Slider(1, T, value=max(1, 3 * T // 10), step=1, label="t", scale=4, elem_classes=["timestep"])
         seed = seed_field("Seed (ε and z)", scale=1)
         run = tab.run_button(scale=1)
     told = gr.Checkbox(False, label="Tell the model the digit's class (the class-conditional network)",
                        visible=model_config().num_classes > 0, elem_id="parameterizations-told")  # fmt: skip
-    text = gr.Markdown()
-    with gr.Row(equal_height=True):
-        x_t = image("xₜ")
-        output = image("the network's output (−3 … 3)")
-        x0_eps = image("x̂₀ reading it as ε")
-        mean = image("μ_θ reading it as ε")
-    with gr.Row(equal_height=True):
-        x0_x0 = image("x̂₀ reading it as x₀")
-        x0_v = image("x̂₀ reading it as v")
-        step_small = image("one step, σ² = β̃ₜ")
-        step_large = image("one step, σ² = βₜ")
-    with gr.Row(equal_height=True):
-        chain_small = image("whole chain, σ² = β̃ₜ", height=240)
-        chain_large = image("whole chain, σ² = βₜ (same z)", height=240, elem_id="parameterizations-chain")
+    with result():
+        text = gr.Markdown()
+        with gr.Row(equal_height=True):
+            x_t = image("xₜ")
+            output = image("the network's output (−3 … 3)")
+            x0_eps = image("x̂₀ reading it as ε")
+            mean = image("μ_θ reading it as ε")
+        with gr.Row(equal_height=True):
+            x0_x0 = image("x̂₀ reading it as x₀")
+            x0_v = image("x̂₀ reading it as v")
+            step_small = image("one step, σ² = β̃ₜ")
+            step_large = image("one step, σ² = βₜ")
+        with gr.Row(equal_height=True):
+            chain_small = image("whole chain, σ² = β̃ₜ", height=240)
+            chain_large = image(
+                "whole chain, σ² = βₜ (same z)", height=240, elem_id="parameterizations-chain"
+            )
     outputs = [x_t, output, x0_eps, mean, x0_x0, x0_v, step_small, step_large, chain_small, chain_large, text]
     run.click(parameterizations, [digit, t, seed, told], outputs, api_name="parameterizations")
     return Parts(Linked({"t": t, "seed": seed, "told": told}))

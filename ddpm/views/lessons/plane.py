@@ -13,7 +13,7 @@ from ...toy.mlp import STEPS
 from ...toy.plane import PRESETS, world_diffusion
 from ..kit.plane import plane_player, plane_value
 from ..kit.tab import Linked, Tab
-from ..kit.widgets import LATEX, seed_field
+from ..kit.widgets import explanation, result, seed_field
 
 ID = "2d"  # the tab's id: ?view=2d
 DATA = (*PRESETS, "drawn")
@@ -69,7 +69,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson: the data set and t are Gradio controls (links set them); everything else is the
     player's own, in the page."""
     diffusion = world_diffusion()
-    gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+    explanation(EXPLAIN)
     with gr.Row(equal_height=True):
         data = gr.Radio(list(DATA), value=DEFAULT, label="Data", scale=3, elem_id="plane-data")
         t = gr.Slider(0, diffusion.num_timesteps, value=100, step=1, label="t (0 = the data)", scale=4,
@@ -77,7 +77,8 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         seed = seed_field("Training seed", scale=1, min_width=120)
         train = gr.Button("Train on my points", variant="primary", visible=False, scale=1, min_width=160,
                           elem_id="plane-train")  # fmt: skip
-    player = plane_player(t, plane_value(preset_world(DEFAULT), DEFAULT), diffusion, "plane-player")
+    with result():
+        player = plane_player(t, plane_value(preset_world(DEFAULT), DEFAULT), diffusion, "plane-player")
     points = gr.JSON(visible=False, label="Drawn points")
     data.change(plane_data, data, [player, train], api_name="plane_data", show_progress="hidden")
     train.click(

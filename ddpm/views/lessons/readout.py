@@ -20,11 +20,12 @@ from ..kit.encode import save_pngs
 from ..kit.plots import class_probability_plot
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import (
-    LATEX,
+    explanation,
     image,
     inline_frames,
     plot_image,
     progress_bar,
+    result,
     seed_field,
     show,
     waiting_status,
@@ -97,15 +98,16 @@ class Parts(NamedTuple):
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson: its Run button generates one digit, streamed with the classifier's reading."""
-    gr.Markdown(READOUT_EXPLAIN, latex_delimiters=LATEX)
+    explanation(READOUT_EXPLAIN)
     with gr.Row():
         seed = seed_field(value=READOUT_SEED)
         run = tab.run_button()
-    status = gr.Markdown(elem_id="readout-status")
-    with gr.Row(equal_height=True):
-        x_t = inline_frames(image("xₜ", height=240))
-        x0_hat = inline_frames(image("x̂₀", height=240))
-    plot = inline_frames(plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot"))
+    with result():
+        status = gr.Markdown(elem_id="readout-status")
+        with gr.Row(equal_height=True):
+            x_t = inline_frames(image("xₜ", height=240))
+            x0_hat = inline_frames(image("x̂₀", height=240))
+        plot = inline_frames(plot_image("Classifier probabilities on x̂₀ over t", elem_id="readout-plot"))
     run.click(classifier_readout, [seed], [x_t, x0_hat, plot, status], api_name="classifier_readout",
               concurrency_limit=WATCHERS, show_progress="hidden")  # fmt: skip
     return Parts(Linked({"seed": seed}))

@@ -13,7 +13,7 @@ from ...serve.runtime import diffusion_config
 from ...teaching.schedules import MAX_T, compare_schedules
 from ..kit.plots import schedule_curves_plot
 from ..kit.tab import Linked, Tab
-from ..kit.widgets import LATEX, image, plot_image, seed_field, show
+from ..kit.widgets import explanation, image, plot_image, result, seed_field, show
 
 EXPLAIN = r"""
 A schedule fixes how fast the signal fades: $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$
@@ -49,7 +49,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson; it draws itself when opened and on every change (no Run button)."""
     trained = diffusion_config()
     explain = EXPLAIN.replace("{trained}", trained.schedule).replace("{T}", str(trained.timesteps))
-    gr.Markdown(explain, latex_delimiters=LATEX)
+    explanation(explain)
     with gr.Row():
         t = gr.Slider(
             0,
@@ -63,11 +63,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         )
         T = gr.Number(1000, precision=0, label="T", minimum=2, maximum=MAX_T, scale=1)
         seed = seed_field("Noise seed", scale=1)
-    plot = plot_image("βₜ, ᾱₜ and log SNR; red line: t; dots: SNR = 1")
-    with gr.Row(equal_height=True):
-        linear = image("xₜ, linear schedule", height=240)
-        cosine = image("xₜ, cosine schedule (same ε)", height=240)
-        table = gr.Markdown(elem_id="schedules-table")
+    with result():
+        plot = plot_image("βₜ, ᾱₜ and log SNR; red line: t; dots: SNR = 1")
+        with gr.Row(equal_height=True):
+            linear = image("xₜ, linear schedule", height=240)
+            cosine = image("xₜ, cosine schedule (same ε)", height=240)
+            table = gr.Markdown(elem_id="schedules-table")
     T.submit(
         lambda T, t: gr.Slider(0, int(T), value=min(int(t), int(T))), [T, t], t, api_visibility="private"
     )

@@ -10,7 +10,7 @@ from ...serve.handlers import endpoint
 from ...teaching.small_steps import DENSITY_GRID, PRESETS, T_CHOICES, parse_data, small_steps_lesson
 from ..kit.plots import chain_ends_plot, chain_kl_plot, reverse_step_plot
 from ..kit.tab import Linked, Tab
-from ..kit.widgets import LATEX, plot_image, seed_field
+from ..kit.widgets import explanation, plot_image, result, seed_field
 
 EXPLAIN = r"""
 The true reverse step $q(x_{t-1} \mid x_t) \propto q(x_t \mid x_{t-1})\, q_{t-1}(x_{t-1})$ needs the data
@@ -41,7 +41,7 @@ class Parts(NamedTuple):
 
 def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     """The lesson; it draws itself when opened and on every change (no Run button)."""
-    gr.Markdown(EXPLAIN, latex_delimiters=LATEX)
+    explanation(EXPLAIN)
     with gr.Row():
         preset = gr.Radio([*PRESETS, "custom"], value="two modes", label="Data")
         means = gr.Textbox("-0.6, 0.6", label="Custom means (comma-separated)")
@@ -50,11 +50,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         T = gr.Radio(list(T_CHOICES), value=5, label="T (steps)", scale=3)
         t = gr.Slider(1, 5, value=1, step=1, label="Show step t", scale=2)
         seed = seed_field(scale=1)
-    summary = gr.Markdown()
-    with gr.Row():
-        densities = plot_image("True reverse step vs best Gaussian", elem_id="small-steps-density")
-        kl_plot = plot_image("KL of the Gaussian chain vs T")
-    histograms = plot_image("Where Gaussian reverse chains end")
+    with result():
+        summary = gr.Markdown()
+        with gr.Row():
+            densities = plot_image("True reverse step vs best Gaussian", elem_id="small-steps-density")
+            kl_plot = plot_image("KL of the Gaussian chain vs T")
+        histograms = plot_image("Where Gaussian reverse chains end")
     inputs = [preset, means, std, T, t, seed]
     outputs = [densities, kl_plot, histograms, summary]
     # a T chosen by hand starts t at 1 (a link sets both: `input`, not `change`); a slider needs two

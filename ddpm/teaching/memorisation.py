@@ -19,6 +19,7 @@ import torch
 
 from ..choices import Model, Parameterization, VarianceType
 from ..diffusion import StepOutput
+from ..images import to_uint8
 from ..sampling import SampleStep, chain_loop, draw_noise, split_step
 from ..seeding import generator, randn
 from ..true_reverse import TrueReverse, choice_uniforms
@@ -96,6 +97,35 @@ class Copies(NamedTuple):
     @property
     def distances(self) -> np.ndarray:
         return np.array([n.distance for n in self.novelty])
+
+
+class Spread(NamedTuple):
+    """The smallest, the median and the largest of a set of distances."""
+
+    low: float
+    median: float
+    high: float
+
+
+def spread(distances: torch.Tensor | np.ndarray) -> Spread:
+    """Min, median and max of ``distances`` [M] (≥ 0): how far held-out digits lie from their
+    nearest training digits, the yardstick a generation's distance is read against."""
+    low, median, high = np.percentile(np.asarray(distances, dtype=np.float64), [0, 50, 100])
+    return Spread(float(low), float(median), float(high))
+
+
+def pairs_image(images: torch.Tensor, nearest: torch.Tensor, gap: int = 2, grey: int = 96) -> np.ndarray:
+    """One picture of ``n`` generations above their nearest training digits: ``images`` [n, 1, 28, 28]
+    in [−1, 1] in a row on top, ``nearest`` uint8 [n, 28, 28] (0 = background) in a row below,
+    ``gap`` rows of ``grey`` between: uint8 [2·28 + gap, n·28]."""
+    pictures = to_uint8(images[:, 0].cpu()).numpy()
+    near = np.asarray(nearest, dtype=np.uint8)
+    if near.shape != pictures.shape:
+        raise ValueError(
+            f"nearest must be {tuple(pictures.shape)} uint8 to match the images, got {near.shape}"
+        )
+    between = np.full((gap, pictures.shape[0] * 28), grey, np.uint8)
+    return np.concatenate([np.concatenate(list(pictures), 1), between, np.concatenate(list(near), 1)])
 
 
 def copies(reverse: TrueReverse, labels: torch.Tensor, images: torch.Tensor, test: torch.Tensor) -> Copies:

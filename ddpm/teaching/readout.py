@@ -28,10 +28,16 @@ def class_probabilities(classifier: DigitClassifier, x: torch.Tensor) -> torch.T
     return predict(classifier, x)[1][0]
 
 
+def reading(p: torch.Tensor) -> tuple[int, float]:
+    """The class a read-out ``p`` (p(class | x) [10]) names, and its probability in [0, 1]."""
+    top = int(p.argmax())
+    return top, float(p[top])
+
+
 def read_class(classifier: DigitClassifier, x: torch.Tensor) -> int:
     """The class the classifier reads one image x [1, 1, 28, 28] as: what "the digit's class" means
     when a view tells a conditional model the class of a digit that may be an upload or a drawing."""
-    return int(class_probabilities(classifier, x).argmax())
+    return reading(class_probabilities(classifier, x))[0]
 
 
 def class_label(classifier: DigitClassifier, x: torch.Tensor, known: int | None = None) -> torch.Tensor:

@@ -29,6 +29,7 @@ from ..serve.runtime import (
 )
 from ..serve.settings import WATCHERS
 from ..serve.stream import DRAWING, paced
+from ..teaching.memorisation import spread
 from ..teaching.readout import ReadoutPoints, class_probabilities, readout_due
 from ..teaching.reverse import (
     ChainEnds,
@@ -58,6 +59,7 @@ from .kit.widgets import (
     NOISE_RANGE,
     PLOT_CLASS,
     QUIET,
+    frame_scale,
     image,
     inline_frames,
     pasts_grid,
@@ -76,7 +78,6 @@ from .kit.words import LATEX_SYMBOLS, a_digit, network_words
 VARIANCE_CHOICES = [("β̃ₜ (posterior)", "fixed_small"), ("βₜ", "fixed_large")]
 LEARNED_CHOICE = ("learned", "learned_range")  # the network's second output
 VARIANCE_WORDS = {"fixed_small": "= β̃ₜ", "fixed_large": "= βₜ", "learned_range": "learned"}
-STREAM_SCALE = 4  # streamed images are 112×112 (the page scales them up, pixelated); the last is 224×224
 
 EXPLAIN = r"""
 Both chains start from the **same** $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ and add
@@ -344,7 +345,7 @@ def _frame(
 ) -> Frame:
     exact, learned = (step.exact.x_prev, step.learned.x_prev) if final else (step.exact.x_t, step.learned.x_t)
     shown_t = 0 if final else step.t
-    scale = 8 if final else STREAM_SCALE
+    scale = frame_scale(final)
     # the chain's thread may be a few steps ahead of the step shown: plot up to that step
     steps = [s for s in steps[:] if s.t >= step.t]
     readout = [r for r in readout[:] if r[0] >= step.t]
@@ -416,7 +417,7 @@ def _truth_outputs(
             f" set memorises."
         )
         if new is not None:
-            low, median, high = np.percentile(new.test, [0, 50, 100])
+            low, median, high = spread(new.test)
             kind = (
                 "closer than any test digit is to one: a copy"
                 if new.copied

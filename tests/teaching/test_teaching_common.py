@@ -164,3 +164,9 @@ def test_read_class_reads_the_bundled_digits_as_their_labels():
     read = [readout.read_class(judge, x[i : i + 1]) for i in range(100)]
     assert all(isinstance(c, int) for c in read)
     assert sum(c == int(label) for c, label in zip(read, labels, strict=True)) >= 97
+
+
+def test_a_reading_names_the_most_probable_class_and_its_probability():
+    p = torch.tensor([0.05, 0.1, 0.02, 0.6, 0.03, 0.05, 0.05, 0.04, 0.03, 0.03])
+    assert readout.reading(p) == (3, pytest.approx(0.6))
+    assert readout.reading(torch.roll(p, 4)) == (7, pytest.approx(0.6))

@@ -1,11 +1,12 @@
 """Why not learn the true reverse: generations of the exact reverse of a data set beside p_θ's."""
 
+import numpy as np
 import pytest
 import torch
 from oracles import PointDataEps, zero_model
 
 from ddpm import GaussianDiffusion
-from ddpm.teaching.memorisation import copies, side_by_side
+from ddpm.teaching.memorisation import copies, pairs_image, side_by_side, spread
 from ddpm.true_reverse import TrueReverse
 
 
@@ -50,3 +51,24 @@ def test_the_true_reverse_copies_its_data_and_a_network_that_does_not_know_it_do
 def test_the_number_of_generations_is_checked(diffusion):
     with pytest.raises(ValueError, match="generations"):
         next(side_by_side(TrueReverse(digits(2), diffusion), zero_model, n=0))
+
+
+def test_the_spread_of_distances_is_their_least_middle_and_greatest():
+    odd = torch.tensor([3.0, 0.5, 2.0, 9.0, 1.0])
+    assert spread(odd) == (0.5, 2.0, 9.0)  # sorted: 0.5 1 2 3 9
+    even = np.array([4.0, 1.0, 3.0, 2.0])
+    assert spread(even) == (1.0, 2.5, 4.0)  # the middle pair's mean
+
+
+def test_a_pairs_image_shows_each_generation_above_its_nearest_digit():
+    images = digits(3, seed=4)
+    near = (torch.rand((3, 28, 28), generator=torch.Generator().manual_seed(5)) * 255).to(torch.uint8).numpy()
+    picture = pairs_image(images, near, gap=2, grey=96)
+    assert picture.shape == (58, 84) and picture.dtype == np.uint8
+    for k in range(3):
+        top = ((images[k, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+        assert np.array_equal(picture[:28, 28 * k : 28 * (k + 1)], top)
+        assert np.array_equal(picture[30:, 28 * k : 28 * (k + 1)], near[k])
+    assert (picture[28:30] == 96).all()
+    with pytest.raises(ValueError, match="nearest"):
+        pairs_image(images, near[:2])

@@ -26,6 +26,15 @@ from .encode import data_url, png_bytes
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 """Markdown's maths delimiters: ``$$ … $$`` for display, ``$ … $`` inline."""
 SCALE = 8  # 28×28 digits are shown at 224×224, nearest neighbour: every pixel stays a crisp square
+STREAM_SCALE = 4  # a chain's streamed frames are 112×112 (the page scales them up, pixelated)
+
+
+def frame_scale(final: bool) -> int:
+    """The upscaling of a chain's frame: :data:`STREAM_SCALE` while it streams, :data:`SCALE` for its
+    last frame (the picture that stays)."""
+    return SCALE if final else STREAM_SCALE
+
+
 NOISE_RANGE = 3.0  # ε ~ N(0, I) is shown with −3 -> black and +3 -> white
 INLINE = "ddpm.InlineImage"  # the meta type of images sent inside the message (see inline_png)
 MAX_SEED = 2**31 - 1  # the largest seed a seed field takes

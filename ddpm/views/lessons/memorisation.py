@@ -9,13 +9,13 @@ from typing import Any, NamedTuple
 import gradio as gr
 import numpy as np
 
-from ...data import to_uint8
+from ...images import upscale
 from ...serve import compute
 from ...serve.handlers import endpoint
 from ...serve.runtime import learned_reverse, test_distances, training_set, true_reverse
 from ...serve.settings import WATCHERS
 from ...serve.stream import paced
-from ...teaching.memorisation import GENERATIONS, SUBSETS, Copies, copies, side_by_side
+from ...teaching.memorisation import GENERATIONS, SUBSETS, Copies, copies, pairs_image, side_by_side, spread
 from ..kit.encode import save_pngs
 from ..kit.plots import copies_plot
 from ..kit.tab import Linked, Tab
@@ -68,12 +68,9 @@ def _waiting(position: int, seconds: float) -> tuple:
 
 
 def pairs(images: Any, nearest: Copies, training: Any) -> np.ndarray:
-    """Each generation [n, 1, 28, 28] above its nearest training digit, as one grid image."""
-    pictures = to_uint8(images[:, 0].cpu()).numpy()
+    """Each generation [n, 1, 28, 28] above its nearest training digit, as one picture, 3× for the page."""
     near = training.images[[n.index for n in nearest.novelty]].numpy()
-    rows = np.concatenate([np.concatenate(list(pictures), 1), np.full((2, pictures.shape[0] * 28), 96, np.uint8),
-                           np.concatenate(list(near), 1)])  # fmt: skip
-    return np.kron(rows, np.ones((3, 3), dtype=np.uint8))
+    return upscale(pairs_image(images, near), 3)
 
 
 def _report(name: str, found: Copies) -> str:
@@ -106,12 +103,12 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
     training, test = training_set(), test_distances()
     truth = compute.call(copies, full, training.labels, step.truth.x_prev, test)
     learned = compute.call(copies, full, training.labels, step.learned.x_prev, test)
-    low, high = float(test.min()), float(test.max())
+    held_out = spread(test)
     text = "\n\n".join([
         _report(f"The true reverse of {subset:,} training digits", truth),
         _report(f"p_θ, {network_words(rt.model.config)}", learned),
-        f"The 100 bundled test digits lie {low:.2f}–{high:.2f} from their nearest training digits (median "
-        f"{float(np.median(test.numpy())):.2f}): a digit at least that far away is as new as a handwritten one.",
+        f"The 100 bundled test digits lie {held_out.low:.2f}–{held_out.high:.2f} from their nearest training digits"
+        f" (median {held_out.median:.2f}): a digit at least that far away is as new as a handwritten one.",
     ])  # fmt: skip
     plot = copies_plot({"test digits": test.numpy(), label: truth.distances, "p_θ": learned.distances})
     images = [show_grid(step.truth.x_prev), show_grid(step.learned.x_prev), pairs(step.truth.x_prev, truth, training),

@@ -15,12 +15,13 @@ from ...serve.handlers import endpoint
 from ...serve.runtime import classifier, learned_reverse
 from ...serve.settings import WATCHERS
 from ...serve.stream import DRAWING, paced
-from ...teaching.readout import ReadoutPoints, class_probabilities, readout_due
+from ...teaching.readout import ReadoutPoints, class_probabilities, reading, readout_due
 from ..kit.encode import save_pngs
 from ..kit.plots import class_probability_plot
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import (
     explanation,
+    frame_scale,
     image,
     inline_frames,
     plot_image,
@@ -73,14 +74,14 @@ def classifier_readout(seed: int = READOUT_SEED):
         shown = [r for r in readout[:] if r[0] >= step.t + 1]  # the chain may be a few steps ahead
         if final:
             shown.append((0, p))
-        top = int(p.argmax())
+        top, chance = reading(p)
         status = (
             f"`{progress_bar(T - step.t, T)}` "
-            + (f"t = 0: the classifier reads x₀ as **{top}** ({float(p[top]):.0%})" if final else
-               f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({float(p[top]):.0%})")
+            + (f"t = 0: the classifier reads x₀ as **{top}** ({chance:.0%})" if final else
+               f"t = {step.t + 1}: the classifier reads x̂₀ as **{top}** ({chance:.0%})")
             + f" · p_θ: {network}"
         )  # fmt: skip
-        scale = 8 if final else 4
+        scale = frame_scale(final)
         if final or plot is None or DRAWING.allow():  # mid-chain, as the streams' budget allows
             start = time.perf_counter()
             plot = class_probability_plot([t for t, _ in shown], [q for _, q in shown], T)

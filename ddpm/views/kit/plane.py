@@ -15,7 +15,7 @@ from ...diffusion import GaussianDiffusion
 from ...teaching.plane import ERROR_TIMES, World
 from ...toy import mlp, plane
 from ...unet import timestep_frequencies
-from .players import _base64, _icon, _script
+from .inpage import STATIC, base64_array, icon, player_script
 from .style import PLAYERS_CSS
 
 
@@ -25,7 +25,7 @@ def plane_tables(diffusion: GaussianDiffusion) -> dict:
     names = ("alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod",
              "posterior_mean_coef1", "posterior_mean_coef2", "posterior_variance")  # fmt: skip
     return {"T": diffusion.num_timesteps, "extent": plane.EXTENT, "max_points": plane.MAX_POINTS,
-            **{name: _base64(getattr(diffusion, name), "<f4") for name in names}}  # fmt: skip
+            **{name: base64_array(getattr(diffusion, name), "<f4") for name in names}}  # fmt: skip
 
 
 def network_value(model: mlp.ToyMLP) -> dict:
@@ -34,12 +34,12 @@ def network_value(model: mlp.ToyMLP) -> dict:
     freqs = timestep_frequencies(model.config.time_dim)
     layers = [*model.hidden, model.out]
     return {
-        "freqs": _base64(freqs, "<f4"),
+        "freqs": base64_array(freqs, "<f4"),
         "scale": 1000.0 / model.timesteps,
         "layers": [
             {
-                "w": _base64(layer.weight, "<f4"),
-                "b": _base64(layer.bias, "<f4"),
+                "w": base64_array(layer.weight, "<f4"),
+                "b": base64_array(layer.bias, "<f4"),
                 "rows": layer.out_features,
                 "cols": layer.in_features,
             }
@@ -55,8 +55,8 @@ def plane_value(world: World | None, name: str, training: mlp.Progress | None = 
     value: dict = {"name": name}
     if world is not None:
         data = world.data
-        value |= {"weights": _base64(data.weights, "<f8"), "means": _base64(data.means, "<f8"),
-                  "covs": _base64(data.covs, "<f8")}  # fmt: skip
+        value |= {"weights": base64_array(data.weights, "<f8"), "means": base64_array(data.means, "<f8"),
+                  "covs": base64_array(data.covs, "<f8")}  # fmt: skip
         if name == "drawn":
             value["points"] = data.means.tolist()
         if world.model is not None:
@@ -71,7 +71,7 @@ def plane_value(world: World | None, name: str, training: mlp.Progress | None = 
 
 PLANE_HTML = f"""
 <div class="ddpm-plane" tabindex="-1">
-  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
+  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{icon("fullscreen")}</button>
   <div class="bar">
     <fieldset><legend>Mouse</legend>
       <label><input type="radio" name="mode" value="explore" checked> drag xₜ</label>
@@ -127,7 +127,7 @@ def plane_player(slider: gr.Slider, value: dict, diffusion: GaussianDiffusion, e
     ``slider`` must have an ``elem_id``; the player listens to its input events itself, and a
     ``change`` listener without a Python function (so without a request) shows a t set otherwise.
     """
-    player = gr.HTML(value, html_template=PLANE_HTML, css_template=PLAYERS_CSS, js_on_load=_script("plane.js"),
+    player = gr.HTML(value, html_template=PLANE_HTML, css_template=PLAYERS_CSS, js_on_load=player_script(STATIC / "plane.js"),
                      elem_id=elem_id, slider=slider.elem_id, tables=plane_tables(diffusion))  # fmt: skip
     slider.change(None, slider, None, js=f"(t) => {{ document.querySelector('#{elem_id} .ddpm-plane')?.show?.(t); }}")  # fmt: skip
     return player

@@ -14,38 +14,23 @@ Arrays travel as base64 little-endian floats; a chain's frames as one PNG sprite
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 
 from ...diffusion import GaussianDiffusion
 from ...images import digit_tensor
 from ...teaching.common import seeded_noise
 from ...teaching.forward import ScheduleValues, schedule_values
 from .encode import data_url, png_bytes
+from .inpage import STATIC, base64_array, icon, player_script
 from .style import PLAYERS_CSS
 
-STATIC = Path(__file__).with_name("static")
 READOUT = ("beta", "alpha_bar", "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar", "snr", "log_snr")
 """The :class:`ScheduleValues` fields the forward player shows (its readout and its plot)."""
 assert set(READOUT) <= set(ScheduleValues._fields)
-
-
-def _script(name: str) -> str:
-    """A player's ``js_on_load``: the shared helpers, then the player's own script."""
-    return (STATIC / "common.js").read_text() + "\n" + (STATIC / name).read_text()
-
-
-def _base64(array: np.ndarray | torch.Tensor, dtype: str) -> str:
-    """An array's values as base64 of little-endian ``dtype`` (``"<f4"`` or ``"<f8"``), flattened."""
-    if isinstance(array, torch.Tensor):
-        array = array.detach().cpu().numpy()
-    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
 
 
 # -- the forward process -------------------------------------------------------------------------
@@ -61,11 +46,11 @@ def schedule_tables(diffusion: GaussianDiffusion) -> dict[str, str | int]:
     """
     T = diffusion.num_timesteps
     values = [schedule_values(diffusion, t) for t in range(T + 1)]
-    readout = {name: _base64(np.array([getattr(v, name) for v in values]), "<f8") for name in READOUT}
+    readout = {name: base64_array(np.array([getattr(v, name) for v in values]), "<f8") for name in READOUT}
     return {
         "T": T,
-        "sqrt_alphas_cumprod": _base64(diffusion.sqrt_alphas_cumprod, "<f4"),
-        "sqrt_one_minus_alphas_cumprod": _base64(diffusion.sqrt_one_minus_alphas_cumprod, "<f4"),
+        "sqrt_alphas_cumprod": base64_array(diffusion.sqrt_alphas_cumprod, "<f4"),
+        "sqrt_one_minus_alphas_cumprod": base64_array(diffusion.sqrt_one_minus_alphas_cumprod, "<f4"),
         **readout,
     }
 
@@ -80,28 +65,13 @@ def forward_value(digit: np.ndarray, seed: int) -> dict[str, str | int]:
     x0 = digit_tensor(digit)
     noise = seeded_noise(x0.shape, int(seed))
     height, width = x0.shape[-2:]
-    return {"height": height, "width": width, "seed": int(seed), "x0": _base64(x0, "<f4"),
-            "eps": _base64(noise, "<f4")}  # fmt: skip
-
-
-ICONS = {  # 16×16 SVG paths: no icon font to fetch
-    "first": "M2 2h2.5v12H2zM14 2v12L5 8z",
-    "prev": "M12 2v12L3 8z",
-    "play": "M4 2v12l10-6z",
-    "pause": "M3 2h3.5v12H3zM9.5 2H13v12H9.5z",
-    "next": "M4 2v12l9-6z",
-    "last": "M11.5 2H14v12h-2.5zM2 2v12l9-6z",
-    "fullscreen": "M1 1h5v2H3v3H1zM10 1h5v5h-2V3h-3zM1 10h2v3h3v2H1zM13 10h2v5h-5v-2h3z",
-}
-
-
-def _icon(name: str, css_class: str = "") -> str:
-    return f'<svg viewBox="0 0 16 16" class="{css_class}" aria-hidden="true"><path d="{ICONS[name]}"/></svg>'
+    return {"height": height, "width": width, "seed": int(seed), "x0": base64_array(x0, "<f4"),
+            "eps": base64_array(noise, "<f4")}  # fmt: skip
 
 
 FORWARD_HTML = f"""
 <div class="ddpm-forward">
-  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
+  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{icon("fullscreen")}</button>
   <div class="panels">
     <figure><canvas data-image="x0" width="28" height="28"></canvas><figcaption>x₀ (clean)</figcaption></figure>
     <figure><canvas data-image="eps" width="28" height="28"></canvas><figcaption>ε (noise)</figcaption></figure>
@@ -145,7 +115,7 @@ def forward_player(slider: gr.Slider, value: dict, diffusion: GaussianDiffusion,
         value,
         html_template=FORWARD_HTML,
         css_template=PLAYERS_CSS,
-        js_on_load=_script("forward_player.js"),
+        js_on_load=player_script(STATIC / "forward_player.js"),
         elem_id=elem_id,
         slider=slider.elem_id,
         tables=schedule_tables(diffusion),
@@ -217,18 +187,18 @@ CHAIN_HTML = f"""
   <p class="hint">${{hint}}</p>
   <div class="strip"></div>
   <div class="controls">
-    <button type="button" data-action="first" title="First frame" aria-label="First frame">{_icon("first")}</button>
-    <button type="button" data-action="prev" title="Previous frame (←)" aria-label="Previous frame">{_icon("prev")}</button>
-    <button type="button" data-action="play" title="Play / pause (space)" aria-label="Play or pause">{_icon("play", "play")}{_icon("pause", "pause")}</button>
-    <button type="button" data-action="next" title="Next frame (→)" aria-label="Next frame">{_icon("next")}</button>
-    <button type="button" data-action="last" title="Last frame" aria-label="Last frame">{_icon("last")}</button>
+    <button type="button" data-action="first" title="First frame" aria-label="First frame">{icon("first")}</button>
+    <button type="button" data-action="prev" title="Previous frame (←)" aria-label="Previous frame">{icon("prev")}</button>
+    <button type="button" data-action="play" title="Play / pause (space)" aria-label="Play or pause">{icon("play", "play")}{icon("pause", "pause")}</button>
+    <button type="button" data-action="next" title="Next frame (→)" aria-label="Next frame">{icon("next")}</button>
+    <button type="button" data-action="last" title="Last frame" aria-label="Last frame">{icon("last")}</button>
     <div class="scrub"><input type="range" min="0" max="0" step="1" value="0" aria-label="Frame"></div>
     <span class="time"></span>
     <select class="speed" aria-label="Frames per second" title="Frames per second">
       <option value="10">10 fps</option><option value="30" selected>30 fps</option>
       <option value="100">100 fps</option><option value="300">300 fps</option>
     </select>
-    <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
+    <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{icon("fullscreen")}</button>
   </div>
 </div>
 """
@@ -246,7 +216,7 @@ def chain_player(elem_id: str, hint: str = "Run the chain to see its frames here
         value,
         html_template=CHAIN_HTML,
         css_template=PLAYERS_CSS,
-        js_on_load=_script("chain_player.js"),
+        js_on_load=player_script(STATIC / "chain_player.js"),
         elem_id=elem_id,
         hint=hint,
         size=int(height),

@@ -32,8 +32,9 @@ from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
 from ddpm.views import generate as generate_view  # noqa: E402
 from ddpm.views.digits import bundled_of_class, default_digit  # noqa: E402
 from ddpm.views.forward import values_markdown  # noqa: E402
+from ddpm.views.forward_player import READOUT  # noqa: E402
 from ddpm.views.kit import style  # noqa: E402
-from ddpm.views.kit.players import READOUT, chain_player, chain_value  # noqa: E402
+from ddpm.views.kit.players import chain_player, chain_value  # noqa: E402
 
 PLAYER = "#forward-player .ddpm-forward"
 

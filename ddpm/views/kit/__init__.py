@@ -9,7 +9,7 @@ module                     what it holds
 :mod:`.encode`             the one PNG encoder, data URLs, files to download
 :mod:`.plots`              every matplotlib figure, as RGB arrays
 :mod:`.inpage`             what every in-page player is made of: its script, icons, base64 arrays
-:mod:`.players`            the in-page players (forward process, a finished chain)
+:mod:`.players`            the chain player (a finished chain, scrubbed in the page)
 :mod:`.style`              the theme, all CSS and the page's JavaScript (``static/``)
 =========================  ===========================================================
 """

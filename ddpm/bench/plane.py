@@ -1,6 +1,6 @@
 """How fast the 2-D world is in the page: ``python -m ddpm.bench.plane`` (needs the dev dependencies).
 
-The page computes the 2-D world itself (``ddpm/views/kit/static/plane.js``), so its speed is the
+The page computes the 2-D world itself (``ddpm/views/lessons/static/plane.js``), so its speed is the
 browser's: in Chromium (Playwright), on ``python app.py`` in its own process, for each data set it times
 what a student does, each the mean of ``--repeats`` runs inside the page (``performance.now``):
 

@@ -1,4 +1,5 @@
-"""The 2-D world's data for the page (ddpm.views.kit.plane) and its handlers (ddpm.views.lessons.plane)."""
+"""The 2-D world's data for the page (ddpm.views.lessons.plane_player) and its handlers
+(ddpm.views.lessons.plane)."""
 
 import base64
 
@@ -10,8 +11,8 @@ import torch
 from ddpm.teaching.plane import ERROR_TIMES, preset_world
 from ddpm.toy import mlp, plane
 from ddpm.unet import timestep_embedding
-from ddpm.views.kit.plane import network_value, plane_tables, plane_value
 from ddpm.views.lessons import plane as lesson
+from ddpm.views.lessons.plane_player import network_value, plane_tables, plane_value
 
 
 def decode(text: str, dtype: str) -> np.ndarray:

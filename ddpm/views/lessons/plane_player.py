@@ -1,4 +1,5 @@
-"""The 2-D world's player: a ``gr.HTML`` whose script (``static/plane.js``) computes and draws it all.
+"""The 2-D world's player (the lesson :mod:`.plane`'s): a ``gr.HTML`` whose script (``static/plane.js``,
+after the helpers of :mod:`..kit.inpage`) computes and draws it all.
 
 The server sends the schedule's tables once, when the page is built (:func:`plane_tables`), and a
 data set with its network once per data set (:func:`plane_value`); every drag of x_t, click,
@@ -9,14 +10,19 @@ core's float32 tables and weights exactly, the data in float64.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from ...diffusion import GaussianDiffusion
 from ...teaching.plane import ERROR_TIMES, World
 from ...toy import mlp, plane
 from ...unet import timestep_frequencies
-from .inpage import STATIC, base64_array, icon, player_script
-from .style import PLAYERS_CSS
+from ..kit.inpage import base64_array, icon, player_script
+from ..kit.style import PLAYERS_CSS
+
+STATIC = Path(__file__).with_name("static")
+"""This module's neighbour ``static/``: the 2-D world's scripts."""
 
 
 def plane_tables(diffusion: GaussianDiffusion) -> dict:
@@ -127,7 +133,8 @@ def plane_player(slider: gr.Slider, value: dict, diffusion: GaussianDiffusion, e
     ``slider`` must have an ``elem_id``; the player listens to its input events itself, and a
     ``change`` listener without a Python function (so without a request) shows a t set otherwise.
     """
-    player = gr.HTML(value, html_template=PLANE_HTML, css_template=PLAYERS_CSS, js_on_load=player_script(STATIC / "plane.js"),
-                     elem_id=elem_id, slider=slider.elem_id, tables=plane_tables(diffusion))  # fmt: skip
+    script = player_script(STATIC / "plane.js")
+    player = gr.HTML(value, html_template=PLANE_HTML, css_template=PLAYERS_CSS, js_on_load=script, elem_id=elem_id,
+                     slider=slider.elem_id, tables=plane_tables(diffusion))  # fmt: skip
     slider.change(None, slider, None, js=f"(t) => {{ document.querySelector('#{elem_id} .ddpm-plane')?.show?.(t); }}")  # fmt: skip
     return player

@@ -1,8 +1,8 @@
-// The 2-D world (ddpm.views.kit.plane.plane_player): every density, score, posterior, reverse step,
-// sampler step and network pass of ddpm.toy computed in the page, in float64 from the core's float32
-// tables and weights. Nothing per drag, click or frame reaches the server.
-// props.tables: the schedule (plane.plane_tables); props.slider: the elem_id of the gr.Slider of t;
-// props.value: the data set and its network (plane.plane_value), or a drawn set's training.
+// The 2-D world (ddpm.views.lessons.plane_player.plane_player): every density, score, posterior,
+// reverse step, sampler step and network pass of ddpm.toy computed in the page, in float64 from the
+// core's float32 tables and weights. Nothing per drag, click or frame reaches the server.
+// props.tables: the schedule (plane_player.plane_tables); props.slider: the elem_id of the gr.Slider
+// of t; props.value: the data set and its network (plane_player.plane_value), or a drawn set's training.
 
 const root = element.querySelector(".ddpm-plane");
 fullscreenButton(root.querySelector("button.fullscreen"), root);

@@ -62,7 +62,9 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     static = {str(p.relative_to(REPO)) for p in (REPO / "ddpm").rglob("static/*") if p.is_file()}
     kit = {f"ddpm/views/kit/static/{name}" for name in ("common.js", "chain_player.js", "page.js")}
     kit |= {f"ddpm/views/kit/static/{name}" for name in ("app.css", "players.css")}
-    assert kit | {"ddpm/views/static/forward_player.js", "ddpm/views/lessons/static/plane.js"} <= static
+    players = {"ddpm/views/static/forward_player.js"}
+    players |= {f"ddpm/views/lessons/static/{name}" for name in ("plane_maths.js", "plane_draw.js")}
+    assert kit | players <= static
     data |= static
     assert data <= names, sorted(data - names)
     assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)

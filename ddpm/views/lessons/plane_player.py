@@ -1,5 +1,9 @@
-"""The 2-D world's player (the lesson :mod:`.plane`'s): a ``gr.HTML`` whose script (``static/plane.js``,
-after the helpers of :mod:`..kit.inpage`) computes and draws it all.
+"""The 2-D world's player (the lesson :mod:`.plane`'s): a ``gr.HTML`` whose script computes and draws it all.
+
+Its script is the kit's helpers (:func:`..kit.inpage.player_script`), then ``static/plane_maths.js``
+(every number: ddpm.toy's densities, posteriors, reverse steps, sampler steps and network, ported
+with the core's names and pinned to it by the browser tests) and ``static/plane_draw.js`` (the
+canvases, the pointer and the controls, which use the maths).
 
 The server sends the schedule's tables once, when the page is built (:func:`plane_tables`), and a
 data set with its network once per data set (:func:`plane_value`); every drag of x_t, click,
@@ -23,6 +27,8 @@ from ..kit.style import PLAYERS_CSS
 
 STATIC = Path(__file__).with_name("static")
 """This module's neighbour ``static/``: the 2-D world's scripts."""
+SCRIPTS = ("plane_maths.js", "plane_draw.js")
+"""The player's own scripts, in the order its ``js_on_load`` runs them: the maths, then the drawing."""
 
 
 def plane_tables(diffusion: GaussianDiffusion) -> dict:
@@ -133,7 +139,7 @@ def plane_player(slider: gr.Slider, value: dict, diffusion: GaussianDiffusion, e
     ``slider`` must have an ``elem_id``; the player listens to its input events itself, and a
     ``change`` listener without a Python function (so without a request) shows a t set otherwise.
     """
-    script = player_script(STATIC / "plane.js")
+    script = player_script(*(STATIC / name for name in SCRIPTS))
     player = gr.HTML(value, html_template=PLANE_HTML, css_template=PLAYERS_CSS, js_on_load=script, elem_id=elem_id,
                      slider=slider.elem_id, tables=plane_tables(diffusion))  # fmt: skip
     slider.change(None, slider, None, js=f"(t) => {{ document.querySelector('#{elem_id} .ddpm-plane')?.show?.(t); }}")  # fmt: skip

@@ -102,9 +102,7 @@ def test_the_space_holds_the_app_and_leaves_the_rest_behind(staged):
     _, out, files = staged
     names = {f.path for f in files}
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, check=True, capture_output=True, text=True).stdout
-    data = {
-        n for n in tracked.split() if n.startswith(("checkpoints/", "ddpm/assets/", "ddpm/views/kit/static"))
-    }
+    data = {n for n in tracked.split() if n.startswith(("checkpoints/", "ddpm/assets/")) or "/static/" in n}
     assert data and data <= names, sorted(data - names)  # every checkpoint, data file, script and style
     assert {"app.py", "LICENSE", "README.md", "requirements.txt", ".gitattributes"} <= names
     left_out = ("tests/", "docs/", "scripts/", ".ci/", "ddpm/bench/", "pyproject.toml", "requirements-")

@@ -1,6 +1,7 @@
 """The package's layout, read from its imports: layers that import only downwards, no circles,
 no library module importing a command-line tool, gradio only in the serving layer, the views and
-the app's benchmark, and inside the views a kit below the tabs, which import no torch."""
+the app's benchmark, and inside the views a kit below the tabs that knows no lesson (no teaching/,
+toy or unet), and tabs that import no torch."""
 
 import ast
 from pathlib import Path
@@ -134,5 +135,16 @@ def test_the_ui_kit_imports_no_tab_and_the_serving_layer_no_view():
         for b in targets
         if (kit(a) and b.startswith("ddpm.views.") and not kit(b))
         or (a.startswith("ddpm.serve") and b.startswith("ddpm.views"))
+    ]
+    assert not wrong, wrong
+
+
+def test_the_kit_imports_no_teaching_nor_toy_nor_unet():
+    """The kit holds only what every tab may use: a player or a piece that needs a lesson's numbers,
+    the 2-D world or the network lives beside the tab that uses it."""
+    kit = {name: targets for name, targets in graph().items() if name.startswith("ddpm.views.kit")}
+    assert "ddpm.views.kit.players" in kit and "ddpm.views.kit.inpage" in kit
+    wrong = [
+        f"{a} -> {b}" for a, targets in kit.items() for b in targets if top(b) in {"teaching", "toy", "unet"}
     ]
     assert not wrong, wrong

@@ -58,16 +58,14 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     data |= {"ddpm/bundled/classifier/config.json", "ddpm/bundled/classifier/model.safetensors"}
     data |= {"ddpm/bundled/conditional/config.json", "ddpm/bundled/conditional/model.safetensors"}
     data |= {f"ddpm/assets/toy2d/{name}.safetensors" for name in PRESETS}  # the 2-D world's networks
-    static = {p.name for p in (REPO / "ddpm/views/kit/static").iterdir()}
-    assert {
-        "common.js",
-        "forward_player.js",
-        "chain_player.js",
-        "page.js",
-        "app.css",
-        "players.css",
-    } <= static
-    data |= {f"ddpm/views/kit/static/{name}" for name in static}  # every script and style of the page
+    # every script and style of the page: the kit's, and each one-tab player's beside its tab
+    static = {str(p.relative_to(REPO)) for p in (REPO / "ddpm").rglob("static/*") if p.is_file()}
+    kit = {f"ddpm/views/kit/static/{name}" for name in ("common.js", "chain_player.js", "page.js")}
+    kit |= {f"ddpm/views/kit/static/{name}" for name in ("app.css", "players.css")}
+    players = {"ddpm/views/static/forward_player.js"}
+    players |= {f"ddpm/views/lessons/static/{name}" for name in ("plane_maths.js", "plane_draw.js")}
+    assert kit | players <= static
+    data |= static
     assert data <= names, sorted(data - names)
     assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)
 

@@ -14,7 +14,7 @@ from ..serve.handlers import endpoint
 from ..serve.runtime import checkpoint_path, diffusion_cpu
 from ..teaching.common import seeded_noise
 from ..teaching.forward import ScheduleValues, forward_view
-from .kit import players
+from . import forward_player
 from .kit.plots import schedule_plot
 from .kit.tab import Linked, Tab
 from .kit.widgets import LATEX, inline_frames, inline_png_bytes, seed_field, show, show_noise
@@ -48,7 +48,7 @@ def forward(digit: np.ndarray, t: int, seed: int):
     """x_t, x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε, the schedule's values and its plot at the paper's t.
 
     The ``/forward`` endpoint for API clients; the page draws the same in the browser
-    (:func:`.kit.players.forward_player`) and never calls it.
+    (:func:`.forward_player.forward_player`) and never calls it.
     """
     diffusion = diffusion_cpu()
     x0 = digit_tensor(digit)
@@ -71,8 +71,8 @@ def _plot(path: str, t: int) -> ImageData:
     return inline_png_bytes(schedule_plot(diffusion_cpu()).png_at(t))
 
 
-forward_value = endpoint(compute_thread=False)(players.forward_value)
-"""The forward player's x_0 and ε for a digit and a seed (:func:`.kit.players.forward_value`)."""
+forward_value = endpoint(compute_thread=False)(forward_player.forward_value)
+"""The forward player's x_0 and ε for a digit and a seed (:func:`.forward_player.forward_value`)."""
 
 
 def api_outputs() -> list:
@@ -103,8 +103,8 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
                       elem_classes=["timestep"])  # fmt: skip
         seed = seed_field("Noise seed", scale=1, elem_id="forward-seed")
         new_noise = gr.Button("New noise", scale=1, elem_id="forward-new-noise")
-    player = players.forward_player(
-        t, players.forward_value(digit.value, 0), diffusion, elem_id="forward-player"
+    player = forward_player.forward_player(
+        t, forward_player.forward_value(digit.value, 0), diffusion, elem_id="forward-player"
     )
     gr.Markdown(EQUATION, latex_delimiters=LATEX)
     api = gr.Button(visible=False)

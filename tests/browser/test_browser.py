@@ -32,8 +32,9 @@ from ddpm.teaching.forward import forward_view, schedule_values  # noqa: E402
 from ddpm.views import generate as generate_view  # noqa: E402
 from ddpm.views.digits import bundled_of_class, default_digit  # noqa: E402
 from ddpm.views.forward import values_markdown  # noqa: E402
+from ddpm.views.forward_player import READOUT  # noqa: E402
 from ddpm.views.kit import style  # noqa: E402
-from ddpm.views.kit.players import READOUT, chain_player, chain_value  # noqa: E402
+from ddpm.views.kit.players import chain_player, chain_value  # noqa: E402
 
 PLAYER = "#forward-player .ddpm-forward"
 
@@ -1104,7 +1105,7 @@ def test_the_pages_2d_densities_posteriors_and_fields_are_the_cores(plane_page):
     """Every closed form the page draws, at points on and off the data, near t = 0 and near T."""
     from ddpm.teaching.plane import preset_world
     from ddpm.toy import plane
-    from ddpm.views.kit.plane import plane_value
+    from ddpm.views.lessons.plane_player import plane_value
 
     diffusion = plane.world_diffusion()
     xs = [[0.3, -0.2], [1.5, 0.4], [-2.5, 2.0], [0.0, 0.0]]
@@ -1145,7 +1146,7 @@ def test_the_pages_density_grid_is_the_cores(plane_page, name, t):
     """The heat map's grid: q_t at the cell centres, laid out as plane.density_grid (top row first)."""
     from ddpm.teaching.plane import preset_world
     from ddpm.toy import plane
-    from ddpm.views.kit.plane import plane_value
+    from ddpm.views.lessons.plane_player import plane_value
 
     n, ab = 48, plane.alpha_bar_at(plane.world_diffusion(), t)
     got = plane_page.evaluate(
@@ -1394,7 +1395,7 @@ def test_drawn_points_train_a_network_the_page_then_uses(browser, url, monkeypat
     # gives the drawn points its network
     from ddpm.teaching.plane import World
     from ddpm.toy import mlp, plane
-    from ddpm.views.kit.plane import plane_value
+    from ddpm.views.lessons.plane_player import plane_value
 
     other = mlp.shipped("circle")
     report = mlp.Progress(400, 400, [0.5], 1.0, other, True)

@@ -1,4 +1,4 @@
-"""The UI kit: the one PNG encoder, the styles in one place, and the one list of tabs."""
+"""The UI kit: the one PNG encoder, the players' parts, the styles in one place, and the one list of tabs."""
 
 import asyncio
 import base64
@@ -7,10 +7,11 @@ import io
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ddpm.views import lecture, tabs
-from ddpm.views.kit import encode, style
+from ddpm.views.kit import encode, inpage, style
 
 
 def decode(png: bytes) -> Image.Image:
@@ -38,6 +39,25 @@ def test_a_data_url_carries_the_png_bytes(tmp_path):
     assert url.startswith("data:image/png;base64,") and base64.b64decode(url.split(",", 1)[1]) == png
     (path,) = encode.save_pngs([np.zeros((3, 4), np.uint8)], ["blank"], tmp_path)
     assert path == str(tmp_path / "blank.png") and np.asarray(Image.open(path)).shape == (3, 4)
+
+
+def test_a_players_parts_arrays_bit_for_bit_its_script_common_js_first_and_its_icons(tmp_path):
+    values = torch.tensor([0.1, -2.5, float("inf"), 1e-30])
+    assert np.array_equal(np.frombuffer(base64.b64decode(inpage.base64_array(values, "<f4")), "<f4"), values)
+    doubles = np.array([[0.1, 1 / 3], [-7.0, 2.0**-1070]])
+    got = np.frombuffer(base64.b64decode(inpage.base64_array(doubles, "<f8")), "<f8")
+    assert np.array_equal(got, doubles.flatten())
+    maths, drawing = tmp_path / "maths.js", tmp_path / "drawing.js"
+    maths.write_text("function add(a, b) { return a + b; }")
+    drawing.write_text("add(1, 2);")
+    script = inpage.player_script(maths, drawing)
+    common = inpage.COMMON_JS.read_text()
+    assert script == "\n".join([common, maths.read_text(), drawing.read_text()])
+    assert "function float32s" in common and inpage.player_script() == common
+    svg = inpage.icon("play", "play")
+    assert svg.startswith('<svg viewBox="0 0 16 16" class="play"') and inpage.ICONS["play"] in svg
+    with pytest.raises(KeyError):
+        inpage.icon("rewind")
 
 
 def test_all_the_css_is_in_the_kit_and_the_large_layout_has_its_floor():

@@ -1,6 +1,6 @@
-"""The players' payloads: the page receives the core's numbers, and a chain's frames compactly.
+"""The chain player's payload: a chain's frames, compactly (the forward player's: test_forward_player.py).
 
-What the page does with them (the canvases) is tested in tests/test_browser.py.
+What the page does with them (the canvases) is tested in tests/browser/test_browser.py.
 """
 
 import base64
@@ -14,13 +14,8 @@ from PIL import Image
 from ddpm.images import digit_tensor, to_display
 from ddpm.serve.runtime import diffusion_cpu
 from ddpm.teaching.common import seeded_noise
-from ddpm.teaching.forward import schedule_values
 from ddpm.views.digits import default_digit
-from ddpm.views.kit.players import READOUT, chain_value, forward_value, schedule_tables, sprite_sheet
-
-
-def floats(text: str, dtype: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+from ddpm.views.kit.players import chain_value, sprite_sheet
 
 
 def frames_of(series: dict) -> np.ndarray:
@@ -31,28 +26,6 @@ def frames_of(series: dict) -> np.ndarray:
     blocks = sheet.shape[1] // width
     stacked = sheet.reshape(height, per_block, blocks, width).transpose(2, 1, 0, 3)
     return stacked.reshape(blocks * per_block, height, width)
-
-
-def test_forward_value_is_the_cores_x0_and_noise():
-    value = forward_value(default_digit(), 5)
-    x0 = digit_tensor(default_digit())
-    assert np.array_equal(floats(value["x0"], "<f4"), x0.flatten().numpy())
-    assert np.array_equal(floats(value["eps"], "<f4"), seeded_noise(x0.shape, 5).flatten().numpy())
-    assert (value["height"], value["width"], value["seed"]) == (28, 28, 5)
-    assert len(value["x0"]) + len(value["eps"]) < 9_000  # what a digit or seed change sends
-
-
-def test_schedule_tables_are_q_samples_tables_and_schedule_values():
-    diffusion = diffusion_cpu()
-    T = diffusion.num_timesteps
-    tables = schedule_tables(diffusion)
-    assert tables["T"] == T
-    for name in ("sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod"):
-        assert np.array_equal(floats(tables[name], "<f4"), getattr(diffusion, name).numpy())
-    for t in (0, 1, 2, T // 2, T):
-        values = schedule_values(diffusion, t)
-        assert [floats(tables[name], "<f8")[t] for name in READOUT] == [getattr(values, n) for n in READOUT]
-    assert sum(len(v) for v in tables.values() if isinstance(v, str)) < 80_000  # sent once, in the page
 
 
 @pytest.mark.parametrize(("n", "height", "width"), [(1, 28, 28), (7, 5, 3), (40, 12, 10), (1000, 28, 28)])

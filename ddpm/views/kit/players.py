@@ -1,161 +1,24 @@
-"""Players that run in the page: the forward process on its slider, and a finished chain to scrub.
+"""The chain player, for any tab: a finished chain's frames, scrubbed and played in the page.
 
-Each player is a ``gr.HTML`` whose ``js_on_load`` (the scripts in ``static/``) draws on canvases.
-The server sends a player its data once: the forward player gets the schedule's tables when the
-page is built and a digit's x_0 and ε when the digit or the seed changes; a chain player gets all
-the frames of a finished trajectory. Every slider tick, key press and animation frame is then drawn
-in the browser without a request, so a lecture hall dragging sliders costs the server nothing.
-
-The page computes only x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε (and its two terms) in float32, and the grey
-levels of :func:`ddpm.images.to_display`, both replicated operation by operation (``Math.fround``
-after each float32 operation, round half to even); ``tests/test_browser.py`` pins them to the core.
-Arrays travel as base64 little-endian floats; a chain's frames as one PNG sprite sheet per series.
+The player is a ``gr.HTML`` whose ``js_on_load`` (``static/chain_player.js``, after the helpers of
+:mod:`.inpage`) draws on canvases. The server sends it all the frames of a finished trajectory
+once, as one PNG sprite sheet per series; every key press, scrub and animation frame is then drawn
+in the browser without a request, so a lecture hall scrubbing chains costs the server nothing.
+(The players of one tab live beside it: the forward process' in :mod:`ddpm.views.forward_player`,
+the 2-D world's in :mod:`ddpm.views.lessons.plane_player`.)
 """
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 
-from ...diffusion import GaussianDiffusion
-from ...images import digit_tensor
-from ...teaching.common import seeded_noise
-from ...teaching.forward import ScheduleValues, schedule_values
 from .encode import data_url, png_bytes
+from .inpage import STATIC, icon, player_script
 from .style import PLAYERS_CSS
-
-STATIC = Path(__file__).with_name("static")
-READOUT = ("beta", "alpha_bar", "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar", "snr", "log_snr")
-"""The :class:`ScheduleValues` fields the forward player shows (its readout and its plot)."""
-assert set(READOUT) <= set(ScheduleValues._fields)
-
-
-def _script(name: str) -> str:
-    """A player's ``js_on_load``: the shared helpers, then the player's own script."""
-    return (STATIC / "common.js").read_text() + "\n" + (STATIC / name).read_text()
-
-
-def _base64(array: np.ndarray | torch.Tensor, dtype: str) -> str:
-    """An array's values as base64 of little-endian ``dtype`` (``"<f4"`` or ``"<f8"``), flattened."""
-    if isinstance(array, torch.Tensor):
-        array = array.detach().cpu().numpy()
-    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
-
-
-# -- the forward process -------------------------------------------------------------------------
-
-
-def schedule_tables(diffusion: GaussianDiffusion) -> dict[str, str | int]:
-    """What the forward player reads at each t, computed once per checkpoint (base64 arrays).
-
-    ``sqrt_alphas_cumprod`` and ``sqrt_one_minus_alphas_cumprod``: the core's float32 tables [T] that
-    :meth:`~ddpm.diffusion.GaussianDiffusion.q_sample` uses (index t − 1 for the paper's t). The
-    :data:`READOUT` fields: :func:`~ddpm.teaching.forward.schedule_values` at every paper t in
-    [0, T], float64 [T + 1] (at t = 0: β = 0, ᾱ = 1, SNR = log SNR = +inf).
-    """
-    T = diffusion.num_timesteps
-    values = [schedule_values(diffusion, t) for t in range(T + 1)]
-    readout = {name: _base64(np.array([getattr(v, name) for v in values]), "<f8") for name in READOUT}
-    return {
-        "T": T,
-        "sqrt_alphas_cumprod": _base64(diffusion.sqrt_alphas_cumprod, "<f4"),
-        "sqrt_one_minus_alphas_cumprod": _base64(diffusion.sqrt_one_minus_alphas_cumprod, "<f4"),
-        **readout,
-    }
-
-
-def forward_value(digit: np.ndarray, seed: int) -> dict[str, str | int]:
-    """The forward player's data for a digit and a noise seed: x_0 and ε, float32 [28 · 28] in base64.
-
-    x_0 = :func:`~ddpm.images.digit_tensor` (in [−1, 1]) and ε =
-    :func:`~ddpm.teaching.common.seeded_noise` of its shape, exactly as :func:`.forward.forward`
-    draws them; about 8 kB.
-    """
-    x0 = digit_tensor(digit)
-    noise = seeded_noise(x0.shape, int(seed))
-    height, width = x0.shape[-2:]
-    return {"height": height, "width": width, "seed": int(seed), "x0": _base64(x0, "<f4"),
-            "eps": _base64(noise, "<f4")}  # fmt: skip
-
-
-ICONS = {  # 16×16 SVG paths: no icon font to fetch
-    "first": "M2 2h2.5v12H2zM14 2v12L5 8z",
-    "prev": "M12 2v12L3 8z",
-    "play": "M4 2v12l10-6z",
-    "pause": "M3 2h3.5v12H3zM9.5 2H13v12H9.5z",
-    "next": "M4 2v12l9-6z",
-    "last": "M11.5 2H14v12h-2.5zM2 2v12l9-6z",
-    "fullscreen": "M1 1h5v2H3v3H1zM10 1h5v5h-2V3h-3zM1 10h2v3h3v2H1zM13 10h2v5h-5v-2h3z",
-}
-
-
-def _icon(name: str, css_class: str = "") -> str:
-    return f'<svg viewBox="0 0 16 16" class="{css_class}" aria-hidden="true"><path d="{ICONS[name]}"/></svg>'
-
-
-FORWARD_HTML = f"""
-<div class="ddpm-forward">
-  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
-  <div class="panels">
-    <figure><canvas data-image="x0" width="28" height="28"></canvas><figcaption>x₀ (clean)</figcaption></figure>
-    <figure><canvas data-image="eps" width="28" height="28"></canvas><figcaption>ε (noise)</figcaption></figure>
-    <div class="sum">
-      <figure><canvas data-image="signal" width="28" height="28"></canvas>
-        <figcaption>√ᾱₜ · x₀ <span class="weight" data-weight="signal"></span></figcaption></figure>
-      <span class="op">+</span>
-      <figure><canvas data-image="scaled" width="28" height="28"></canvas>
-        <figcaption>√(1−ᾱₜ) · ε <span class="weight" data-weight="scaled"></span></figcaption></figure>
-      <span class="op">=</span>
-      <figure class="result"><canvas data-image="xt" width="28" height="28"></canvas>
-        <figcaption>xₜ = sum</figcaption></figure>
-    </div>
-  </div>
-  <div class="lower">
-    <div class="readout">
-      <h3 class="readout-t"></h3>
-      <p class="clean">The clean digit: ᾱ₀ = 1, no noise yet.</p>
-      <table><thead><tr><th>βₜ</th><th>ᾱₜ</th><th>√ᾱₜ</th><th>√(1 − ᾱₜ)</th><th>SNR</th><th>log SNR</th></tr></thead>
-        <tbody><tr><td data-value="beta"></td><td data-value="alpha_bar"></td><td data-value="sqrt_alpha_bar"></td>
-          <td data-value="sqrt_one_minus_alpha_bar"></td><td data-value="snr"></td><td data-value="log_snr"></td></tr></tbody>
-      </table>
-    </div>
-    <figure class="schedule"><canvas class="plot" aria-label="ᾱₜ and log SNR over t"></canvas>
-      <figcaption>ᾱₜ (solid) and log SNR (dashed) over t; red line: current t</figcaption></figure>
-  </div>
-</div>
-"""
-
-
-def forward_player(slider: gr.Slider, value: dict, diffusion: GaussianDiffusion, elem_id: str) -> gr.HTML:
-    """The forward process at ``slider``'s t, drawn in the page: x_0, ε, √ᾱ_t x_0, √(1 − ᾱ_t) ε and
-    x_t (28×28 canvases, upscaled crisply), the schedule's values and a plot of ᾱ_t and log SNR.
-
-    ``value``: :func:`forward_value` (send a new one when the digit or the seed changes).
-    ``slider`` must have an ``elem_id``. The player listens to its input events itself (drags and
-    keys, drawn within the event); a ``change`` listener with no Python function (so no request)
-    redraws it when the value is set without one (a deep link, a preset).
-    """
-    player = gr.HTML(
-        value,
-        html_template=FORWARD_HTML,
-        css_template=PLAYERS_CSS,
-        js_on_load=_script("forward_player.js"),
-        elem_id=elem_id,
-        slider=slider.elem_id,
-        tables=schedule_tables(diffusion),
-    )
-    slider.change(None, slider, None, js=f"(t) => {{ document.querySelector('#{elem_id} .ddpm-forward')?.show?.(t); }}")  # fmt: skip
-    return player
-
-
-# -- a finished chain ----------------------------------------------------------------------------
-
 
 PNG_LEVEL = 6  # zlib level of the sheets: 1000 frames of an exact reverse chain take 484 kB in 0.15 s (551 kB in 0.05 s at 1)
 
@@ -217,18 +80,18 @@ CHAIN_HTML = f"""
   <p class="hint">${{hint}}</p>
   <div class="strip"></div>
   <div class="controls">
-    <button type="button" data-action="first" title="First frame" aria-label="First frame">{_icon("first")}</button>
-    <button type="button" data-action="prev" title="Previous frame (←)" aria-label="Previous frame">{_icon("prev")}</button>
-    <button type="button" data-action="play" title="Play / pause (space)" aria-label="Play or pause">{_icon("play", "play")}{_icon("pause", "pause")}</button>
-    <button type="button" data-action="next" title="Next frame (→)" aria-label="Next frame">{_icon("next")}</button>
-    <button type="button" data-action="last" title="Last frame" aria-label="Last frame">{_icon("last")}</button>
+    <button type="button" data-action="first" title="First frame" aria-label="First frame">{icon("first")}</button>
+    <button type="button" data-action="prev" title="Previous frame (←)" aria-label="Previous frame">{icon("prev")}</button>
+    <button type="button" data-action="play" title="Play / pause (space)" aria-label="Play or pause">{icon("play", "play")}{icon("pause", "pause")}</button>
+    <button type="button" data-action="next" title="Next frame (→)" aria-label="Next frame">{icon("next")}</button>
+    <button type="button" data-action="last" title="Last frame" aria-label="Last frame">{icon("last")}</button>
     <div class="scrub"><input type="range" min="0" max="0" step="1" value="0" aria-label="Frame"></div>
     <span class="time"></span>
     <select class="speed" aria-label="Frames per second" title="Frames per second">
       <option value="10">10 fps</option><option value="30" selected>30 fps</option>
       <option value="100">100 fps</option><option value="300">300 fps</option>
     </select>
-    <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
+    <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{icon("fullscreen")}</button>
   </div>
 </div>
 """
@@ -246,7 +109,7 @@ def chain_player(elem_id: str, hint: str = "Run the chain to see its frames here
         value,
         html_template=CHAIN_HTML,
         css_template=PLAYERS_CSS,
-        js_on_load=_script("chain_player.js"),
+        js_on_load=player_script(STATIC / "chain_player.js"),
         elem_id=elem_id,
         hint=hint,
         size=int(height),

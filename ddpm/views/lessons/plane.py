@@ -11,9 +11,9 @@ from ...serve.handlers import endpoint
 from ...teaching.plane import TRAIN_SECONDS, preset_world, train_world
 from ...toy.mlp import STEPS
 from ...toy.plane import PRESETS, world_diffusion
-from ..kit.plane import plane_player, plane_value
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import explanation, result, seed_field
+from .plane_player import plane_player, plane_value
 
 ID = "2d"  # the tab's id: ?view=2d
 DATA = (*PRESETS, "drawn")

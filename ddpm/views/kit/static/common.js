@@ -1,5 +1,6 @@
-// Helpers shared by the players (ddpm/views/players.py prepends this file to each player's script).
-// A player's script is the body of gr.HTML's js_on_load: `element`, `props` and `watch` are in scope.
+// Helpers shared by the players (ddpm.views.kit.inpage.player_script puts this file before each
+// player's own files). A player's script is the body of gr.HTML's js_on_load: `element`, `props` and
+// `watch` are in scope.
 
 const f32 = Math.fround;
 
@@ -11,7 +12,7 @@ function base64Bytes(text) {
   return bytes;
 }
 
-/** base64 of little-endian float32 (players.py sends "<f4") as a Float32Array. */
+/** base64 of little-endian float32 (inpage.base64_array(array, "<f4")) as a Float32Array. */
 function float32s(text) {
   return new Float32Array(base64Bytes(text).buffer);
 }

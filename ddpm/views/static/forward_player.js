@@ -1,7 +1,7 @@
-// The forward player (ddpm.views.players.forward_player): x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, term by
-// term, the schedule's values and a plot of ᾱ_t and log SNR, at the slider's t, drawn in the page.
-// props.value: x_0 and ε (players.forward_value); props.tables: the schedule (players.schedule_tables);
-// props.slider: the elem_id of the gr.Slider that sets t.
+// The forward player (ddpm.views.forward_player.forward_player): x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, term
+// by term, the schedule's values and a plot of ᾱ_t and log SNR, at the slider's t, drawn in the page.
+// props.value: x_0 and ε (forward_player.forward_value); props.tables: the schedule
+// (forward_player.schedule_tables); props.slider: the elem_id of the gr.Slider that sets t.
 
 const root = element.querySelector(".ddpm-forward");
 fullscreenButton(root.querySelector("button.fullscreen"), root);

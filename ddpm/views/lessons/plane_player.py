@@ -1,4 +1,9 @@
-"""The 2-D world's player: a ``gr.HTML`` whose script (``static/plane.js``) computes and draws it all.
+"""The 2-D world's player (the lesson :mod:`.plane`'s): a ``gr.HTML`` whose script computes and draws it all.
+
+Its script is the kit's helpers (:func:`..kit.inpage.player_script`), then ``static/plane_maths.js``
+(every number: ddpm.toy's densities, posteriors, reverse steps, sampler steps and network, ported
+with the core's names and pinned to it by the browser tests) and ``static/plane_draw.js`` (the
+canvases, the pointer and the controls, which use the maths).
 
 The server sends the schedule's tables once, when the page is built (:func:`plane_tables`), and a
 data set with its network once per data set (:func:`plane_value`); every drag of x_t, click,
@@ -9,14 +14,21 @@ core's float32 tables and weights exactly, the data in float64.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from ...diffusion import GaussianDiffusion
 from ...teaching.plane import ERROR_TIMES, World
 from ...toy import mlp, plane
 from ...unet import timestep_frequencies
-from .players import _base64, _icon, _script
-from .style import PLAYERS_CSS
+from ..kit.inpage import base64_array, icon, player_script
+from ..kit.style import PLAYERS_CSS
+
+STATIC = Path(__file__).with_name("static")
+"""This module's neighbour ``static/``: the 2-D world's scripts."""
+SCRIPTS = ("plane_maths.js", "plane_draw.js")
+"""The player's own scripts, in the order its ``js_on_load`` runs them: the maths, then the drawing."""
 
 
 def plane_tables(diffusion: GaussianDiffusion) -> dict:
@@ -25,7 +37,7 @@ def plane_tables(diffusion: GaussianDiffusion) -> dict:
     names = ("alphas_cumprod", "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod",
              "posterior_mean_coef1", "posterior_mean_coef2", "posterior_variance")  # fmt: skip
     return {"T": diffusion.num_timesteps, "extent": plane.EXTENT, "max_points": plane.MAX_POINTS,
-            **{name: _base64(getattr(diffusion, name), "<f4") for name in names}}  # fmt: skip
+            **{name: base64_array(getattr(diffusion, name), "<f4") for name in names}}  # fmt: skip
 
 
 def network_value(model: mlp.ToyMLP) -> dict:
@@ -34,12 +46,12 @@ def network_value(model: mlp.ToyMLP) -> dict:
     freqs = timestep_frequencies(model.config.time_dim)
     layers = [*model.hidden, model.out]
     return {
-        "freqs": _base64(freqs, "<f4"),
+        "freqs": base64_array(freqs, "<f4"),
         "scale": 1000.0 / model.timesteps,
         "layers": [
             {
-                "w": _base64(layer.weight, "<f4"),
-                "b": _base64(layer.bias, "<f4"),
+                "w": base64_array(layer.weight, "<f4"),
+                "b": base64_array(layer.bias, "<f4"),
                 "rows": layer.out_features,
                 "cols": layer.in_features,
             }
@@ -55,8 +67,8 @@ def plane_value(world: World | None, name: str, training: mlp.Progress | None = 
     value: dict = {"name": name}
     if world is not None:
         data = world.data
-        value |= {"weights": _base64(data.weights, "<f8"), "means": _base64(data.means, "<f8"),
-                  "covs": _base64(data.covs, "<f8")}  # fmt: skip
+        value |= {"weights": base64_array(data.weights, "<f8"), "means": base64_array(data.means, "<f8"),
+                  "covs": base64_array(data.covs, "<f8")}  # fmt: skip
         if name == "drawn":
             value["points"] = data.means.tolist()
         if world.model is not None:
@@ -71,7 +83,7 @@ def plane_value(world: World | None, name: str, training: mlp.Progress | None = 
 
 PLANE_HTML = f"""
 <div class="ddpm-plane" tabindex="-1">
-  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{_icon("fullscreen")}</button>
+  <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{icon("fullscreen")}</button>
   <div class="bar">
     <fieldset><legend>Mouse</legend>
       <label><input type="radio" name="mode" value="explore" checked> drag xₜ</label>
@@ -127,7 +139,8 @@ def plane_player(slider: gr.Slider, value: dict, diffusion: GaussianDiffusion, e
     ``slider`` must have an ``elem_id``; the player listens to its input events itself, and a
     ``change`` listener without a Python function (so without a request) shows a t set otherwise.
     """
-    player = gr.HTML(value, html_template=PLANE_HTML, css_template=PLAYERS_CSS, js_on_load=_script("plane.js"),
-                     elem_id=elem_id, slider=slider.elem_id, tables=plane_tables(diffusion))  # fmt: skip
+    script = player_script(*(STATIC / name for name in SCRIPTS))
+    player = gr.HTML(value, html_template=PLANE_HTML, css_template=PLAYERS_CSS, js_on_load=script, elem_id=elem_id,
+                     slider=slider.elem_id, tables=plane_tables(diffusion))  # fmt: skip
     slider.change(None, slider, None, js=f"(t) => {{ document.querySelector('#{elem_id} .ddpm-plane')?.show?.(t); }}")  # fmt: skip
     return player

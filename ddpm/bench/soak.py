@@ -105,11 +105,13 @@ async def run_chain(
 class SoakReport:
     """What a soak measured (JSON-ready with ``vars``)."""
 
-    chains: int
+    requested: int  # --soak N
+    chains: int = 0  # run: N, or fewer when --max-seconds ran out
     outcomes: dict[str, int] = field(default_factory=dict)
-    rss_mb: list[float | None] = field(default_factory=list)  # before, then after each tenth
+    rss_mb: list[float | None] = field(default_factory=list)  # before, then after each tenth (and at the end)
+    after: list[int] = field(default_factory=list)  # the chains run when each RSS after the first was read
     wall_s: float = 0.0
-    growth_mb_per_chain: float | None = None  # from the first tenth to the last
+    growth_mb_per_chain: float | None = None  # from the first tenth to the last chain run
     idle: bool = False
     idle_cpu: float | None = None  # cores, over IDLE_WINDOW seconds once idle (or at the deadline)
     settle_s: float = 0.0  # seconds until idle
@@ -127,7 +129,7 @@ async def idle_cpu(pid: int, window: float = IDLE_WINDOW) -> float | None:
 async def soak(url: str, pid: int, args: argparse.Namespace) -> SoakReport:
     """Run ``args.soak`` chains (see the module docstring), printing the RSS after each tenth."""
     n = args.soak
-    report = SoakReport(n, rss_mb=[rss_mb(pid)])
+    report = SoakReport(n, rss_mb=[rss_mb(pid)], after=[0])
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=2.0)
     async with httpx.AsyncClient(
         base_url=url, trust_env=False, limits=limits, timeout=httpx.Timeout(120, pool=None)
@@ -149,6 +151,7 @@ async def soak(url: str, pid: int, args: argparse.Namespace) -> SoakReport:
                 while marks and done >= marks[0]:
                     marks.pop(0)
                     report.rss_mb.append(rss := rss_mb(pid))
+                    report.after.append(done)
                     rss_text = "unknown" if rss is None else f"{rss:.0f} MB"
                     print(
                         f"{done:5d} chains, {time.perf_counter() - start:6.0f} s: RSS {rss_text}", flush=True
@@ -156,9 +159,13 @@ async def soak(url: str, pid: int, args: argparse.Namespace) -> SoakReport:
 
         await asyncio.gather(*(client_loop() for _ in range(args.soak_clients)))
         report.wall_s = time.perf_counter() - start
-    first, last = report.rss_mb[1] if len(report.rss_mb) > 1 else None, report.rss_mb[-1]
-    if first is not None and last is not None and n > marks_first(n):
-        report.growth_mb_per_chain = (last - first) / (n - marks_first(n))
+    report.chains = done
+    if report.after[-1] != done:  # --max-seconds ran out between two tenths
+        report.rss_mb.append(rss_mb(pid))
+        report.after.append(done)
+        rss = report.rss_mb[-1] or 0
+        print(f"{done:5d} chains, {report.wall_s:6.0f} s: RSS {rss:.0f} MB (--max-seconds)", flush=True)
+    report.growth_mb_per_chain = growth(report)
     settle = time.perf_counter()
     while True:
         report.idle_cpu = await idle_cpu(pid)
@@ -172,6 +179,15 @@ async def soak(url: str, pid: int, args: argparse.Namespace) -> SoakReport:
     return report
 
 
+def growth(report: SoakReport) -> float | None:
+    """MB per chain from the first tenth to the last chain run (None with fewer than two readings
+    after the first tenth began, or an unreadable RSS)."""
+    if len(report.after) < 3:
+        return None
+    (first, a), (last, b) = (report.rss_mb[1], report.after[1]), (report.rss_mb[-1], report.after[-1])
+    return None if first is None or last is None or b == a else (last - first) / (b - a)
+
+
 def marks_first(n: int) -> int:
     """Chains in the soak's first tenth."""
     return max(1, round(n / TENTHS))
@@ -182,7 +198,8 @@ def summary(report: SoakReport) -> str:
     lines = [f"{k}: {v}" for k, v in sorted(report.outcomes.items())]
     growth = report.growth_mb_per_chain
     lines.append(
-        f"{report.chains} chains in {report.wall_s:.0f} s; RSS {report.rss_mb[0] or 0:.0f} MB before, "
+        f"{report.chains} of {report.requested} chains in {report.wall_s:.0f} s; "
+        f"RSS {report.rss_mb[0] or 0:.0f} MB before, "
         f"{report.rss_mb[1] or 0:.0f} MB after the first tenth, {report.rss_mb[-1] or 0:.0f} MB after the "
         "last: " + ("growth unknown" if growth is None else f"{1024 * growth:+.0f} kB per chain")
     )

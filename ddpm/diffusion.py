@@ -592,7 +592,7 @@ class GaussianDiffusion:
         The target is ε for ``"eps"`` (eq. 14 itself), x_0 for ``"x0"`` and v for ``"v"``; a
         caller may pass another ``target`` [B, C, H, W] for x_t = q_sample(x0, t, noise) with the
         same minimiser (a teacher's prediction whose mean given x_t is the true target's, for
-        example; see ``python -m ddpm.train --null-teacher``). With
+        example; see :func:`ddpm.distillation.teacher_target`). With
         ``variance="learned_range"`` the loss is the hybrid L_simple + λ L_vlb of Nichol & Dhariwal
         2021 (eq. 16), λ = ``vlb_weight``: L_vlb = T · L_t is the one-sample estimate of the whole
         bound from the sampled t (in bits/dim, as improved-diffusion), and its gradient reaches only

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 from . import checkpoint
 from .choices import DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS
 from .data import to_model_range, training_digits
-from .diffusion import DiffusionConfig
+from .diffusion import DiffusionConfig, GaussianDiffusion
 from .guidance import DEFAULT_DIGIT, DEFAULT_GUIDANCE, DIGIT_REQUESTS
 from .images import make_grid, to_pil, to_uint8, upscale
 from .inference import (
@@ -89,88 +90,132 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = parser()
-    args = p.parse_args(argv)
+class Generation(NamedTuple):
+    """A network ready to generate, and the labels and guidance weight a request resolved to."""
 
-    device = resolve_device(args.device)
-    if args.sampler == TRUE_REVERSE:
-        try:
-            write_true_reverse(args, device)
-        except checkpoint.CheckpointError as err:
-            p.error(str(err))
-        return
-    try:
-        model, diffusion = checkpoint.load(args.checkpoint, device)
-    except checkpoint.CheckpointError as err:
-        p.error(str(err))
-    try:
-        labels, guidance = generation_labels(
-            model, args.digit, args.guidance, args.n, seeded_generator(args.seed), device
-        )
-    except ValueError as err:
-        p.error(str(err))
+    model: torch.nn.Module  # prepared for inference with --backend
+    diffusion: GaussianDiffusion
+    labels: torch.Tensor | None  # int64 [N]: the digits asked for or drawn (None: the null label)
+    guidance: float  # w of classifier-free guidance (0: none)
+
+
+def load_generation(args: argparse.Namespace, device: torch.device) -> Generation:
+    """Load ``--checkpoint``, resolve ``--digit`` and ``--guidance`` to labels and w (the labels
+    drawn as :func:`ddpm.inference.generate` draws them: first, from ``--seed``), and prepare the
+    network for ``--backend`` at the batch it will run (doubled under guidance). Raises
+    CheckpointError or ValueError (a request the model cannot take)."""
+    model, diffusion = checkpoint.load(args.checkpoint, device)
+    labels, guidance = generation_labels(
+        model, args.digit, args.guidance, args.n, seeded_generator(args.seed), device
+    )
     guided = 2 if guidance else 1  # guidance doubles the batch
     model = prepare_for_inference(model, device, args.backend, guided * min(args.batch_size, args.n))
-    steps_per_batch = network_steps(args.sampler, args.steps, diffusion.num_timesteps)
+    return Generation(model, diffusion, labels, guidance)
+
+
+class Samples(NamedTuple):
+    """Digits drawn, as the ``.npz`` holds them, and how the printed line counts them."""
+
+    arrays: dict[str, np.ndarray]  # "images" uint8 [N, 28, 28], "request", and what the module names
+    what: str  # "64 digits", "8 training digits (indices [...]…)"
+
+    @property
+    def images(self) -> torch.Tensor:
+        """uint8 [N, 28, 28], 0 = background."""
+        return torch.from_numpy(self.arrays["images"])
+
+
+def generate_digits(args: argparse.Namespace, generation: Generation, device: torch.device) -> Samples:
+    """``--n`` digits of the network with ``--sampler`` in batches of ``--batch-size``, with a
+    progress bar (:func:`ddpm.inference.generate`); the request, w and labels beside them."""
+    steps_per_batch = network_steps(args.sampler, args.steps, generation.diffusion.num_timesteps)
     batches = -(-args.n // args.batch_size)
-    start = time.time()
-    try:
-        with tqdm(total=steps_per_batch * batches, unit="step", desc=f"{args.sampler} on {device}") as bar:
-            images = generate(
-                model,
-                diffusion,
-                args.n,
-                args.sampler,
-                args.steps,
-                args.eta,
-                args.seed,
-                args.batch_size,
-                bar.update,
-                args.digit,
-                guidance,
-            )
-    except ValueError as err:
-        p.error(str(err))
-    arrays = {"images": images.numpy(), "request": np.array(args.digit), "guidance": np.array(guidance)}
-    if labels is not None:  # the same draw as generate's: the same seed, drawn first
-        arrays["labels"] = labels.cpu().numpy()
-    np.savez_compressed(args.out, **arrays)
-    print(f"wrote {len(images)} digits to {args.out} in {time.time() - start:.1f} s")
-    if args.png:
-        to_pil(upscale(make_grid(images, nrow=int(np.ceil(np.sqrt(len(images))))), 2)).save(args.png)
-        print(f"wrote grid {args.png}")
+    with tqdm(total=steps_per_batch * batches, unit="step", desc=f"{args.sampler} on {device}") as bar:
+        images = generate(
+            generation.model, generation.diffusion, args.n, args.sampler, args.steps, args.eta, args.seed,
+            args.batch_size, bar.update, args.digit, generation.guidance,
+        )  # fmt: skip
+    arrays = {
+        "images": images.numpy(),
+        "request": np.array(args.digit),
+        "guidance": np.array(generation.guidance),
+    }
+    if generation.labels is not None:  # the same draw as generate's: the same seed, drawn first
+        arrays["labels"] = generation.labels.cpu().numpy()
+    return Samples(arrays, f"{len(images)} digits")
 
 
-def write_true_reverse(args: argparse.Namespace, device: torch.device) -> None:
-    """``--sampler true-reverse``: draw ``args.n`` digits from the exact reverse of the training set."""
-    diffusion = DiffusionConfig(**checkpoint.read_config(args.checkpoint)["diffusion"]).build().to(device)
+class TrainingSet(NamedTuple):
+    """The exact reverse process of (some of) the training digits, and which digits they are."""
+
+    reverse: TrueReverse
+    labels: torch.Tensor  # int64 [M]: their classes
+    index: torch.Tensor  # int64 [M]: their positions in the 60,000 training digits
+
+
+def load_true_reverse(checkpoint_path: str, digit: str, device: torch.device) -> TrainingSet:
+    """The true reverse of the training digits under the schedule of ``checkpoint_path`` (its
+    network is not read): of the class ``digit`` when it is ``0``–``9``, else of all of them."""
+    diffusion = DiffusionConfig(**checkpoint.read_config(checkpoint_path)["diffusion"]).build().to(device)
     images, labels = training_digits()
     index = torch.arange(len(labels))  # positions in the training set
-    if args.digit.isdigit():
-        keep = labels == int(args.digit)
+    if digit.isdigit():
+        keep = labels == int(digit)
         images, labels, index = images[keep], labels[keep], index[keep]
-    reverse = TrueReverse(to_model_range(images).unsqueeze(1), diffusion)
-    start, drawn, chosen = time.time(), [], []
-    total = diffusion.num_timesteps * -(-args.n // args.batch_size)
+    return TrainingSet(TrueReverse(to_model_range(images).unsqueeze(1), diffusion), labels, index)
+
+
+def draw_true_reverse(args: argparse.Namespace, training: TrainingSet, device: torch.device) -> Samples:
+    """``--sampler true-reverse``: ``--n`` digits down all T steps of ``training``'s exact reverse
+    in batches of ``--batch-size`` (seeds ``--seed`` + the batch's first position), with a progress
+    bar; each is a training digit, recorded with its position and label."""
+    drawn, chosen = [], []
+    total = training.reverse.diffusion.num_timesteps * -(-args.n // args.batch_size)
     with tqdm(total=total, unit="step", desc=f"{TRUE_REVERSE} on {device}") as bar:
         for first in range(0, args.n, args.batch_size):
             n = min(args.batch_size, args.n - first)
-            for step in sample_true_reverse(reverse, n, seed=args.seed + first):  # noqa: B007 (the last one)
+            for step in sample_true_reverse(training.reverse, n, seed=args.seed + first):  # noqa: B007 (the last one)
                 bar.update()
             drawn.append(step.record.x_prev.cpu())
             chosen.append(step.chosen.cpu())
     which = torch.cat(chosen)
     digits = to_uint8(torch.cat(drawn)[:, 0])
     arrays = {"images": digits.numpy(), "request": np.array(args.digit)}
-    arrays.update(training_index=index[which].numpy(), labels=labels[which].numpy())
-    np.savez_compressed(args.out, **arrays)
-    shown = arrays["training_index"].tolist()[:8]
-    seconds = time.time() - start
-    print(f"wrote {len(digits)} training digits (indices {shown}…) to {args.out} in {seconds:.1f} s")
-    if args.png:
-        to_pil(upscale(make_grid(digits, nrow=int(np.ceil(np.sqrt(len(digits))))), 2)).save(args.png)
-        print(f"wrote grid {args.png}")
+    arrays.update(training_index=training.index[which].numpy(), labels=training.labels[which].numpy())
+    return Samples(
+        arrays, f"{len(digits)} training digits (indices {arrays['training_index'].tolist()[:8]}…)"
+    )
+
+
+def write_samples(samples: Samples, out: str, png: str | None, start: float) -> None:
+    """Write the ``.npz`` to ``out`` and, when ``png`` is given, a square grid of the digits
+    (upscaled ×2) there, saying so and how long it took since ``start`` (a ``time.time()``)."""
+    np.savez_compressed(out, **samples.arrays)
+    print(f"wrote {samples.what} to {out} in {time.time() - start:.1f} s")
+    if png:
+        images = samples.images
+        to_pil(upscale(make_grid(images, nrow=int(np.ceil(np.sqrt(len(images))))), 2)).save(png)
+        print(f"wrote grid {png}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse; load the network and resolve the request (or the training digits' exact reverse);
+    draw the digits; write them. A checkpoint or request that cannot work exits naming why."""
+    p = parser()
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    try:
+        if args.sampler == TRUE_REVERSE:
+            training = load_true_reverse(args.checkpoint, args.digit, device)
+            start = time.time()
+            samples = draw_true_reverse(args, training, device)
+        else:
+            generation = load_generation(args, device)
+            start = time.time()
+            samples = generate_digits(args, generation, device)
+    except (checkpoint.CheckpointError, ValueError) as err:
+        p.error(str(err))
+    write_samples(samples, args.out, args.png, start)
 
 
 if __name__ == "__main__":

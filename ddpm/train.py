@@ -42,6 +42,7 @@ from . import checkpoint
 from .choices import PARAMETERIZATIONS, TIMESTEP_SAMPLINGS
 from .data import load_mnist_tensor, to_model_range
 from .diffusion import DiffusionConfig, GaussianDiffusion
+from .distillation import teacher_target
 from .images import make_grid, to_pil, upscale
 from .inference import resolve_device
 from .sampling import ddim_sample_loop_progressive, final_sample
@@ -237,7 +238,7 @@ class Setup:
     net: torch.nn.Module  # the model, wrapped in DistributedDataParallel under torchrun
     images: torch.Tensor  # float32 [N, 1, 28, 28] in [−1, 1], on the CPU
     labels: torch.Tensor | None  # int64 [N], or None when the data has none
-    null_teacher: UNet | None  # --null-teacher (see _teacher_target)
+    null_teacher: UNet | None  # --null-teacher (see ddpm.distillation.teacher_target)
     low_teacher: UNet | None  # --low-noise-teacher
     t_probabilities: torch.Tensor  # float [T]: how t is drawn when not uniform
     precision: Precision
@@ -454,18 +455,27 @@ def draw_batch(args: argparse.Namespace, setup: Setup, state: TrainState) -> Bat
     return Batch(index, x0, t, noise, y)
 
 
+def batch_target(args: argparse.Namespace, setup: Setup, batch: Batch) -> torch.Tensor | None:
+    """The regression target [B, 1, 28, 28] of ``batch`` with the teachers' rows
+    (:func:`ddpm.distillation.teacher_target`), or None when no teacher is set (the plain target)."""
+    low, null = setup.low_teacher, setup.null_teacher
+    if low is None and null is None:
+        return None
+    true_labels = None if setup.labels is None else setup.labels[batch.index].to(setup.process.device)
+    return teacher_target(
+        setup.diffusion, batch.x0, batch.t, batch.noise, args.parameterization,
+        low_teacher=low, low_parameterization="eps" if low is None else low.config.parameterization,
+        low_below=args.low_noise_below, null_teacher=null, labels=batch.y, true_labels=true_labels,
+        null_label=None if null is None else null.config.num_classes,
+    )  # fmt: skip
+
+
 def batch_loss(args: argparse.Namespace, setup: Setup, batch: Batch) -> torch.Tensor:
     """The mean training loss of ``batch`` (a scalar), under autocast: the simple or hybrid loss,
     against the teachers' targets where they teach, weighted by min(SNR, γ) when asked."""
     diffusion, precision = setup.diffusion, setup.precision
-    target = None
     with torch.autocast(setup.process.device.type, dtype=precision.dtype, enabled=precision.enabled):
-        if setup.null_teacher is not None or setup.low_teacher is not None:
-            true_labels = None if setup.labels is None else setup.labels[batch.index].to(setup.process.device)
-            target = _teacher_target(
-                diffusion, batch.x0, batch.t, batch.noise, args.parameterization, batch.y, true_labels,
-                setup.null_teacher, setup.low_teacher, args.low_noise_below,
-            )  # fmt: skip
+        target = batch_target(args, setup, batch)
         loss = diffusion.training_losses(
             lambda x, t, y=batch.y: setup.net(x, t, y).float(), batch.x0, batch.t, batch.noise,
             args.parameterization, variance=setup.config.variance, vlb_weight=args.vlb_weight, target=target,
@@ -635,54 +645,6 @@ def train(args: argparse.Namespace) -> Path:
     run_session(args, setup, state)
     end_process(process)
     return out / "checkpoint"
-
-
-@torch.no_grad()
-def _teacher_target(
-    diffusion: GaussianDiffusion,
-    x0: torch.Tensor,
-    t: torch.Tensor,
-    noise: torch.Tensor,
-    parameterization: str,
-    y: torch.Tensor | None,
-    true_labels: torch.Tensor | None,
-    null_teacher: UNet | None,
-    low_teacher: UNet | None,
-    low_below: int,
-) -> torch.Tensor:
-    """The regression target [B, C, H, W] of a batch, some rows' taken from teachers.
-
-    Every target's mean given x_t is E[target | x_t] (or E[target | x_t, y]), the minimiser of the
-    simple loss; a teacher's estimate of it has far less variance than the true target (ε, x_0 or
-    v of the pair that made x_t), which is one noisy draw of it:
-
-    - ``low_teacher`` (rows with t < ``low_below``): a model's prediction at x_t, converted to this
-      parameterization through x̂_0 and ε̂. There x_t all but fixes the digit, so the label adds
-      nothing and one unconditional network serves both paths.
-    - ``null_teacher`` (rows with the null label elsewhere): the conditional prediction for the
-      pair's own label. The null label must learn Σ_y p(y | x_t) E[target | x_t, y]; the pair's
-      label is a draw from p(y | x_t), so this target has the right mean without the spread of x_0
-      within a class.
-    """
-    target = {"eps": noise, "x0": x0}.get(parameterization)
-    target = diffusion.predict_v(x0, noise, t) if target is None else target.clone()
-    x_t = diffusion.q_sample(x0, t, noise)
-    low = t < low_below if low_teacher is not None else torch.zeros_like(t, dtype=torch.bool)
-    if low.any():
-        output = low_teacher(x_t[low], t[low]).float()[:, : x0.shape[1]]
-        pred_x0, pred_noise = diffusion.predictions(
-            output, x_t[low], t[low], low_teacher.config.parameterization, clip_denoised=False
-        )
-        converted = {"eps": pred_noise, "x0": pred_x0}.get(parameterization)
-        if converted is None:
-            converted = diffusion.predict_v(pred_x0, pred_noise, t[low])
-        target[low] = converted.to(target.dtype)
-    if null_teacher is not None and y is not None:
-        dropped = (y == null_teacher.config.num_classes) & ~low
-        if dropped.any():
-            guess = null_teacher(x_t[dropped], t[dropped], true_labels[dropped]).float()[:, : x0.shape[1]]
-            target[dropped] = guess.to(target.dtype)
-    return target
 
 
 def _stop_on_signals() -> tuple[threading.Event, Callable[[], None]]:

@@ -14,7 +14,7 @@ LAYERS = [
     {"choices", "seeding"},
     {"schedules", "losses", "images"},
     {"diffusion", "data"},
-    {"sampling", "likelihood", "unet", "toy", "true_reverse"},
+    {"sampling", "likelihood", "distillation", "unet", "toy", "true_reverse"},
     {"checkpoint", "guidance", "inference", "classifier"},
     {"teaching"},
     {"serve"},

@@ -12,6 +12,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -154,7 +155,139 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Bench(NamedTuple):
+    """What the timings of one checkpoint run."""
+
+    model: torch.nn.Module  # ours, prepared for inference (eager)
+    variants: dict[str, torch.nn.Module]  # --backend flag -> ours prepared so (compile unless --no-compile)
+    reference: torch.nn.Module | None  # diffusers' UNet2DModel (None: without diffusers, --no-reference)
+    diffusion: GaussianDiffusion  # the checkpoint's schedule
+    truth: TrueReverse  # the exact reverse process of the 60,000 training digits under that schedule
+
+
+class Row(NamedTuple):
+    """One line of the table: what was timed (with its unit), our time and the reference's."""
+
+    name: str  # "forward batch 16 (ms)", "ddim-50 x16 (s)", ...
+    ours: float
+    reference: float | None
+
+
+def set_up(args: argparse.Namespace, device: torch.device) -> Bench:
+    """Load ``--checkpoint`` (or, when there is none, a fresh UNet of the default configuration on
+    the linear schedule, saying so), prepare it for each backend and build the reference, then
+    print the machine, torch and both parameter counts."""
+    try:
+        model, diffusion = checkpoint.load(args.checkpoint, device)
+    except checkpoint.CheckpointError:
+        print("(no checkpoint: timing a freshly initialised UNet with the default configuration)")
+        model, diffusion = UNet(UNetConfig()), GaussianDiffusion.from_schedule("linear", 1000).to(device)
+    params = count_parameters(model)
+    eager = prepare_for_inference(model, device)
+    variants = {"--backend torchscript": prepare_for_inference(model, device, "torchscript")}
+    if not args.no_compile:
+        variants["--backend compile"] = prepare_for_inference(model, device, "compile")
+    reference = None if args.no_reference else reference_model(device)
+    what = f"{device.type}" + (f", {torch.get_num_threads()} threads" if device.type == "cpu" else "")
+    print(
+        f"device: {what}; torch {torch.__version__}; ours {params / 1e6:.2f}M parameters",
+        end="",
+    )
+    print(f", reference {count_parameters(reference) / 1e6:.2f}M" if reference is not None else "")
+    images = to_model_range(training_digits().images).unsqueeze(1)
+    truth = TrueReverse(images, GaussianDiffusion(diffusion.betas.double().cpu()).to(device))
+    return Bench(eager, variants, reference, diffusion, truth)
+
+
+@torch.no_grad()
+def forward_rows(bench: Bench, batches: tuple[int, ...], repeats: int, device: torch.device) -> list[Row]:
+    """Per batch size: one forward pass of ours and of the reference at t = T/2 (and, at batch 16,
+    of each backend), and one step of the training digits' exact reverse, in milliseconds."""
+    model, reference, t_middle = bench.model, bench.reference, bench.diffusion.num_timesteps // 2
+    rows = []
+    for batch in batches:
+        x = torch.randn(batch, 1, 28, 28, device=device)
+        t = torch.full((batch,), t_middle, device=device, dtype=torch.long)
+        ours = timed(lambda x=x, t=t: model(x, t), device, max(10, repeats))
+        ref = None
+        if reference is not None:
+            ref = timed(lambda x=x, t=t: reference(x, t).sample, device, max(10, repeats))
+        rows.append(Row(f"forward batch {batch} (ms)", ours * 1e3, None if ref is None else ref * 1e3))
+        if batch == 16:
+            for label, variant in bench.variants.items():
+                fast = timed(lambda x=x, t=t, m=variant: m(x, t), device, max(10, repeats))
+                rows.append(Row(f"  same, {label} (ms)", fast * 1e3, None))
+        # the exact reverse of the 60,000 training digits: one step, beside the network's
+        z, u = torch.randn_like(x), torch.rand(batch, device=device)
+        step = timed(lambda x=x, t=t, z=z, u=u: bench.truth.step(x, t, z, u), device, max(10, repeats))
+        rows.append(Row(f"true reverse step batch {batch} (ms)", step * 1e3, None))
+    return rows
+
+
+def trajectory_rows(bench: Bench, batches: tuple[int, ...], repeats: int, device: torch.device) -> list[Row]:
+    """Per number of digits n: whole chains in seconds, ancestral over all T steps (Ho et al.
+    2020, Algorithm 2) and DDIM-50, ours beside diffusers' schedulers (and, at n = 16, each
+    backend), then the exact posterior chain q(x_(t−1) | x_t, x_0) from x_T."""
+    diffusion, reference = bench.diffusion, bench.reference
+
+    def trajectory(m: torch.nn.Module, sampler: str, steps: int | None, n: int) -> float:
+        generator = seeded_generator(0)
+        return timed(
+            lambda: final_sample(sample_loop(m, diffusion, n, sampler, steps, generator=generator)),
+            device,
+            repeats,
+        )
+
+    rows = []
+    for n in batches:
+        for name, sampler, steps in ((f"ddpm-1000 x{n}", "ddpm", None), (f"ddim-50 x{n}", "ddim", 50)):
+            ref = None
+            if reference is not None:
+                ref = timed(
+                    lambda k=steps, n=n: reference_sampling(reference, n, k, device), device, 1, warmup=0
+                )
+            rows.append(Row(f"{name} (s)", trajectory(bench.model, sampler, steps, n), ref))
+            if n == 16:
+                for label, variant in bench.variants.items():
+                    rows.append(Row(f"{name} {label} (s)", trajectory(variant, sampler, steps, n), None))
+        x0 = torch.rand(n, 1, 28, 28, device=device) * 2 - 1
+        x_t = diffusion.q_sample(x0, diffusion.num_timesteps - 1)
+        post = timed(
+            lambda x0=x0, x_t=x_t: final_sample(posterior_sample_loop_progressive(diffusion, x0, x_t)),
+            device,
+            repeats,
+        )
+        rows.append(Row(f"posterior-1000 x{n} (s)", post, None))
+    return rows
+
+
+def true_reverse_row(bench: Bench, steps: int, device: torch.device) -> Row:
+    """One digit down ``steps`` steps of the training digits' exact reverse (from index steps − 1), once."""
+    chain = timed(
+        lambda: final_sample(s.record for s in sample_true_reverse(bench.truth, 1, t_start=steps - 1)),
+        device,
+        1,
+        warmup=0,
+    )
+    return Row(f"true-reverse-{steps} x1 (s)", chain, None)
+
+
+def print_table(rows: list[Row], device: torch.device) -> None:
+    """The rows with the reference's time, our speed-up over it, and on the CPU the targets of
+    :data:`TARGETS_CPU` met or missed."""
+    print(f"{'':40} {'ours':>10} {'reference':>10} {'speed-up':>9} {'target':>8}")
+    for name, ours, ref in rows:
+        key = name.rsplit(" (", 1)[0].split(" --", 1)[0]
+        target = TARGETS_CPU.get(key) if device.type == "cpu" else None
+        ref_s = f"{ref:10.3f}" if ref is not None else f"{'—':>10}"
+        ratio = f"{ref / ours:8.1f}x" if ref is not None else f"{'':>9}"
+        goal = "" if target is None else f"≤ {target:g} " + ("ok" if ours <= target else "MISSED")
+        print(f"{name:40} {ours:10.3f} {ref_s} {ratio} {goal:>8}")
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Parse; time the UNet sizes (``--sizes``) or several checkpoints (``--models``); or set up
+    one checkpoint, time its forward passes, its chains and the exact reverse, and print the table."""
     p = parser()
     args = p.parse_args(argv)
     if args.batches and min(args.batches) < 1:
@@ -168,93 +301,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.models:
         bench_models(args.models, device, args.repeats)
         return
-    try:
-        model, diffusion = checkpoint.load(args.checkpoint, device)
-    except checkpoint.CheckpointError:
-        print("(no checkpoint: timing a freshly initialised UNet with the default configuration)")
-        model, diffusion = UNet(UNetConfig()), GaussianDiffusion.from_schedule("linear", 1000).to(device)
-    params = count_parameters(model)
-    unet = model
-    model = prepare_for_inference(unet, device)
-    variants = {"--backend torchscript": prepare_for_inference(unet, device, "torchscript")}
-    if not args.no_compile:
-        variants["--backend compile"] = prepare_for_inference(unet, device, "compile")
-    reference = None if args.no_reference else reference_model(device)
-    what = f"{device.type}" + (f", {torch.get_num_threads()} threads" if device.type == "cpu" else "")
-    print(
-        f"device: {what}; torch {torch.__version__}; ours {params / 1e6:.2f}M parameters",
-        end="",
-    )
-    print(f", reference {count_parameters(reference) / 1e6:.2f}M" if reference is not None else "")
-
-    images = to_model_range(training_digits().images).unsqueeze(1)
-    truth = TrueReverse(images, GaussianDiffusion(diffusion.betas.double().cpu()).to(device))
-    rows: list[tuple[str, float, float | None]] = []
-    with torch.no_grad():
-        for batch in args.batches or (1, 16, 64):
-            x = torch.randn(batch, 1, 28, 28, device=device)
-            t = torch.full((batch,), diffusion.num_timesteps // 2, device=device, dtype=torch.long)
-            ours = timed(lambda x=x, t=t: model(x, t), device, max(10, args.repeats))
-            ref = None
-            if reference is not None:
-                ref = timed(lambda x=x, t=t: reference(x, t).sample, device, max(10, args.repeats))
-            rows.append((f"forward batch {batch} (ms)", ours * 1e3, None if ref is None else ref * 1e3))
-            if batch == 16:
-                for label, variant in variants.items():
-                    fast = timed(lambda x=x, t=t, m=variant: m(x, t), device, max(10, args.repeats))
-                    rows.append((f"  same, {label} (ms)", fast * 1e3, None))
-            # the exact reverse of the 60,000 training digits: one step, beside the network's
-            z, u = torch.randn_like(x), torch.rand(batch, device=device)
-            step = timed(lambda x=x, t=t, z=z, u=u: truth.step(x, t, z, u), device, max(10, args.repeats))
-            rows.append((f"true reverse step batch {batch} (ms)", step * 1e3, None))
-
-    def trajectory(m, sampler: str, steps: int | None, n: int) -> float:
-        generator = seeded_generator(0)
-        return timed(
-            lambda: final_sample(sample_loop(m, diffusion, n, sampler, steps, generator=generator)),
-            device,
-            args.repeats,
-        )
-
-    batches = args.batches or ((16, 64) if device.type == "cuda" else (16,))
-    for n in batches:
-        for name, sampler, steps in ((f"ddpm-1000 x{n}", "ddpm", None), (f"ddim-50 x{n}", "ddim", 50)):
-            ref = None
-            if reference is not None:
-                ref = timed(
-                    lambda k=steps, n=n: reference_sampling(reference, n, k, device), device, 1, warmup=0
-                )
-            rows.append((f"{name} (s)", trajectory(model, sampler, steps, n), ref))
-            if n == 16:
-                for label, variant in variants.items():
-                    rows.append((f"{name} {label} (s)", trajectory(variant, sampler, steps, n), None))
-        x0 = torch.rand(n, 1, 28, 28, device=device) * 2 - 1
-        x_t = diffusion.q_sample(x0, diffusion.num_timesteps - 1)
-        post = timed(
-            lambda x0=x0, x_t=x_t: final_sample(posterior_sample_loop_progressive(diffusion, x0, x_t)),
-            device,
-            args.repeats,
-        )
-        rows.append((f"posterior-1000 x{n} (s)", post, None))
-    steps = args.true_reverse_steps or diffusion.num_timesteps
-    if not 1 <= steps <= diffusion.num_timesteps:
-        p.error(f"--true-reverse-steps must be within 1 … {diffusion.num_timesteps}, got {steps}")
-    chain = timed(
-        lambda: final_sample(s.record for s in sample_true_reverse(truth, 1, t_start=steps - 1)),
-        device,
-        1,
-        warmup=0,
-    )
-    rows.append((f"true-reverse-{steps} x1 (s)", chain, None))
-
-    print(f"{'':40} {'ours':>10} {'reference':>10} {'speed-up':>9} {'target':>8}")
-    for name, ours, ref in rows:
-        key = name.rsplit(" (", 1)[0].split(" --", 1)[0]
-        target = TARGETS_CPU.get(key) if device.type == "cpu" else None
-        ref_s = f"{ref:10.3f}" if ref is not None else f"{'—':>10}"
-        ratio = f"{ref / ours:8.1f}x" if ref is not None else f"{'':>9}"
-        goal = "" if target is None else f"≤ {target:g} " + ("ok" if ours <= target else "MISSED")
-        print(f"{name:40} {ours:10.3f} {ref_s} {ratio} {goal:>8}")
+    bench = set_up(args, device)
+    steps = args.true_reverse_steps or bench.diffusion.num_timesteps
+    if not 1 <= steps <= bench.diffusion.num_timesteps:
+        p.error(f"--true-reverse-steps must be within 1 … {bench.diffusion.num_timesteps}, got {steps}")
+    chains = args.batches or ((16, 64) if device.type == "cuda" else (16,))
+    rows = forward_rows(bench, args.batches or (1, 16, 64), args.repeats, device)
+    rows += trajectory_rows(bench, chains, args.repeats, device)
+    rows.append(true_reverse_row(bench, steps, device))
+    print_table(rows, device)
 
 
 if __name__ == "__main__":

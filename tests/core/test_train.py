@@ -13,6 +13,8 @@ from tiny import TINY
 from ddpm import DiffusionConfig, GaussianDiffusion, checkpoint
 from ddpm.train import (
     Process,
+    batch_loss,
+    batch_target,
     draw_batch,
     lr_at,
     main,
@@ -247,6 +249,42 @@ def test_a_batch_draws_its_images_t_noise_and_dropped_labels_in_a_fixed_order(la
         some_dropped.append(0 < int(dropped.sum()) < 16)
     assert any(some_dropped)
     assert torch.equal(state.order, order) and state.cursor == 16
+
+
+def test_the_teachers_teach_their_rows_of_a_batch_and_the_loss_regresses_on_them(labelled_npz, tmp_path):
+    """``--low-noise-teacher`` (a v-model) teaches the rows with t < ``--low-noise-below``,
+    ``--null-teacher`` the other dropped rows with the pair's own label from the data file; the rest
+    keep ε. The target's maths is tested in tests/core/test_distillation.py; this is its wiring."""
+    from tiny import tiny_checkpoint
+
+    low_folder = tiny_checkpoint(tmp_path / "low", timesteps=50, parameterization="v")
+    null_folder = tiny_checkpoint(tmp_path / "null", timesteps=50, num_classes=10)
+    extra = ("--batch-size", "16", "--num-classes", "10", "--label-dropout", "0.5", "--low-noise-below", "25",
+             "--low-noise-teacher", str(low_folder), "--null-teacher", str(null_folder))  # fmt: skip
+    args, setup, state = set_up_run(labelled_npz, tmp_path / "run", *extra)
+    new_epoch(state, len(setup.images))
+    batch = draw_batch(args, setup, state)
+    low_teacher, diffusion = checkpoint.load(low_folder)
+    null_teacher, _ = checkpoint.load(null_folder)
+    with np.load(labelled_npz) as data:
+        own_labels = torch.from_numpy(data["y_train"]).long()[batch.index]
+    x_t = diffusion.q_sample(batch.x0, batch.t, batch.noise)
+    low = batch.t < 25
+    null = (batch.y == 10) & ~low
+    assert low.any() and (~low).any() and null.any() and (~low & ~null).any()
+    want = batch.noise.clone()
+    with torch.no_grad():
+        v = low_teacher(x_t[low], batch.t[low])
+        want[low] = diffusion.predict_noise_from_v(x_t[low], batch.t[low], v)  # ε̂ of the v-teacher
+        want[null] = null_teacher(x_t[null], batch.t[null], own_labels[null])
+    target = batch_target(args, setup, batch)
+    torch.testing.assert_close(target, want, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        loss = batch_loss(args, setup, batch)
+        prediction = setup.net(x_t, batch.t, batch.y)
+    torch.testing.assert_close(loss, (prediction - want).pow(2).mean(), atol=1e-6, rtol=1e-5)
+    no_teacher_args, no_teacher_setup, _ = set_up_run(labelled_npz, tmp_path / "plain", *extra[:8])
+    assert batch_target(no_teacher_args, no_teacher_setup, batch) is None  # training_losses' own ε
 
 
 def test_a_training_step_sets_the_lr_then_moves_the_averages_with_their_warmed_up_decay(npz, tmp_path):

@@ -4,12 +4,13 @@ the app's benchmark, and inside the views a kit below the tabs that knows no les
 toy or unet), and tabs that import no torch."""
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ddpm"
 
-# Lowest first; a module may import modules of its own layer or below (docs/library.md: "Where
-# things are"): maths → network and inference → teaching → serve → views → the Space → the tools on top.
+# Lowest first; a module may import modules of its own layer or below. docs/library.md ("Where things
+# are") numbers the same layers with the same members (test_the_docs_list_these_layers).
 LAYERS = [
     {"choices", "seeding"},
     {"schedules", "losses", "images"},
@@ -148,3 +149,24 @@ def test_the_kit_imports_no_teaching_nor_toy_nor_unet():
         f"{a} -> {b}" for a, targets in kit.items() for b in targets if top(b) in {"teaching", "toy", "unet"}
     ]
     assert not wrong, wrong
+
+
+def documented_layers() -> list[set[str]]:
+    """The numbered layers of docs/library.md's "Where things are": each item's backquoted files
+    and folders of the package, as module names (``toy/`` → toy, ``sample.py`` → sample)."""
+    text = (PACKAGE.parent / "docs" / "library.md").read_text()
+    section = text.split("## Where things are", 1)[1].split("```", 1)[0]
+    items = re.split(r"\n(?=\d+\. \*\*)", "\n" + section)[1:]
+    layers = []
+    for item in items:
+        names = re.findall(r"`([\w/.]+)`", item.split(":", 1)[1])
+        members = [n for n in names if "/" not in n.rstrip("/") and (PACKAGE / n).exists()]
+        layers.append({n.rstrip("/").removesuffix(".py") for n in members})
+    return layers
+
+
+def test_the_docs_list_these_layers():
+    """One list of layers: the docs' numbered list names exactly the modules of each layer here
+    (a file the docs mention inside a layer's folder, such as views/page.py, or outside the package,
+    such as app.py, is not a layer member)."""
+    assert documented_layers() == LAYERS

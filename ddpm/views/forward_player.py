@@ -8,7 +8,7 @@ request, so a lecture hall dragging sliders costs the server nothing.
 
 The page computes only x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε (and its two terms) in float32, and the grey
 levels of :func:`ddpm.images.to_display`, both replicated operation by operation (``Math.fround``
-after each float32 operation, round half to even); ``tests/browser/test_browser.py`` pins them to
+after each float32 operation, round half to even); ``tests/browser/test_forward_page.py`` pins them to
 the core. Arrays travel as base64 little-endian floats (:func:`.kit.inpage.base64_array`).
 """
 

@@ -1,6 +1,6 @@
 """The forward player's payload (ddpm.views.forward_player): the page receives the core's numbers.
 
-What the page does with them (the canvases) is tested in tests/browser/test_browser.py.
+What the page does with them (the canvases) is tested in tests/browser/test_forward_page.py.
 """
 
 import base64

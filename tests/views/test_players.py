@@ -1,6 +1,6 @@
 """The chain player's payload: a chain's frames, compactly (the forward player's: test_forward_player.py).
 
-What the page does with them (the canvases) is tested in tests/browser/test_browser.py.
+What the page does with them (the canvases) is tested in tests/browser/test_chains.py.
 """
 
 import base64

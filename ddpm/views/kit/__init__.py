@@ -9,6 +9,7 @@ module                     what it holds
 :mod:`.encode`             the one PNG encoder, data URLs, files to download
 :mod:`.plots`              every matplotlib figure, as RGB arrays
 :mod:`.players`            the in-page players (forward process, a finished chain)
+:mod:`.recording`          a chain's recording: frames, pacing, files, the player's value
 :mod:`.style`              the theme, all CSS and the page's JavaScript (``static/``)
 =========================  ===========================================================
 """

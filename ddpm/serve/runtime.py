@@ -237,11 +237,16 @@ def _training(device_name: str, path: str) -> tuple[TrueReverse, MNISTSplit]:
     return compute.batched(reverse, methods=("log_weights",)), digits
 
 
-def true_reverse() -> TrueReverse:
+def true_reverse(subset: int | None = None) -> TrueReverse:
     """The exact reverse process of the 60,000 training digits (:mod:`ddpm.true_reverse`) under the
     model's schedule, on the runtime's device; its ``log_weights`` batched across chains like a
-    network (loaded on first use: 188 MB of float32 pixels, about a second)."""
-    return compute.call(_training, str(runtime().device), checkpoint_path())[0]
+    network (loaded on first use: 188 MB of float32 pixels, about a second). With ``subset``, that
+    of the first ``subset`` training digits (:meth:`~ddpm.true_reverse.TrueReverse.subset`; all of
+    them: the batched one)."""
+    full = compute.call(_training, str(runtime().device), checkpoint_path())[0]
+    if subset is None or subset == full.images.shape[0]:
+        return full
+    return compute.call(full.subset, subset)
 
 
 def training_set() -> MNISTSplit:

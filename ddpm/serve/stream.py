@@ -15,7 +15,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from . import compute, settings
 from .scheduler import Stopped
@@ -95,8 +95,12 @@ DRAWING = Budget(share=0.25)
 
 
 def paced(
-    items: Iterable[T], period: float | None = None, *, name: str = "ddpm-chain"
-) -> Iterator[tuple[T, bool]]:
+    items: Iterable[T],
+    period: float | None = None,
+    *,
+    name: str = "ddpm-chain",
+    closing: Callable[[T], Any] | None = None,
+) -> Iterator[tuple[Any, bool]]:
     """Run ``items`` as a task of the compute thread; yield ``(newest item, is_last)`` now and then.
 
     The first item is always yielded (a chain that ends before its page looks still shows where
@@ -109,9 +113,16 @@ def paced(
     (keeping GIF frames, adding up a curve) belongs in ``items`` itself, whose every step runs on
     the compute thread.
 
+    ``closing(last item)`` is the chain's closing work (the network's verdict on where it ended,
+    its final images): it runs in the same task, on the compute thread, as soon as the last item
+    exists, and what it returns is yielded as the last item, ``(closing(last), True)``. So the
+    network work that ends a chain never runs on the consumer's thread, and a chain stopped before
+    its end never does it.
+
     Closing the generator (Gradio's Stop, a closed page) stops the chain at the scheduler's next
     tick (its rows leave the batch), closes ``items`` and waits for that. An exception raised by
-    ``items`` is raised here. An empty ``items`` yields nothing. ``name`` names the task in errors.
+    ``items`` or ``closing`` is raised here. An empty ``items`` yields nothing (and runs no
+    ``closing``). ``name`` names the task in errors.
     """
     if period is None:
         period = settings.FRAME_SECONDS
@@ -133,6 +144,8 @@ def paced(
             item = next(iterator, _NOTHING)
             while item is not _NOTHING and not stopped():
                 following = next(iterator, _NOTHING)
+                if following is _NOTHING and closing is not None:
+                    item = closing(item)
                 newest[0] = (item, following is _NOTHING)
                 if first[0] is _NOTHING:
                     first[0] = newest[0]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import gradio as gr
@@ -13,16 +11,12 @@ import numpy as np
 from .. import seeding
 from ..choices import DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS
 from ..guidance import ALL, DEFAULT_DIGIT, MAX_GUIDANCE, NONE, PRIOR, default_guidance
-from ..images import save_gif
 from ..inference import generation_labels, generation_request, sample_loop
-from ..serve import compute
 from ..serve.handlers import endpoint, first_outputs
 from ..serve.runtime import diffusion_cpu, learned_config, learned_reverse, model_config, model_fingerprint
 from ..serve.settings import WATCHERS
-from ..serve.stream import paced
-from .kit.encode import save_pngs
-from .kit.players import chain_player, chain_value
-from .kit.plots import filmstrip
+from .kit.players import chain_player
+from .kit.recording import Recording
 from .kit.tab import Linked, Tab
 from .kit.widgets import (
     LATEX,
@@ -139,7 +133,7 @@ def _generate(
     the final ones are PNG files, like the GIF and the filmstrip, which come with the last frame
     only.
 
-    The chain runs step by step on the compute thread (:func:`ddpm.serve.stream.paced`); the page
+    The chain runs step by step on the compute thread (:meth:`.kit.recording.Recording.run`); the page
     gets its newest step every :data:`ddpm.serve.settings.FRAME_SECONDS`, so a fast GPU is not slowed by the page and a
     slow CPU is not flooded; the GIF's frames are taken at fixed steps instead, so the downloads
     are the same on every machine, and so are the player's (grids at 1 pixel per pixel: the page
@@ -151,30 +145,28 @@ def _generate(
     start = time.perf_counter()
     asked, tag = describe(digit, guidance) if model_config().num_classes else ("", "")
     asked += f" · p_θ: {network_words(rt.model.config, labels is not None)}"
-    gif_frames: list = []
-    first_digit: list[tuple[int, object]] = []  # (paper t, image) of digit 0 at every GIF frame
-    trajectory: dict[str, list[np.ndarray]] = {"xₜ": [], "x̂₀": []}
-    times: list[int] = []  # the paper's t of each kept frame (0: the finished digits)
+    rec = Recording(logs=("gif",))
 
-    def chain():  # on its own thread, each step on the compute thread (serve.stream.paced)
-        every = None
-        loop = sample_loop(
-            rt.model, rt.diffusion, n, sampler, steps, eta, generator, labels=labels, guidance=guidance
-        )
-        for step in loop:
-            every = every or max(1, step.num_steps // GIF_FRAMES)
-            done = step.index + 1
-            if step.index == 0 or done % every == 0 or done == step.num_steps:
-                gif_frames.append(show_grid(step.x_prev, max_width=320))
-                first_digit.append((step.t_prev + 1, show(step.x_prev[0], scale=2)))
-                trajectory["xₜ"].append(show_grid(step.x_prev, max_width=0))
-                trajectory["x̂₀"].append(show_grid(step.pred_x0, max_width=0))
-                times.append(step.t_prev + 1)
-            yield step
+    def record(step) -> None:  # on the compute thread: GIF_FRAMES steps at a fixed stride
+        done = step.index + 1
+        if step.index == 0 or done % max(1, step.num_steps // GIF_FRAMES) == 0 or done == step.num_steps:
+            t = step.t_prev + 1  # the paper's t of x_prev (0: the finished digits)
+            rec.log("gif", show_grid(step.x_prev, max_width=320))
+            rec.film(f"t={t}", {"first digit": show(step.x_prev[0], scale=2)})
+            rec.keep(
+                t, {"xₜ": show_grid(step.x_prev, max_width=0), "x̂₀": show_grid(step.pred_x0, max_width=0)}
+            )
 
-    for step, last in paced(chain()):
-        if last:
-            break
+    loop = sample_loop(
+        rt.model, rt.diffusion, n, sampler, steps, eta, generator, labels=labels, guidance=guidance
+    )
+    shown = rec.run(
+        loop, record, look=lambda s: grids(s, STREAM_WIDTH), closing=lambda s: grids(s, FINAL_WIDTH)
+    )
+    for shot in shown:
+        if shot.last:
+            continue  # the final frame comes below, with the files
+        step = shot.step
         done = step.index + 1
         # The status carries the progress, for the page and API clients alike; gr.Progress would
         # add a message per frame that the page hides but still processes (0.3-0.5 s of a
@@ -183,25 +175,16 @@ def _generate(
             f"`{progress_bar(done, step.num_steps)}` **step {done} / {step.num_steps}** (t = {step.t + 1}) · "
             f"{time.perf_counter() - start:.1f} s on {rt.device.type}{asked}"
         )
-        yield (*compute.call(grids, step, STREAM_WIDTH), status, gr.skip(), gr.skip(), gr.skip())
+        yield (*shot.extra, status, gr.skip(), gr.skip(), gr.skip())
     elapsed = time.perf_counter() - start
-    folder = Path(tempfile.mkdtemp(prefix="ddpm-"))
-    gif = save_gif(gif_frames, str(folder / f"generation_seed{seed}{tag}.gif"))
-    picks = (
-        [first_digit[round(i * (len(first_digit) - 1) / 7)] for i in range(8)]
-        if len(first_digit) > 8
-        else first_digit
-    )
-    strip = filmstrip(
-        {"first digit": [f for _, f in picks]},
-        [f"t={t}" for t, _ in picks],
-        str(folder / f"filmstrip_seed{seed}{tag}.png"),
-    )
+    gif = rec.save_gif(f"generation_seed{seed}{tag}.gif", rec.logs["gif"])
+    strip = rec.save_filmstrip(f"filmstrip_seed{seed}{tag}.png", columns=8)
     names = (f"generation_seed{seed}{tag}_xt", f"generation_seed{seed}{tag}_x0hat")
-    x_t, x0_hat = save_pngs(compute.call(grids, step, FINAL_WIDTH), names, folder)
-    status = f"**done:** {n} digits, {step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}{asked}"
-    player = chain_value({name: np.stack(f) for name, f in trajectory.items()}, times, "t", len(times) - 1)
-    yield x_t, x0_hat, status, gif, strip, player
+    x_t, x0_hat = rec.save(dict(zip(names, shot.extra, strict=True)))  # the final grids, FINAL_WIDTH wide
+    status = (
+        f"**done:** {n} digits, {shot.step.num_steps} steps in {elapsed:.1f} s on {rt.device.type}{asked}"
+    )
+    yield x_t, x0_hat, status, gif, strip, rec.value()
 
 
 def grids(step, width: int) -> tuple[np.ndarray, np.ndarray]:

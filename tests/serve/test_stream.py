@@ -83,6 +83,71 @@ def test_an_error_in_the_chain_is_raised_to_the_consumer():
         list(paced(failing(), period=0.0))
 
 
+def test_the_closing_work_runs_on_the_compute_thread_and_its_result_is_the_last_item():
+    seen = []
+
+    def closing(last):
+        seen.append(last)
+        return ("closed", last, compute.on_thread())
+
+    frames = list(paced(iter(range(1000)), period=60.0, closing=closing))
+    # the consumer skipped to the end: the closing work still got the chain's last item, once
+    assert frames == [(0, False), (("closed", 999, True), True)] and seen == [999]
+
+
+def test_a_one_item_chain_is_closed_and_shown_once():
+    assert list(paced(iter([7]), period=0.0, closing=lambda last: last * 10)) == [(70, True)]
+
+
+def test_the_closing_work_runs_in_the_chains_task_after_its_last_item():
+    order = []
+
+    def items():
+        for i in range(3):
+            order.append(("item", i, compute.on_thread()))
+            yield i
+        order.append(("end", None, compute.on_thread()))
+
+    def closing(last):
+        order.append(("closing", last, compute.on_thread()))
+        return last
+
+    assert list(paced(items(), period=60.0, closing=closing)) == [(0, False), (2, True)]
+    items_then_end = [("item", i, True) for i in range(3)] + [("end", None, True)]
+    assert order == [*items_then_end, ("closing", 2, True)]
+    assert compute.SCHEDULER.tasks() == 0
+
+
+def test_a_stopped_chain_runs_no_closing_work():
+    closed = []
+
+    def endless():
+        i = 0
+        while True:
+            time.sleep(0.001)
+            yield i
+            i += 1
+
+    stream = paced(endless(), period=0.01, closing=closed.append)
+    next(stream)
+    stream.close()
+    time.sleep(0.05)
+    assert closed == [] and compute.SCHEDULER.tasks() == 0
+
+
+def test_an_error_in_the_closing_work_is_raised_to_the_consumer():
+    def closing(last):
+        raise ValueError(f"no verdict on {last}")
+
+    with pytest.raises(ValueError, match="no verdict on 2"):
+        list(paced(iter(range(3)), period=0.0, closing=closing))
+
+
+def test_an_empty_chain_runs_no_closing_work():
+    closed = []
+    assert list(paced(iter(()), period=0.0, closing=closed.append)) == [] and closed == []
+
+
 def test_an_empty_chain_yields_nothing():
     assert list(paced(iter(()), period=0.0)) == []
 

@@ -23,7 +23,7 @@ from ddpm.serve import compute, queue, results, settings
 from ddpm.serve.runtime import runtime, unconditional_runtime
 from ddpm.teaching.reverse import comparison_curves
 from ddpm.views import generate as generate_view
-from ddpm.views import reverse
+from ddpm.views import reverse_stream
 from ddpm.views.digits import default_digit
 from ddpm.views.kit import widgets
 from ddpm.views.kit.encode import save_png
@@ -314,7 +314,7 @@ class Counting:
 def counting(monkeypatch):
     model = Counting(unconditional_runtime().model)  # the learned chain's network without a class
     monkeypatch.setattr(
-        reverse,
+        reverse_stream,
         "learned_reverse",
         lambda told: runtime() if told else unconditional_runtime()._replace(model=model),
     )
@@ -344,14 +344,15 @@ def test_identical_comparisons_at_once_join_one_computation(client, counting):
 
 def test_the_page_gets_every_step_of_the_chains_for_its_player():
     async def frames():
-        return [f async for f in reverse.compare_in_page(default_digit(), 12, 4, "fixed_small", False, True)]
+        chains = reverse_stream.compare_in_page(default_digit(), 12, 4, "fixed_small", False, True)
+        return [f async for f in chains]
 
     *streamed, final = asyncio.run(frames())
     player = final.player
     assert player["times"] == list(range(12, -1, -1)) and player["start"] == 12
     series = {s["name"]: frames_of(s)[:13] for s in player["series"]}  # the sheet pads its last block
-    assert set(series) == set(reverse.PLAYER_SERIES + reverse.TRUTH_SERIES)
-    exact, learned = series[reverse.PLAYER_SERIES[0]], series[reverse.PLAYER_SERIES[1]]
+    assert set(series) == set(reverse_stream.PLAYER_SERIES + reverse_stream.TRUTH_SERIES)
+    exact, learned = series[reverse_stream.PLAYER_SERIES[0]], series[reverse_stream.PLAYER_SERIES[1]]
     assert exact.shape == (13, 28, 28)
     assert np.array_equal(exact[-1], default_digit())  # the exact chain ends at x_0 (display of x_0)
     # every frame is the chain's x_t: the streamed 112×112 frames are the same pixels, 4× larger
@@ -360,7 +361,7 @@ def test_the_page_gets_every_step_of_the_chains_for_its_player():
     assert all(isinstance(f.player, type(gr.skip())) for f in streamed)
     assert np.array_equal(exact[0], learned[0])  # both start from the same x_t
     # the third chain, the true reverse of the training set: the same start, a training digit at the end
-    truth, pasts = series[reverse.TRUTH_SERIES[0]], series[reverse.TRUTH_SERIES[1]]
+    truth, pasts = series[reverse_stream.TRUTH_SERIES[0]], series[reverse_stream.TRUTH_SERIES[1]]
     assert np.array_equal(truth[0], exact[0])
     landed = int(final.truth_text.split("landed on training digit #")[1].split("*")[0].replace(",", ""))
     assert np.array_equal(truth[-1], training_digits().images[landed].numpy())

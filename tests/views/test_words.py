@@ -19,7 +19,7 @@ from ddpm.serve import runtime
 from ddpm.serve.runtime import bundled_label
 from ddpm.teaching.reverse import ChainEnds, chain_ends
 from ddpm.unet import UNetConfig
-from ddpm.views import generate, reverse
+from ddpm.views import generate, reverse, reverse_stream
 from ddpm.views.digits import bundled_of_class, default_digit
 from ddpm.views.kit.words import SYMBOLS, loss_words, network_words
 from ddpm.views.lessons import bits_per_dim, many_pasts, noise_error, parameterizations
@@ -127,7 +127,8 @@ def test_status_lines_name_the_network_that_ran(shipped):
     plain, told = configs_of(shipped)
 
     async def final(told_class):
-        frames = [f async for f in reverse.compare_in_page(default_digit(), 3, 0, "fixed_small", told_class)]
+        chains = reverse_stream.compare_in_page(default_digit(), 3, 0, "fixed_small", told_class)
+        frames = [f async for f in chains]
         return frames[-1].status
 
     assert predicts(plain) in asyncio.run(final(False))
@@ -151,15 +152,15 @@ def test_status_lines_name_the_network_that_ran(shipped):
 def test_a_labelled_digit_is_named_by_its_label_and_a_misreading_gets_its_own_sentence():
     p = torch.eye(10)
     five_read_five = ChainEnds(exact=p[5], learned=p[5], label=3)
-    text = reverse.verdict(five_read_five, 400)
+    text = reverse_stream.verdict(five_read_five, 400)
     assert "ended on a 5, the exact chain on the 3 it started from" in text
     assert "The classifier reads this 3 as a 5." in text
-    kept = reverse.verdict(ChainEnds(exact=p[5], learned=p[3], label=3), 400)
+    kept = reverse_stream.verdict(ChainEnds(exact=p[5], learned=p[3], label=3), 400)
     assert "ended on" not in kept and "reads this 3 as a 5" in kept
     # without a label the classifier's reading is the digit's class, and there is nothing to misread
-    unlabelled = reverse.verdict(ChainEnds(exact=p[5], learned=p[3]), 400)
+    unlabelled = reverse_stream.verdict(ChainEnds(exact=p[5], learned=p[3]), 400)
     assert "the exact chain on the 5 it started from" in unlabelled and "reads this" not in unlabelled
-    assert reverse.verdict(ChainEnds(exact=p[3], learned=p[3], label=3), 400) == ""
+    assert reverse_stream.verdict(ChainEnds(exact=p[3], learned=p[3], label=3), 400) == ""
 
 
 def test_the_bundled_digits_carry_their_labels():

@@ -17,6 +17,7 @@ module                     what it holds
 :mod:`.words`              what the screen calls a network, its output and its loss
 :mod:`.inpage`             what every in-page player is made of: its script, icons, base64 arrays
 :mod:`.players`            the chain player (a finished chain, scrubbed in the page)
+:mod:`.recording`          a chain's recording: frames, pacing, files, the player's value
 :mod:`.style`              the theme, all CSS and the page's JavaScript (``static/``)
 =========================  ===========================================================
 """

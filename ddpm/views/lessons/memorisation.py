@@ -3,21 +3,18 @@ beside 16 of p_θ, from the same x_T with the same z, each set beside its neares
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
 
 from ...images import upscale
-from ...serve import compute
 from ...serve.handlers import endpoint
 from ...serve.runtime import learned_reverse, test_distances, training_set, true_reverse
 from ...serve.settings import WATCHERS
-from ...serve.stream import paced
 from ...teaching.memorisation import GENERATIONS, SUBSETS, Copies, copies, pairs_image, side_by_side, spread
-from ..kit.encode import save_pngs
 from ..kit.plots import copies_plot
+from ..kit.recording import Recording
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import (
     LATEX,
@@ -88,22 +85,25 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
             f"the training set's size must be one of {', '.join(map(str, SUBSETS))}, got {subset}"
         )
     rt = learned_reverse(False)
-    full = true_reverse()
-    reverse = full if subset == full.images.shape[0] else compute.call(full.subset, subset)
     T, seed = rt.diffusion.num_timesteps, int(seed)
-    steps = side_by_side(
-        reverse, rt.model, GENERATIONS, seed, rt.model.config.parameterization, rt.model.config.variance
-    )
-    label = f"true reverse ({subset:,})"
-    for step, final in paced(steps):
+    steps = side_by_side(true_reverse(subset), rt.model, GENERATIONS, seed, rt.model.config.parameterization,
+                         rt.model.config.variance)  # fmt: skip
+    rec = Recording()
+
+    def closing(last) -> tuple[Copies, Copies]:  # on the compute thread: how near each kind's x_0 lie
+        full, labels, test = true_reverse(), training_set().labels, test_distances()
+        return copies(full, labels, last.truth.x_prev, test), copies(full, labels, last.learned.x_prev, test)
+
+    for shot in rec.run(steps, closing=closing):
+        step = shot.step
         done = T - step.truth.t
         status = f"`{progress_bar(done, T)}` t = {step.truth.t + 1} · step {done} of {T}"
-        if not final:
+        if not shot.last:
             yield show_grid(step.truth.x_t), show_grid(step.learned.x_t), None, None, None, "", status
+    truth, learned = shot.extra
     training, test = training_set(), test_distances()
-    truth = compute.call(copies, full, training.labels, step.truth.x_prev, test)
-    learned = compute.call(copies, full, training.labels, step.learned.x_prev, test)
     held_out = spread(test)
+    label = f"true reverse ({subset:,})"
     text = "\n\n".join([
         _report(f"The true reverse of {subset:,} training digits", truth),
         _report(f"p_θ, {network_words(rt.model.config)}", learned),
@@ -111,15 +111,15 @@ def memorisation(seed: int = 0, subset: int = DEFAULT_SUBSET):
         f" (median {held_out.median:.2f}): a digit at least that far away is as new as a handwritten one.",
     ])  # fmt: skip
     plot = copies_plot({"test digits": test.numpy(), label: truth.distances, "p_θ": learned.distances})
-    images = [show_grid(step.truth.x_prev), show_grid(step.learned.x_prev), pairs(step.truth.x_prev, truth, training),
-              pairs(step.learned.x_prev, learned, training), plot]  # fmt: skip
-    names = [
-        f"{kind}_seed{seed}_n{subset}"
-        for kind in ("true_reverse", "p_theta", "true_reverse_nearest", "p_theta_nearest", "distances")
-    ]
-    saved = save_pngs(images, names, tempfile.mkdtemp(prefix="ddpm-"))
+    images = {
+        f"true_reverse_seed{seed}_n{subset}": show_grid(step.truth.x_prev),
+        f"p_theta_seed{seed}_n{subset}": show_grid(step.learned.x_prev),
+        f"true_reverse_nearest_seed{seed}_n{subset}": pairs(step.truth.x_prev, truth, training),
+        f"p_theta_nearest_seed{seed}_n{subset}": pairs(step.learned.x_prev, learned, training),
+        f"distances_seed{seed}_n{subset}": plot,
+    }
     yield (
-        *saved,
+        *rec.save(images),
         text,
         f"`{progress_bar(T, T)}` done: {T} steps of both kinds from the same $x_T$ and the same $z$.",
     )

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-import time
 from typing import NamedTuple
 
 import gradio as gr
 
 from ... import seeding
 from ...inference import sample_loop
-from ...serve import compute
 from ...serve.handlers import endpoint
 from ...serve.runtime import classifier, learned_reverse
 from ...serve.settings import WATCHERS
-from ...serve.stream import DRAWING, paced
-from ...teaching.readout import ReadoutPoints, class_probabilities, reading, readout_due
-from ..kit.encode import save_pngs
+from ...teaching.readout import class_probabilities, reading, readout_due
 from ..kit.plots import class_probability_plot
+from ..kit.recording import Recording, Redraw
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import (
     explanation,
@@ -59,21 +55,22 @@ def classifier_readout(seed: int = READOUT_SEED):
     network = network_words(rt.model.config)
     T = rt.diffusion.num_timesteps
     loop = sample_loop(rt.model, rt.diffusion, 1, "ddpm", generator=seeding.generator(int(seed)))
-    readout: ReadoutPoints = []  # of x̂_0
+    rec = Recording(logs=("readout",))  # of x̂_0, at the steps readout_due picks
+    plot = Redraw(lambda points: class_probability_plot([t for t, _ in points], [q for _, q in points], T))
 
-    def chain():  # every step on the compute thread (see serve.stream)
-        for step in loop:
-            if readout_due(step.t + 1, T):
-                readout.append((step.t + 1, class_probabilities(classifier(), step.pred_x0)))
-            yield step
+    def record(step) -> None:  # on the compute thread, every step
+        if readout_due(step.t + 1, T):
+            rec.log("readout", (step.t + 1, class_probabilities(classifier(), step.pred_x0)))
 
-    plot = None
-    for step, final in paced(chain()):
-        # the read-out ends where the chain does: at x_0, the step from t = 1
-        p = compute.call(class_probabilities, classifier(), step.x_prev if final else step.pred_x0)
-        shown = [r for r in readout[:] if r[0] >= step.t + 1]  # the chain may be a few steps ahead
-        if final:
-            shown.append((0, p))
+    def look(step):  # a shown frame's reading, on the compute thread
+        return class_probabilities(classifier(), step.pred_x0)
+
+    def closing(step):  # the read-out ends where the chain does: at x_0, from t = 1
+        return class_probabilities(classifier(), step.x_prev)
+
+    for shot in rec.run(loop, record, look=look, closing=closing):
+        step, final, p = shot.step, shot.last, shot.extra
+        shown = rec.snapshot(shot)["readout"] + ([(0, p)] if final else [])
         top, chance = reading(p)
         status = (
             f"`{progress_bar(T - step.t, T)}` "
@@ -82,14 +79,14 @@ def classifier_readout(seed: int = READOUT_SEED):
             + f" · p_θ: {network}"
         )  # fmt: skip
         scale = frame_scale(final)
-        if final or plot is None or DRAWING.allow():  # mid-chain, as the streams' budget allows
-            start = time.perf_counter()
-            plot = class_probability_plot([t for t, _ in shown], [q for _, q in shown], T)
-            DRAWING.charge(time.perf_counter() - start)
-        images = (show(step.x_prev, scale=scale), show(step.pred_x0, scale=scale), plot)
+        images = (
+            show(step.x_prev, scale=scale),
+            show(step.pred_x0, scale=scale),
+            plot(len(shown), shown, final=final),
+        )
         if final:  # files, to download; the streamed frames travel inside the stream (inline_frames)
             names = (f"xt_seed{seed}", f"x0hat_seed{seed}", f"readout_seed{seed}")
-            images = save_pngs(images, names, tempfile.mkdtemp(prefix="ddpm-"))
+            images = rec.save(dict(zip(names, images, strict=True)))
         yield (*images, status)
 
 

@@ -4,7 +4,8 @@ The files are in ``static/``: ``app.css`` (the layout), ``lecture.css`` (the lar
 projector, from :data:`NARROW_PX` wide), ``narrow.css`` (the narrow layout for a phone, below it),
 ``players.css`` (the in-page players, each player's ``css_template``) and ``page.js``
 (← / → step the visible timestep slider, Shift: 10; the layout: ``body.narrow`` on a narrow
-window, else ``body.lecture`` when the large layout is asked for, by ``?lecture=1`` or its switch). Nothing is fetched from the internet: the fonts are the theme's local ones.
+window, else ``body.lecture`` when the large layout is asked for, by ``?lecture=1`` or its
+switch). Nothing is fetched from the internet: the fonts are the theme's local ones.
 """
 
 from __future__ import annotations

@@ -151,6 +151,12 @@ class Ending(NamedTuple):
     new: Novelty | None  # with the true reverse: how new the learned chain's x_0 is
 
 
+def ending_reading(ending: Ending | None) -> ReadoutPoints:
+    """The read-out's last point, once the chains have ended: t = 0, the classifier's reading of the
+    learned chain's x_0 (where x̂_0 is the sample itself); none while they run."""
+    return [] if ending is None else [(0, ending.ends.learned)]
+
+
 class Comparison:
     """One comparison: its settings and networks (read once, at its start), what each step records,
     what ends it and how its frames show it. See :func:`shared_compare`."""
@@ -247,8 +253,8 @@ class Comparison:
             gaps=gaps,
             strip=strip,
             strip_file=strip,
-            # from the start t down to the shown step; at the end down to t = 1 (x_0's reading is not drawn)
-            readout=self.plots.readout(logs["readout"], final),
+            # from the start t down to the shown step; at the end down to t = 0, the learned x_0's reading
+            readout=self.plots.readout(logs["readout"] + ending_reading(ending), final),
             **_truth_outputs(step, self.training, scale, final, ending.new if ending else None),
             pasts_plot=pasts_plot,
             player=gr.skip(),

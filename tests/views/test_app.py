@@ -11,16 +11,18 @@ import gradio as gr
 import httpx
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 from ddpm.bench.local import free_port
-from ddpm.data import training_digits
+from ddpm.data import to_model_range, training_digits
 from ddpm.images import upscale
 from ddpm.sampling import ddim_timesteps
 from ddpm.serve import compute, queue, results, settings
-from ddpm.serve.runtime import runtime, unconditional_runtime
+from ddpm.serve.runtime import classifier, runtime, unconditional_runtime
+from ddpm.teaching.readout import class_probabilities
 from ddpm.teaching.reverse import comparison_curves
 from ddpm.views import generate as generate_view
 from ddpm.views import reverse_stream
@@ -366,6 +368,32 @@ def test_the_page_gets_every_step_of_the_chains_for_its_player():
     landed = int(final.truth_text.split("landed on training digit #")[1].split("*")[0].replace(",", ""))
     assert np.array_equal(truth[-1], training_digits().images[landed].numpy())
     assert pasts.shape == (13, 3 * 36, 3 * 30 - 2) and np.array_equal(pasts[-2][:28, :28], truth[-1])
+
+
+def test_the_read_out_ends_at_t0_with_the_learned_x0s_reading(monkeypatch):
+    drawn = []
+
+    def plot(ts, probs, T, title=""):
+        drawn.append((list(ts), [p.clone() for p in probs]))
+        return np.zeros((4, 4, 3), np.uint8)
+
+    monkeypatch.setattr(reverse_stream, "class_probability_plot", plot)
+
+    async def frames():
+        chains = reverse_stream.compare_in_page(default_digit(), 6, 2, "fixed_small")
+        return [f async for f in chains]
+
+    *_, final = asyncio.run(frames())
+    ts, probs = drawn[-1]
+    assert ts == [6, 5, 4, 3, 2, 1, 0]  # down to t = 1 while it ran, then x_0 itself
+    # the last point is the classifier's reading of the learned chain's x_0, the final image
+    shown = pixels(final.learned)
+    learned_x0 = shown[:: shown.shape[0] // 28, :: shown.shape[1] // 28]  # the final frame is enlarged
+    reading = class_probabilities(
+        classifier(), to_model_range(torch.from_numpy(learned_x0.copy()))[None, None]
+    )
+    assert torch.allclose(probs[-1], reading, atol=0.02)  # the image is x_0 rounded to grey levels
+    assert min(drawn[0][0]) >= 1  # while the chains run, the read-out stops at the shown step
 
 
 def test_the_page_gets_the_generation_at_a_stride_for_its_player():

@@ -85,7 +85,7 @@ PLANE_HTML = f"""
 <div class="ddpm-plane" tabindex="-1">
   <button type="button" class="fullscreen" title="Fullscreen" aria-label="Fullscreen">{icon("fullscreen")}</button>
   <div class="bar">
-    <fieldset><legend>Mouse</legend>
+    <fieldset><legend>Mouse or finger</legend>
       <label><input type="radio" name="mode" value="explore" checked> drag xₜ</label>
       <label><input type="radio" name="mode" value="launch"> launch particles</label>
       <label class="draw-only"><input type="radio" name="mode" value="draw"> draw points</label>

@@ -42,6 +42,7 @@ from ..teaching.reverse import (
     novelty,
     pasts_curves,
 )
+from .kit.players import DISPLAY_RANGE
 from .kit.plots import KL_TITLE, MEAN_GAP_TITLE, X0_ERROR_TITLE, ChainCurves, class_probability_plot
 from .kit.recording import Recording, Redraw, Shot
 from .kit.widgets import (
@@ -81,6 +82,7 @@ class Frame(NamedTuple):
 API_OUTPUTS = len(Frame._fields) - 1  # /compare's outputs: every field but the player
 PLAYER_SERIES = ("exact q: xₜ", "learned p_θ: xₜ", "learned: x̂₀", "learned: ε̂")
 TRUTH_SERIES = ("true reverse: xₜ", "its 8 heaviest pasts")  # with the true reverse of the training set
+RANGES = {PLAYER_SERIES[3]: (-NOISE_RANGE, NOISE_RANGE)}  # drawn black to white; the others: [−1, 1]
 STRIP_ROWS = ("exact q", "learned p_θ", "true reverse")  # the filmstrip's rows (the last with the truth)
 IMAGES = ("exact", "learned", "x0_hat", "eps_hat", "kl", "gaps", "readout", "truth", "pasts", "pasts_plot")
 """The image outputs: inline while streaming; files at the end."""
@@ -176,7 +178,7 @@ class Comparison:
         self.t, self.seed = int(t), int(seed)
         self.strip_times = set(filmstrip_times(self.T)) | {self.t}
         self.plots = ComparisonPlots(self.t, self.T, bool(truth))
-        self.recording = Recording(logs=("steps", "readout"))  # readout: of the learned chain's x̂_0
+        self.recording = Recording(logs=("steps", "readout"), ranges=RANGES)  # readout: of the learned x̂_0
         self.start = time.perf_counter()
 
     def steps(self) -> Iterator[ComparisonStep]:
@@ -198,8 +200,8 @@ class Comparison:
         if step.t in self.strip_times:
             rec.film(f"t={step.t}", self._column(step.exact.x_t, step.learned.x_t, truth))
         images = (step.exact.x_t, step.learned.x_t, step.learned.pred_x0, step.learned.pred_noise)
-        frames = {name: show(x, low, -low, scale=1)
-                  for name, x, low in zip(PLAYER_SERIES, images, (-1, -1, -1, -NOISE_RANGE), strict=True)}  # fmt: skip
+        frames = {name: show(x, *RANGES.get(name, DISPLAY_RANGE), scale=1)
+                  for name, x in zip(PLAYER_SERIES, images, strict=True)}  # fmt: skip
         if truth is not None:
             frames[TRUTH_SERIES[0]] = show(truth, scale=1)
             frames[TRUTH_SERIES[1]] = _pasts_frame(step, self.training)

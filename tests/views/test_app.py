@@ -354,6 +354,9 @@ def test_the_page_gets_every_step_of_the_chains_for_its_player():
     assert player["times"] == list(range(12, -1, -1)) and player["start"] == 12
     series = {s["name"]: frames_of(s)[:13] for s in player["series"]}  # the sheet pads its last block
     assert set(series) == set(reverse_stream.PLAYER_SERIES + reverse_stream.TRUTH_SERIES)
+    ranges = {s["name"]: s["range"] for s in player["series"]}
+    assert ranges.pop(reverse_stream.PLAYER_SERIES[3]) == [-widgets.NOISE_RANGE, widgets.NOISE_RANGE]  # ε̂
+    assert all(r == [-1.0, 1.0] for r in ranges.values())
     exact, learned = series[reverse_stream.PLAYER_SERIES[0]], series[reverse_stream.PLAYER_SERIES[1]]
     assert exact.shape == (13, 28, 28)
     assert np.array_equal(exact[-1], default_digit())  # the exact chain ends at x_0 (display of x_0)

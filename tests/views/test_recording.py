@@ -41,7 +41,7 @@ def frame(t: int, shape: tuple[int, int] = (4, 3), shift: int = 0) -> np.ndarray
 
 def recorded(t_start: int = 12) -> tuple[Recording, list]:
     """A chain run through a recording as the views run theirs: two series per step, x_0 at the end."""
-    rec = Recording(logs=("points",))
+    rec = Recording(logs=("points",), ranges={"x̂₀": (-3.0, 3.0)})
 
     def record(step: Step) -> None:
         rec.log("points", step.t)
@@ -196,7 +196,7 @@ def documented() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     return tables[0], tables[1]
 
 
-TYPES = {"str": str, "int": int, "list[int]": list, "list[object]": list}
+TYPES = {"str": str, "int": int, "list[int]": list, "list[float]": list, "list[object]": list}
 
 
 def test_the_players_value_has_the_documented_keys_in_order_with_their_types():
@@ -235,6 +235,19 @@ def test_the_players_value_holds_every_step_in_order_and_each_frame_exactly():
         else:  # x̂₀ at x_0 keeps the last step's
             expected = [frame(t, shape, shift) for t in range(t_start, 0, -1)] + [frame(1, shape, shift)]
         assert np.array_equal(frames[:n], np.stack(expected))
+
+
+def test_each_series_names_the_values_it_draws_black_and_white():
+    rec, _ = recorded(3)
+    assert [s["range"] for s in rec.value()["series"]] == [[-1.0, 1.0], [-3.0, 3.0]]  # x: the default
+    bad = Recording(ranges={"ε̂": (-3, 3)})
+    bad.keep(0, {"x": frame(0)})
+    with pytest.raises(ValueError, match="ranges name series"):
+        bad.value()
+    upside_down = Recording(ranges={"x": (1, -1)})
+    upside_down.keep(0, {"x": frame(0)})
+    with pytest.raises(ValueError, match="low < high"):
+        upside_down.value()
 
 
 def test_an_empty_recording_is_the_documented_empty_chain():

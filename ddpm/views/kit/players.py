@@ -41,8 +41,13 @@ def sprite_sheet(frames: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(sheet.reshape(height * per_block, blocks * width)), per_block
 
 
+DISPLAY_RANGE = (-1.0, 1.0)
+"""The model's values a series shows black and white unless told otherwise (x_t, x̂_0: the data's
+range; :func:`ddpm.images.to_display`)."""
+
+
 def chain_value(series: Mapping[str, np.ndarray], times: Sequence[int], label: str = "t",
-                start: int = 0) -> dict:  # fmt: skip
+                start: int = 0, ranges: Mapping[str, tuple[float, float]] | None = None) -> dict:  # fmt: skip
     """A chain player's data: named series of N frames each, shown together frame by frame.
 
     Args:
@@ -51,9 +56,11 @@ def chain_value(series: Mapping[str, np.ndarray], times: Sequence[int], label: s
         times: a label per frame, N integers (e.g. the paper's t of each frame).
         label: what ``times`` counts, shown as "label = times[k]".
         start: the frame shown first.
+        ranges: name -> (low, high), the values of the series' quantity drawn black and white
+            (ε̂: ±:data:`.widgets.NOISE_RANGE`); a series not named takes :data:`DISPLAY_RANGE`.
 
     Returns:
-        ``{"label", "times", "start", "series": [{"name", "height", "width", "per_block", "sheet"}]}``
+        ``{"label", "times", "start", "series": [{"name", "height", "width", "range", "per_block", "sheet"}]}``
         with ``sheet`` a PNG data URL of :func:`sprite_sheet`'s layout: 1000 frames of an exact reverse
         chain (28×28) take about 0.65 MB of base64, the forward process' 0.15 MB. An empty
         ``series`` is an empty chain (the player shows its hint).
@@ -61,6 +68,9 @@ def chain_value(series: Mapping[str, np.ndarray], times: Sequence[int], label: s
     times = [int(t) for t in times]
     if not 0 <= start < max(1, len(times)):
         raise ValueError(f"start must be a frame index in [0, {len(times) - 1}], got {start}")
+    ranges = dict(ranges or {})
+    if unknown := set(ranges) - set(series):
+        raise ValueError(f"ranges name series {sorted(unknown)} that the chain does not have: {list(series)}")
     entries = []
     for name, frames in series.items():
         frames = np.asarray(frames)
@@ -70,8 +80,11 @@ def chain_value(series: Mapping[str, np.ndarray], times: Sequence[int], label: s
                 f"got dtype {frames.dtype} and shape {frames.shape}"
             )
         sheet, per_block = sprite_sheet(frames)
-        entries.append({"name": name, "height": frames.shape[1], "width": frames.shape[2], "per_block": per_block,
-                        "sheet": data_url(png_bytes(sheet, PNG_LEVEL))})  # fmt: skip
+        low, high = (float(v) for v in ranges.get(name, DISPLAY_RANGE))
+        if not low < high:
+            raise ValueError(f"series {name!r}'s range must have low < high, got ({low}, {high})")
+        entries.append({"name": name, "height": frames.shape[1], "width": frames.shape[2], "range": [low, high],
+                        "per_block": per_block, "sheet": data_url(png_bytes(sheet, PNG_LEVEL))})  # fmt: skip
     return {"label": label, "times": times, "start": int(start), "series": entries}
 
 

@@ -58,10 +58,18 @@ class Recording:
         label: what the player's times count (the value's ``label``: ``"t"``, the paper's t).
         logs: the names of the logs :meth:`log` fills (a curve's points, a GIF's frames); another
             name is refused, so a typo cannot start a log that nothing reads.
+        ranges: series name -> (low, high), the values its frames show black and white, for the
+            player's value (default :data:`.players.DISPLAY_RANGE`, the data's [−1, 1]).
     """
 
-    def __init__(self, label: str = "t", logs: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        label: str = "t",
+        logs: Sequence[str] = (),
+        ranges: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
         self.label = label
+        self.ranges = dict(ranges or {})
         self.times: list[int] = []  # the player's: one label value per frame
         self.frames: dict[str, list[np.ndarray]] = {}  # series name -> uint8 [H, W] per frame
         self.titles: list[str] = []  # the filmstrip's: one title per column
@@ -191,7 +199,7 @@ class Recording:
         if start is None:
             start = max(0, len(self.times) - 1)
         series = {name: np.stack(frames) for name, frames in self.frames.items()}
-        return chain_value(series, self.times, self.label, start)
+        return chain_value(series, self.times, self.label, start, self.ranges)
 
 
 _NEVER = object()

@@ -49,6 +49,8 @@ async function load(value) {
     entry.canvas.width = entry.width;
     entry.canvas.height = entry.height;
     entry.canvas.dataset.series = entry.name;
+    const [low, high] = entry.range;
+    entry.canvas.title = `${entry.name}: black = ${low}, white = ${high}`;
     entry.image = entry.canvas.getContext("2d").createImageData(entry.width, entry.height);
     entry.image.data.fill(255);
     const caption = document.createElement("figcaption");

@@ -4,7 +4,8 @@ What runs is :func:`ddpm.teaching.reverse.compare_reverse`; what each step recor
 frames, the filmstrip's columns, the curves' steps and the classifier's read-out), what ends the
 chains (the classifier's reading of both x_0, how new the learned one is) and how a frame shows
 them are :class:`Comparison`'s; the recording, the pacing, the files and the player's value are the
-kit's (:class:`.kit.recording.Recording`). The tab's layout and wiring are in :mod:`.reverse`.
+kit's (:class:`.kit.recording.Recording`); the third chain's outputs (the true reverse of the training
+set) are :mod:`.reverse_truth`'s. The tab's layout and wiring are in :mod:`.reverse`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ from ..serve.runtime import (
     classifier,
     learned_config,
     learned_reverse,
-    test_distances,
     told_label,
     training_set,
     true_reverse,
 )
-from ..teaching.memorisation import spread
 from ..teaching.readout import ReadoutPoints, class_probabilities, readout_due
 from ..teaching.reverse import (
     ChainEnds,
@@ -39,7 +38,6 @@ from ..teaching.reverse import (
     compare_reverse,
     comparison_curves,
     filmstrip_times,
-    novelty,
     pasts_curves,
 )
 from .kit.players import DISPLAY_RANGE
@@ -48,13 +46,13 @@ from .kit.recording import Recording, Redraw, Shot
 from .kit.widgets import (
     NOISE_RANGE,
     frame_scale,
-    pasts_grid,
     progress_bar,
     show,
     show_noise,
     waiting_status,
 )
 from .kit.words import a_digit, network_words
+from .reverse_truth import learned_novelty, pasts_frame, truth_outputs
 
 LEARNED_CHOICE = ("learned", "learned_range")  # the network's second output
 
@@ -204,7 +202,7 @@ class Comparison:
                   for name, x in zip(PLAYER_SERIES, images, strict=True)}  # fmt: skip
         if truth is not None:
             frames[TRUTH_SERIES[0]] = show(truth, scale=1)
-            frames[TRUTH_SERIES[1]] = _pasts_frame(step, self.training)
+            frames[TRUTH_SERIES[1]] = pasts_frame(step, self.training)
         rec.keep(step.t, frames)
 
     def closing(self, last: ComparisonStep) -> Ending:
@@ -212,7 +210,7 @@ class Comparison:
         keep the digit?), how new the learned x_0 is (with the true reverse), and the frames of
         x_0 (x̂_0, ε̂ and the pasts keep the last step's, t = 1: the network's last word)."""
         ends = chain_ends(classifier(), self.x0, last.learned.x_prev, self.known)
-        new = _novelty(last.learned.x_prev) if self.training is not None else None
+        new = learned_novelty(last.learned.x_prev) if self.training is not None else None
         truth = last.truth.chain.x_prev if last.truth is not None else None
         self.recording.film("t=0", self._column(last.exact.x_prev, last.learned.x_prev, truth))
         ends_frames = {PLAYER_SERIES[0]: show(last.exact.x_prev, scale=1),
@@ -257,7 +255,7 @@ class Comparison:
             strip_file=strip,
             # from the start t down to the shown step; at the end down to t = 0, the learned x_0's reading
             readout=self.plots.readout(logs["readout"] + ending_reading(ending), final),
-            **_truth_outputs(step, self.training, scale, final, ending.new if ending else None),
+            **truth_outputs(step, self.training, scale, final, ending.new if ending else None),
             pasts_plot=pasts_plot,
             player=gr.skip(),
         )
@@ -342,54 +340,3 @@ def verdict(ends: ChainEnds, t_start: int) -> str:
     if ends.misread:
         text += f" (The classifier reads this {ends.label} as {a_digit(ends.exact_class)}.)"
     return text
-
-
-def _truth_outputs(
-    step: ComparisonStep, training: Any, scale: int, final: bool, new: Novelty | None
-) -> dict[str, Any]:
-    """The true reverse's image, its heaviest pasts and its text (Nones and "" without it), by field."""
-    truth = step.truth
-    if truth is None:
-        return {"truth": None, "pasts": None, "truth_text": ""}
-    x = truth.chain.x_prev if final else truth.chain.x_t
-    heaviest = ", ".join(
-        f"#{int(i):,} ({a_digit(training.labels[int(i)])}, w = {float(w):.2f})"
-        for i, w in zip(truth.pasts.index[0][:4], truth.pasts.weight[0][:4], strict=True)
-    )
-    text = (
-        f"**True reverse of the 60,000 training digits** at $t = {step.t}$: its $x_t$ has "
-        f"{float(truth.pasts.effective[0]):,.1f} effective pasts $1/\\sum_i w_i^2$ (the exact chain's "
-        f"{truth.effective:,.1f}); the heaviest: {heaviest}."
-    )
-    if final:
-        chosen = int(truth.chosen[0])
-        text = (
-            f"**The true reverse of the training set landed on training digit #{chosen:,}**"
-            f" ({a_digit(training.labels[chosen])}), pixel for pixel: its last step is $\\tilde\\mu_1(x_1, x^i) = x^i$ with"
-            f" $\\tilde\\beta_1 = 0$. Every chain of it ends on a training digit: the exact reverse of the training"
-            f" set memorises."
-        )
-        if new is not None:
-            low, median, high = spread(new.test)
-            kind = (
-                "closer than any test digit is to one: a copy"
-                if new.copied
-                else "as far as test digits are from theirs: a digit nobody wrote"
-            )
-            text += (
-                f" **The learned chain's $x_0$** lies {new.distance:.2f} from its nearest training digit, #{new.index:,}"
-                f" ({a_digit(new.label)}); the 100 bundled test digits lie {low:.2f}–{high:.2f} (median {median:.2f}) from"
-                f" theirs: {kind}."
-            )
-    pasts = np.kron(_pasts_frame(step, training), np.ones((2, 2), dtype=np.uint8))  # 2× for the page
-    return {"truth": show(x, scale=scale), "pasts": pasts, "truth_text": text}
-
-
-def _pasts_frame(step: ComparisonStep, training: Any) -> np.ndarray:
-    """The true chain's 8 heaviest pasts at this step as one frame (:func:`.kit.widgets.pasts_grid`)."""
-    pasts = step.truth.pasts
-    return pasts_grid(training.images[pasts.index[0].cpu()].numpy(), pasts.weight[0].cpu().numpy())
-
-
-def _novelty(x0: Any) -> Novelty:
-    return novelty(true_reverse(), training_set().labels, x0, test_distances())

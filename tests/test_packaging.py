@@ -57,6 +57,9 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     data = {"ddpm/assets/digits.npz", "ddpm/bundled/config.json", "ddpm/bundled/model.safetensors"}
     data |= {"ddpm/bundled/classifier/config.json", "ddpm/bundled/classifier/model.safetensors"}
     data |= {"ddpm/bundled/conditional/config.json", "ddpm/bundled/conditional/model.safetensors"}
+    # each network's ONNX copy and its manifest, for the page (ddpm/onnx_export.py)
+    folders = ("ddpm/bundled/", "ddpm/bundled/classifier/", "ddpm/bundled/conditional/")
+    data |= {f"{folder}model.onnx{ext}" for folder in folders for ext in ("", ".json")}
     data |= {f"ddpm/assets/toy2d/{name}.safetensors" for name in PRESETS}  # the 2-D world's networks
     # every script and style of the page: the kit's, and each one-tab player's beside its tab
     static = {str(p.relative_to(REPO)) for p in (REPO / "ddpm").rglob("static/*") if p.is_file()}
@@ -88,6 +91,8 @@ def test_the_installed_package_imports_and_loads_its_checkpoints_from_another_fo
         "classifier.load()\n"
         "assert checkpoint.load('conditional')[0].config.num_classes == 10\n"
         "assert default_digit().shape == (28, 28)\n"
+        "from ddpm import onnx_export\n"  # the ONNX files ship, each matching its checkpoint
+        "assert [onnx_export.check_manifest(p) for p in onnx_export.shipped()] == [[], [], []]\n"
         "print(ddpm.__file__, checkpoint.BUNDLED, diffusion.num_timesteps)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -101,6 +101,17 @@ class LossOutput(NamedTuple):
     vb: torch.Tensor | None = None
 
 
+STEP_TABLES: tuple[str, ...] = (
+    "alphas_cumprod", "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod",
+    "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod",
+    "posterior_variance", "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2",
+    "large_variance", "large_log_variance", "log_betas",
+)  # fmt: skip
+"""The tables the step rules read: q_sample, the parameterizations, p_mean_variance with every
+variance, p_sample, q_posterior_sample, ddim_step, dpm_solver_step and vb_terms_bpd. A port of these
+rules (the page's engine) is given them by :meth:`GaussianDiffusion.step_tables` and computes none."""
+
+
 class GaussianDiffusion:
     """The tables of a β schedule and the per-step maths of DDPM.
 
@@ -172,6 +183,15 @@ class GaussianDiffusion:
 
     def __repr__(self) -> str:
         return f"GaussianDiffusion(T={self.num_timesteps}, device={self.device})"
+
+    def step_tables(self) -> dict[str, list[float]]:
+        """The tables of :data:`STEP_TABLES`, each as the list of its T float32 values (index 0 is
+        the paper's t = 1).
+
+        A Python float holds a float32 exactly and JSON writes it so that it reads back the same,
+        so a page that reads a list into a ``Float32Array`` has the core's numbers bit for bit.
+        """
+        return {name: getattr(self, name).cpu().tolist() for name in STEP_TABLES}
 
     # -- validation -------------------------------------------------------------------------------
 

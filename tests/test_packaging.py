@@ -63,7 +63,9 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     data |= {f"ddpm/assets/toy2d/{name}.safetensors" for name in PRESETS}  # the 2-D world's networks
     # every script and style of the page: the kit's, and each one-tab player's beside its tab
     static = {str(p.relative_to(REPO)) for p in (REPO / "ddpm").rglob("static/*") if p.is_file()}
+    static |= {str(p.relative_to(REPO)) for p in (REPO / "ddpm").rglob("static/engine/*") if p.is_file()}
     kit = {f"ddpm/views/kit/static/{name}" for name in ("common.js", "chain_player.js", "page.js")}
+    kit |= {f"ddpm/views/kit/static/engine/{name}" for name in ("diffusion.js", "chains.js", "README.md")}
     kit |= {f"ddpm/views/kit/static/{name}" for name in ("app.css", "players.css")}
     players = {"ddpm/views/static/forward_player.js"}
     players |= {f"ddpm/views/lessons/static/{name}" for name in ("plane_maths.js", "plane_draw.js")}

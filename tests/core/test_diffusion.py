@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -5,6 +6,7 @@ import torch
 from oracles import alphas_cumprod64, zero_model
 
 from ddpm import GaussianDiffusion, discretized_gaussian_log_likelihood, normal_kl
+from ddpm.diffusion import STEP_TABLES
 
 T = 100  # the properties below hold for any T; small T keeps the tests fast
 
@@ -379,3 +381,12 @@ def test_timestep_distributions(diffusion):
     torch.testing.assert_close(noisy, 0.5 / T + 0.5 * noise / noise.sum(), rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="'logit'"):
         diffusion.timestep_distribution("logit")
+
+
+def test_step_tables_are_the_float32_tables_exactly(diffusion):
+    """What the page's engine is given: every table the step rules read, bit for bit through JSON."""
+    tables = json.loads(json.dumps(diffusion.step_tables()))
+    assert tuple(tables) == STEP_TABLES
+    for name, values in tables.items():
+        assert torch.equal(torch.tensor(values, dtype=torch.float32), getattr(diffusion, name)), name
+        assert torch.equal(torch.tensor(values, dtype=torch.float64), getattr(diffusion, name).double()), name

@@ -1,5 +1,7 @@
-"""`pip install .` gives the whole package: every module, the bundled digits and the checkpoints."""
+"""`pip install .` gives the whole package: every module, the bundled digits and the checkpoints, the page's
+static files and the vendored onnxruntime-web with its licenses."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +73,14 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     players |= {f"ddpm/views/lessons/static/{name}" for name in ("plane_maths.js", "plane_draw.js")}
     assert kit | players <= static
     data |= static
+    # the in-page engine and its vendored runtime (served by ddpm.serve.static_files), licenses included
+    vendor = REPO / "ddpm/views/kit/static/vendor/onnxruntime-web"
+    manifest = json.loads((vendor / "MANIFEST.json").read_text())
+    shipped = {f"ddpm/views/kit/static/vendor/onnxruntime-web/{name}" for name in manifest["files"]}
+    assert {"ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm.gz", "LICENSE"} <= set(manifest["files"])
+    data |= shipped | {str(p.relative_to(REPO)) for p in vendor.iterdir()}
+    engine = REPO / "ddpm/views/kit/static/engine"
+    data |= {str(p.relative_to(REPO)) for p in engine.rglob("*") if p.suffix in (".js", ".mjs", ".json")}
     assert data <= names, sorted(data - names)
     assert not any(name.startswith(("tests/", "app.py", "docs/")) for name in names)
 

@@ -16,6 +16,7 @@ module                     what it does
 :mod:`.cache`              keys, sizes and a byte-bounded LRU for :mod:`.results`
 :mod:`.queue`              Gradio's queue sizes and the "busy, retry in N s" message
 :mod:`.page_cache`         the page built once and sent compressed
+:mod:`.static_files`       the engine, its runtime and Gradio's frontend, cached by hash
 :mod:`.validate`           every API input checked before Gradio converts it
 :mod:`.settings`           every setting (environment variables) and the frame pace
 =========================  ===========================================================

@@ -18,13 +18,15 @@ from starlette.middleware import Middleware
 from .page_cache import PageCache
 from .sessions import Sessions, limit_arenas
 from .settings import EVENT_QUEUE, MAX_THREADS, PAGE_CACHE, QUEUE_SIZE, QUICK_CONCURRENCY, SESSIONS
+from .static_files import StaticFiles
 
 
 def launch_options() -> dict[str, Any]:
     """The keyword arguments of ``demo.launch`` that serve a room: Gradio's thread limit, the sessions
-    it keeps at most, and two middlewares of the app Gradio creates: the page cache and the expiry
-    of unused sessions (:mod:`.sessions`)."""
-    middleware = [Middleware(Sessions)] + ([Middleware(PageCache)] if PAGE_CACHE else [])
+    it keeps at most, and three middlewares of the app Gradio creates, outermost first: the static
+    files (:mod:`.static_files`), the expiry of unused sessions (:mod:`.sessions`) and the page cache."""
+    middleware = [Middleware(StaticFiles), Middleware(Sessions)]
+    middleware += [Middleware(PageCache)] if PAGE_CACHE else []
     return {"max_threads": MAX_THREADS, "state_session_capacity": SESSIONS,
             "app_kwargs": {"middleware": middleware}}  # fmt: skip
 

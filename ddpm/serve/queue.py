@@ -15,6 +15,7 @@ import gradio as gr
 from gradio import route_utils
 from starlette.middleware import Middleware
 
+from .engine import LoadRoute
 from .page_cache import PageCache
 from .sessions import Sessions, limit_arenas
 from .settings import EVENT_QUEUE, MAX_THREADS, PAGE_CACHE, QUEUE_SIZE, QUICK_CONCURRENCY, SESSIONS
@@ -23,9 +24,10 @@ from .static_files import StaticFiles
 
 def launch_options() -> dict[str, Any]:
     """The keyword arguments of ``demo.launch`` that serve a room: Gradio's thread limit, the sessions
-    it keeps at most, and three middlewares of the app Gradio creates, outermost first: the static
-    files (:mod:`.static_files`), the expiry of unused sessions (:mod:`.sessions`) and the page cache."""
-    middleware = [Middleware(StaticFiles), Middleware(Sessions)]
+    it keeps at most, and four middlewares of the app Gradio creates, outermost first: the static
+    files (:mod:`.static_files`), the server's load for the page's engine (:mod:`.engine`), the
+    expiry of unused sessions (:mod:`.sessions`) and the page cache."""
+    middleware = [Middleware(StaticFiles), Middleware(LoadRoute), Middleware(Sessions)]
     middleware += [Middleware(PageCache)] if PAGE_CACHE else []
     return {"max_threads": MAX_THREADS, "state_session_capacity": SESSIONS,
             "app_kwargs": {"middleware": middleware}}  # fmt: skip

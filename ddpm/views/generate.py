@@ -14,7 +14,8 @@ from ..guidance import ALL, DEFAULT_DIGIT, MAX_GUIDANCE, NONE, PRIOR, default_gu
 from ..inference import generation_labels, generation_request, sample_loop
 from ..serve.handlers import endpoint, first_outputs
 from ..serve.runtime import diffusion_cpu, learned_config, learned_reverse, model_config, model_fingerprint
-from ..serve.settings import WATCHERS
+from ..serve.settings import FRAME_SECONDS, WATCHERS
+from .kit.here import compute_choice, in_page_panel, run_js, stop_js
 from .kit.players import chain_player
 from .kit.recording import Recording
 from .kit.tab import Linked, Tab
@@ -39,6 +40,8 @@ fits the first screen; ``python -m ddpm.sample`` writes 64 to a file)."""
 GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, whatever the speed
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 FINAL_WIDTH = 640
+GIF_WIDTH = 320
+SERIES = ("xₜ", "x̂₀")  # the player's series: the chain's x_t and the model's x̂_0, as grids
 SAMPLER_CHOICES = [("Ancestral (all T)", "ddpm"), ("DDIM", "ddim"), ("DPM-Solver++", "dpm-solver")]
 """Short labels, so the radio stays one or two lines; the explanation below the images says more."""
 DIGIT_CHOICES = [
@@ -151,10 +154,10 @@ def _generate(
         done = step.index + 1
         if step.index == 0 or done % max(1, step.num_steps // GIF_FRAMES) == 0 or done == step.num_steps:
             t = step.t_prev + 1  # the paper's t of x_prev (0: the finished digits)
-            rec.log("gif", show_grid(step.x_prev, max_width=320))
+            rec.log("gif", show_grid(step.x_prev, max_width=GIF_WIDTH))
             rec.film(f"t={t}", {"first digit": show(step.x_prev[0], scale=2)})
             rec.keep(
-                t, {"xₜ": show_grid(step.x_prev, max_width=0), "x̂₀": show_grid(step.pred_x0, max_width=0)}
+                t, dict(zip(SERIES, (show_grid(step.x_prev, max_width=0), show_grid(step.pred_x0, max_width=0)), strict=True))
             )
 
     loop = sample_loop(
@@ -190,6 +193,19 @@ def _generate(
 def grids(step, width: int) -> tuple[np.ndarray, np.ndarray]:
     """The step's x_t and x̂_0 as grids about ``width`` pixels wide."""
     return show_grid(step.x_prev, max_width=width), show_grid(step.pred_x0, max_width=width)
+
+
+REQUEST = ["n", "sampler", "steps", "eta", "seed", "digit", "guidance"]
+"""A generation's inputs by name, in the order of the view's controls (the page's engine reads them)."""
+
+
+def in_page_settings() -> dict:
+    """What the page's engine needs of this view to make the same pictures as :func:`_generate`:
+    the widths of the streamed and final grids and of the GIF's, the frames kept, the series'
+    names, the pace of the frames, and the digit requests' words."""
+    return {"stream_width": STREAM_WIDTH, "final_width": FINAL_WIDTH, "gif_width": GIF_WIDTH,
+            "gif_frames": GIF_FRAMES, "series": list(SERIES), "frame_seconds": FRAME_SECONDS,
+            "prior": PRIOR, "all": ALL, "none": NONE}  # fmt: skip
 
 
 def sampler_controls(sampler: str) -> list:
@@ -233,11 +249,14 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
                              min_width=130)  # fmt: skip
         seed = seed_field(elem_id="generate-seed", min_width=100)
         with gr.Column(min_width=140):
+            compute = compute_choice("generate-compute")
             run = tab.run_button()
-            stop = gr.Button("Stop", variant="stop", size="sm")
+            on_server = gr.Button("Run on the server", elem_id="generate-server-run", elem_classes=["server-run"])
+            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="generate-stop")
     with result():
-        status = gr.Markdown(elem_id="generate-status")
-        with gr.Row(equal_height=True, elem_id="generate-images"):  # the streamed frames (static/app.css)
+        in_page_panel("generate-here", "generate-server-run", "generate-player", in_page_settings())
+        status = gr.Markdown(elem_id="generate-status", elem_classes=["server-result"])
+        with gr.Row(equal_height=True, elem_id="generate-images", elem_classes=["server-result"]):  # the streamed frames (static/app.css)
             x_t = inline_frames(gr.Image(
                 label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
                 elem_id="generate-xt",
@@ -271,9 +290,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     sampler.change(sampler_controls, sampler, [steps, eta], **QUIET)
     # a choice made by hand sets w to its default (a link sets both: `input`, not `change`)
     digit.input(lambda d: gr.Slider(value=default_guidance(d)), digit, guidance, **QUIET)
-    run_chain(run, stop, status, player, generate_in_page, inputs, [*outputs, player], **shared)
+    # Run: the page decides where the chain runs (kit/here.py); on the server it presses on_server
+    run.click(None, [*inputs, compute], None, js=run_js("generate-here", [*REQUEST, "compute"]), **QUIET)
+    stop.click(None, None, None, js=stop_js("generate-here"), **QUIET)
+    run_chain(on_server, stop, status, player, generate_in_page, inputs, [*outputs, player], **shared)
     gif.change(lambda path: path, gif, gif_view, **QUIET)  # the GIF plays in the page
     api.click(generate, [*inputs[:-1], api_guidance], outputs, api_name="generate", **shared)
     linked = {"n": n, "sampler": sampler, "steps": steps, "eta": eta, "ask": digit, "guidance": guidance,
-              "seed": seed}  # fmt: skip
+              "seed": seed, "compute": compute}  # fmt: skip
     return Parts(sampler, seed, Linked(linked))

@@ -163,4 +163,6 @@ strip.addEventListener("pointerdown", () => root.focus());
 
 root.show = show; // for tests and for other scripts: show frame k
 watch("value", () => load(props.value));
+// A chain computed in the page (kit/static/here.js) comes as an event with the same value.
+root.addEventListener("ddpm-value", (event) => load(event.detail));
 load(props.value);

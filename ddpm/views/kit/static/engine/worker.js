@@ -5,7 +5,7 @@
  * What runs is the core's, ported and pinned by tests/engine/: the generator (torch_random.js),
  * the labels (labels.js), the loops and steps (chains.js, diffusion.js, guidance.js) and the
  * pictures (frames.js); the networks are the shipped checkpoints exported to ONNX
- * (checkpoints/**/model.onnx, scripts/export_onnx.py). Everything it needs comes in `init`'s
+ * (each checkpoint's model.onnx, scripts/export_onnx.py). Everything it needs comes in `init`'s
  * config, which the server writes (ddpm/views/kit/engine.py): the files' versioned URLs, the
  * networks' manifests, the diffusion's tables and the views' settings. Nothing is asked of the
  * server but static files.
@@ -77,15 +77,15 @@ function network(name) {
   return networks.get(name);
 }
 
-/** Median milliseconds of a forward pass of the default network at batch 1 (after one to warm up). */
-async function bench(passes) {
-  const model = await network(config.generate.told);
-  const x = new Float32Array(model.config.in_channels * model.config.image_size ** 2);
-  await model(x, diffusion.num_timesteps - 1, 1);
+/** Median milliseconds of a forward pass of the told network at `batch` (after one to warm up). */
+async function bench(batch, passes) {
+  const model = await network("told");
+  const x = new Float32Array(batch * model.config.in_channels * model.config.image_size ** 2);
+  await model(x, diffusion.num_timesteps - 1, batch);
   const times = [];
   for (let k = 0; k < passes; k++) {
     const start = performance.now();
-    await model(x, diffusion.num_timesteps - 1, 1);
+    await model(x, diffusion.num_timesteps - 1, batch);
     times.push(performance.now() - start);
   }
   times.sort((a, b) => a - b);
@@ -95,10 +95,9 @@ async function bench(passes) {
 /** A generation as views/generate.py streams it: labels, then the noise, from one generator seeded
  * with the seed; frames every `frame_seconds`; the player's frames and the GIF's at fixed steps. */
 async function generate(id, request) {
-  const settings = config.generate;
-  const { n, sampler, steps, eta, seed, digit, guidance } = request;
-  const told = digit.trim() !== settings.none && settings.num_classes > 0;
-  const model = await network(told ? settings.told : settings.untold);
+  const { n, sampler, steps, eta, seed, digit, guidance, settings } = request;
+  const told = String(digit).trim() !== settings.none && config.models.told.manifest.config.num_classes > 0;
+  const model = await network(told ? "told" : "untold");
   const generator = new Generator(BigInt(seed));
   const labels = labels_for(digit, n, model.config.num_classes, generator);
   const loop = sample_loop(model, diffusion, n, {
@@ -141,8 +140,8 @@ async function generate(id, request) {
 
 self.onmessage = async ({ data }) => {
   try {
-    if (data.type === "init") postMessage({ type: "ready", seconds: await init(data.config) });
-    else if (data.type === "bench") postMessage({ type: "bench", ms: await bench(data.passes ?? 5) });
+    if (data.type === "init") postMessage({ type: "ready", id: data.id, seconds: await init(data.config) });
+    else if (data.type === "bench") postMessage({ type: "bench", id: data.id, ms: await bench(data.batch ?? 1, data.passes ?? 3) });
     else if (data.type === "generate") await generate(data.id, data.request);
     else throw new Error(`unknown message ${data.type}`);
   } catch (error) {

@@ -1,0 +1,93 @@
+"""A view's chain computed in the page: the in-page result panel and the choice of where to compute.
+
+The page can run a chain on the student's own device (:mod:`ddpm.serve.engine`, the engine's
+modules in ``static/engine/``). A view that offers it lays out :func:`compute_choice` beside its
+controls and :func:`in_page_panel` in its result; its Run button then runs :data:`RUN_JS`-style
+JavaScript (:func:`run_js`) that hands the request to the panel, which decides where the chain
+runs (``static/engine/client.js``: ``choose``) and either computes it here, drawing its frames as
+they come and giving the view's chain player the same value the server would, or presses the
+view's hidden server Run button (the view's usual stream). Nothing of an in-page run reaches the
+server but GETs of static files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import gradio as gr
+
+from ...serve import engine
+from .inpage import STATIC
+
+COMPUTE_CHOICES = [("On this device", "device"), ("On the server", "server"), ("Where faster", "auto")]
+"""Where a view's chains run: on the student's device (the page's engine), on the server, or
+whichever is faster now (``static/engine/client.js``: ``choose``); the words say it without a label."""
+DEFAULT_COMPUTE = "server"
+"""Where a chain runs unless a link (``compute=device|server|auto``) or the student says otherwise."""
+
+HERE_HTML = """
+<p class="here-why" aria-live="polite"></p>
+<div class="ddpm-here">
+  <p class="here-line"><span class="here-status" aria-live="polite"></span> <span class="here-files"></span></p>
+  <div class="here-images">
+    <figure><canvas data-image="x_t"></canvas><figcaption>xₜ</figcaption></figure>
+    <figure><canvas data-image="x0_hat"></canvas><figcaption>x̂₀ (the model's current guess)</figcaption></figure>
+  </div>
+</div>
+"""
+HERE_CSS = """
+.here-why { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+.ddpm-here { display: none; flex-direction: column; gap: 10px; }
+.ddpm-here .here-line { margin: 0; }
+.ddpm-here .here-status { font-family: var(--font-mono); white-space: pre-wrap; }
+.ddpm-here .here-images { display: flex; flex-wrap: wrap; gap: 14px 28px; justify-content: center; }
+.ddpm-here canvas[data-image] { height: clamp(240px, calc(100vh - 440px), 560px); width: auto; aspect-ratio: 1; }
+"""
+
+
+def compute_choice(elem_id: str) -> gr.Dropdown:
+    """The student's choice of where the view's chains run (:data:`COMPUTE_CHOICES`): a dropdown of
+    one line above the view's Run button (its words name it; its label is for screen readers)."""
+    return gr.Dropdown(COMPUTE_CHOICES, value=DEFAULT_COMPUTE, label="Compute on", show_label=False,
+                       container=False, elem_id=elem_id, min_width=130)  # fmt: skip
+
+
+def in_page_panel(elem_id: str, server_run: str, player: str, settings: Mapping[str, Any]) -> gr.HTML:
+    """The panel that shows a chain computed in the page (hidden while the server computes; its
+    first line says where the last chain ran, and why). ``server_run`` and ``player`` are the
+    elem_ids of the view's hidden server Run button and of its chain player; ``settings`` the view's
+    constants the engine needs (widths, frames kept, series names, the request words)."""
+    reason = engine.availability()
+    return gr.HTML(
+        None,
+        html_template=HERE_HTML,
+        css_template=HERE_CSS,
+        js_on_load=(STATIC / "here.js").read_text(),
+        elem_id=elem_id,
+        panel=elem_id,
+        client=engine.static_url("engine", "client.js"),
+        worker=engine.worker_url(),
+        config=engine.config_url(),
+        load=engine.LOAD_PATH,
+        reason=reason or "",
+        server_run=server_run,
+        player=player,
+        settings=settings,
+        T=engine.diffusion_cpu().num_timesteps,
+    )
+
+
+def run_js(panel: str, names: list[str]) -> str:
+    """The Run button's JavaScript: the inputs (named ``names``, in order, the last the compute
+    choice) as one request to the panel ``panel`` (an elem_id)."""
+    return f"""(...values) => {{
+  const request = Object.fromEntries({json.dumps(names)}.map((name, i) => [name, values[i]]));
+  document.getElementById({json.dumps(panel)})?.ddpmRun(request);
+}}"""
+
+
+def stop_js(panel: str) -> str:
+    """The Stop button's JavaScript: end the panel's chain (its Worker) at once."""
+    return f"() => {{ document.getElementById({json.dumps(panel)})?.ddpmStop(); }}"

@@ -1,0 +1,111 @@
+"""A generation computed in the student's own page (the engine: ddpm/views/kit/static/engine/,
+ddpm/serve/engine.py): the same digits as the server for the same seed, nothing asked of the server
+but static files, the server's path where the browser cannot, and Stop ending the chain at once.
+
+Set DDPM_SCREENSHOTS=<folder> to keep what the tests saw."""
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from pagekit import screenshot
+from PIL import Image
+
+from ddpm.choices import DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS
+from ddpm.guidance import default_guidance
+from ddpm.images import make_grid, upscale
+from ddpm.inference import generate
+from ddpm.serve.runtime import learned_reverse
+from ddpm.views.generate import FINAL_WIDTH
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+pytestmark = pytest.mark.slow  # each test drives the app in Chromium
+
+STATUS = "#generate-here .here-status"
+SERVER_CALLS = re.compile(r"/gradio_api/(queue/|call/|run/)")
+
+
+def server_grid(seed: int, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: int = DEFAULT_STEPS,
+                digit: str = "prior", guidance: float | None = None) -> np.ndarray:  # fmt: skip
+    """The server's digits for a request (ddpm.inference.generate, as /generate draws them) as the
+    final grid the page offers to download."""
+    w = default_guidance(digit) if guidance is None else guidance
+    rt = learned_reverse(digit != "none")
+    digits = generate(
+        rt.model, rt.diffusion, n, sampler, steps, DEFAULT_ETA, seed=seed, digit=digit, guidance=w
+    )
+    grid = make_grid(digits.numpy(), nrow=int(np.ceil(np.sqrt(n))), padding=2, pad_value=96)
+    return upscale(grid, max(1, FINAL_WIDTH // grid.shape[1]))
+
+
+def downloaded(page, suffix: str) -> np.ndarray:
+    href = page.locator(f"#generate-here a[download$='{suffix}']").get_attribute("href")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(href.split(",", 1)[1]))).convert("L"))
+
+
+def assert_same_digits(page_grid: np.ndarray, server: np.ndarray) -> None:
+    """±1 grey level on at most 0.1% of pixels (onnxruntime and torch differ by ~1e-5)."""
+    assert page_grid.shape == server.shape
+    gap = np.abs(page_grid.astype(int) - server.astype(int))
+    assert gap.max() <= 1 and (gap > 0).mean() <= 1e-3, (gap.max(), (gap > 0).mean())
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    yield page
+    page.close()
+
+
+def test_a_link_with_compute_device_generates_in_the_page_the_servers_digits(page, url, tmp_path):
+    page.goto(url + "?view=generate&compute=device&seed=0", wait_until="load")  # the link presses Generate
+    page.wait_for_selector(f"{STATUS}:has-text('done')", timeout=120_000)
+    assert "on this device" in page.locator(STATUS).inner_text()
+    assert_same_digits(downloaded(page, "_xt.png"), server_grid(0))
+    assert page.locator("#generate-player .ddpm-chain").get_attribute("data-frames") == str(DEFAULT_STEPS)
+    screenshot(page, "generate-in-page", tmp_path)
+    # a run pressed by hand: nothing but static files asked of the server
+    asked = []
+    page.on("request", lambda r: asked.append((r.method, r.url)))
+    page.locator("#generate-seed input").fill("5")
+    page.locator("#generate-run").click()
+    page.wait_for_function(
+        f"() => /done/.test(document.querySelector('{STATUS}').textContent)"
+        " && document.querySelector(\"#generate-here a[download$='_xt.png']\")?.title.includes('seed5')",
+        timeout=120_000,
+    )
+    calls = [u for _, u in asked if SERVER_CALLS.search(u)]
+    assert calls == [], calls
+    assert all(method == "GET" for method, _ in asked), asked
+    assert_same_digits(downloaded(page, "_xt.png"), server_grid(5))
+
+
+def test_guided_ddim_in_the_page_is_the_servers_too(page, url):
+    page.goto(
+        url + "?view=generate&compute=device&seed=3&sampler=ddim&steps=20&ask=7&guidance=2", wait_until="load"
+    )
+    page.wait_for_selector(f"{STATUS}:has-text('done')", timeout=120_000)
+    assert_same_digits(
+        downloaded(page, "_xt.png"), server_grid(3, sampler="ddim", steps=20, digit="7", guidance=2.0)
+    )
+    assert downloaded(page, "_x0hat.png").shape == downloaded(page, "_xt.png").shape
+
+
+def test_without_webassembly_the_server_computes_and_the_page_says_why(page, url):
+    page.add_init_script("delete globalThis.WebAssembly")
+    page.goto(url + "?view=generate&compute=device&seed=1", wait_until="load")
+    page.wait_for_selector("#generate-status :text('done')", timeout=120_000)
+    assert "lacks WebAssembly" in page.locator("#generate-here .here-why").inner_text()
+    assert not page.locator(STATUS).is_visible()  # the server's outputs show, the page's panel does not
+
+
+def test_stop_ends_the_chain_in_the_page_at_once(page, url):
+    page.goto(url + "?view=generate&compute=device&sampler=ddpm&n=4&seed=2", wait_until="load")
+    page.wait_for_selector(f"{STATUS}:has-text('step')", timeout=120_000)  # running: its frames come
+    page.locator("#generate-stop").click()
+    page.wait_for_selector(f"{STATUS}:text-is('Stopped.')", timeout=10_000)
+    page.wait_for_timeout(1500)
+    assert page.locator(STATUS).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended
+    assert page.locator("#generate-player .ddpm-chain").get_attribute("data-frames") in (None, "0")

@@ -100,9 +100,12 @@ async function generate(id, request) {
   const model = await network(told ? "told" : "untold");
   const generator = new Generator(BigInt(seed));
   const labels = labels_for(digit, n, model.config.num_classes, generator);
+  if (!labels && Number(guidance)) {  // as ddpm.inference.generation_labels refuses it
+    throw new Error(`guidance w = ${Number(guidance)} needs digits to guide towards, not '${digit}'`);
+  }
   const loop = sample_loop(model, diffusion, n, {
     sampler, steps: sampler === "ddpm" ? null : steps, eta: sampler === "ddim" ? eta : 0,
-    randn: (count) => generator.randn(count), labels, guidance: labels ? guidance : 0,
+    randn: (count) => generator.randn(count), labels, guidance: Number(guidance),
   });
   const { image_size: size } = model.config;
   const grid = (x, width) => show_grid(x, n, size, size, { max_width: width });

@@ -9,7 +9,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["model", pytest.param("app", marks=pytest.mark.slow), "load", "room"])
+@pytest.mark.parametrize(
+    "name", ["model", pytest.param("app", marks=pytest.mark.slow), "load", "room", "page"]
+)
 def test_each_benchmark_runs_as_a_module(name):
     result = subprocess.run(
         [sys.executable, "-m", f"ddpm.bench.{name}", "--help"],

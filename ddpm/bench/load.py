@@ -36,6 +36,11 @@ the run. ``--forward-cpu N`` instead times N sequential /forward calls: server C
 of /generate, /compare, the read-out and Many pasts, completed and dropped, each with a session of
 its own; printed: the server's RSS after each tenth, the growth per chain, and whether the server
 is idle at the end.
+
+``--page N`` plays a room on its own devices instead (:mod:`ddpm.bench.room_files`): the files one
+student's browser fetches for ``?view=generate&compute=device`` and its first in-page generation,
+recorded once with Chromium, then fetched by N fresh browsers at once; printed: who had everything
+and when, the errors, the bytes per student and the server's CPU.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from typing import Any
 
 import httpx
 
+from . import room_files
 from .http import EndpointStats, Outcome, api_data, call, get_page, table
 from .server import process_tree_cpu, serve_app, sigterm_as_exit
 from .soak import soak, summary
@@ -357,6 +363,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rest", type=float, default=0.0,
                    help="with --soak: seconds to wait once idle before the RSS at rest (0; the sessions "
                         "of the last chains expire after DDPM_SESSION_SECONDS)")  # fmt: skip
+    p.add_argument("--page", type=int, default=0, metavar="N",
+                   help="N students fetching what the page and its engine need (see above)")  # fmt: skip
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
     p.add_argument(
         "--check", action="store_true", help="exit 1 if a request failed or an endpoint served none"
@@ -375,6 +383,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--explore-generate goes with --explore N")
     if args.soak < 0 or args.soak_clients < 1 or min(args.drop_after, args.settle, args.rest) < 0:
         p.error("--soak must be ≥ 0, --soak-clients ≥ 1, --drop-after, --settle and --rest ≥ 0")
+    if not 0 <= args.page <= 1000:
+        p.error(f"--page must be within 0 … 1000, got {args.page}")
     if not 0 <= args.visitors <= 200:
         p.error(f"--visitors must be within 0 … 200, got {args.visitors}")
     if min(args.drags, args.group, args.streams, args.forward_cpu) < 0 or args.max_seconds <= 0:
@@ -419,6 +429,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"/forward, {args.forward_cpu} sequential calls: {wall:.1f} ms wall, {cpu} ms server CPU "
                   f"per call (idle, the server used {idle} CPU s per s)")  # fmt: skip
             failed = bool(report["not_served"])
+        elif args.page:
+            files = room_files.recorded_files(server.url)
+            fetching = room_files.room(server.url, server.process.pid, args.page, files, args.max_seconds)
+            report = asyncio.run(fetching)
+            print(room_files.summary(report))
+            failed = bool(report["errors"]) or report["served"] < args.page
         elif args.soak:
             soaked = asyncio.run(soak(server.url, server.process.pid, args))
             print(summary(soaked))

@@ -45,8 +45,11 @@ READY = {
     "reverse": status_says("#reverse-status", "done")
     + " && "
     + shown("#reverse-player .ddpm-chain:not(.empty)"),
-    "generate": status_says("#generate-status", "done")
-    + " && "
+    "generate": "("  # on the server, or computed in the page (compute=device)
+    + status_says("#generate-status", "done")
+    + " || "
+    + status_says("#generate-here .here-status", "done")
+    + ") && "
     + shown("#generate-player .ddpm-chain:not(.empty)"),
     "small-steps": shown("#small-steps-density img"),
     "schedules": shown("#schedules-t"),
@@ -124,6 +127,8 @@ MAIN_LINKS = {
     "reverse": "view=reverse&digit=2&t=500&seed=3",
     "generate": "view=generate&seed=0",
 }
+IN_PAGE = "view=generate&compute=device&sampler=ddim&steps=20&ask=7&guidance=2&seed=3"
+"""A generation computed in the student's page (the engine), as the docs show it."""
 PHONE_LINKS = {
     **MAIN_LINKS,
     **{view: f"view={view}&digit=7" for view in PAGES if view != "reverse"},
@@ -154,6 +159,8 @@ SHOTS: tuple[Shot, ...] = (
     ),
     *(Shot(f"phone-{view}", link, PHONE, jpeg=True, phone=True) for view, link in PHONE_LINKS.items()),
     Shot("phone-menu", MAIN_LINKS["reverse"], PHONE, jpeg=True, phone=True, then=open_menu),
+    Shot("generate-in-page-1366", IN_PAGE),
+    Shot("generate-in-page-phone", IN_PAGE, PHONE, phone=True),
     *(
         Shot(
             f"page-{view}-{size[0]}-{mode}",

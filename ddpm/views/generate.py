@@ -156,9 +156,8 @@ def _generate(
             t = step.t_prev + 1  # the paper's t of x_prev (0: the finished digits)
             rec.log("gif", show_grid(step.x_prev, max_width=GIF_WIDTH))
             rec.film(f"t={t}", {"first digit": show(step.x_prev[0], scale=2)})
-            rec.keep(
-                t, dict(zip(SERIES, (show_grid(step.x_prev, max_width=0), show_grid(step.pred_x0, max_width=0)), strict=True))
-            )
+            kept = (show_grid(step.x_prev, max_width=0), show_grid(step.pred_x0, max_width=0))
+            rec.keep(t, dict(zip(SERIES, kept, strict=True)))
 
     loop = sample_loop(
         rt.model, rt.diffusion, n, sampler, steps, eta, generator, labels=labels, guidance=guidance
@@ -248,15 +247,18 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
                              elem_id="generate-guidance", interactive=conditional, visible=conditional,
                              min_width=130)  # fmt: skip
         seed = seed_field(elem_id="generate-seed", min_width=100)
-        with gr.Column(min_width=140):
+        with gr.Column(min_width=140, elem_classes=["run-column"]):
             compute = compute_choice("generate-compute")
             run = tab.run_button()
-            on_server = gr.Button("Run on the server", elem_id="generate-server-run", elem_classes=["server-run"])
+            on_server = gr.Button(
+                "Run on the server", elem_id="generate-server-run", elem_classes=["server-run"]
+            )
             stop = gr.Button("Stop", variant="stop", size="sm", elem_id="generate-stop")
     with result():
         in_page_panel("generate-here", "generate-server-run", "generate-player", in_page_settings())
         status = gr.Markdown(elem_id="generate-status", elem_classes=["server-result"])
-        with gr.Row(equal_height=True, elem_id="generate-images", elem_classes=["server-result"]):  # the streamed frames (static/app.css)
+        # the streamed frames (static/app.css)
+        with gr.Row(equal_height=True, elem_id="generate-images", elem_classes=["server-result"]):
             x_t = inline_frames(gr.Image(
                 label="xₜ", format="png", interactive=False, buttons=["download", "fullscreen"], height=400,
                 elem_id="generate-xt",

@@ -50,7 +50,16 @@ COPIED = {
         "#reverse-player .ddpm-chain[data-frames='13']",
     ),
     "generate": (
-        {"n": 4, "sampler": "ddim", "steps": 6, "eta": 0.5, "ask": 3, "guidance": 1.5, "seed": 5},
+        {
+            "n": 4,
+            "sampler": "ddim",
+            "steps": 6,
+            "eta": 0.5,
+            "ask": 3,
+            "guidance": 1.5,
+            "seed": 5,
+            "compute": "device",
+        },  # computed in the page: the same result again from the copied link
         "#generate-player .ddpm-chain[data-frames='6']",
     ),
     "small-steps": (

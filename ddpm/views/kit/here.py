@@ -66,6 +66,7 @@ def in_page_panel(elem_id: str, server_run: str, player: str, settings: Mapping[
         css_template=HERE_CSS,
         js_on_load=(STATIC / "here.js").read_text(),
         elem_id=elem_id,
+        elem_classes=["in-page"],
         panel=elem_id,
         client=engine.static_url("engine", "client.js"),
         worker=engine.worker_url(),

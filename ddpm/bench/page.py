@@ -40,11 +40,11 @@ def spread(seconds: list[float]) -> str:
 
 def timed_run(page: Any, where: str, timeout: float) -> float:
     """Seconds from Generate's click to "done" on ``where``'s side (the page or the stream)."""
-    page.evaluate("() => { for (const s of ['#generate-here .here-status', '#generate-status']) "
-                  "{ const e = document.querySelector(s); if (e) e.textContent = ''; } }")  # fmt: skip
     start = time.perf_counter()
     page.locator("#generate-run").click()
-    page.wait_for_function(DONE[where], timeout=timeout * 1000)
+    # each side writes its start ("Starting…") at once, then "done" at the end
+    page.wait_for_function(f"() => !({DONE[where]})()", timeout=timeout * 1000, polling=10)
+    page.wait_for_function(DONE[where], timeout=timeout * 1000, polling=10)
     return time.perf_counter() - start
 
 

@@ -21,9 +21,10 @@ import gradio as gr
 from ...serve import engine
 from .inpage import STATIC
 
-COMPUTE_CHOICES = [("On this device", "device"), ("On the server", "server"), ("Where faster", "auto")]
+COMPUTE_CHOICES = [("Device", "device"), ("Server", "server"), ("Auto", "auto")]
 """Where a view's chains run: on the student's device (the page's engine), on the server, or
-whichever is faster now (``static/engine/client.js``: ``choose``); the words say it without a label."""
+whichever is faster now (``static/engine/client.js``: ``choose``); the words say it without a label,
+short enough for the large layout's font in the column above Run."""
 DEFAULT_COMPUTE = "server"
 """Where a chain runs unless a link (``compute=device|server|auto``) or the student says otherwise."""
 

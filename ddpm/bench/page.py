@@ -77,12 +77,17 @@ def cold_start(playwright: Any, url: str) -> dict[str, float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
+    """The benchmark's command line."""
     p = argparse.ArgumentParser(prog="python -m ddpm.bench.page", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=3, help="timed runs per case and side (3)")
     p.add_argument("--cases", default=",".join(CASES), help=f"which of {', '.join(CASES)}")
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     if not chromium():
         raise SystemExit("needs Chromium (Debian: apt-get install chromium) and playwright")
     from playwright.sync_api import sync_playwright

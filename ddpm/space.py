@@ -53,8 +53,11 @@ LEAVE_OUT = (
     "ddpm/evaluate.py",
     "ddpm/deploy.py",
     "ddpm/space.py",
+    "ddpm/training/",
+    "ddpm/metrics.py",
 )
-"""The command-line tools and benchmarks: the app imports none of them."""
+"""The command-line tools and benchmarks, and the library only they use (the training under
+``train.py``, the figures of ``evaluate.py``): the app imports none of them."""
 LFS_PATTERNS = ("*.safetensors", "*.npz", "*.npy", "*.pt", "*.pth", "*.bin", "*.zip", "*.gz")
 LFS_PATTERNS += ("*.png", "*.jpg", "*.jpeg", "*.gif", "*.webp", "*.ico")
 """Marked for large-file storage whatever the files (other binaries are marked by name)."""

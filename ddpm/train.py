@@ -14,39 +14,52 @@ Multi-GPU (or multi-process CPU) with DistributedDataParallel through torchrun::
 
 Outputs in ``--out``: ``checkpoint/`` (EMA weights + config, loadable by ddpm.checkpoint.load),
 ``train_state.pt`` (for resuming), ``log.jsonl`` (loss, lr, speed) and ``samples_<step>.png``.
+
+This module reads the options and runs the loop; what a run holds and its files are
+:mod:`ddpm.training.state`, each step of the loop :mod:`ddpm.training.steps`.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import json
-import math
-import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from . import checkpoint
 from .choices import PARAMETERIZATIONS, TIMESTEP_SAMPLINGS
-from .data import load_mnist_tensor, to_model_range
-from .diffusion import DiffusionConfig, GaussianDiffusion
-from .distillation import teacher_target
-from .images import make_grid, to_pil, upscale
-from .inference import resolve_device
-from .sampling import ddim_sample_loop_progressive, final_sample
+from .diffusion import DiffusionConfig
 from .schedules import SCHEDULES
+from .training.state import (
+    STATE_FILE,
+    Average,
+    Process,
+    Session,
+    Setup,
+    TrainState,
+    end_process,
+    load_state,
+    load_teachers,
+    memory_format_for,
+    mixed_precision,
+    save_state,
+    start_from_checkpoint,
+    start_process,
+)
+from .training.steps import (
+    draw_batch,
+    load_training_images,
+    log_losses,
+    new_epoch,
+    save_sample_grid,
+    stop_on_signals,
+    stop_requested,
+    training_step,
+)
 from .unet import UNet, UNetConfig, count_parameters
 
 
@@ -134,166 +147,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int, final_ratio: float) -> float:
-    """Linear warm-up to ``peak`` over ``warmup`` steps, then cosine decay to ``final_ratio · peak``."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-@torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """ema ← decay · ema + (1 − decay) · model, parameter by parameter (buffers copied)."""
-    for e, m in zip(ema.parameters(), model.parameters(), strict=True):
-        e.lerp_(m.detach(), 1.0 - decay)
-    for e, m in zip(ema.buffers(), model.buffers(), strict=True):
-        e.copy_(m)
-
-
-def load_training_images(data_root: str | None, download: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """MNIST training digits as float32 [60000, 1, 28, 28] in [−1, 1] and their labels int64 [60000]
-    (from a torchvision folder, or an .npz with x_train and, optionally, y_train)."""
-    if data_root is not None and data_root.endswith(".npz"):
-        with np.load(data_root) as data:
-            images = to_model_range(torch.from_numpy(data["x_train"])).unsqueeze(1)
-            labels = torch.from_numpy(data["y_train"]).long() if "y_train" in data else None
-            return images, labels
-    split = load_mnist_tensor(data_root, train=True, download=download)
-    return split.images, split.labels
-
-
-def save_sample_grid(ema: UNet, diffusion: GaussianDiffusion, path: Path, device: torch.device) -> None:
-    """64 samples of the EMA model (DDIM, 50 steps, fixed seed) as an 8×8 grid PNG (null label)."""
-    generator = torch.Generator(device).manual_seed(1234)
-    steps = ddim_sample_loop_progressive(
-        diffusion, ema, (64, 1, 28, 28), steps=50, parameterization=ema.config.parameterization,
-        generator=generator, device=device,
-    )  # fmt: skip
-    to_pil(upscale(make_grid(final_sample(steps).cpu(), nrow=8), 2)).save(path)
-
-
-STATE_FILE = "train_state.pt"
-"""The resumable state in ``--out`` (see :class:`TrainState`)."""
-
-
-class Process(NamedTuple):
-    """This process's place in a run: its device, and its rank among ``world`` processes under
-    torchrun (rank 0 of 1 otherwise). Rank 0 prints and writes the files."""
-
-    device: torch.device
-    rank: int
-    world: int
-    distributed: bool
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0, the process that prints and writes the files."""
-        return self.rank == 0
-
-
-class Average(NamedTuple):
-    """An exponential moving average of the weights: its decay per step, its key in
-    ``train_state.pt`` and the folder in ``--out`` it is exported to."""
-
-    decay: float
-    key: str
-    folder: str
-
-
-class Precision(NamedTuple):
-    """How the forward pass runs: autocast's dtype and whether autocast is on, and the loss scaler
-    (active only for float16 on CUDA)."""
-
-    dtype: torch.dtype
-    enabled: bool
-    scaler: torch.amp.GradScaler
-
-
-@dataclass
-class TrainState:
-    """What changes as training runs: all that ``train_state.pt`` keeps, so that a resumed run
-    continues with the same weights, optimizer moments, random stream and data order."""
-
-    model: UNet
-    emas: dict[str, UNet]  # Average.key -> the averaged copy of ``model`` (eval mode, no gradients)
-    optimizer: torch.optim.Optimizer
-    generator: torch.Generator  # CPU stream of this rank's data order, t, noise and dropped labels
-    step: int = 0  # optimizer steps done
-    elapsed_before: float = 0.0  # seconds of training in the sessions before this one
-    order: torch.Tensor | None = None  # int64 [N]: this epoch's permutation of the training images
-    cursor: int = 0  # position in ``order`` of the next batch
-
-
-@dataclass(frozen=True)
-class Setup:
-    """What stays fixed through a run once it is set up."""
-
-    process: Process
-    out: Path
-    config: UNetConfig
-    diffusion_config: DiffusionConfig
-    diffusion: GaussianDiffusion
-    averages: list[Average]
-    net: torch.nn.Module  # the model, wrapped in DistributedDataParallel under torchrun
-    images: torch.Tensor  # float32 [N, 1, 28, 28] in [−1, 1], on the CPU
-    labels: torch.Tensor | None  # int64 [N], or None when the data has none
-    null_teacher: UNet | None  # --null-teacher (see ddpm.distillation.teacher_target)
-    low_teacher: UNet | None  # --low-noise-teacher
-    t_probabilities: torch.Tensor  # float [T]: how t is drawn when not uniform
-    precision: Precision
-    memory_format: torch.memory_format
-
-
-@dataclass
-class Session:
-    """One session of a run (a resumed run has several): when it began, the event a signal sets to
-    stop it, and the loss summed since the last log line (a device scalar, so no sync per step) with
-    the time that line was written."""
-
-    start: float
-    stop_signal: threading.Event
-    loss_sum: torch.Tensor
-    last_log: float
-
-
-class Batch(NamedTuple):
-    """One training batch on the device: the positions ``index`` [B] of its images in the training
-    set, x0 [B, 1, 28, 28] in [−1, 1], t int64 [B], noise [B, 1, 28, 28] and, for a conditional
-    model, the labels y int64 [B] with the null label (``--num-classes``) where dropped (else None)."""
-
-    index: torch.Tensor
-    x0: torch.Tensor
-    t: torch.Tensor
-    noise: torch.Tensor
-    y: torch.Tensor | None
-
-
-def start_process(args: argparse.Namespace) -> Process:
-    """Join torchrun's process group when launched by it, and pick the device and CPU threads."""
-    distributed = dist.is_available() and dist.is_torchelastic_launched()
-    rank, world, local_rank = 0, 1, 0
-    if distributed:
-        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    device = resolve_device(args.device, local_rank)
-    if distributed:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    return Process(device, rank, world, distributed)
-
-
-def end_process(process: Process) -> None:
-    """Leave torchrun's process group, all processes together: a rank that tears gloo down while
-    rank 0 still writes its files sometimes aborts ("terminate called without an active exception")."""
-    if process.distributed:
-        dist.barrier()
-        dist.destroy_process_group()
-
-
 def model_config(args: argparse.Namespace) -> UNetConfig:
     """The network that ``args`` ask for."""
     return UNetConfig(
@@ -306,11 +159,6 @@ def model_config(args: argparse.Namespace) -> UNetConfig:
         num_classes=args.num_classes,
         learn_sigma=args.learn_sigma,
     )
-
-
-def memory_format_for(device: torch.device) -> torch.memory_format:
-    """channels_last on the CPU (faster convolutions there), the default layout elsewhere."""
-    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
 def averages_of(args: argparse.Namespace) -> list[Average]:
@@ -331,71 +179,6 @@ def new_state(args: argparse.Namespace, config: UNetConfig, process: Process) ->
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     generator = torch.Generator().manual_seed(args.seed * 1000 + process.rank)
     return TrainState(model, emas, optimizer, generator)
-
-
-def start_from_checkpoint(state: TrainState, path: str | Path, config: UNetConfig) -> None:
-    """``--init-from``: the model and its averages take a checkpoint's weights (fine-tuning); the
-    optimizer stays fresh. Exits when the checkpoint holds another network."""
-    init, _ = checkpoint.load(path)
-    if init.config != config:
-        sys.exit(f"{path} holds model {init.config}, not {config}")
-    state.model.load_state_dict(init.state_dict())
-    for average in state.emas.values():
-        average.load_state_dict(init.state_dict())
-
-
-def load_state(state: TrainState, path: Path, config: UNetConfig, rank: int) -> None:
-    """``--resume``: put ``state`` back as :func:`save_state` wrote it (an average missing from the
-    file starts from the first one). Exits when the file holds another network."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if saved["model_config"] != config.to_dict():
-        sys.exit(f"{path} was trained with model {saved['model_config']}, not {config.to_dict()}")
-    state.model.load_state_dict(saved["model"])
-    for key, average in state.emas.items():
-        average.load_state_dict(saved.get(key) or saved["ema"])
-    state.optimizer.load_state_dict(saved["optimizer"])
-    generators = saved["generator"]
-    state.generator.set_state(generators[rank] if rank < len(generators) else generators[0])
-    state.step, state.elapsed_before = saved["step"], saved["elapsed"]
-    state.order, state.cursor = saved.get("order"), saved.get("cursor", 0)
-
-
-def mixed_precision(args: argparse.Namespace, device: torch.device) -> Precision:
-    """Autocast on CUDA (bfloat16 where supported, else float16 with loss scaling) unless
-    ``--no-amp``; bfloat16 autocast on the CPU with ``--bf16``; else float32."""
-    use_amp = device.type == "cuda" and not args.no_amp
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    fp16 = use_amp and amp_dtype == torch.float16  # bfloat16 needs no loss scaling
-    if hasattr(torch.amp, "GradScaler"):
-        scaler = torch.amp.GradScaler("cuda", enabled=fp16)
-    else:  # torch < 2.3
-        scaler = torch.cuda.amp.GradScaler(enabled=fp16)
-    cpu_bf16 = args.bf16 and device.type == "cpu"
-    return Precision(torch.bfloat16 if cpu_bf16 else amp_dtype, use_amp or cpu_bf16, scaler)
-
-
-def load_teachers(
-    args: argparse.Namespace, device: torch.device, memory_format: torch.memory_format
-) -> tuple[UNet | None, UNet | None]:
-    """The ``--null-teacher`` and ``--low-noise-teacher`` networks (None where not asked for), frozen.
-    Exits when one cannot teach this model."""
-    null_teacher = None
-    if args.null_teacher:
-        null_teacher, _ = checkpoint.load(args.null_teacher, device)
-        null_teacher.requires_grad_(False).to(memory_format=memory_format)
-        if null_teacher.config.num_classes != args.num_classes or not args.num_classes:
-            sys.exit(f"--null-teacher needs a model with {args.num_classes or 'some'} classes like this one")
-        if null_teacher.config.parameterization != args.parameterization:
-            sys.exit(
-                f"--null-teacher predicts {null_teacher.config.parameterization}, not {args.parameterization}"
-            )
-    low_teacher = None
-    if args.low_noise_teacher:
-        low_teacher, _ = checkpoint.load(args.low_noise_teacher, device)
-        low_teacher.requires_grad_(False).to(memory_format=memory_format)
-        if low_teacher.config.timesteps != args.timesteps:
-            sys.exit(f"--low-noise-teacher embeds T = {low_teacher.config.timesteps}, not {args.timesteps}")
-    return null_teacher, low_teacher
 
 
 def set_up(
@@ -424,153 +207,6 @@ def set_up(
     )  # fmt: skip
 
 
-def new_epoch(state: TrainState, size: int) -> None:
-    """A fresh permutation of the ``size`` training images, read from its start."""
-    state.order, state.cursor = torch.randperm(size, generator=state.generator), 0
-
-
-def draw_batch(args: argparse.Namespace, setup: Setup, state: TrainState) -> Batch:
-    """The epoch's next ``--batch-size`` images (a new epoch when fewer remain), then their t, noise
-    and dropped labels. All come from ``state.generator`` in this order, so a resumed run draws
-    what the uninterrupted one would have."""
-    device, memory_format = setup.process.device, setup.memory_format
-    if state.cursor + args.batch_size > len(state.order):
-        new_epoch(state, len(setup.images))
-    index = state.order[state.cursor : state.cursor + args.batch_size]
-    x0 = setup.images[index].to(device, non_blocking=True)
-    state.cursor += args.batch_size
-    x0 = x0.contiguous(memory_format=memory_format)
-    if args.t_sampling == "uniform":
-        t = torch.randint(0, args.timesteps, (len(x0),), generator=state.generator).to(device)
-    else:
-        t = torch.multinomial(setup.t_probabilities, len(x0), replacement=True, generator=state.generator)
-        t = t.to(device)
-    noise = torch.randn(x0.shape, generator=state.generator).to(device)
-    noise = noise.contiguous(memory_format=memory_format)
-    y = None
-    if args.num_classes:  # the null label in place of a dropped one: the unconditional model
-        y = setup.labels[index].clone()
-        y[torch.rand(len(y), generator=state.generator) < args.label_dropout] = args.num_classes
-        y = y.to(device)
-    return Batch(index, x0, t, noise, y)
-
-
-def batch_target(args: argparse.Namespace, setup: Setup, batch: Batch) -> torch.Tensor | None:
-    """The regression target [B, 1, 28, 28] of ``batch`` with the teachers' rows
-    (:func:`ddpm.distillation.teacher_target`), or None when no teacher is set (the plain target)."""
-    low, null = setup.low_teacher, setup.null_teacher
-    if low is None and null is None:
-        return None
-    true_labels = None if setup.labels is None else setup.labels[batch.index].to(setup.process.device)
-    return teacher_target(
-        setup.diffusion, batch.x0, batch.t, batch.noise, args.parameterization,
-        low_teacher=low, low_parameterization="eps" if low is None else low.config.parameterization,
-        low_below=args.low_noise_below, null_teacher=null, labels=batch.y, true_labels=true_labels,
-        null_label=None if null is None else null.config.num_classes,
-    )  # fmt: skip
-
-
-def batch_loss(args: argparse.Namespace, setup: Setup, batch: Batch) -> torch.Tensor:
-    """The mean training loss of ``batch`` (a scalar), under autocast: the simple or hybrid loss,
-    against the teachers' targets where they teach, weighted by min(SNR, γ) when asked."""
-    diffusion, precision = setup.diffusion, setup.precision
-    with torch.autocast(setup.process.device.type, dtype=precision.dtype, enabled=precision.enabled):
-        target = batch_target(args, setup, batch)
-        loss = diffusion.training_losses(
-            lambda x, t, y=batch.y: setup.net(x, t, y).float(), batch.x0, batch.t, batch.noise,
-            args.parameterization, variance=setup.config.variance, vlb_weight=args.vlb_weight, target=target,
-        ).loss  # fmt: skip
-        if args.min_snr_gamma > 0:
-            loss = loss * diffusion.min_snr_weight(batch.t, args.min_snr_gamma, args.parameterization)
-        return loss.mean()
-
-
-def training_step(
-    args: argparse.Namespace, setup: Setup, state: TrainState, batch: Batch
-) -> tuple[torch.Tensor, float]:
-    """One optimizer step on ``batch`` at this step's learning rate (gradient clipped), then the
-    averages follow the model with their decay warmed up as min(decay, (1 + step) / (10 + step)).
-    Returns the batch's loss (a detached float32 scalar on the device) and the learning rate."""
-    lr = lr_at(state.step, args.steps, args.lr, args.warmup, args.final_lr_ratio)
-    for group in state.optimizer.param_groups:
-        group["lr"] = lr
-    loss = batch_loss(args, setup, batch)
-    scaler = setup.precision.scaler
-    state.optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
-    if args.grad_clip > 0:
-        scaler.unscale_(state.optimizer)
-        torch.nn.utils.clip_grad_norm_(state.model.parameters(), args.grad_clip)
-    scaler.step(state.optimizer)
-    scaler.update()
-    state.step += 1
-    warm_up = (1 + state.step) / (10 + state.step)
-    for average in setup.averages:
-        ema_update(state.emas[average.key], state.model, min(average.decay, warm_up))
-    return loss.detach().float(), lr
-
-
-def stop_requested(args: argparse.Namespace, process: Process, session: Session) -> bool:
-    """Whether to stop now, state saved: a signal came (see :func:`_stop_on_signals`), or this
-    session has run ``--max-minutes`` (0: no limit). Every process must agree to stop, so under
-    torchrun the decision is all-reduced (every process calls this at the same steps)."""
-    flag = torch.tensor(
-        float(
-            session.stop_signal.is_set()
-            or (args.max_minutes > 0 and (time.time() - session.start) / 60 >= args.max_minutes)
-        )
-    )
-    if process.distributed:
-        flag = flag.to(process.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag.item())
-
-
-def log_losses(
-    args: argparse.Namespace, setup: Setup, state: TrainState, session: Session, lr: float, bar: tqdm
-) -> None:
-    """Append the mean loss over the last ``--log-every`` steps, the learning rate, the speed and
-    the training minutes so far to ``log.jsonl``, and show loss and lr on the progress bar."""
-    mean_loss = session.loss_sum.item() / args.log_every
-    now = time.time()
-    record = {"step": state.step, "loss": round(mean_loss, 5), "lr": lr,
-              "steps_per_s": round(args.log_every / (now - session.last_log), 2),
-              "minutes": round((state.elapsed_before + now - session.start) / 60, 2)}  # fmt: skip
-    with open(setup.out / "log.jsonl", "a") as log:
-        log.write(json.dumps(record) + "\n")
-    bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
-    session.last_log = now
-
-
-def save_state(args: argparse.Namespace, setup: Setup, state: TrainState, session: Session) -> None:
-    """Write ``train_state.pt`` (atomically; every rank's generator, gathered under torchrun) and
-    export each average as a checkpoint (``checkpoint/``, ``checkpoint-ema2/``). Rank 0 writes."""
-    process = setup.process
-    generators = [state.generator.get_state()]
-    if process.distributed:
-        gathered = [None] * process.world
-        dist.all_gather_object(gathered, state.generator.get_state())
-        generators = gathered
-    if not process.is_main:
-        return
-    elapsed = state.elapsed_before + time.time() - session.start
-    saved = {
-        "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
-        **{key: average.state_dict() for key, average in state.emas.items()},
-        "generator": generators, "step": state.step, "elapsed": elapsed,
-        "order": state.order, "cursor": state.cursor,
-        "model_config": setup.config.to_dict(), "args": vars(args),
-    }  # fmt: skip
-    torch.save(saved, setup.out / "train_state.tmp")
-    os.replace(setup.out / "train_state.tmp", setup.out / STATE_FILE)
-    extra = {"steps": state.step, "train_minutes": round(elapsed / 60, 1), "args": vars(args)}
-    for average in setup.averages:
-        checkpoint.save(
-            setup.out / average.folder, state.emas[average.key], setup.diffusion_config,
-            {**extra, "ema_decay": average.decay},
-        )  # fmt: skip
-
-
 def run_session(args: argparse.Namespace, setup: Setup, state: TrainState) -> None:
     """Train from ``state.step`` until ``--steps``, a signal or ``--max-minutes``: each step draws a
     batch and takes an optimizer step; every ``--log-every`` steps the loss is logged (and the
@@ -578,7 +214,7 @@ def run_session(args: argparse.Namespace, setup: Setup, state: TrainState) -> No
     ``--sample-every`` steps and at the end a grid of samples is written (none if it is 0)."""
     process = setup.process
     start = time.time()
-    stop_signal, restore_signals = _stop_on_signals()
+    stop_signal, restore_signals = stop_on_signals()
     if state.order is None or len(state.order) != len(setup.images):
         new_epoch(state, len(setup.images))
     loss_sum = torch.zeros((), device=process.device)
@@ -620,8 +256,9 @@ def run_session(args: argparse.Namespace, setup: Setup, state: TrainState) -> No
 def train(args: argparse.Namespace) -> Path:
     """Run training as configured by ``args``; returns the exported checkpoint folder.
 
-    In order: :func:`start_process`, :func:`new_state` (its weights then from ``--init-from``, or
-    all of it from ``--resume``), :func:`set_up` around it, :func:`run_session`, :func:`end_process`.
+    In order: :func:`~ddpm.training.state.start_process`, :func:`new_state` (its weights then from
+    ``--init-from``, or all of it from ``--resume``), :func:`set_up` around it, :func:`run_session`,
+    :func:`~ddpm.training.state.end_process`.
     """
     process = start_process(args)
     out = Path(args.out)
@@ -645,28 +282,6 @@ def train(args: argparse.Namespace) -> Path:
     run_session(args, setup, state)
     end_process(process)
     return out / "checkpoint"
-
-
-def _stop_on_signals() -> tuple[threading.Event, Callable[[], None]]:
-    """An event set by SIGTERM or SIGINT (``kill``, Ctrl-C): the loop then saves its state after
-    the step it is in and stops, so that ``--resume`` continues from that very step. A second
-    signal is handled as usual. Outside the main thread (no handlers there) the event stays clear.
-    Returns the event and the function that puts the previous handlers back."""
-    event = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        return event, lambda: None
-    originals: dict[int, object] = {}
-
-    def restore() -> None:
-        for sig, previous in originals.items():
-            signal.signal(sig, previous)
-
-    def handle(signum: int, frame) -> None:
-        event.set()
-        restore()
-
-    originals.update({sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)})
-    return event, restore
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,7 @@ LAYERS = [
     {"schedules", "losses", "images"},
     {"diffusion", "data"},
     {"sampling", "likelihood", "distillation", "unet", "toy", "true_reverse"},
-    {"checkpoint", "guidance", "inference", "classifier", "onnx_export"},
+    {"checkpoint", "guidance", "inference", "classifier", "metrics", "onnx_export", "training"},
     {"teaching"},
     {"serve"},
     {"views"},

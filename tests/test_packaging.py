@@ -70,7 +70,10 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     kit |= {f"ddpm/views/kit/static/engine/{name}" for name in ("diffusion.js", "chains.js", "README.md")}
     kit |= {f"ddpm/views/kit/static/{name}" for name in ("app.css", "players.css")}
     players = {"ddpm/views/static/forward_player.js"}
-    players |= {f"ddpm/views/lessons/static/{name}" for name in ("plane_maths.js", "plane_draw.js")}
+    players |= {
+        f"ddpm/views/lessons/static/{name}"
+        for name in ("plane_maths.js", "plane_draw.js", "plane_panels.js", "plane_controls.js")
+    }
     assert kit | players <= static
     data |= static
     # the in-page engine and its vendored runtime (served by ddpm.serve.static_files), licenses included

@@ -1,9 +1,9 @@
 """How fast the 2-D world is in the page: ``python -m ddpm.bench.plane`` (needs the dev dependencies).
 
 The page computes the 2-D world itself (``ddpm/views/lessons/static/plane_maths.js``, drawn by
-``plane_draw.js``), so its speed is the browser's: in Chromium (Playwright), on ``python app.py`` in
-its own process, for each data set it times what a student does, each the mean of ``--repeats`` runs
-inside the page (``performance.now``):
+``plane_draw.js``, ``plane_panels.js`` and ``plane_controls.js``), so its speed is the browser's: in
+Chromium (Playwright), on ``python app.py`` in its own process, for each data set it times what a
+student does, each the mean of ``--repeats`` runs inside the page (``performance.now``):
 
 - a new t (the heat map of q_t, the arrows, the reverse step beside its Gaussian, the error plot);
 - a drag of x_t by one pointer move (the plane and the reverse step, for Δ = 1 and Δ = 200);

@@ -11,20 +11,9 @@ import torch
 from tiny import TINY
 
 from ddpm import DiffusionConfig, GaussianDiffusion, checkpoint
-from ddpm.train import (
-    Process,
-    batch_loss,
-    batch_target,
-    draw_batch,
-    lr_at,
-    main,
-    model_config,
-    new_epoch,
-    new_state,
-    parse_args,
-    set_up,
-    training_step,
-)
+from ddpm.train import main, model_config, new_state, parse_args, set_up
+from ddpm.training.state import Process
+from ddpm.training.steps import batch_loss, batch_target, draw_batch, lr_at, new_epoch, training_step
 from ddpm.unet import UNet, UNetConfig
 
 REPO = Path(__file__).resolve().parents[2]

@@ -95,14 +95,14 @@ def test_the_players_script_is_the_kits_helpers_then_its_maths_then_its_drawing(
     with gr.Blocks():
         t = gr.Slider(0, 1000, elem_id="t")
         html = player.plane_player(t, plane_value(preset_world("moons"), "moons"), diffusion, "p")
-    assert player.SCRIPTS == ("plane_maths.js", "plane_draw.js")
-    assert html.js_on_load == player_script(player.STATIC / "plane_maths.js", player.STATIC / "plane_draw.js")
+    assert player.SCRIPTS == ("plane_maths.js", "plane_draw.js", "plane_panels.js", "plane_controls.js")
+    assert html.js_on_load == player_script(*(player.STATIC / name for name in player.SCRIPTS))
     assert html.js_on_load.startswith(COMMON_JS.read_text())
 
 
 def test_the_maths_draws_nothing_and_is_all_that_the_browser_tests_pin():
     maths = without_comments((player.STATIC / "plane_maths.js").read_text())
-    drawing = without_comments((player.STATIC / "plane_draw.js").read_text())
+    drawing = "\n".join(without_comments((player.STATIC / name).read_text()) for name in player.SCRIPTS[1:])
     page = re.findall(r"\b(element|document|window|state|canvas|getContext|requestAnimationFrame)\b", maths)
     assert not page, page  # no page, no state on screen: functions of numbers only
     (api,) = re.findall(r"root\.api = \{([^}]*)\}", drawing)

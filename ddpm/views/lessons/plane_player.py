@@ -2,8 +2,10 @@
 
 Its script is the kit's helpers (:func:`..kit.inpage.player_script`), then ``static/plane_maths.js``
 (every number: ddpm.toy's densities, posteriors, reverse steps, sampler steps and network, ported
-with the core's names and pinned to it by the browser tests) and ``static/plane_draw.js`` (the
-canvases, the pointer and the controls, which use the maths).
+with the core's names and pinned to it by the browser tests), then the drawing, which uses the
+maths: ``static/plane_draw.js`` (the state on screen, the main plane and the reverse step),
+``static/plane_panels.js`` (the particles, the error curve, the training) and
+``static/plane_controls.js`` (the pointer and the controls).
 
 The server sends the schedule's tables once, when the page is built (:func:`plane_tables`), and a
 data set with its network once per data set (:func:`plane_value`); every drag of x_t, click,
@@ -27,8 +29,9 @@ from ..kit.style import PLAYERS_CSS
 
 STATIC = Path(__file__).with_name("static")
 """This module's neighbour ``static/``: the 2-D world's scripts."""
-SCRIPTS = ("plane_maths.js", "plane_draw.js")
-"""The player's own scripts, in the order its ``js_on_load`` runs them: the maths, then the drawing."""
+SCRIPTS = ("plane_maths.js", "plane_draw.js", "plane_panels.js", "plane_controls.js")
+"""The player's own scripts, in the order its ``js_on_load`` runs them: the maths, then the drawing
+(each file uses what the files before it declare)."""
 
 
 def plane_tables(diffusion: GaussianDiffusion) -> dict:

@@ -1,8 +1,8 @@
 // The 2-D world's maths (ddpm.views.lessons.plane_player): every density, score, posterior, reverse
 // step, sampler step and network pass of ddpm.toy, in float64 from the core's float32 tables and
-// weights, with the core's names. No drawing and no page: plane_draw.js, which follows this file in
-// the player's script, draws with these functions and hands them to the browser tests (root.api),
-// which pin each one to ddpm.toy.
+// weights, with the core's names. No drawing and no page: plane_draw.js, plane_panels.js and
+// plane_controls.js, which follow this file in the player's script, draw with these functions and
+// hand them to the browser tests (root.api), which pin each one to ddpm.toy.
 // props.tables: the schedule (plane_player.plane_tables).
 
 const tables = props.tables;

@@ -28,17 +28,7 @@ async function theEngine() {
   return engine;
 }
 
-function draw(canvas, { data, height, width }) {
-  canvas.width = width;
-  canvas.height = height;
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(width, height);
-  for (let i = 0; i < data.length; i++) {
-    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = data[i];
-    image.data[4 * i + 3] = 255;
-  }
-  context.putImageData(image, 0, 0);
-}
+let draw = null; // engine/frames.js's paint, once client.js has loaded
 
 function bar(done, total, width = 24) {
   const filled = Math.round((width * done) / total);
@@ -86,7 +76,8 @@ host.ddpmRun = async (request) => {
   if (!props.config) return onServer(`computed on the server: ${props.reason}`);
   let choice;
   try {
-    const { choose } = await client();
+    const { choose, paint } = await client();
+    draw = paint;
     const passes = request.sampler === "ddpm" ? props.T : request.steps;
     const guided = request.digit !== props.settings.none && Number(request.guidance) > 0;
     choice = await choose(request.compute, await theEngine(), { passes, batch: request.n * (guided ? 2 : 1), loadUrl: props.load });

@@ -7,6 +7,8 @@
  * networks (once: they are served immutable, under their content hash) and starts the Worker.
  */
 
+export { paint } from "./frames.js"; // the page draws the Worker's frames as the Worker does
+
 /** A WebAssembly module using a SIMD instruction (i8x16.popcnt of a splat): valid only where the
  * browser has WASM SIMD, which onnxruntime-web's build needs. */
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10,

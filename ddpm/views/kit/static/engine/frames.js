@@ -84,9 +84,10 @@ export function sprite_sheet(frames, n, height, width) {
   return { data, height: height * perBlock, width: sheetWidth, per_block: perBlock };
 }
 
-/** A grey image as a PNG data URL (OffscreenCanvas: in a Worker or a page; not in Node). */
-export async function png_data_url({ data, height, width }) {
-  const canvas = new OffscreenCanvas(width, height);
+/** Paint a grey image on a canvas (a page's or an OffscreenCanvas), which takes its size. */
+export function paint(canvas, { data, height, width }) {
+  canvas.width = width;
+  canvas.height = height;
   const context = canvas.getContext("2d");
   const image = context.createImageData(width, height);
   for (let i = 0; i < data.length; i++) {
@@ -94,6 +95,12 @@ export async function png_data_url({ data, height, width }) {
     image.data[4 * i + 3] = 255;
   }
   context.putImageData(image, 0, 0);
+}
+
+/** A grey image as a PNG data URL (OffscreenCanvas: in a Worker or a page; not in Node). */
+export async function png_data_url(grey) {
+  const canvas = new OffscreenCanvas(grey.width, grey.height);
+  paint(canvas, grey);
   const blob = await canvas.convertToBlob({ type: "image/png" });
   const bytes = new Uint8Array(await blob.arrayBuffer());
   let binary = "";

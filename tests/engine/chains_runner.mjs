@@ -1,6 +1,6 @@
 // test_chains_js.py's JS side: the engine's loops and the reverse view's comparison with the fake
 // network the test describes, the noise it drew; each loop's record of steps and its end, packed.
-import { engine, pack, payload, reply, unpack } from "./nodekit.mjs";
+import { engine, pack, payload, refusal, reply, unpack } from "./nodekit.mjs";
 
 const { GaussianDiffusion } = await engine("diffusion.js");
 const chains = await engine("chains.js");
@@ -110,16 +110,6 @@ async function comparison(c) {
     exact: pack(last.exact.x_prev), learned: pack(last.learned.x_prev),
     learned_pred_x0: pack(steps[0].learned.pred_x0),
   };
-}
-
-/** The message of what `fn` throws (null if it returns). */
-function refusal(fn) {
-  try {
-    fn();
-    return null;
-  } catch (err) {
-    return err.message;
-  }
 }
 
 const config = input.loops[0].config;

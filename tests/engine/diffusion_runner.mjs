@@ -1,5 +1,5 @@
 // test_diffusion_js.py's JS side: the engine's step rules on the core's inputs, each case's outputs packed.
-import { engine, pack, payload, reply, unpack } from "./nodekit.mjs";
+import { engine, pack, payload, refusal, reply, unpack } from "./nodekit.mjs";
 
 const { GaussianDiffusion, STEP_TABLES, PARAMETERIZATIONS, VARIANCES } = await engine("diffusion.js");
 const { guide } = await engine("guidance.js");
@@ -35,16 +35,6 @@ function jump(c) {
     dpm_first: packAll(d.dpm_solver_step(out, x_t, c.t, c.t_prev, c.batch, options)),
     dpm_second: previous && packAll(d.dpm_solver_step(out, x_t, c.t, c.t_prev, c.batch, { ...options, previous })),
   };
-}
-
-/** The message of what `fn` throws (null if it returns). */
-function refusal(fn) {
-  try {
-    fn();
-    return null;
-  } catch (err) {
-    return err.message;
-  }
 }
 
 function refusals() {

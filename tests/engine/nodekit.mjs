@@ -37,3 +37,13 @@ export function pack(array, shape = [array.length]) {
 export function reply(result) {
   process.stdout.write(JSON.stringify(result) + "\n");
 }
+
+/** The message of what `fn` throws (null if it returns): a runner's report of a refused input. */
+export function refusal(fn) {
+  try {
+    fn();
+    return null;
+  } catch (err) {
+    return err.message;
+  }
+}

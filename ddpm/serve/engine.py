@@ -6,9 +6,10 @@ Worker needs that is not code comes from here, in one JSON file written once per
 by :mod:`.static_files` under its content hash (so a browser fetches it once per model):
 
 - ``runtime``: the URLs of onnxruntime-web's module and its gzipped WebAssembly;
-- ``models``: for ``told`` (the model the views run when told the digit's class) and ``untold`` (the
-  network they run without it, :func:`.runtime.learned_reverse`), the URL of the ``.onnx`` and its
-  manifest (inputs, outputs and what the page needs of the config);
+- ``models``: for ``told`` (the model the views run when told the digit's class), ``untold`` (the
+  network they run without it, :func:`.runtime.learned_reverse`) and ``classifier`` (the digit
+  classifier), the URL of the ``.onnx`` and its manifest (inputs, outputs and what the page needs of
+  the config);
 - ``tables``: the diffusion's float32 tables (:meth:`ddpm.diffusion.GaussianDiffusion.step_tables`),
   so the page computes no table of its own.
 
@@ -32,14 +33,20 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import checkpoint
+from .. import checkpoint, classifier
 from ..onnx_export import ONNX, check_manifest, read_manifest
 from . import compute
 from .runtime import checkpoint_path, diffusion_cpu, unconditional_path
 from .static_files import FOLDERS, Folder, static_url
 
-NETWORKS = {"told": checkpoint_path, "untold": unconditional_path}
-"""The engine's networks by role, each the folder the server's views use for it."""
+NETWORKS = {
+    "told": checkpoint_path,
+    "untold": unconditional_path,
+    "classifier": lambda: str(classifier.BUNDLED),
+}
+"""The engine's networks by role, each the folder the server's views use for it: the model the views
+run told the digit's class, the network they run without it, and the digit classifier that reads x̂_0."""
+DIFFUSION_ROLES = ("told", "untold")
 CONFIG = "config.json"
 
 
@@ -54,7 +61,7 @@ def availability() -> str | None:
         problems = check_manifest(_network_folder(role))
         if problems:
             return f"the {role} network has no usable ONNX copy: {problems[0]}"
-    told, untold = (read_manifest(_network_folder(role))["config"] for role in NETWORKS)
+    told, untold = (read_manifest(_network_folder(role))["config"] for role in DIFFUSION_ROLES)
     if (told["schedule"], told["timesteps"]) != (untold["schedule"], untold["timesteps"]):
         return "the two networks were trained on different schedules; the page's engine runs one"
     return None

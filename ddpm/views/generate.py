@@ -201,10 +201,15 @@ REQUEST = ["n", "sampler", "steps", "eta", "seed", "digit", "guidance"]
 def in_page_settings() -> dict:
     """What the page's engine needs of this view to make the same pictures as :func:`_generate`:
     the widths of the streamed and final grids and of the GIF's, the frames kept, the series'
-    names, the pace of the frames, and the digit requests' words."""
+    names, the pace of the frames, the digit requests' words, and what the status calls the network
+    told a class and the one not told (as :func:`_generate`'s status names them)."""
+    networks = {
+        "told": network_words(learned_config(True), told=True),
+        "untold": network_words(learned_config(False)),
+    }
     return {"stream_width": STREAM_WIDTH, "final_width": FINAL_WIDTH, "gif_width": GIF_WIDTH,
             "gif_frames": GIF_FRAMES, "series": list(SERIES), "frame_seconds": FRAME_SECONDS,
-            "prior": PRIOR, "all": ALL, "none": NONE}  # fmt: skip
+            "prior": PRIOR, "all": ALL, "none": NONE, "networks": networks}  # fmt: skip
 
 
 def sampler_controls(sampler: str) -> list:

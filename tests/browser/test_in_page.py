@@ -18,7 +18,7 @@ from ddpm.guidance import default_guidance
 from ddpm.images import make_grid, upscale
 from ddpm.inference import generate
 from ddpm.serve.runtime import learned_reverse
-from ddpm.views.generate import FINAL_WIDTH
+from ddpm.views.generate import FINAL_WIDTH, in_page_settings
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 pytestmark = pytest.mark.slow  # each test drives the app in Chromium
@@ -63,6 +63,8 @@ def test_a_link_with_compute_device_generates_in_the_page_the_servers_digits(pag
     page.goto(url + "?view=generate&compute=device&seed=0", wait_until="load")  # the link presses Generate
     page.wait_for_selector(f"{STATUS}:has-text('done')", timeout=120_000)
     assert "on this device" in page.locator(STATUS).inner_text()
+    # the network that ran, named as the server's status names it (the default asks for any digit: told)
+    assert f"p_θ: {in_page_settings()['networks']['told']}" in page.locator(STATUS).inner_text()
     assert_same_digits(downloaded(page, "_xt.png"), server_grid(0))
     assert page.locator("#generate-player .ddpm-chain").get_attribute("data-frames") == str(DEFAULT_STEPS)
     screenshot(page, "generate-in-page", tmp_path)

@@ -12,8 +12,9 @@ server but GETs of static files.
 
 from __future__ import annotations
 
+import html
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gradio as gr
@@ -32,12 +33,11 @@ HERE_HTML = """
 <p class="here-why" aria-live="polite"></p>
 <div class="ddpm-here">
   <p class="here-line"><span class="here-status" aria-live="polite"></span> <span class="here-files"></span></p>
-  <div class="here-images">
-    <figure><canvas data-image="x_t"></canvas><figcaption>xₜ</figcaption></figure>
-    <figure><canvas data-image="x0_hat"></canvas><figcaption>x̂₀ (the model's current guess)</figcaption></figure>
-  </div>
+  <div class="here-images">{images}</div>{plots}
 </div>
 """
+GENERATE_IMAGES = (("x_t", "xₜ"), ("x0_hat", "x̂₀ (the model's current guess)"))
+"""Generate's canvases in the panel: (name, caption); the view module draws them by name."""
 HERE_CSS = """
 .here-why { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 .ddpm-here { display: none; flex-direction: column; gap: 10px; }
@@ -55,21 +55,41 @@ def compute_choice(elem_id: str) -> gr.Dropdown:
                        container=False, elem_id=elem_id, min_width=130)  # fmt: skip
 
 
-def in_page_panel(elem_id: str, server_run: str, player: str, settings: Mapping[str, Any]) -> gr.HTML:
+def _figures(images: Sequence[tuple[str, str]], kind: str) -> str:
+    return "".join(
+        f'<figure><canvas data-{kind}="{html.escape(name)}"></canvas><figcaption>{html.escape(caption)}'
+        "</figcaption></figure>"
+        for name, caption in images
+    )
+
+
+def in_page_panel(
+    elem_id: str,
+    server_run: str,
+    player: str,
+    settings: Mapping[str, Any],
+    view: str = "generate",
+    images: Sequence[tuple[str, str]] = GENERATE_IMAGES,
+    plots: Sequence[tuple[str, str]] = (),
+) -> gr.HTML:
     """The panel that shows a chain computed in the page (hidden while the server computes; its
     first line says where the last chain ran, and why). ``server_run`` and ``player`` are the
     elem_ids of the view's hidden server Run button and of its chain player; ``settings`` the view's
-    constants the engine needs (widths, frames kept, series names, the request words)."""
+    constants the engine needs (widths, frames kept, series names, the request words); ``view``
+    names the view's module (``static/engine/view_<view>.js``: its task, cost, drawing and files),
+    which draws on the canvases ``images`` and ``plots`` ((name, caption) each)."""
     reason = engine.availability()
+    plots_html = f'<div class="here-plots">{_figures(plots, "plot")}</div>' if plots else ""
     return gr.HTML(
         None,
-        html_template=HERE_HTML,
+        html_template=HERE_HTML.format(images=_figures(images, "image"), plots=plots_html),
         css_template=HERE_CSS,
         js_on_load=(STATIC / "here.js").read_text(),
         elem_id=elem_id,
         elem_classes=["in-page"],
         panel=elem_id,
         client=engine.static_url("engine", "client.js"),
+        view=engine.static_url("engine", f"view_{view}.js"),
         worker=engine.worker_url(),
         config=engine.config_url(),
         load=engine.LOAD_PATH,

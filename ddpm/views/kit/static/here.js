@@ -1,24 +1,27 @@
 // The in-page result (ddpm.views.kit.here.in_page_panel): a view's chain computed on this device by
 // the engine (static/engine/), drawn here as it runs, then handed to the view's chain player, with
 // its files to download. props: client, worker, config (the engine's URLs; config null: this server
-// cannot give the page its networks), load (the server's load), reason (why not, when config is
-// null), server_run (the id of the button that runs the chain on the server), player (the id of the
-// view's chain player), settings (the view's constants: widths, frames, series names), T.
+// cannot give the page its networks), view (the view's module: engine/view_<name>.js), load (the
+// server's load), reason (why not, when config is null), server_run (the id of the button that runs
+// the chain on the server), player (the id of the view's chain player), settings (the view's
+// constants: widths, frames, series names), T.
 //
-// `ddpmRun(request)` on the panel's element decides where the chain runs (client.js: choose) and runs it; the view's
-// Run button calls it. `ddpmStop()` ends the Worker at once.
+// `ddpmRun(request)` on the panel's element decides where the chain runs (client.js: choose) and
+// runs it; the view's Run button calls it. `ddpmStop()` ends the Worker at once. What is the view's
+// own (its task, its cost, how its frames are drawn, its files) is the view module's.
 
 const root = element.querySelector(".ddpm-here");
 const status = root.querySelector(".here-status");
 const why = element.querySelector(".here-why");
 const files = root.querySelector(".here-files");
-const canvases = { x_t: root.querySelector('[data-image="x_t"]'), x0_hat: root.querySelector('[data-image="x0_hat"]') };
+const canvases = Object.fromEntries([...root.querySelectorAll("canvas[data-image]")].map((c) => [c.dataset.image, c]));
 const column = element.closest(".result") ?? element.parentElement;
 const host = element.closest(`#${CSS.escape(props.panel)}`) ?? element; // what the view's buttons find by id
 let engine = null;
 let running = 0; // the newest run (a stopped or older one that ends later is ignored)
 
 const client = () => import(props.client);
+const view = () => import(props.view);
 
 async function theEngine() {
   if (!engine) {
@@ -27,8 +30,6 @@ async function theEngine() {
   }
   return engine;
 }
-
-let draw = null; // engine/frames.js's paint, once client.js has loaded
 
 function bar(done, total, width = 24) {
   const filled = Math.round((width * done) / total);
@@ -39,17 +40,7 @@ function here(on) {
   column.classList.toggle("computing-here", on);
 }
 
-/** The file names' tag of a request, as views/generate.py's `describe` writes it. */
-function tag({ digit, guidance }) {
-  const w = String(Number(guidance));
-  const { prior, all, none } = props.settings;
-  if (digit === prior) return `_prior_w${w}`;
-  if (digit === all) return `_all_w${w}`;
-  if (digit === none) return "_none";
-  return `_digit${digit}_w${w}`;
-}
-
-function link(name, text, url) {
+function link({ name, text, url }) {
   const a = document.createElement("a");
   a.href = url;
   a.download = name;
@@ -75,12 +66,14 @@ host.ddpmRun = async (request) => {
   const mine = ++running;
   if (!props.config) return onServer(`computed on the server: ${props.reason}`);
   let choice;
+  let mod;
+  let ui;
   try {
-    const { choose, paint } = await client();
-    draw = paint;
-    const passes = request.sampler === "ddpm" ? props.T : request.steps;
-    const guided = request.digit !== props.settings.none && Number(request.guidance) > 0;
-    choice = await choose(request.compute, await theEngine(), { passes, batch: request.n * (guided ? 2 : 1), loadUrl: props.load });
+    const [{ choose, paint }, viewModule] = await Promise.all([client(), view()]);
+    mod = viewModule;
+    ui = { canvases, paint, root, element };
+    const { passes, batch } = mod.cost(request, props);
+    choice = await choose(request.compute, await theEngine(), { passes, batch, loadUrl: props.load });
   } catch (error) {
     choice = { device: false, why: `computed on the server: the engine could not start (${error.message})` };
   }
@@ -91,28 +84,25 @@ host.ddpmRun = async (request) => {
   const player = document.querySelector(`#${props.player} .ddpm-chain`);
   player?.dispatchEvent(new CustomEvent("ddpm-value", { detail: null })); // the last chain out: this one's frames show
   files.replaceChildren();
+  mod.clear?.(ui);
   status.textContent = "Starting the engine on this device…";
   const started = performance.now();
   try {
-    const result = await engine.generate({ ...request, settings: props.settings }, (frame) => {
+    const result = await engine.run(mod.task, { ...request, settings: props.settings }, (frame) => {
       if (mine !== running) return;
-      draw(canvases.x_t, frame.x_t);
-      draw(canvases.x0_hat, frame.x0_hat);
+      mod.draw(ui, frame);
       const left = (frame.seconds / frame.done) * (frame.total - frame.done);
       status.textContent = `${bar(frame.done, frame.total)} step ${frame.done} / ${frame.total} (t = ${frame.t}) · ` +
         `${frame.seconds.toFixed(1)} s on this device · about ${Math.ceil(left)} s left`;
     });
     if (mine !== running) return;
     running = 0;
-    draw(canvases.x_t, result.x_t);
-    draw(canvases.x0_hat, result.x0_hat);
+    const done = await mod.finish(ui, result, request, props);
     const total = ((performance.now() - started) / 1000).toFixed(1);
-    status.textContent = `done: ${request.n} digits, ${result.steps} steps in ${result.seconds.toFixed(1)} s ` +
-      `(${total} s with the engine's start), ${choice.why}`;
+    status.textContent = `done: ${done.status} (${total} s with the engine's start), ${choice.why}` +
+      (done.network ? ` · p_θ: ${done.network}` : "");
     player?.dispatchEvent(new CustomEvent("ddpm-value", { detail: result.player }));
-    const name = `generation_seed${request.seed}${tag(request)}`;
-    files.replaceChildren("· download ", link(`${name}_xt.png`, "xₜ", result.images.x_t), " ",
-      link(`${name}_x0hat.png`, "x̂₀", result.images.x0_hat));
+    if (done.files.length) files.replaceChildren("· download ", ...done.files.flatMap((file) => [link(file), " "]));
   } catch (error) {
     if (mine !== running) return; // stopped: the Worker was ended on purpose
     running = 0;

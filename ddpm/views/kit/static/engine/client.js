@@ -69,10 +69,11 @@ export class Engine {
     return this.passMs.get(batch);
   }
 
-  /** Run a generation; `onFrame(message)` gets the frames as they come; resolves with "done"'s message. */
-  async generate(request, onFrame) {
+  /** Run the Worker's task `task` (worker.js: TASKS) on `request`; `onFrame(message)` gets its
+   * frames as they come; resolves with "done"'s message. */
+  async run(task, request, onFrame) {
     await this.start();
-    return this.#ask({ type: "generate", request }, "done", onFrame);
+    return this.#ask({ type: "run", task, request }, "done", onFrame);
   }
 
   #ask(message, answer, onFrame = null) {

@@ -6,6 +6,7 @@ exactly what the model sees after MNIST-style preprocessing.
 
 from __future__ import annotations
 
+import base64
 from typing import NamedTuple
 
 import gradio as gr
@@ -14,7 +15,7 @@ import numpy as np
 from ..data import preprocess_digit
 from ..images import upscale
 from ..serve.handlers import endpoint
-from ..serve.runtime import digits
+from ..serve.runtime import bundled_label, digits
 from .kit.widgets import SCALE
 
 DEFAULT_CLASS = 7  # the first bundled "7" is the default digit everywhere (and in the API)
@@ -79,6 +80,20 @@ def from_drawing(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
     return digit, preview_of(digit)
 
 
+DIGIT_DATA = "digit-data"
+"""The elem_id of the chosen digit's pixels in the page, which the page's engine reads (``here.js``)."""
+DIGIT_HTML = '<div data-pixels="${value.pixels}" data-label="${value.label ?? \'\'}"></div>'
+"""The digit's data as attributes: base64 has no quote, a label is a number or nothing."""
+
+
+def digit_data(digit: np.ndarray) -> dict:
+    """What the page's engine needs of the chosen digit: ``pixels``, base64 of its uint8 [28, 28]
+    (0 = background, row-major), and ``label``, its label when it is a bundled digit (None for an
+    upload or a drawing, which the classifier reads, as on the server: :func:`.runtime.told_label`)."""
+    pixels = np.ascontiguousarray(np.asarray(digit, dtype=np.uint8).reshape(28, 28))
+    return {"pixels": base64.b64encode(pixels.tobytes()).decode("ascii"), "label": bundled_label(digit)}
+
+
 class Picker(NamedTuple):
     state: gr.State  # the chosen digit, uint8 [28, 28]: every view reads it
     digit_class: gr.Radio
@@ -126,6 +141,10 @@ def build_digit_picker() -> Picker:
                     height=320,
                 )
                 use_drawing = gr.Button("Use my drawing", variant="primary")
+    # the digit's pixels in the page, for the views that compute there (not shown)
+    data = gr.HTML(digit_data(first), html_template=DIGIT_HTML, elem_id=DIGIT_DATA, container=False,
+                   elem_classes=["digit-data"], padding=False)  # fmt: skip
+    state.change(digit_data, state, data, api_visibility="private", queue=False, show_progress="hidden")
     reset = gr.State(0)
     digit_class.input(pick, [digit_class, reset], [state, preview, which], api_name="pick_digit")
     another.click(pick, [digit_class, which], [state, preview, which], api_visibility="private")

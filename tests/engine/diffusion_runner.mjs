@@ -3,7 +3,7 @@ import { engine, pack, payload, refusal, reply, unpack } from "./nodekit.mjs";
 
 const { GaussianDiffusion, STEP_TABLES, PARAMETERIZATIONS, VARIANCES } = await engine("diffusion.js");
 const { guide } = await engine("guidance.js");
-const { to_uint8 } = await engine("images.js");
+const { to_model_range, to_uint8 } = await engine("images.js");
 
 const input = payload();
 const diffusions = Object.fromEntries(
@@ -62,5 +62,6 @@ reply({
   jumps: input.jumps.map(jump),
   guided: input.guided.map((c) => pack(guide(array(c.both), c.x_length, c.batch, c.scale))),
   uint8: pack(to_uint8(array(input.uint8))),
+  model_range: pack(to_model_range(Uint8Array.from({ length: 256 }, (_, p) => p))),
   refusals: refusals(),
 });

@@ -19,7 +19,7 @@ from ddpm import checkpoint
 from ddpm.choices import PARAMETERIZATIONS, VARIANCES
 from ddpm.diffusion import STEP_TABLES, DiffusionConfig, GaussianDiffusion
 from ddpm.guidance import ClassifierFreeGuidance
-from ddpm.images import to_uint8
+from ddpm.images import to_model_range, to_uint8
 
 pytestmark = requires_node
 RUNNER = Path(__file__).with_name("diffusion_runner.mjs")
@@ -236,6 +236,12 @@ class _Replay:
 def test_to_uint8_is_the_cores(run):
     engine = unpack(run[2]["uint8"])
     assert np.array_equal(engine, to_uint8(uint8_values()).numpy())
+
+
+def test_to_model_range_is_the_cores_for_every_pixel_value(run):
+    engine = unpack(run[2]["model_range"])
+    core = to_model_range(np.arange(256, dtype=np.uint8)).numpy()
+    assert engine.dtype == np.float32 and np.array_equal(engine, core)
 
 
 def test_bad_inputs_are_refused_naming_them(run):

@@ -16,6 +16,7 @@ from ..data import preprocess_digit
 from ..images import upscale
 from ..serve.handlers import endpoint
 from ..serve.runtime import bundled_label, digits
+from .kit.here import DIGIT_DATA
 from .kit.widgets import SCALE
 
 DEFAULT_CLASS = 7  # the first bundled "7" is the default digit everywhere (and in the API)
@@ -80,8 +81,6 @@ def from_drawing(value: dict | None) -> tuple[np.ndarray, np.ndarray]:
     return digit, preview_of(digit)
 
 
-DIGIT_DATA = "digit-data"
-"""The elem_id of the chosen digit's pixels in the page, which the page's engine reads (``here.js``)."""
 DIGIT_HTML = '<div data-pixels="${value.pixels}" data-label="${value.label ?? \'\'}"></div>'
 """The digit's data as attributes: base64 has no quote, a label is a number or nothing."""
 

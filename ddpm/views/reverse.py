@@ -16,6 +16,7 @@ from ..serve.handlers import endpoint
 from ..serve.runtime import diffusion_cpu, learned_config, model_config, told_label
 from ..serve.settings import WATCHERS
 from ..teaching.reverse import inspect_step
+from .kit.here import compute_choice, in_page_panel, in_page_plots, run_js, stop_js
 from .kit.players import chain_player
 from .kit.tab import Linked, Tab
 from .kit.widgets import (
@@ -32,8 +33,14 @@ from .kit.widgets import (
     show_signed,
 )
 from .kit.words import LATEX_SYMBOLS, network_words
+from .reverse_page import IMAGES as IN_PAGE_IMAGES
+from .reverse_page import PLOTS as IN_PAGE_PLOTS
+from .reverse_page import in_page_settings
 from .reverse_stream import API_OUTPUTS, IMAGES, LEARNED_CHOICE, Frame, compare, compare_in_page, network_for
 
+REQUEST = ["t", "seed", "variance", "told", "truth"]
+"""A comparison's inputs by name, in the order of the view's controls (the page's engine reads them;
+the digit comes from the page's copy of it)."""
 VARIANCE_CHOICES = [("β̃ₜ (posterior)", "fixed_small"), ("βₜ", "fixed_large")]
 VARIANCE_WORDS = {"fixed_small": "= β̃ₜ", "fixed_large": "= βₜ", "learned_range": "learned"}
 
@@ -159,12 +166,19 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             False, label="Add the training set's true reverse", scale=1,
             elem_id="reverse-truth",
         )  # fmt: skip
-        with gr.Column(scale=1, min_width=140):
+        with gr.Column(scale=1, min_width=140, elem_classes=["run-column"]):
+            compute = compute_choice("reverse-compute")
             run = tab.run_button()
-            stop = gr.Button("Stop", variant="stop", size="sm")
+            on_server = gr.Button(
+                "Run on the server", elem_id="reverse-server-run", elem_classes=["server-run"]
+            )
+            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="reverse-stop")
     with result():
-        status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status")
-        with gr.Row(equal_height=True, elem_id="reverse-images"):  # the streamed frames (static/app.css)
+        in_page_panel("reverse-here", "reverse-server-run", "reverse-player", in_page_settings(), view="compare",
+                      images=IN_PAGE_IMAGES, plots="reverse-here-plots")  # fmt: skip
+        status = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-status", elem_classes=["server-result"])
+        # the streamed frames (static/app.css)
+        with gr.Row(equal_height=True, elem_id="reverse-images", elem_classes=["server-result"]):
             exact = image("exact q: xₜ", height=220, elem_id="reverse-exact")
             learned = image("learned p_θ: xₜ", height=220, elem_id="reverse-learned")
             x0_hat = image("learned: x̂₀", height=220, elem_id="reverse-x0hat")
@@ -181,7 +195,8 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         truth_text = gr.Markdown(latex_delimiters=LATEX, elem_id="reverse-truth-text")
     gr.Markdown(explain(), latex_delimiters=LATEX)
     api = gr.Button(visible=False)  # /compare's trigger, for API clients
-    with gr.Row():
+    in_page_plots("reverse-here-plots", IN_PAGE_PLOTS)
+    with gr.Row(elem_classes=["server-result"]):
         kl_plot = plot_image("KL per step along the exact chain (bits/dim)", elem_id="reverse-kl")
         gap_plot = plot_image(
             "Learned vs exact step: ‖μ̃ − μ_θ‖ and ‖x̂₀ − x₀‖ (and to the ideal E[x₀ | xₜ]), RMS per pixel",
@@ -194,11 +209,12 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         interactive=False,
         buttons=["download", "fullscreen"],
         elem_id="reverse-filmstrip",
-        elem_classes=[PLOT_CLASS],
+        elem_classes=[PLOT_CLASS, "server-result"],
     )
-    readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
-    pasts_plot = plot_image("Effective number of pasts over t", "reverse-pasts-plot", visible=False)
-    strip_file = gr.File(label="Download the filmstrip (PNG)")
+    with gr.Column(elem_classes=["server-result"]):
+        readout_plot = plot_image("Classifier on the learned chain's x̂₀ over t", elem_id="reverse-readout")
+        pasts_plot = plot_image("Effective number of pasts over t", "reverse-pasts-plot", visible=False)
+        strip_file = gr.File(label="Download the filmstrip (PNG)")
     with gr.Accordion("Inspect one step: μ̃ₜ (knows x₀) vs μ_θ", open=False):
         gr.Markdown(formulas(), latex_delimiters=LATEX)
         with gr.Row():
@@ -219,7 +235,10 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
         inline_frames(getattr(outputs, field))
     inputs = [digit, t, seed, variance, told, truth]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
-    run_chain(run, stop, status, player, compare_in_page, inputs, list(outputs), **shared)
+    # Run: the page decides where the chains run (kit/here.py); on the server it presses on_server
+    run.click(None, [*inputs[1:], compute], None, js=run_js("reverse-here", [*REQUEST, "compute"]), **QUIET)
+    stop.click(None, None, None, js=stop_js("reverse-here"), **QUIET)
+    run_chain(on_server, stop, status, player, compare_in_page, inputs, list(outputs), **shared)
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)
     api.click(compare, inputs, list(outputs)[:API_OUTPUTS], api_name="compare", **shared)
     # the true reverse's image, row and plot only when it runs
@@ -233,5 +252,6 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     # σ² learned needs a network that learned it: choosing it tells the class, untelling it leaves it
     variance.input(variance_picked, [variance, told], told, **QUIET)
     told.input(told_picked, [told, variance], variance, **QUIET)
-    linked = {"t": t, "seed": seed, "variance": variance, "told": told, "truth": truth, "inspect_t": t_one}
+    linked = {"t": t, "seed": seed, "variance": variance, "told": told, "truth": truth, "inspect_t": t_one,
+              "compute": compute}  # fmt: skip
     return Parts(t, seed, Linked(linked))

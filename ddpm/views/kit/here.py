@@ -22,6 +22,10 @@ import gradio as gr
 from ...serve import engine
 from .inpage import STATIC
 
+DIGIT_DATA = "digit-data"
+"""The elem_id of the chosen digit's pixels and label in the page (``views/digits.py``), which the
+panel adds to a request as ``pixels`` and ``label``."""
+
 COMPUTE_CHOICES = [("Device", "device"), ("Server", "server"), ("Auto", "auto")]
 """Where a view's chains run: on the student's device (the page's engine), on the server, or
 whichever is faster now (``static/engine/client.js``: ``choose``); the words say it without a label,
@@ -33,8 +37,13 @@ HERE_HTML = """
 <p class="here-why" aria-live="polite"></p>
 <div class="ddpm-here">
   <p class="here-line"><span class="here-status" aria-live="polite"></span> <span class="here-files"></span></p>
-  <div class="here-images">{images}</div>{plots}
+  <div class="here-images">{images}</div>
 </div>
+"""
+PLOTS_HTML = '<div class="ddpm-here-plots">{plots}</div>'
+PLOTS_CSS = """
+.ddpm-here-plots { display: flex; flex-wrap: wrap; gap: 10px 24px; justify-content: center; }
+.ddpm-here-plots canvas { max-width: 100%; height: auto; }
 """
 GENERATE_IMAGES = (("x_t", "xₜ"), ("x0_hat", "x̂₀ (the model's current guess)"))
 """Generate's canvases in the panel: (name, caption); the view module draws them by name."""
@@ -70,19 +79,19 @@ def in_page_panel(
     settings: Mapping[str, Any],
     view: str = "generate",
     images: Sequence[tuple[str, str]] = GENERATE_IMAGES,
-    plots: Sequence[tuple[str, str]] = (),
+    plots: str = "",
 ) -> gr.HTML:
     """The panel that shows a chain computed in the page (hidden while the server computes; its
     first line says where the last chain ran, and why). ``server_run`` and ``player`` are the
     elem_ids of the view's hidden server Run button and of its chain player; ``settings`` the view's
     constants the engine needs (widths, frames kept, series names, the request words); ``view``
     names the view's module (``static/engine/view_<view>.js``: its task, cost, drawing and files),
-    which draws on the canvases ``images`` and ``plots`` ((name, caption) each)."""
+    which draws on the canvases ``images`` ((name, caption) each) and on those of the view's
+    :func:`in_page_plots` of elem_id ``plots`` (if any)."""
     reason = engine.availability()
-    plots_html = f'<div class="here-plots">{_figures(plots, "plot")}</div>' if plots else ""
     return gr.HTML(
         None,
-        html_template=HERE_HTML.format(images=_figures(images, "image"), plots=plots_html),
+        html_template=HERE_HTML.format(images=_figures(images, "image")),
         css_template=HERE_CSS,
         js_on_load=(STATIC / "here.js").read_text(),
         elem_id=elem_id,
@@ -90,6 +99,7 @@ def in_page_panel(
         panel=elem_id,
         client=engine.static_url("engine", "client.js"),
         view=engine.static_url("engine", f"view_{view}.js"),
+        plots=plots,
         worker=engine.worker_url(),
         config=engine.config_url(),
         load=engine.LOAD_PATH,
@@ -98,7 +108,16 @@ def in_page_panel(
         player=player,
         settings=settings,
         T=engine.diffusion_cpu().num_timesteps,
+        digit=DIGIT_DATA,
     )
+
+
+def in_page_plots(elem_id: str, plots: Sequence[tuple[str, str]]) -> gr.HTML:
+    """The canvases on which a view's module draws the curves of a chain computed in the page
+    ((name, caption) each), where the view shows the server's plots; shown only while the page
+    computes (the view's server plots are marked ``server-result``)."""
+    return gr.HTML(None, html_template=PLOTS_HTML.format(plots=_figures(plots, "plot")), css_template=PLOTS_CSS,
+                   elem_id=elem_id, elem_classes=["in-page-plots"], container=False)  # fmt: skip
 
 
 def run_js(panel: str, names: list[str]) -> str:

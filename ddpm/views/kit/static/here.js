@@ -1,10 +1,12 @@
 // The in-page result (ddpm.views.kit.here.in_page_panel): a view's chain computed on this device by
 // the engine (static/engine/), drawn here as it runs, then handed to the view's chain player, with
 // its files to download. props: client, worker, config (the engine's URLs; config null: this server
-// cannot give the page its networks), view (the view's module: engine/view_<name>.js), load (the
+// cannot give the page its networks), view (the view's module: engine/view_<name>.js), plots (the
+// id of the view's in-page plots, kit.here.in_page_plots, or ""), load (the
 // server's load), reason (why not, when config is null), server_run (the id of the button that runs
 // the chain on the server), player (the id of the view's chain player), settings (the view's
-// constants: widths, frames, series names), T.
+// constants: widths, frames, series names), digit (the id of the chosen digit's pixels, whose
+// `data-pixels` and `data-label` join the request as `pixels` and `label`), T.
 //
 // `ddpmRun(request)` on the panel's element decides where the chain runs (client.js: choose) and
 // runs it; the view's Run button calls it. `ddpmStop()` ends the Worker at once. What is the view's
@@ -14,8 +16,12 @@ const root = element.querySelector(".ddpm-here");
 const status = root.querySelector(".here-status");
 const why = element.querySelector(".here-why");
 const files = root.querySelector(".here-files");
-const canvases = Object.fromEntries([...root.querySelectorAll("canvas[data-image]")].map((c) => [c.dataset.image, c]));
 const column = element.closest(".result") ?? element.parentElement;
+const scope = element.closest(".tabitem") ?? column; // the view: its server outputs hide while the page computes
+const plotsPanel = props.plots ? document.getElementById(props.plots) : null;
+const canvases = () => Object.fromEntries([...root.querySelectorAll("canvas[data-image]"),
+  ...(plotsPanel ?? document.getElementById(props.plots) ?? root).querySelectorAll("canvas[data-plot]")]
+  .map((c) => [c.dataset.image ?? c.dataset.plot, c]));
 const host = element.closest(`#${CSS.escape(props.panel)}`) ?? element; // what the view's buttons find by id
 let engine = null;
 let running = 0; // the newest run (a stopped or older one that ends later is ignored)
@@ -37,7 +43,7 @@ function bar(done, total, width = 24) {
 }
 
 function here(on) {
-  column.classList.toggle("computing-here", on);
+  scope.classList.toggle("computing-here", on);
 }
 
 function link({ name, text, url }) {
@@ -71,9 +77,14 @@ host.ddpmRun = async (request) => {
   try {
     const [{ choose, paint }, viewModule] = await Promise.all([client(), view()]);
     mod = viewModule;
-    ui = { canvases, paint, root, element };
+    ui = { canvases: canvases(), paint, root, element, props, request, frames: client };
+    const digit = document.querySelector(`#${props.digit} [data-pixels]`);
+    if (digit) Object.assign(request, { pixels: digit.dataset.pixels, label: digit.dataset.label === "" ? null : Number(digit.dataset.label) });
+    const only = mod.server?.(request, props); // what this request asks of the server alone
     const { passes, batch } = mod.cost(request, props);
-    choice = await choose(request.compute, await theEngine(), { passes, batch, loadUrl: props.load });
+    choice = only && request.compute !== "server"
+      ? { device: false, why: `computed on the server: ${only}` }
+      : await choose(request.compute, await theEngine(), { passes, batch, loadUrl: props.load });
   } catch (error) {
     choice = { device: false, why: `computed on the server: the engine could not start (${error.message})` };
   }
@@ -100,7 +111,7 @@ host.ddpmRun = async (request) => {
     const done = await mod.finish(ui, result, request, props);
     const total = ((performance.now() - started) / 1000).toFixed(1);
     status.textContent = `done: ${done.status} (${total} s with the engine's start), ${choice.why}` +
-      (done.network ? ` · p_θ: ${done.network}` : "");
+      (done.network ? ` · p_θ: ${done.network}.` : "") + (done.verdict ?? "");
     player?.dispatchEvent(new CustomEvent("ddpm-value", { detail: result.player }));
     if (done.files.length) files.replaceChildren("· download ", ...done.files.flatMap((file) => [link(file), " "]));
   } catch (error) {

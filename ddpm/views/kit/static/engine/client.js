@@ -7,7 +7,7 @@
  * networks (once: they are served immutable, under their content hash) and starts the Worker.
  */
 
-export { paint } from "./frames.js"; // the page draws the Worker's frames as the Worker does
+export { paint, png_data_url, upscale } from "./frames.js"; // the page draws the Worker's frames as the Worker does
 
 /** A WebAssembly module using a SIMD instruction (i8x16.popcnt of a splat): valid only where the
  * browser has WASM SIMD, which onnxruntime-web's build needs. */

@@ -18,11 +18,12 @@
  */
 
 import { GaussianDiffusion } from "./diffusion.js";
+import { compare } from "./compare_task.js";
 import { generate } from "./generate_task.js";
 
 /** The chains a page can ask for, by name: `task(engine, request)` resolves with "done"'s message;
  * `engine` is {network, diffusion, config, frame(message, transfer)}. */
-const TASKS = { generate };
+const TASKS = { generate, compare };
 
 let config = null;
 let ort = null;

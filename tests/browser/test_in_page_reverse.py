@@ -1,0 +1,112 @@
+"""The reverse view's comparison computed in the student's own page (``static/engine/compare_task.js``,
+``view_compare.js``): from t = T, the same exact and learned chains as the server's for the same
+digit and seed, the bound's sum and the network named as the server names them, nothing asked of
+the server but static files, and the true reverse of the training set left to the server.
+
+Set DDPM_SCREENSHOTS=<folder> to keep what the tests saw."""
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from pagekit import screenshot
+from PIL import Image
+
+from ddpm.images import digit_tensor, to_uint8
+from ddpm.serve.runtime import learned_reverse
+from ddpm.teaching.reverse import compare_reverse
+from ddpm.views.digits import default_digit
+from ddpm.views.kit.widgets import SCALE
+from ddpm.views.reverse_page import in_page_settings
+from ddpm.views.reverse_stream import LEARNED_CHOICE
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+pytestmark = pytest.mark.slow  # each test drives the app in Chromium
+
+STATUS = "#reverse-here .here-status"
+SERVER_CALLS = re.compile(r"/gradio_api/(queue/|call/|run/)")
+DONE = f"() => /done/.test(document.querySelector('{STATUS}')?.textContent ?? '')"
+
+
+def server_chains(t: int, seed: int, variance: str, told: bool) -> dict[str, np.ndarray]:
+    """The server's comparison of the default digit (ddpm.teaching.reverse.compare_reverse, as
+    /compare runs it): both chains' x_0 and the learned x̂_0 at t = 1 as uint8 [28, 28], and the
+    bound's sum along the exact chain."""
+    rt = learned_reverse(told)
+    x0 = digit_tensor(default_digit())
+    labels = None
+    if told:
+        import torch
+
+        labels = torch.tensor([7])  # the default digit is a bundled 7, told by its label
+    *_, last = compare_reverse(
+        rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization, labels
+    )
+    images = {"exact": last.exact.x_prev, "learned": last.learned.x_prev, "x0_hat": last.learned.pred_x0}
+    return {**{name: to_uint8(x)[0, 0].numpy() for name, x in images.items()}, "kl_sum": last.kl_sum_bpd}
+
+
+def downloaded(page, field: str) -> np.ndarray:
+    """A downloaded image of the page's comparison, back at one pixel per pixel."""
+    href = page.locator(f"#reverse-here a[download^='{field}_t']").get_attribute("href")
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(href.split(",", 1)[1]))).convert("L"))
+    return image[::SCALE, ::SCALE]
+
+
+def assert_same(page_image: np.ndarray, server: np.ndarray) -> None:
+    """±1 grey level on at most 0.1% of pixels (onnxruntime and torch differ by ~1e-5)."""
+    assert page_image.shape == server.shape
+    gap = np.abs(page_image.astype(int) - server.astype(int))
+    assert gap.max() <= 1 and (gap > 0).mean() <= 1e-3, (gap.max(), (gap > 0).mean())
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    yield page
+    page.close()
+
+
+def test_a_comparison_from_T_in_the_page_is_the_servers(page, url, tmp_path):
+    T = learned_reverse(False).diffusion.num_timesteps
+    page.goto(url + f"?view=reverse&compute=device&t={T}&seed=0", wait_until="load")  # the link presses Run
+    page.wait_for_function(DONE, timeout=240_000)
+    status = page.locator(STATUS).inner_text()
+    assert "on this device" in status
+    server = server_chains(T, 0, "fixed_small", told=False)
+    for field in ("exact", "learned", "x0_hat"):
+        assert_same(downloaded(page, field), server[field])
+    assert f"add up to {server['kl_sum']:.3f} bits/dim" in status
+    assert f"p_θ: {in_page_settings()['networks']['untold']}" in status
+    assert page.locator("#reverse-player .ddpm-chain").get_attribute("data-frames") == str(T + 1)
+    screenshot(page, "reverse-in-page", tmp_path)
+
+
+def test_told_the_class_with_learned_variance_and_nothing_asked_of_the_server(page, url):
+    page.goto(url + "?view=reverse&compute=device&t=40&seed=4", wait_until="load")
+    page.wait_for_function(DONE, timeout=120_000)
+    page.locator("#reverse-told input").check()
+    page.locator("#reverse-variance label:has-text('learned')").click()
+    page.locator("#reverse-seed input").fill("5")
+    page.wait_for_timeout(500)  # the controls' own events (σ² learned tells the class) have answered
+    asked = []
+    page.on("request", lambda r: asked.append((r.method, r.url)))
+    page.locator("#reverse-run").click()
+    page.wait_for_function(DONE + " && document.querySelector(\"#reverse-here a[download$='_seed5.png']\")",
+                           timeout=120_000)  # fmt: skip
+    assert [u for _, u in asked if SERVER_CALLS.search(u)] == []
+    assert all(method == "GET" for method, _ in asked), asked
+    server = server_chains(40, 5, LEARNED_CHOICE[1], told=True)
+    for field in ("exact", "learned", "x0_hat"):
+        assert_same(downloaded(page, field), server[field])
+    words = in_page_settings()["networks"]["told"]["7"]["label"]
+    assert f"p_θ: {words}" in page.locator(STATUS).inner_text()
+
+
+def test_the_true_reverse_runs_on_the_server_and_the_page_says_so(page, url):
+    page.goto(url + "?view=reverse&compute=device&t=20&seed=1&truth=1", wait_until="load")
+    page.wait_for_selector("#reverse-status :text('done')", timeout=120_000)
+    assert "true reverse of the training set" in page.locator("#reverse-here .here-why").inner_text()
+    assert not page.locator(STATUS).is_visible()

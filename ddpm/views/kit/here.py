@@ -51,7 +51,8 @@ HERE_CSS = """
 .here-why { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 .ddpm-here { display: none; flex-direction: column; gap: 10px; }
 .ddpm-here .here-line { margin: 0; }
-.ddpm-here .here-status { font-family: var(--font-mono); white-space: pre-wrap; }
+.ddpm-here .here-status { white-space: pre-wrap; }
+.ddpm-here .here-status code { font-family: var(--font-mono); }
 .ddpm-here .here-images { display: flex; flex-wrap: wrap; gap: 14px 28px; justify-content: center; }
 .ddpm-here canvas[data-image] { height: clamp(240px, calc(100vh - 440px), 560px); width: auto; aspect-ratio: 1; }
 """

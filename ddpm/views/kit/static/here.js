@@ -103,15 +103,19 @@ host.ddpmRun = async (request) => {
       if (mine !== running) return;
       mod.draw(ui, frame);
       const left = (frame.seconds / frame.done) * (frame.total - frame.done);
-      status.textContent = `${bar(frame.done, frame.total)} step ${frame.done} / ${frame.total} (t = ${frame.t}) · ` +
-        `${frame.seconds.toFixed(1)} s on this device · about ${Math.ceil(left)} s left`;
+      const progress = document.createElement("code");
+      progress.textContent = bar(frame.done, frame.total);
+      status.replaceChildren(progress, ` step ${frame.done} / ${frame.total} (t = ${frame.t}) · ` +
+        `${frame.seconds.toFixed(1)} s on this device · about ${Math.ceil(left)} s left`);
     });
     if (mine !== running) return;
     running = 0;
-    const done = await mod.finish(ui, result, request, props);
     const total = ((performance.now() - started) / 1000).toFixed(1);
-    status.textContent = `done: ${done.status} (${total} s with the engine's start), ${choice.why}` +
-      (done.network ? ` · p_θ: ${done.network}.` : "") + (done.verdict ?? "");
+    const done = await mod.finish(ui, result, request, props);
+    const where = `${total} s with the engine's start, ${choice.why}`;
+    // a view's own line names where it ran ({where}); else: done, what ran, where, the network
+    status.textContent = done.line ? done.line.replace("{where}", where)
+      : `done: ${done.status} (${where})` + (done.network ? ` · p_θ: ${done.network}.` : "");
     player?.dispatchEvent(new CustomEvent("ddpm-value", { detail: result.player }));
     if (done.files.length) files.replaceChildren("· download ", ...done.files.flatMap((file) => [link(file), " "]));
   } catch (error) {

@@ -105,7 +105,7 @@ export function verdict({ exact, learned, label }, t) {
   const learnedClass = argmax(learned);
   let text = "";
   if (own !== learnedClass) {
-    text += ` The learned chain ended on ${an(learnedClass)}, the exact chain on the ${own} it started from:` +
+    text += `\nThe learned chain ended on ${an(learnedClass)}, the exact chain on the ${own} it started from:` +
       ` expected from t = ${t} (see below).`;
   }
   if (label !== null && exactClass !== label) text += ` (The classifier reads this ${label} as ${an(exactClass)}.)`;
@@ -124,7 +124,8 @@ async function png(ui, grey, scale) {
 }
 
 /** The finished comparison: the chains' x_0, the curves to the end (the read-out down to t = 0),
- * the status with the bound's sum and the verdict, and the files the server path writes. */
+ * the status line (the server's words, with the bound's sum and the verdict; {where}: where it
+ * ran, which here.js fills) and the files the server path writes. */
 export async function finish(ui, result, request, props) {
   const settings = props.settings;
   paintImages(ui, result.images, null);
@@ -139,12 +140,12 @@ export async function finish(ui, result, request, props) {
   for (const field of ["kl", "gaps", "readout"]) {
     if (ui.canvases[field]) files.push({ name: name(field), text: field, url: ui.canvases[field].toDataURL("image/png") });
   }
+  // as the server's final status (reverse_stream.py: Comparison.status), then where it ran
   return {
-    status: `${result.t} steps in ${result.seconds.toFixed(1)} s; along the exact chain, back at x₀, the bound's` +
-      ` terms L_{t−1} (t ≥ 2) and L₀ = −log p_θ(x₀ | x₁) add up to ${result.kl_sum_bpd.toFixed(3)} bits/dim` +
-      ` (L₀: ${result.kl_bpd.toFixed(3)})`,
-    network: network(result, settings),
-    verdict: verdict(result.ends, result.t),
+    line: `t = 0 · step ${result.t} of ${result.t} · ${result.seconds.toFixed(1)} s ({where}) · learned p_θ: ` +
+      `${network(result, settings)} · done: along the exact chain, back at x₀, the bound's terms L_{t−1} (t ≥ 2)` +
+      ` and L₀ = −log p_θ(x₀ | x₁) add up to ${result.kl_sum_bpd.toFixed(3)} bits/dim` +
+      ` (L₀: ${result.kl_bpd.toFixed(3)}).${verdict(result.ends, result.t)}`,
     files,
   };
 }

@@ -20,8 +20,16 @@ from ddpm.guidance import default_guidance
 from ddpm.images import make_grid, save_gif, upscale
 from ddpm.inference import generate, generation_labels, sample_loop
 from ddpm.serve.runtime import learned_reverse
-from ddpm.views.generate import FINAL_WIDTH, GIF_FRAMES, GIF_WIDTH, describe, in_page_settings
-from ddpm.views.kit.widgets import show_grid
+from ddpm.views.generate import (
+    FILM_COLUMNS,
+    FILM_SCALE,
+    FINAL_WIDTH,
+    GIF_FRAMES,
+    GIF_WIDTH,
+    describe,
+    in_page_settings,
+)
+from ddpm.views.kit.widgets import show, show_grid
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 pytestmark = pytest.mark.slow  # each test drives the app in Chromium
@@ -43,13 +51,14 @@ def server_grid(seed: int, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: i
     return upscale(grid, max(1, FINAL_WIDTH // grid.shape[1]))
 
 
-def server_gif(seed: int, path, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: int = DEFAULT_STEPS,
-               digit: str = "prior") -> bytes:  # fmt: skip
-    """The server's GIF for a request, its frames taken as views/generate.py's ``_generate`` takes them."""
+def server_files(seed: int, path, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: int = DEFAULT_STEPS,
+                 digit: str = "prior") -> tuple[bytes, list[np.ndarray]]:  # fmt: skip
+    """The server's GIF for a request and its filmstrip's images, left to right, taken as
+    views/generate.py's ``_generate`` takes them."""
     rt = learned_reverse(digit != "none")
     generator = seeding.generator(seed)
     labels, w = generation_labels(rt.model, digit, default_guidance(digit), n, generator, rt.device)
-    frames = []
+    frames, film = [], []
     loop = sample_loop(
         rt.model, rt.diffusion, n, sampler, steps, DEFAULT_ETA, generator, labels=labels, guidance=w
     )
@@ -57,7 +66,23 @@ def server_gif(seed: int, path, n: int = 16, sampler: str = DEFAULT_SAMPLER, ste
         done = step.index + 1
         if step.index == 0 or done % max(1, step.num_steps // GIF_FRAMES) == 0 or done == step.num_steps:
             frames.append(show_grid(step.x_prev, max_width=GIF_WIDTH))
-    return Path(save_gif(frames, str(path))).read_bytes()
+            film.append(show(step.x_prev[0], scale=FILM_SCALE))
+    picks = [round(i * (len(film) - 1) / (FILM_COLUMNS - 1)) for i in range(FILM_COLUMNS)]
+    return Path(save_gif(frames, str(path))).read_bytes(), [film[k] for k in picks]
+
+
+def places(strip: np.ndarray, image: np.ndarray) -> list[int]:
+    """The left edges where ``image`` is drawn in ``strip`` (±1 grey level on at most 0.1% of pixels)."""
+    h, w = image.shape
+    windows = np.lib.stride_tricks.sliding_window_view(strip.astype(int), (h, w))
+    probe = (slice(None, None, 7), slice(None, None, 7))  # a few pixels first, then the whole image
+    near = np.abs(windows[..., probe[0], probe[1]] - image[probe].astype(int)).max(axis=(-2, -1)) <= 1
+    found = []
+    for y, x in zip(*np.nonzero(near), strict=True):
+        gap = np.abs(windows[y, x] - image.astype(int))
+        if gap.max() <= 1 and (gap > 0).mean() <= 1e-3:
+            found.append(int(x))
+    return found
 
 
 def gif_frames(data: bytes) -> tuple[list[np.ndarray], list[int], int | None]:
@@ -102,12 +127,15 @@ def test_a_link_with_compute_device_generates_in_the_page_the_servers_digits(pag
     _, tag = describe("prior", default_guidance("prior"))
     names = [page.locator("#generate-here a").nth(k).get_attribute("download") for k in range(4)]
     assert names[2:] == [f"generation_seed0{tag}.gif", f"filmstrip_seed0{tag}.png"]
-    ours, theirs = gif_frames(link_bytes(page, ".gif")), gif_frames(server_gif(0, tmp_path / "server.gif"))
+    gif, film = server_files(0, tmp_path / "server.gif")
+    ours, theirs = gif_frames(link_bytes(page, ".gif")), gif_frames(gif)
     assert ours[1:] == theirs[1:] and ours[2] == 0  # durations (80 ms, the last 1500 ms) and looping
     for page_frame, server_frame in zip(ours[0], theirs[0], strict=True):
         assert_same_digits(page_frame, server_frame)
-    strip = Image.open(io.BytesIO(link_bytes(page, f"filmstrip_seed0{tag}.png")))
-    assert strip.format == "PNG" and strip.width > 8 * 112 > strip.height > 112  # 8 columns, 1 row
+    # the filmstrip: the server's 8 images of the first digit, left to right, each drawn twice its size
+    strip = np.asarray(Image.open(io.BytesIO(link_bytes(page, f"filmstrip_seed0{tag}.png"))).convert("L"))
+    lefts = [places(strip, upscale(image, 2)) for image in film]
+    assert all(lefts) and [x[0] for x in lefts] == sorted(x[0] for x in lefts), lefts
     screenshot(page, "generate-in-page", tmp_path)
     # a run pressed by hand: nothing but static files asked of the server
     asked = []

@@ -1,5 +1,5 @@
 """`pip install .` gives the whole package: every module, the bundled digits and the checkpoints, the page's
-static files and the vendored onnxruntime-web with its licenses."""
+static files and the vendored onnxruntime-web and gifenc with their licenses."""
 
 import json
 import os
@@ -82,6 +82,11 @@ def test_the_wheel_holds_every_module_and_data_file(wheel):
     shipped = {f"ddpm/views/kit/static/vendor/onnxruntime-web/{name}" for name in manifest["files"]}
     assert {"ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm.gz", "LICENSE"} <= set(manifest["files"])
     data |= shipped | {str(p.relative_to(REPO)) for p in vendor.iterdir()}
+    # and its GIF encoder, with its license
+    gifenc = REPO / "ddpm/views/kit/static/vendor/gifenc"
+    manifest = json.loads((gifenc / "MANIFEST.json").read_text())
+    assert {"gifenc.esm.js", "LICENSE.md"} <= set(manifest["files"])
+    data |= {str(p.relative_to(REPO)) for p in gifenc.iterdir()}
     engine = REPO / "ddpm/views/kit/static/engine"
     data |= {str(p.relative_to(REPO)) for p in engine.rglob("*") if p.suffix in (".js", ".mjs", ".json")}
     assert data <= names, sorted(data - names)

@@ -5,7 +5,8 @@ the shipped networks exported to ONNX (:mod:`ddpm.onnx_export`) and onnxruntime-
 Worker needs that is not code comes from here, in one JSON file written once per process and served
 by :mod:`.static_files` under its content hash (so a browser fetches it once per model):
 
-- ``runtime``: the URLs of onnxruntime-web's module and its gzipped WebAssembly;
+- ``runtime``: the URLs of onnxruntime-web's module and its gzipped WebAssembly, and of gifenc's
+  module (the GIF encoder of a generation's download);
 - ``models``: for ``told`` (the model the views run when told the digit's class), ``untold`` (the
   network they run without it, :func:`.runtime.learned_reverse`) and ``classifier`` (the digit
   classifier), the URL of the ``.onnx`` and its manifest (inputs, outputs and what the page needs of
@@ -87,6 +88,7 @@ def config() -> dict[str, Any]:
         "runtime": {
             "module": static_url("onnxruntime-web", "ort.wasm.bundle.min.mjs"),
             "wasm": static_url("onnxruntime-web", "ort-wasm-simd-threaded.wasm.gz"),
+            "gif": static_url("gifenc", "gifenc.esm.js"),
         },
         "models": models,
         "tables": diffusion_cpu().step_tables(),

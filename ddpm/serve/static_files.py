@@ -3,7 +3,7 @@
 :class:`StaticFiles`, an ASGI middleware inside Gradio's own, answers two kinds of ``GET``/``HEAD``:
 
 - ``/ddpm-static/<name>/<path>``: a file of one of the named folders of :data:`FOLDERS` (the
-  engine's ES modules, the vendored onnxruntime-web), and nothing else: an unknown name, a path
+  engine's ES modules, the vendored onnxruntime-web and gifenc), and nothing else: an unknown name, a path
   outside the folder or not matching its patterns (``..``, an absolute or hidden path, one
   percent-encoded) is a 404. The page links them with :func:`static_url`, which appends the
   file's content hash (``?v=<first 16 hex of its sha256>``).
@@ -71,6 +71,7 @@ class Folder:
 FOLDERS: dict[str, Folder] = {
     "engine": Folder(KIT_STATIC / "engine", ("*.js", "*.mjs", "*.json")),
     "onnxruntime-web": Folder(KIT_STATIC / "vendor" / "onnxruntime-web", ("*.mjs", "*.wasm.gz")),
+    "gifenc": Folder(KIT_STATIC / "vendor" / "gifenc", ("gifenc.esm.js",)),
 }
 """The folders served under :data:`PREFIX`, by name. Registering one is one line here, e.g. the
 networks of the in-page engine: ``"models": Folder(checkpoint.BUNDLED, ("model.onnx", "*/model.onnx"))``

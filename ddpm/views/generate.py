@@ -17,6 +17,7 @@ from ..serve.runtime import diffusion_cpu, learned_config, learned_reverse, mode
 from ..serve.settings import FRAME_SECONDS, WATCHERS
 from .kit.here import compute_choice, in_page_panel, run_js, stop_js
 from .kit.players import chain_player
+from .kit.plots import DPI, TEXT_PT
 from .kit.recording import Recording
 from .kit.tab import Linked, Tab
 from .kit.widgets import (
@@ -41,6 +42,9 @@ GIF_FRAMES = 40  # frames kept for the GIF and the filmstrip, at fixed steps, wh
 STREAM_WIDTH = 256  # streamed grids are small (the page scales them up, pixelated); the last is full size
 FINAL_WIDTH = 640
 GIF_WIDTH = 320
+FILM_ROW = "first digit"  # the filmstrip's one row: the first digit, at FILM_SCALE, in FILM_COLUMNS times
+FILM_COLUMNS = 8
+FILM_SCALE = 2
 SERIES = ("xₜ", "x̂₀")  # the player's series: the chain's x_t and the model's x̂_0, as grids
 SAMPLER_CHOICES = [("Ancestral (all T)", "ddpm"), ("DDIM", "ddim"), ("DPM-Solver++", "dpm-solver")]
 """Short labels, so the radio stays one or two lines; the explanation below the images says more."""
@@ -155,7 +159,7 @@ def _generate(
         if step.index == 0 or done % max(1, step.num_steps // GIF_FRAMES) == 0 or done == step.num_steps:
             t = step.t_prev + 1  # the paper's t of x_prev (0: the finished digits)
             rec.log("gif", show_grid(step.x_prev, max_width=GIF_WIDTH))
-            rec.film(f"t={t}", {"first digit": show(step.x_prev[0], scale=2)})
+            rec.film(f"t={t}", {FILM_ROW: show(step.x_prev[0], scale=FILM_SCALE)})
             kept = (show_grid(step.x_prev, max_width=0), show_grid(step.pred_x0, max_width=0))
             rec.keep(t, dict(zip(SERIES, kept, strict=True)))
 
@@ -180,7 +184,7 @@ def _generate(
         yield (*shot.extra, status, gr.skip(), gr.skip(), gr.skip())
     elapsed = time.perf_counter() - start
     gif = rec.save_gif(f"generation_seed{seed}{tag}.gif", rec.logs["gif"])
-    strip = rec.save_filmstrip(f"filmstrip_seed{seed}{tag}.png", columns=8)
+    strip = rec.save_filmstrip(f"filmstrip_seed{seed}{tag}.png", columns=FILM_COLUMNS)
     names = (f"generation_seed{seed}{tag}_xt", f"generation_seed{seed}{tag}_x0hat")
     x_t, x0_hat = rec.save(dict(zip(names, shot.extra, strict=True)))  # the final grids, FINAL_WIDTH wide
     status = (
@@ -201,14 +205,18 @@ REQUEST = ["n", "sampler", "steps", "eta", "seed", "digit", "guidance"]
 def in_page_settings() -> dict:
     """What the page's engine needs of this view to make the same pictures as :func:`_generate`:
     the widths of the streamed and final grids and of the GIF's, the frames kept, the series'
-    names, the pace of the frames, the digit requests' words, and what the status calls the network
-    told a class and the one not told (as :func:`_generate`'s status names them)."""
+    names, the filmstrip's (its row, columns and scale, and its text's sizes in pixels, as
+    :func:`.kit.plots.filmstrip` draws them), the pace of the frames, the digit requests' words, and
+    what the status calls the network told a class and the one not told (as :func:`_generate`'s
+    status names them)."""
     networks = {
         "told": network_words(learned_config(True), told=True),
         "untold": network_words(learned_config(False)),
     }
     return {"stream_width": STREAM_WIDTH, "final_width": FINAL_WIDTH, "gif_width": GIF_WIDTH,
             "gif_frames": GIF_FRAMES, "series": list(SERIES), "frame_seconds": FRAME_SECONDS,
+            "film": {"row": FILM_ROW, "columns": FILM_COLUMNS, "scale": FILM_SCALE,
+                     "title_px": round((TEXT_PT + 1) * DPI / 72), "text_px": round(TEXT_PT * DPI / 72)},
             "prior": PRIOR, "all": ALL, "none": NONE, "networks": networks}  # fmt: skip
 
 

@@ -7,18 +7,29 @@ Set DDPM_SCREENSHOTS=<folder> to keep what the tests saw."""
 import base64
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from pagekit import screenshot
-from PIL import Image
+from PIL import Image, ImageSequence
 
+from ddpm import seeding
 from ddpm.choices import DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS
 from ddpm.guidance import default_guidance
-from ddpm.images import make_grid, upscale
-from ddpm.inference import generate
+from ddpm.images import make_grid, save_gif, upscale
+from ddpm.inference import generate, generation_labels, sample_loop
 from ddpm.serve.runtime import learned_reverse
-from ddpm.views.generate import FINAL_WIDTH, in_page_settings
+from ddpm.views.generate import (
+    FILM_COLUMNS,
+    FILM_SCALE,
+    FINAL_WIDTH,
+    GIF_FRAMES,
+    GIF_WIDTH,
+    describe,
+    in_page_settings,
+)
+from ddpm.views.kit.widgets import show, show_grid
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 pytestmark = pytest.mark.slow  # each test drives the app in Chromium
@@ -40,9 +51,54 @@ def server_grid(seed: int, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: i
     return upscale(grid, max(1, FINAL_WIDTH // grid.shape[1]))
 
 
-def downloaded(page, suffix: str) -> np.ndarray:
+def server_files(seed: int, path, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: int = DEFAULT_STEPS,
+                 digit: str = "prior") -> tuple[bytes, list[np.ndarray]]:  # fmt: skip
+    """The server's GIF for a request and its filmstrip's images, left to right, taken as
+    views/generate.py's ``_generate`` takes them."""
+    rt = learned_reverse(digit != "none")
+    generator = seeding.generator(seed)
+    labels, w = generation_labels(rt.model, digit, default_guidance(digit), n, generator, rt.device)
+    frames, film = [], []
+    loop = sample_loop(
+        rt.model, rt.diffusion, n, sampler, steps, DEFAULT_ETA, generator, labels=labels, guidance=w
+    )
+    for step in loop:
+        done = step.index + 1
+        if step.index == 0 or done % max(1, step.num_steps // GIF_FRAMES) == 0 or done == step.num_steps:
+            frames.append(show_grid(step.x_prev, max_width=GIF_WIDTH))
+            film.append(show(step.x_prev[0], scale=FILM_SCALE))
+    picks = [round(i * (len(film) - 1) / (FILM_COLUMNS - 1)) for i in range(FILM_COLUMNS)]
+    return Path(save_gif(frames, str(path))).read_bytes(), [film[k] for k in picks]
+
+
+def places(strip: np.ndarray, image: np.ndarray) -> list[int]:
+    """The left edges where ``image`` is drawn in ``strip`` (±1 grey level on at most 0.1% of pixels)."""
+    h, w = image.shape
+    windows = np.lib.stride_tricks.sliding_window_view(strip.astype(int), (h, w))
+    probe = (slice(None, None, 7), slice(None, None, 7))  # a few pixels first, then the whole image
+    near = np.abs(windows[..., probe[0], probe[1]] - image[probe].astype(int)).max(axis=(-2, -1)) <= 1
+    found = []
+    for y, x in zip(*np.nonzero(near), strict=True):
+        gap = np.abs(windows[y, x] - image.astype(int))
+        if gap.max() <= 1 and (gap > 0).mean() <= 1e-3:
+            found.append(int(x))
+    return found
+
+
+def gif_frames(data: bytes) -> tuple[list[np.ndarray], list[int], int | None]:
+    """A GIF's frames (grey levels), their durations (ms) and its loop count, as Pillow reads them."""
+    with Image.open(io.BytesIO(data)) as gif:
+        shown = [(np.asarray(f.convert("L")), f.info["duration"]) for f in ImageSequence.Iterator(gif)]
+        return [f for f, _ in shown], [d for _, d in shown], gif.info.get("loop")
+
+
+def link_bytes(page, suffix: str) -> bytes:
     href = page.locator(f"#generate-here a[download$='{suffix}']").get_attribute("href")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(href.split(",", 1)[1]))).convert("L"))
+    return base64.b64decode(href.split(",", 1)[1])
+
+
+def downloaded(page, suffix: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(link_bytes(page, suffix))).convert("L"))
 
 
 def assert_same_digits(page_grid: np.ndarray, server: np.ndarray) -> None:
@@ -67,6 +123,19 @@ def test_a_link_with_compute_device_generates_in_the_page_the_servers_digits(pag
     assert f"p_θ: {in_page_settings()['networks']['told']}" in page.locator(STATUS).inner_text()
     assert_same_digits(downloaded(page, "_xt.png"), server_grid(0))
     assert page.locator("#generate-player .ddpm-chain").get_attribute("data-frames") == str(DEFAULT_STEPS)
+    # the GIF and the filmstrip, named as the server's; the GIF's frames are the server's GIF's
+    _, tag = describe("prior", default_guidance("prior"))
+    names = [page.locator("#generate-here a").nth(k).get_attribute("download") for k in range(4)]
+    assert names[2:] == [f"generation_seed0{tag}.gif", f"filmstrip_seed0{tag}.png"]
+    gif, film = server_files(0, tmp_path / "server.gif")
+    ours, theirs = gif_frames(link_bytes(page, ".gif")), gif_frames(gif)
+    assert ours[1:] == theirs[1:] and ours[2] == 0  # durations (80 ms, the last 1500 ms) and looping
+    for page_frame, server_frame in zip(ours[0], theirs[0], strict=True):
+        assert_same_digits(page_frame, server_frame)
+    # the filmstrip: the server's 8 images of the first digit, left to right, each drawn twice its size
+    strip = np.asarray(Image.open(io.BytesIO(link_bytes(page, f"filmstrip_seed0{tag}.png"))).convert("L"))
+    lefts = [places(strip, upscale(image, 2)) for image in film]
+    assert all(lefts) and [x[0] for x in lefts] == sorted(x[0] for x in lefts), lefts
     screenshot(page, "generate-in-page", tmp_path)
     # a run pressed by hand: nothing but static files asked of the server
     asked = []

@@ -67,7 +67,8 @@ def test_every_url_of_the_config_is_served_as_the_file_it_names(fresh):
         status, headers, body = call(app, path, query=query.encode())
         folder = checkpoint.resolve(engine.NETWORKS[role]())
         assert status == 200 and body == (folder / "model.onnx").read_bytes()
-    for name in ("module", "wasm"):
+    assert set(config["runtime"]) == {"module", "wasm", "gif"}
+    for name in ("module", "wasm", "gif"):
         path, query = config["runtime"][name].split("?")
         assert call(app, path, query=query.encode())[0] == 200
     assert call(app, engine.worker_url().split("?")[0])[0] == 200

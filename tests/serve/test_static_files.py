@@ -246,7 +246,7 @@ def test_the_folders_are_gradios_and_ours():
     assert static[0].cls is StaticFiles, "outside the sessions and the page cache"
 
 
-def test_the_vendored_runtime_is_linked_by_its_manifest_hash():
+def test_the_vendored_files_are_linked_by_their_manifest_hash():
     vendor = FOLDERS["onnxruntime-web"].root
     manifest = json.loads((vendor / "MANIFEST.json").read_text())
     for name in ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm.gz"):
@@ -254,6 +254,11 @@ def test_the_vendored_runtime_is_linked_by_its_manifest_hash():
         assert static_url("onnxruntime-web", name) == expected
     with pytest.raises(ValueError, match="serves no file"):
         static_url("onnxruntime-web", "MANIFEST.json")  # only the runtime's two files
+    gifenc = json.loads((FOLDERS["gifenc"].root / "MANIFEST.json").read_text())
+    expected = f"/ddpm-static/gifenc/gifenc.esm.js?v={gifenc['files']['gifenc.esm.js']['sha256'][:16]}"
+    assert static_url("gifenc", "gifenc.esm.js") == expected
+    with pytest.raises(ValueError, match="serves no file"):
+        static_url("gifenc", "LICENSE.md")  # only the module
 
 
 def launch_middleware():

@@ -1,6 +1,7 @@
 """The vendored onnxruntime-web (ddpm/views/kit/static/vendor/onnxruntime-web/): its files are those its
 MANIFEST.json names, byte for byte, the WebAssembly stored gzipped under a Space's 10 MB per file,
-with its licenses; and it runs (in Node.js, where installed)."""
+with its licenses; and it runs (in Node.js, where installed). The same of the vendored gifenc
+(vendor/gifenc/): its ES module and license, as its manifest names them."""
 
 import base64
 import gzip
@@ -89,3 +90,28 @@ def test_the_runtime_runs_a_network_from_the_gzipped_webassembly(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"version": MANIFEST["version"], "y": [1.0, 4.0, 9.0]}
+
+
+GIFENC = REPO / "ddpm" / "views" / "kit" / "static" / "vendor" / "gifenc"
+GIFENC_MANIFEST = json.loads((GIFENC / "MANIFEST.json").read_text())
+
+
+def test_gifenc_is_a_stable_release_from_npm_file_for_file():
+    version = GIFENC_MANIFEST["version"]
+    assert GIFENC_MANIFEST["package"] == "gifenc" and re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert GIFENC_MANIFEST["integrity"].startswith("sha512-")
+    assert GIFENC_MANIFEST["tarball"] == f"https://registry.npmjs.org/gifenc/-/gifenc-{version}.tgz"
+    files = GIFENC_MANIFEST["files"]
+    assert set(files) == {"gifenc.esm.js", "LICENSE.md"}
+    assert files["gifenc.esm.js"]["from"] == "package/dist/gifenc.esm.js"  # the ES module build only
+    on_disk = {p.name for p in GIFENC.iterdir()}
+    assert on_disk == set(files) | {"MANIFEST.json", "README.md"}, "no file the manifest does not name"
+    for name, entry in files.items():
+        data = (GIFENC / name).read_bytes()
+        assert (sha256(data), len(data)) == (entry["sha256"], entry["size"]), name
+
+
+def test_gifenc_s_license_travels_with_it():
+    text = (GIFENC / "LICENSE.md").read_text()
+    assert "The MIT License" in text and "Matt DesLauriers" in text
+    assert f"gifenc {GIFENC_MANIFEST['version']}" in (GIFENC / "README.md").read_text()

@@ -97,15 +97,24 @@ export function paint(canvas, { data, height, width }) {
   context.putImageData(image, 0, 0);
 }
 
+/** Bytes as a data URL of the MIME type `type` (base64). */
+export function bytes_data_url(bytes, type) {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return `data:${type};base64,${btoa(binary)}`;
+}
+
+/** A canvas (an OffscreenCanvas) as a PNG data URL. */
+export async function canvas_png_data_url(canvas) {
+  const blob = await canvas.convertToBlob({ type: "image/png" });
+  return bytes_data_url(new Uint8Array(await blob.arrayBuffer()), "image/png");
+}
+
 /** A grey image as a PNG data URL (OffscreenCanvas: in a Worker or a page; not in Node). */
 export async function png_data_url(grey) {
   const canvas = new OffscreenCanvas(grey.width, grey.height);
   paint(canvas, grey);
-  const blob = await canvas.convertToBlob({ type: "image/png" });
-  const bytes = new Uint8Array(await blob.arrayBuffer());
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return `data:image/png;base64,${btoa(binary)}`;
+  return canvas_png_data_url(canvas);
 }
 
 /**

@@ -28,16 +28,20 @@ function tag({ digit, guidance }, { prior, all, none }) {
 }
 
 /** The finished chain: its status (before where it ran), the network that ran (in the server's
- * words) and its files [{name, text, url}]. */
+ * words) and its files [{name, text, url}], named as the server's: the final grids, the GIF and
+ * the filmstrip. */
 export function finish(ui, result, request, props) {
   draw(ui, result);
-  const name = `generation_seed${request.seed}${tag(request, props.settings)}`;
+  const named = `seed${request.seed}${tag(request, props.settings)}`;
+  const name = `generation_${named}`;
   return {
     status: `${request.n} digits, ${result.steps} steps in ${result.seconds.toFixed(1)} s`,
     network: props.settings.networks[result.told ? "told" : "untold"],
     files: [
       { name: `${name}_xt.png`, text: "xₜ", url: result.images.x_t },
       { name: `${name}_x0hat.png`, text: "x̂₀", url: result.images.x0_hat },
+      { name: `${name}.gif`, text: "GIF", url: result.images.gif },
+      { name: `filmstrip_${named}.png`, text: "filmstrip", url: result.images.filmstrip },
     ],
   };
 }

@@ -4,7 +4,7 @@
  *
  * What runs is the core's, ported and pinned by tests/engine/: the generator (torch_random.js),
  * the labels (labels.js), the loops and steps (chains.js, diffusion.js, guidance.js) and the
- * pictures (frames.js); the networks are the shipped checkpoints exported to ONNX
+ * pictures and files (frames.js, files.js; the GIF encoded by the vendored gifenc); the networks are the shipped checkpoints exported to ONNX
  * (each checkpoint's model.onnx, scripts/export_onnx.py). Everything it needs comes in `init`'s
  * config, which the server writes (ddpm/serve/engine.py): the files' versioned URLs, the
  * networks' manifests, the diffusion's tables and the views' settings. Nothing is asked of the
@@ -22,11 +22,13 @@ import { compare } from "./compare_task.js";
 import { generate } from "./generate_task.js";
 
 /** The chains a page can ask for, by name: `task(engine, request)` resolves with "done"'s message;
- * `engine` is {network, diffusion, config, frame(message, transfer)}. */
+ * `engine` is {network, diffusion, config, frame(message, transfer), gifenc} (gifenc: the vendored
+ * GIF encoder's module, for a task's GIF). */
 const TASKS = { generate, compare };
 
 let config = null;
 let ort = null;
+let gifenc = null;
 let diffusion = null;
 const networks = new Map(); // name -> Promise of the network function
 
@@ -40,8 +42,11 @@ async function bytes(url, gzipped = false) {
 async function init(given) {
   const start = performance.now();
   config = given;
-  const [module, wasm] = await Promise.all([import(config.runtime.module), bytes(config.runtime.wasm, true)]);
+  const [module, wasm, gif] = await Promise.all([
+    import(config.runtime.module), bytes(config.runtime.wasm, true), import(config.runtime.gif),
+  ]);
   ort = module;
+  gifenc = gif;
   ort.env.wasm.wasmBinary = wasm;
   ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a Space's iframe lacks
   ort.env.wasm.proxy = false; // this is the worker already
@@ -100,7 +105,7 @@ async function run(id, name, request) {
   const task = TASKS[name];
   if (!task) throw new Error(`no task ${name}; the engine runs ${Object.keys(TASKS)}`);
   const frame = (message, transfer = []) => postMessage({ ...message, type: "frame", id }, transfer);
-  const result = await task({ network, diffusion, config, frame }, request);
+  const result = await task({ network, diffusion, config, frame, gifenc }, request);
   postMessage({ ...result, type: "done", id });
 }
 

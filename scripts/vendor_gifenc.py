@@ -1,0 +1,91 @@
+"""Vendor gifenc: the GIF encoder of the page's engine, its license and a manifest.
+
+    python scripts/vendor_gifenc.py 1.0.3
+
+Fetches the npm package with ``npm pack``, checks the tarball against the registry's ``dist.integrity``
+(sha512), and writes into ``ddpm/views/kit/static/vendor/gifenc/`` (replacing what is there):
+
+- ``gifenc.esm.js``: the package's ES module build, one file with no imports, as shipped;
+- ``LICENSE.md``: the package's own license (MIT, Matt DesLauriers);
+- ``MANIFEST.json``: the version, the npm integrity and tarball URL, and every file's sha256 and size.
+
+The helpers (the npm calls, the integrity check, finding the license) are
+``vendor_onnxruntime_web.py``'s. ``tests/views/test_vendor.py`` checks the folder against the manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import tarfile
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from vendor_onnxruntime_web import check_integrity, notices_from_tarball, npm, sha256
+
+PACKAGE = "gifenc"
+OUT = Path(__file__).resolve().parent.parent / "ddpm" / "views" / "kit" / "static" / "vendor" / PACKAGE
+MODULE = "package/dist/gifenc.esm.js"
+README = """# gifenc {version}
+
+The GIF encoder of the page's engine (`../../engine/files.js`: the animated GIF of a generation,
+made in the student's page as the server makes it). Vendored by `scripts/vendor_gifenc.py {version}`
+from the npm package (MIT, Matt DesLauriers; see LICENSE.md): its ES module build, as shipped (its
+last line names a source map that is not vendored). Every file's sha256 is in MANIFEST.json. Do not
+edit these files: re-vendor instead.
+"""
+
+
+def vendor(version: str, out: Path = OUT) -> dict:
+    """Fetch, check and write the folder; return the manifest."""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise SystemExit(f"{version!r} is not a stable release (want MAJOR.MINOR.PATCH)")
+    dist = json.loads(npm("view", f"{PACKAGE}@{version}", "dist", "--json"))
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        packed = json.loads(npm("pack", f"{PACKAGE}@{version}", "--json", "--pack-destination", str(scratch)))
+        tarball = (scratch / packed[0]["filename"]).read_bytes()
+        check_integrity(tarball, dist["integrity"])
+        with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
+            module = tar.extractfile(MODULE).read()
+            notices = notices_from_tarball(tar)
+    if not notices:
+        raise SystemExit(f"{PACKAGE}@{version} ships no LICENSE")
+
+    files = {PurePosixPath(MODULE).name: (MODULE, module)} | dict(sorted(notices.items()))
+    manifest = {
+        "package": PACKAGE,
+        "version": version,
+        "integrity": dist["integrity"],
+        "tarball": dist["tarball"],
+        "files": {
+            name: {"from": origin, "sha256": sha256(data), "size": len(data)}
+            for name, (origin, data) in files.items()
+        },
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file():
+            old.unlink()
+    for name, (_, data) in files.items():
+        (out / name).write_bytes(data)
+    (out / "README.md").write_text(README.format(version=version), encoding="utf-8")
+    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("version", help="a stable release, e.g. 1.0.3 (npm view gifenc versions)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the folder to write (default: the package's)")
+    args = parser.parse_args(argv)
+    manifest = vendor(args.version, args.out)
+    for name, entry in manifest["files"].items():
+        print(f"{entry['size']:>10}  {entry['sha256'][:16]}  {name}")
+    print(f"{PACKAGE} {args.version} -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -166,13 +166,17 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             False, label="Add the training set's true reverse", scale=1,
             elem_id="reverse-truth",
         )  # fmt: skip
-        with gr.Column(scale=1, min_width=140, elem_classes=["run-column"]):
-            compute = compute_choice("reverse-compute")
+        # where to compute beside Stop, above Run (two lines of words): the controls' row keeps its height
+        with gr.Column(scale=1, min_width=160, elem_classes=["run-column"]):
+            with gr.Row(equal_height=True, elem_classes=["compute-stop"]):
+                compute = compute_choice("reverse-compute")
+                stop = gr.Button(
+                    "Stop", variant="stop", size="sm", elem_id="reverse-stop", scale=0, min_width=50
+                )
             run = tab.run_button()
             on_server = gr.Button(
                 "Run on the server", elem_id="reverse-server-run", elem_classes=["server-run"]
             )
-            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="reverse-stop")
     with result():
         in_page_panel("reverse-here", "reverse-server-run", "reverse-player", in_page_settings(), view="compare",
                       images=IN_PAGE_IMAGES, plots="reverse-here-plots")  # fmt: skip

@@ -12,7 +12,7 @@ from ..serve.runtime import diffusion_cpu, learned_config, model_config
 from ..serve.settings import FRAME_SECONDS
 from ..teaching.reverse import filmstrip_times
 from .kit.players import DISPLAY_RANGE
-from .kit.plots import CLASS_COLOURS, CURVE_COLOURS, TEXT_PX
+from .kit.plots import CLASS_COLOURS, CURVE_COLOURS, DPI, TEXT_PT, TEXT_PX
 from .kit.widgets import SCALE
 from .kit.words import network_words
 from .reverse_stream import PLAYER_SERIES, RANGES, READOUT_TITLE, STRIP_ROWS
@@ -28,8 +28,13 @@ TITLES = {
 }
 """The in-page curves' titles: :mod:`.kit.plots`' KL_TITLE, MEAN_GAP_TITLE and X0_ERROR_TITLE in
 plain text (a canvas draws no LaTeX), and the read-out's."""
-PLOTS = (("kl", "KL per step"), ("gaps", "RMS gaps"), ("readout", "Classifier read-out"))
-"""The in-page curves' canvases (name, caption), as the server's three plots."""
+PLOTS = (
+    ("kl", "KL per step"),
+    ("gaps", "RMS gaps"),
+    ("filmstrip", "Filmstrip: both chains from the start t down to 0"),
+    ("readout", "Classifier read-out"),
+)
+"""The in-page figures' canvases (name, caption), as the server's three plots and its filmstrip."""
 IMAGES = (
     ("exact", "exact q: xₜ"),
     ("learned", "learned p_θ: xₜ"),
@@ -55,7 +60,7 @@ def network_names() -> dict:
 
 def in_page_settings() -> dict:
     """The view's constants for the page's engine: the player's series and their grey scales, the
-    filmstrip's times, rows and scale, the final images' scale, the pace of the frames, the
+    filmstrip's times, rows, scale and text sizes, the final images' scale, the pace of the frames, the
     networks' words, and the curves' colours, titles and sizes (about :mod:`.kit.plots`' figures,
     6.4 × 3.4 and 9.6 × 3.5 inches at 100 dpi, with their text size; two curves' figures side by
     side in the page's width at 1366 × 768)."""
@@ -65,6 +70,7 @@ def in_page_settings() -> dict:
         "strip_times": filmstrip_times(diffusion_cpu().num_timesteps),
         "strip_rows": list(STRIP_ROWS[:2]),
         "strip_scale": 2,
+        "film": {"title_px": round((TEXT_PT + 1) * DPI / 72), "text_px": round(TEXT_PX)},
         "final_scale": SCALE,
         "frame_seconds": FRAME_SECONDS,
         "networks": network_names(),

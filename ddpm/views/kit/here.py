@@ -44,6 +44,7 @@ PLOTS_HTML = '<div class="ddpm-here-plots">{plots}</div>'
 PLOTS_CSS = """
 .ddpm-here-plots { display: flex; flex-wrap: wrap; gap: 10px 24px; justify-content: center; }
 .ddpm-here-plots canvas { max-width: 100%; height: auto; }
+.ddpm-here-plots figure { margin: 0; text-align: center; }
 """
 GENERATE_IMAGES = (("x_t", "xₜ"), ("x0_hat", "x̂₀ (the model's current guess)"))
 """Generate's canvases in the panel: (name, caption); the view module draws them by name."""

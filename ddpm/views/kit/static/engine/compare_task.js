@@ -9,10 +9,12 @@
  *
  * request: {pixels (base64 of the digit's uint8 [28, 28]), label (its label, or null), t (the
  * paper's start, 1 … T), seed, variance, told (tell the model the digit's class), settings}.
- * settings (views/reverse.py's `in_page_settings`): series (the player's names), ranges (their
- * grey scales), strip_times, strip_rows, strip_scale, frame_seconds.
+ * settings (views/reverse_page.py's `in_page_settings`): series (the player's names), ranges (their
+ * grey scales), strip_times, strip_rows, strip_scale and film (the filmstrip's text sizes),
+ * frame_seconds.
  */
 
+import { filmstrip } from "./files.js";
 import { to_model_range } from "./images.js";
 import { Recording, png_data_url, to_display, upscale } from "./frames.js";
 import { class_probabilities, compare_reverse, reading, readout_due } from "./reverse.js";
@@ -95,10 +97,12 @@ export async function compare({ network, diffusion, frame }, request) {
     exact: grey(last.exact.x_prev, [-1, 1], size), learned: grey(last.learned.x_prev, [-1, 1], size),
     x0_hat: grey(last.learned.pred_x0, range(x0Name), size), eps_hat: grey(last.learned.pred_noise, range(epsName), size),
   };
+  const rows = Object.fromEntries(settings.strip_rows.map((row) => [row, film.columns.map((c) => c[row])]));
+  final.filmstrip = await filmstrip(rows, film.titles, { title_px: settings.film.title_px, text_px: settings.film.text_px });
   return {
     seconds, t, told: labels !== null, told_label: labels === null ? null : labels[0], known,
     steps: steps.slice(sent), readout: [...readout.slice(sentReadout), [0, ends.learned]], ends,
-    kl_sum_bpd: last.kl_sum_bpd, kl_bpd: last.kl_bpd, images: final, film,
+    kl_sum_bpd: last.kl_sum_bpd, kl_bpd: last.kl_bpd, images: final,
     player: await recording.value(png_data_url),
   };
 }

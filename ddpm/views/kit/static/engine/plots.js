@@ -47,7 +47,7 @@ export function y_range(panel) {
 function label(value, log) {
   if (log) {
     const k = Math.round(Math.log10(value));
-    return k >= -2 && k <= 3 ? String(10 ** k >= 1 ? 10 ** k : Number((10 ** k).toFixed(-k))) : `1e${k}`;
+    return k >= -3 && k <= 3 ? String(10 ** k >= 1 ? 10 ** k : Number((10 ** k).toFixed(-k))) : `1e${k}`;
   }
   return String(value);
 }

@@ -27,7 +27,7 @@ export function cost(request) {
 
 export function clear(ui) {
   shown = { steps: [], readout: [] };
-  for (const name of IMAGES) ui.canvases[name]?.getContext("2d").clearRect(0, 0, 1e4, 1e4);
+  for (const name of [...IMAGES, "filmstrip"]) ui.canvases[name]?.getContext("2d").clearRect(0, 0, 1e4, 1e4);
   plots(ui, ui.props.settings, Number(ui.request.t));
 }
 
@@ -118,6 +118,16 @@ export function network(result, settings) {
   return settings.networks.told[String(result.told_label)][result.known === null ? "reading" : "label"];
 }
 
+/** An image URL drawn on a canvas at its own size. */
+async function show_image(canvas, url) {
+  const image = new Image();
+  image.src = url;
+  await image.decode();
+  canvas.width = image.naturalWidth;
+  canvas.height = image.naturalHeight;
+  canvas.getContext("2d").drawImage(image, 0, 0);
+}
+
 async function png(ui, grey, scale) {
   const { upscale, png_data_url } = await ui.frames();
   return png_data_url(upscale(grey, scale));
@@ -140,6 +150,8 @@ export async function finish(ui, result, request, props) {
   for (const field of ["kl", "gaps", "readout"]) {
     if (ui.canvases[field]) files.push({ name: name(field), text: field, url: ui.canvases[field].toDataURL("image/png") });
   }
+  files.push({ name: `filmstrip_t${result.t}_seed${request.seed}.png`, text: "filmstrip", url: result.images.filmstrip });
+  if (ui.canvases.filmstrip) await show_image(ui.canvases.filmstrip, result.images.filmstrip);
   // as the server's final status (reverse_stream.py: Comparison.status), then where it ran
   return {
     line: `t = 0 · step ${result.t} of ${result.t} · ${result.seconds.toFixed(1)} s ({where}) · learned p_θ: ` +

@@ -81,7 +81,7 @@ def test_a_comparison_from_T_in_the_page_is_the_servers(page, url, tmp_path):
     assert f"add up to {server['kl_sum']:.3f} bits/dim" in status
     assert f"p_θ: {in_page_settings()['networks']['untold']}" in status
     assert page.locator("#reverse-player .ddpm-chain").get_attribute("data-frames") == str(T + 1)
-    # the filmstrip: both chains' rows at the server's times (filmstrip_times and t = 0), named as the server's
+    # the filmstrip: both chains at the server's times (filmstrip_times and t = 0), named as the server's
     strip = page.locator("#reverse-here a[download^='filmstrip_t']")
     assert strip.get_attribute("download") == f"filmstrip_t{T}_seed0.png"
     screenshot(page, "reverse-in-page", tmp_path)

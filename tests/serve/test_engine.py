@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_static_files import App, call
 
-from ddpm import checkpoint
+from ddpm import checkpoint, classifier
 from ddpm.serve import compute, engine, runtime
 from ddpm.serve.static_files import StaticFiles
 
@@ -49,6 +49,10 @@ def test_the_config_names_the_networks_the_views_run_and_carries_the_cores_table
     )
     assert told["manifest"]["config"]["parameterization"] == runtime.model_config().parameterization
     assert untold["manifest"]["config"]["parameterization"] == runtime.unconditional_config().parameterization
+    # and the digit classifier that reads x̂_0 (the read-out, the chains' ends)
+    assert config["models"]["classifier"]["manifest"] == json.loads(
+        (classifier.BUNDLED / "model.onnx.json").read_text()
+    )
     tables = runtime.diffusion_cpu().step_tables()
     assert config["tables"] == tables
     assert torch.equal(torch.tensor(tables["alphas_cumprod"]), runtime.diffusion_cpu().alphas_cumprod)
@@ -62,7 +66,8 @@ def test_every_url_of_the_config_is_served_as_the_file_it_names(fresh):
     assert status == 200 and "immutable" in headers["cache-control"]
     config = json.loads(body)
     assert config == json.loads(json.dumps(engine.config()))
-    for role in ("told", "untold"):
+    assert set(config["models"]) == {"told", "untold", "classifier"}
+    for role in config["models"]:
         path, query = config["models"][role]["url"].split("?")
         status, headers, body = call(app, path, query=query.encode())
         folder = checkpoint.resolve(engine.NETWORKS[role]())

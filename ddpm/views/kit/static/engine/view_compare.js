@@ -36,14 +36,15 @@ export function clear(ui) {
 export function curves(steps, settings) {
   const told = steps.length > 0 && steps[0].conditioned;
   const rows = told ? [["without y", (s) => s], ["told y", (s) => s.conditioned]] : [["", (s) => s]];
-  const series = (key, name, only = () => true) => rows.map(([suffix, of], k) => ({
-    name: told ? `${name}${suffix}`.trim() : name, colour: settings.colours[k],
+  // the names as the core's: "KL" or "KL without y" / "KL told y"; "RMS" or "without y" / "told y"
+  const series = (key, prefix, only = () => true) => rows.map(([suffix, of], k) => ({
+    name: (told ? `${prefix} ${suffix}` : prefix || "RMS").trim(), colour: settings.colours[k],
     points: steps.filter(only).map((s) => [s.t, of(s)[key]]),
   }));
   return {
-    kl: series("kl_bpd", "KL ", (s) => s.t > 1),
-    mean_gap: series("mean_gap", told ? "" : "RMS"),
-    x0_error: series("x0_error", told ? "" : "RMS"),
+    kl: series("kl_bpd", "KL", (s) => s.t > 1),
+    mean_gap: series("mean_gap", ""),
+    x0_error: series("x0_error", ""),
   };
 }
 

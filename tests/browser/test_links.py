@@ -46,6 +46,7 @@ COPIED = {
             "told": 1,
             "truth": 1,
             "inspect_t": 7,
+            "compute": "device",  # with the true reverse: on the server all the same, and the page says why
         },
         "#reverse-player .ddpm-chain[data-frames='13']",
     ),

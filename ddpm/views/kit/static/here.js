@@ -3,8 +3,9 @@
 // its files to download. props: client, worker, config (the engine's URLs; config null: this server
 // cannot give the page its networks), view (the view's module: engine/view_<name>.js), load (the
 // server's load), reason (why not, when config is null), server_run (the id of the button that runs
-// the chain on the server), player (the id of the view's chain player), settings (the view's
-// constants: widths, frames, series names), T.
+// the chain on the server), player (the id of the view's chain player; empty: a view without one),
+// settings (the view's constants: widths, frames, series names), T. The view module draws on the
+// panel's canvases by name: `ui.canvases` (images) and `ui.plots`.
 //
 // `ddpmRun(request)` on the panel's element decides where the chain runs (client.js: choose) and
 // runs it; the view's Run button calls it. `ddpmStop()` ends the Worker at once. What is the view's
@@ -15,6 +16,7 @@ const status = root.querySelector(".here-status");
 const why = element.querySelector(".here-why");
 const files = root.querySelector(".here-files");
 const canvases = Object.fromEntries([...root.querySelectorAll("canvas[data-image]")].map((c) => [c.dataset.image, c]));
+const plots = Object.fromEntries([...root.querySelectorAll("canvas[data-plot]")].map((c) => [c.dataset.plot, c]));
 const column = element.closest(".result") ?? element.parentElement;
 const host = element.closest(`#${CSS.escape(props.panel)}`) ?? element; // what the view's buttons find by id
 let engine = null;
@@ -71,7 +73,7 @@ host.ddpmRun = async (request) => {
   try {
     const [{ choose, paint }, viewModule] = await Promise.all([client(), view()]);
     mod = viewModule;
-    ui = { canvases, paint, root, element };
+    ui = { canvases, plots, paint, root, element };
     const { passes, batch } = mod.cost(request, props);
     choice = await choose(request.compute, await theEngine(), { passes, batch, loadUrl: props.load });
   } catch (error) {
@@ -81,7 +83,7 @@ host.ddpmRun = async (request) => {
   if (!choice.device) return onServer(request.compute === "server" ? "" : choice.why); // as chosen: nothing to say
   here(true);
   why.textContent = "";
-  const player = document.querySelector(`#${props.player} .ddpm-chain`);
+  const player = props.player ? document.querySelector(`#${CSS.escape(props.player)} .ddpm-chain`) : null;
   player?.dispatchEvent(new CustomEvent("ddpm-value", { detail: null })); // the last chain out: this one's frames show
   files.replaceChildren();
   mod.clear?.(ui);

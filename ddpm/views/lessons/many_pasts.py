@@ -111,7 +111,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             1, T, value=T // 2, step=1, label="t of the shared xₜ", scale=3, elem_classes=["timestep"]
         )
         k = gr.Slider(1, MAX_PASTS, value=16, step=1, label="K chains", scale=2)
-        seed = seed_field(scale=1)
+        seed = seed_field(scale=1, elem_id="many-pasts-seed")
         with gr.Column(scale=1, min_width=140, elem_classes=["run-column"]):
             compute = compute_choice("many-pasts-compute")
             run = tab.run_button()

@@ -31,7 +31,7 @@ export async function pasts({ network, diffusion, config, frame }, request) {
   const [model, classifier] = await Promise.all([network(told ? "told" : "untold"), network("classifier")]);
   const { image_size: size } = model.config;
   const x0 = to_model_range(decode(pixels));
-  const known = request.label === "" || request.label === null || request.label === undefined ? null : Number(request.label);
+  const known = ["", null, undefined].includes(request.label) ? null : Number(request.label);
   const own = known ?? reading(class_probabilities(await classifier(x0, 0, 1)))[0];
   const noise = new Generator(BigInt(seed) + 1n);
   const { x_t, steps } = many_pasts(diffusion, model, x0, t, k, {

@@ -92,9 +92,10 @@ export function finish(ui, result, request, props) {
   const { settings } = props;
   draw(ui, result);
   if (ui.plots?.histogram) histogram(ui.plots.histogram, result.counts, settings);
-  const name = `many_pasts_t${Number(request.t)}_k${Number(request.k)}_seed${request.seed}${result.told ? "_told" : ""}`;
+  const [t, k] = [Number(request.t), Number(request.k)];
+  const name = `many_pasts_t${t}_k${k}_seed${request.seed}${result.told ? "_told" : ""}`;
   return {
-    status: `${summary(request, result)}, ${result.steps} steps of ${Number(request.k)} chains in ${result.seconds.toFixed(1)} s`,
+    status: `${summary(request, result)}, ${result.steps} steps of ${k} chains in ${result.seconds.toFixed(1)} s`,
     network: result.told ? settings.networks.told[result.label] : settings.networks.untold,
     files: [
       { name: `${name}_xt.png`, text: "xₜ", url: result.images.x_t },

@@ -99,6 +99,7 @@ class Picker(NamedTuple):
     which: gr.State  # how many of the class were shown: the next "another one" takes this index
     preview: gr.Image
     row: gr.Row  # the whole picker: hidden on the views that use no digit (ddpm.views.tabs)
+    data: gr.HTML  # the digit's pixels and label in the page (digit_data), for the page's engine
 
 
 def build_digit_picker() -> Picker:
@@ -149,4 +150,4 @@ def build_digit_picker() -> Picker:
     another.click(pick, [digit_class, which], [state, preview, which], api_visibility="private")
     upload.upload(from_upload, upload, [state, preview], api_name="use_upload")
     use_drawing.click(from_drawing, pad, [state, preview], api_name="use_drawing")
-    return Picker(state, digit_class, which, preview, row)
+    return Picker(state, digit_class, which, preview, row, data)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..choices import check_choice
 from . import tabs
-from .digits import Picker, bundled_of_class, class_size, preview_of
+from .digits import Picker, bundled_of_class, class_size, digit_data, preview_of
 from .kit import links
 from .kit.tab import Linked
 from .kit.widgets import QUIET
@@ -306,9 +306,10 @@ def wire(built: tabs.Built, targets: Targets, preset: gr.Dropdown, copy: gr.Butt
         built.blocks[name].select(lambda v=name: (v, v, shown(v)), None, [view, lesson, row], **QUIET)
     built.blocks[tabs.LESSONS_ID].select(lambda v: (v, shown(v)), lesson, [view, row], **QUIET)
     view.change(shown, view, row, **QUIET)  # a link or a preset
+    picker = targets.picker  # the digit's data in the page before Run: a view computed there reads it
     preset.input(
         targets.from_preset, preset, targets.outputs(), api_visibility="private", show_progress="hidden"
-    ).then(None, preset, None, js=preset_run_js())
+    ).then(digit_data, picker.state, picker.data, **QUIET).then(None, preset, None, js=preset_run_js())
     lecture.change(None, lecture, None, js="(on) => window.ddpmLayout(on)")  # static/page.js
     copy.click(
         targets.current_link, targets.copy_inputs(), link, api_visibility="private", show_progress="hidden"

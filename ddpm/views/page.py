@@ -14,7 +14,7 @@ import gradio as gr
 from ..serve import queue
 from ..serve.validate import check_inputs
 from . import forward, lecture
-from .digits import build_digit_picker
+from .digits import build_digit_picker, digit_data
 from .kit import style
 from .kit.widgets import LATEX
 from .tabs import build_tabs, narrow_css
@@ -58,13 +58,14 @@ def build_demo() -> gr.Blocks:
         targets = lecture.targets_of(built, picker, lecture_mode)
         lecture.wire(built, targets, preset, copy, link)
         # the URL's query parameters (a deep link) first, then the forward view's player for the
-        # digit and seed they set, then the linked view's own Run: a link opens with its result
+        # digit and seed they set, then the digit's data in the page (a view computed in the page
+        # reads it), then the linked view's own Run: a link opens with its result
         quiet = {"api_visibility": "private", "show_progress": "hidden"}
         loaded = demo.load(targets.from_request, None, targets.outputs(), **quiet)
         player = built.parts["forward"]
         loaded.then(forward.forward_value, [picker.state, player.seed], [player.player], **quiet).then(
-            None, None, None, js=lecture.PRESS_LINKED_RUN
-        )
+            digit_data, picker.state, picker.data, queue=False, **quiet
+        ).then(None, None, None, js=lecture.PRESS_LINKED_RUN)
     return check_inputs(demo)  # every API input checked, with a message naming it
 
 

@@ -16,7 +16,7 @@ from ..serve.handlers import endpoint
 from ..serve.runtime import diffusion_cpu, learned_config, model_config, told_label
 from ..serve.settings import WATCHERS
 from ..teaching.reverse import inspect_step
-from .kit.here import compute_choice, in_page_panel, in_page_plots, run_js, stop_js
+from .kit.here import DIGIT_DATA, compute_choice, in_page_panel, in_page_plots, run_js, stop_js
 from .kit.players import chain_player
 from .kit.tab import Linked, Tab
 from .kit.widgets import (
@@ -240,7 +240,8 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     inputs = [digit, t, seed, variance, told, truth]
     shared = {"concurrency_limit": WATCHERS, "show_progress": "hidden"}
     # Run: the page decides where the chains run (kit/here.py); on the server it presses on_server
-    run.click(None, [*inputs[1:], compute], None, js=run_js("reverse-here", [*REQUEST, "compute"]), **QUIET)
+    here = run_js("reverse-here", [*REQUEST, "compute"], digit=DIGIT_DATA)
+    run.click(None, [*inputs[1:], compute], None, js=here, **QUIET)
     stop.click(None, None, None, js=stop_js("reverse-here"), **QUIET)
     run_chain(on_server, stop, status, player, compare_in_page, inputs, list(outputs), **shared)
     # API clients: the same frames without the player's data (a hidden trigger; the page never uses it)

@@ -1,6 +1,7 @@
 """A generation computed in the student's own page (the engine: ddpm/views/kit/static/engine/,
 ddpm/serve/engine.py): the same digits as the server for the same seed, nothing asked of the server
-but static files, the server's path where the browser cannot, and Stop ending the chain at once.
+but static files, the server's path where the browser cannot, and Stop ending the chain at once;
+and the many-pasts lesson computed there: the server's pasts and verdict.
 
 Set DDPM_SCREENSHOTS=<folder> to keep what the tests saw."""
 
@@ -17,9 +18,11 @@ from PIL import Image, ImageSequence
 from ddpm import seeding
 from ddpm.choices import DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS
 from ddpm.guidance import default_guidance
-from ddpm.images import make_grid, save_gif, upscale
+from ddpm.images import digit_tensor, make_grid, save_gif, upscale
 from ddpm.inference import generate, generation_labels, sample_loop
-from ddpm.serve.runtime import learned_reverse
+from ddpm.serve.runtime import bundled_label, classifier, learned_reverse
+from ddpm.teaching.pasts import pasts_lesson
+from ddpm.views.digits import default_digit
 from ddpm.views.generate import (
     FILM_COLUMNS,
     FILM_SCALE,
@@ -30,11 +33,13 @@ from ddpm.views.generate import (
     in_page_settings,
 )
 from ddpm.views.kit.widgets import show, show_grid
+from ddpm.views.lessons.many_pasts import MAX_PASTS, summary
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 pytestmark = pytest.mark.slow  # each test drives the app in Chromium
 
 STATUS = "#generate-here .here-status"
+PASTS_STATUS = "#many-pasts-here .here-status"
 SERVER_CALLS = re.compile(r"/gradio_api/(queue/|call/|run/)")
 
 
@@ -49,6 +54,17 @@ def server_grid(seed: int, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: i
     )
     grid = make_grid(digits.numpy(), nrow=int(np.ceil(np.sqrt(n))), padding=2, pad_value=96)
     return upscale(grid, max(1, FINAL_WIDTH // grid.shape[1]))
+
+
+def server_pasts(t: int, k: int, seed: int) -> tuple[np.ndarray, str]:
+    """The server's many pasts of the default digit, not told its class (views/lessons/many_pasts.py:
+    ``pasts``): the grid of pasts and the sentence of its status."""
+    rt = learned_reverse(False)
+    digit = default_digit()
+    known = bundled_label(digit)
+    lesson = pasts_lesson(rt.diffusion, rt.model, classifier(), digit_tensor(digit, rt.device), t, k, seed,
+                          False, MAX_PASTS, known)  # fmt: skip
+    return show_grid(lesson.pasts), summary(t, k, lesson.verdict, known is not None)
 
 
 def server_files(seed: int, path, n: int = 16, sampler: str = DEFAULT_SAMPLER, steps: int = DEFAULT_STEPS,
@@ -92,13 +108,13 @@ def gif_frames(data: bytes) -> tuple[list[np.ndarray], list[int], int | None]:
         return [f for f, _ in shown], [d for _, d in shown], gif.info.get("loop")
 
 
-def link_bytes(page, suffix: str) -> bytes:
-    href = page.locator(f"#generate-here a[download$='{suffix}']").get_attribute("href")
+def link_bytes(page, suffix: str, panel: str = "#generate-here") -> bytes:
+    href = page.locator(f"{panel} a[download$='{suffix}']").get_attribute("href")
     return base64.b64decode(href.split(",", 1)[1])
 
 
-def downloaded(page, suffix: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(link_bytes(page, suffix))).convert("L"))
+def downloaded(page, suffix: str, panel: str = "#generate-here") -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(link_bytes(page, suffix, panel))).convert("L"))
 
 
 def assert_same_digits(page_grid: np.ndarray, server: np.ndarray) -> None:
@@ -180,3 +196,34 @@ def test_stop_ends_the_chain_in_the_page_at_once(page, url):
     page.wait_for_timeout(1500)
     assert page.locator(STATUS).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended
     assert page.locator("#generate-player .ddpm-chain").get_attribute("data-frames") in (None, "0")
+
+
+def test_many_pasts_in_the_page_are_the_servers(page, url, tmp_path):
+    """A link computes the lesson in the page: the server's grid of pasts and its verdict; a run by
+    hand asks nothing of the server but static files."""
+    page.goto(url + "?view=many-pasts&compute=device&t=100&chains=4&seed=3", wait_until="load")
+    page.wait_for_selector(f"{PASTS_STATUS}:has-text('done')", timeout=120_000)
+    said = page.locator(PASTS_STATUS).inner_text()
+    print(f"many pasts in the page, t = 100, K = 4: {said}")
+    grid, sentence = server_pasts(100, 4, 3)
+    assert sentence in said and "on this device" in said
+    assert "p_θ: the network that was not told the digit" in said
+    pasts = "#many-pasts-here"
+    assert_same_digits(downloaded(page, "_pasts.png", pasts), grid)
+    assert page.locator(f"{pasts} canvas[data-plot='histogram']").get_attribute("width") == "640"
+    screenshot(page, "many-pasts-in-page", tmp_path)
+    asked = []
+    page.on("request", lambda r: asked.append((r.method, r.url)))
+    page.locator("#many-pasts-seed input").fill("4")
+    page.locator("#many-pasts-run").click()
+    page.wait_for_function(
+        f"() => /done/.test(document.querySelector('{PASTS_STATUS}').textContent)"
+        f" && document.querySelector(\"{pasts} a[download$='_pasts.png']\")?.title.includes('seed4')",
+        timeout=120_000,
+    )
+    calls = [u for _, u in asked if SERVER_CALLS.search(u)]
+    assert calls == [], calls
+    assert all(method == "GET" for method, _ in asked), asked
+    grid, sentence = server_pasts(100, 4, 4)
+    assert sentence in page.locator(PASTS_STATUS).inner_text()
+    assert_same_digits(downloaded(page, "_pasts.png", pasts), grid)

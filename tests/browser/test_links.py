@@ -77,7 +77,10 @@ COPIED = {
     ),
     "bits-per-dim": ({"digit": 3, "k": 1, "seed": 5, "told": 1}, "#bits-per-dim-plot img"),
     "noise-error": ({"seed": 5}, "#noise-error-plot img"),
-    "many-pasts": ({"digit": 3, "k": 1, "t": 12, "chains": 3, "seed": 5, "told": 1}, "#many-pasts-grid img"),
+    "many-pasts": (
+        {"digit": 3, "k": 1, "t": 12, "chains": 3, "seed": 5, "told": 1, "compute": "device"},
+        "#many-pasts-here a[download$='_pasts.png']",
+    ),  # computed in the page, from the linked digit: the same result again from the copied link
     "readout": ({"seed": 5}, "#readout-plot img[src*='file=']"),  # the last frame's plot is a file
     "memorisation": ({"seed": 5, "subset": 10}, "#memorisation-status :text('done')"),
     "2d": (

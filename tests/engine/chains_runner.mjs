@@ -1,10 +1,14 @@
-// test_chains_js.py's JS side: the engine's loops and the reverse view's comparison with the fake
-// network the test describes, the noise it drew; each loop's record of steps and its end, packed.
+// test_chains_js.py's JS side: the engine's loops, the reverse view's comparison and the many pasts
+// with the fake network the test describes, the noise it drew; each loop's record of steps and its
+// end, packed; the pasts' verdicts from the logits it gave.
 import { engine, pack, payload, refusal, reply, unpack } from "./nodekit.mjs";
 
 const { GaussianDiffusion } = await engine("diffusion.js");
 const chains = await engine("chains.js");
 const reverse = await engine("reverse.js");
+const pasts = await engine("pasts.js");
+const view_pasts = await engine("view_pasts.js");
+const { Generator } = await engine("torch_random.js");
 
 const f = Math.fround;
 const input = payload();
@@ -112,11 +116,30 @@ async function comparison(c) {
   };
 }
 
+/** many_pasts with the generators of the case's seed, as the page's task draws them. */
+async function many(c) {
+  const x0 = array(c.x0);
+  const noise = new Generator(BigInt(c.seed) + 1n);
+  const { x_t, steps } = pasts.many_pasts(diffusion, fake(c.config), x0, c.t, c.k, {
+    epsilon: new Generator(BigInt(c.seed)).randn(x0.length), randn: (n) => noise.randn(n),
+    parameterization: c.config.parameterization, variance: c.config.variance, label: c.label,
+  });
+  return { x_t: pack(x_t), pasts: pack(await chains.final_sample(steps)) };
+}
+
+function verdict(c) {
+  const said = pasts.judge_pasts(unpack(c.logits).data, c.k, c.own_class);
+  return { ...said, classes: Array.from(said.classes), summary: view_pasts.summary(c, { ...said, known: c.known }) };
+}
+
 const config = input.loops[0].config;
 reply({
   loops: await Promise.all(input.loops.map(loop)),
   generations: await Promise.all(input.generations.map(generation)),
   comparisons: await Promise.all(input.comparisons.map(comparison)),
+  pasts: await Promise.all(input.pasts.map(many)),
+  verdicts: input.verdicts.map(verdict),
+  percents: input.fractions.map(view_pasts.percent),
   ddim_timesteps: input.timesteps.map(([t_start, steps]) => chains.ddim_timesteps(t_start, steps)),
   dpm_solver_timesteps: input.timesteps.filter(([t, s]) => s <= t).map(([t, s]) => chains.dpm_solver_timesteps(t, s)),
   probabilities: input.logits.map((logits) => pack(reverse.class_probabilities(unpack(logits).data))),
@@ -134,5 +157,7 @@ reply({
     guidance_without_labels: refusal(() => chains.sample_loop(fake(config), diffusion, 1, { guidance: 2 })),
     sampler: refusal(() => chains.sample_loop(fake(config), diffusion, 1, { sampler: "euler" })),
     ddim_steps: refusal(() => chains.ddim_timesteps(99, 101)),
+    pasts_k: refusal(() => pasts.many_pasts(diffusion, fake(config), new Float32Array(4), 5, 0, { epsilon: new Float32Array(4) })),
+    pasts_t: refusal(() => pasts.many_pasts(diffusion, fake(config), new Float32Array(4), 0, 2, { epsilon: new Float32Array(4) })),
   },
 });

@@ -1,5 +1,6 @@
-"""The page engine's loops (``static/engine/chains.js``) and the reverse view's comparison
-(``reverse.js``) against the core, one Node run for the whole file (``chains_runner.mjs``).
+"""The page engine's loops (``static/engine/chains.js``), the reverse view's comparison
+(``reverse.js``) and the many pasts (``pasts.js``, ``view_pasts.js``'s sentence) against the core,
+one Node run for the whole file (``chains_runner.mjs``).
 
 Both sides run the same fake network, out = a·x + u_t·v (+ c_y for a label y; w_t·s after the
 first C channels for a learned variance), elementwise in float32, on the shipped models' schedule
@@ -32,8 +33,10 @@ from ddpm.sampling import (
     posterior_sample_loop_progressive,
 )
 from ddpm.teaching.common import chain_noise, seeded_noise
+from ddpm.teaching.pasts import judge_pasts, many_pasts
 from ddpm.teaching.readout import READOUT_POINTS, class_probabilities, reading, readout_due
 from ddpm.teaching.reverse import compare_reverse
+from ddpm.views.lessons.many_pasts import summary
 
 pytestmark = requires_node
 RUNNER = Path(__file__).with_name("chains_runner.mjs")
@@ -176,6 +179,52 @@ class Logits(torch.nn.Module):
         return self.logits
 
 
+def pasts_cases(d, net: dict) -> list[tuple[dict, tuple]]:
+    """many_pasts from one bundled digit: (what the engine runs, the core's (x_t, pasts))."""
+    x0 = to_model_range(bundled_digits().images[:1]).reshape(1, 1, 28, 28)
+    cases = []
+    for t, k, seed, param, variance, label in [
+        (30, 3, 4, "eps", "fixed_small", None), (25, 2, 7, "v", "learned_range", 5),
+        (1, 1, 0, "x0", "fixed_large", None),
+    ]:  # fmt: skip
+        model = FakeNet(net, param, variance)
+        core = many_pasts(d, model, x0, t, k, seed, param, variance, label)
+        case = {"config": vars(model.config), "x0": x0, "t": t, "k": k, "seed": seed, "label": label}
+        cases.append((case, core))
+    return cases
+
+
+class PerImage(torch.nn.Module):
+    """A classifier whose logits [K, 10] are given, one row a past."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits, requires_grad=False)
+        self.head = torch.nn.Identity()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits[: len(x)]
+
+
+def verdict_cases(g: torch.Generator) -> list[tuple[dict, object]]:
+    """judge_pasts of given logits against a class (the first past's: at least one agrees); the first
+    case's 8 pasts are read as 0 … 7, so 1 of 8 agree: 12.5%, which rounds to the even 12%."""
+    cases = []
+    for t, k, scale, known in [
+        (500, 8, 0.1, True), (100, 3, 0.5, False), (12, 1, 5.0, True), (900, 64, 1.0, False),
+    ]:  # fmt: skip
+        logits = torch.randn(k, 10, generator=g) * scale
+        if k == 8:
+            logits += torch.eye(8, 10) * 4
+        own = int(logits[0].argmax())
+        core = judge_pasts(PerImage(logits), torch.zeros(1, 1, 28, 28), torch.zeros(k, 1, 28, 28), own)
+        cases.append(({"t": t, "k": k, "logits": pack(logits), "own_class": own, "known": known}, core))
+    return cases
+
+
+FRACTIONS = [0.0, 1.0, 0.125, 0.375, 0.625, 0.875, 1 / 3, 2 / 3, 0.005, 0.015, 0.5]
+
+
 class Arrays:
     """The payload's arrays, each packed once however many cases use it (the noise of a chain of
     T steps is 6 MB): a case names its arrays by ``{"ref": key}``."""
@@ -207,6 +256,7 @@ def run(tmp_path_factory):
     net = fake_network(d.num_timesteps, g)
     loops = loop_cases(d, net, g)
     generations, comparisons = generation_cases(d, net), comparison_cases(d, net)
+    pasts, verdicts = pasts_cases(d, net), verdict_cases(g)
     logits = [torch.randn(10, generator=g) * scale for scale in (0.1, 1, 5, 20, 60)]
     logits.append(torch.randn(10, generator=g) + 120)  # exp(120) is beyond float32: the max comes off first
     arrays = Arrays()
@@ -215,10 +265,13 @@ def run(tmp_path_factory):
         "generations": [arrays(c) for c, _ in generations],
         "comparisons": [arrays(c) for c, _ in comparisons],
         "timesteps": TIMESTEPS, "logits": [pack(x) for x in logits], "readout_starts": READOUT_STARTS,
+        "pasts": [arrays(c) for c, _ in pasts], "verdicts": [c for c, _ in verdicts], "fractions": FRACTIONS,
     }  # fmt: skip
     payload["arrays"] = arrays.packed
     reply = run_node(RUNNER, payload, tmp_path_factory.mktemp("chains"))
-    return {"loops": loops, "generations": generations, "comparisons": comparisons, "logits": logits}, reply
+    cases = {"loops": loops, "generations": generations, "comparisons": comparisons, "logits": logits,
+             "pasts": pasts, "verdicts": verdicts}  # fmt: skip
+    return cases, reply
 
 
 def check_loop(engine: dict, core: dict) -> tuple[float, int]:
@@ -304,3 +357,25 @@ def test_the_engine_keeps_the_cores_defaults_and_refusals(run):
     assert "steps=50" in refused["ancestral_steps"] and "0.5" in refused["dpm_eta"]
     assert "guidance" in refused["guidance_without_labels"] and "euler" in refused["sampler"]
     assert "101" in refused["ddim_steps"]
+
+
+def test_many_pasts_from_one_x_t(run):
+    """The shared x_t and the K pasts of the core's many_pasts, drawn from the same seeds."""
+    cases, reply = run
+    for (case, (x_t, pasts)), engine in zip(cases["pasts"], reply["pasts"], strict=True):
+        assert np.abs(unpack(engine["x_t"]) - x_t.numpy().reshape(-1)).max() <= 1e-6, case["t"]
+        engine_pasts = unpack(engine["pasts"]).reshape(pasts.shape)
+        assert np.abs(engine_pasts - pasts.numpy()).max() <= SAMPLE_TOLERANCE, case["t"]
+
+
+def test_the_pasts_verdict_and_its_words(run):
+    """judge_pasts' classes, counts, agreement and distinct classes, and the status' sentence."""
+    cases, reply = run
+    for (case, core), engine in zip(cases["verdicts"], reply["verdicts"], strict=True):
+        assert engine["classes"] == core.probabilities.argmax(1).tolist()
+        assert engine["counts"] == core.counts and engine["own_class"] == core.own_class
+        assert engine["agreement"] == core.agreement and engine["distinct"] == core.distinct
+        assert engine["summary"] == summary(case["t"], case["k"], core, case["known"])
+    assert reply["percents"] == [f"{x:.0%}" for x in FRACTIONS]
+    refused = reply["refusals"]
+    assert "got 0" in refused["pasts_k"] and "t = 0" in refused["pasts_t"]

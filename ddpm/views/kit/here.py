@@ -23,8 +23,8 @@ from ...serve import engine
 from .inpage import STATIC
 
 DIGIT_DATA = "digit-data"
-"""The elem_id of the chosen digit's pixels and label in the page (``views/digits.py``), which the
-panel adds to a request as ``pixels`` and ``label``."""
+"""The elem_id of the chosen digit's pixels and label in the page (``views/digits.py``), which a
+view's Run adds to its request as ``pixels`` and ``label`` (:func:`run_js`)."""
 
 COMPUTE_CHOICES = [("Device", "device"), ("Server", "server"), ("Auto", "auto")]
 """Where a view's chains run: on the student's device (the page's engine), on the server, or
@@ -77,7 +77,7 @@ def _figures(images: Sequence[tuple[str, str]], kind: str) -> str:
 def in_page_panel(
     elem_id: str,
     server_run: str,
-    player: str,
+    player: str | None,
     settings: Mapping[str, Any],
     view: str = "generate",
     images: Sequence[tuple[str, str]] = GENERATE_IMAGES,
@@ -85,7 +85,8 @@ def in_page_panel(
 ) -> gr.HTML:
     """The panel that shows a chain computed in the page (hidden while the server computes; its
     first line says where the last chain ran, and why). ``server_run`` and ``player`` are the
-    elem_ids of the view's hidden server Run button and of its chain player; ``settings`` the view's
+    elem_ids of the view's hidden server Run button and of its chain player (None: the view has
+    none); ``settings`` the view's
     constants the engine needs (widths, frames kept, series names, the request words); ``view``
     names the view's module (``static/engine/view_<view>.js``: its task, cost, drawing and files),
     which draws on the canvases ``images`` ((name, caption) each) and on those of the view's
@@ -107,10 +108,9 @@ def in_page_panel(
         load=engine.LOAD_PATH,
         reason=reason or "",
         server_run=server_run,
-        player=player,
+        player=player or "",
         settings=settings,
         T=engine.diffusion_cpu().num_timesteps,
-        digit=DIGIT_DATA,
     )
 
 
@@ -122,11 +122,20 @@ def in_page_plots(elem_id: str, plots: Sequence[tuple[str, str]]) -> gr.HTML:
                    elem_id=elem_id, elem_classes=["in-page-plots"], container=False)  # fmt: skip
 
 
-def run_js(panel: str, names: list[str]) -> str:
+def run_js(panel: str, names: list[str], digit: str | None = None) -> str:
     """The Run button's JavaScript: the inputs (named ``names``, in order, the last the compute
-    choice) as one request to the panel ``panel`` (an elem_id)."""
+    choice) as one request to the panel ``panel`` (an elem_id). With ``digit``, the elem_id of the
+    chosen digit's data in the page (``views/digits.py``: ``DIGIT_DATA``), the request also carries
+    its ``pixels`` (base64 of uint8 [28, 28]) and ``label`` (empty: not a bundled digit)."""
+    read = (
+        ""
+        if digit is None
+        else f"""
+  const data = document.querySelector({json.dumps(f"#{digit} [data-pixels]")});
+  Object.assign(request, {{ pixels: data?.dataset.pixels ?? "", label: data?.dataset.label ?? "" }});"""
+    )
     return f"""(...values) => {{
-  const request = Object.fromEntries({json.dumps(names)}.map((name, i) => [name, values[i]]));
+  const request = Object.fromEntries({json.dumps(names)}.map((name, i) => [name, values[i]]));{read}
   document.getElementById({json.dumps(panel)})?.ddpmRun(request);
 }}"""
 

@@ -2,11 +2,12 @@
 // the engine (static/engine/), drawn here as it runs, then handed to the view's chain player, with
 // its files to download. props: client, worker, config (the engine's URLs; config null: this server
 // cannot give the page its networks), view (the view's module: engine/view_<name>.js), plots (the
-// id of the view's in-page plots, kit.here.in_page_plots, or ""), load (the
-// server's load), reason (why not, when config is null), server_run (the id of the button that runs
-// the chain on the server), player (the id of the view's chain player), settings (the view's
-// constants: widths, frames, series names), digit (the id of the chosen digit's pixels, whose
-// `data-pixels` and `data-label` join the request as `pixels` and `label`), T.
+// id of the view's in-page plots, kit.here.in_page_plots, or ""), load (the server's load), reason
+// (why not, when config is null), server_run (the id of the button that runs the chain on the
+// server), player (the id of the view's chain player; empty: a view without one), settings (the
+// view's constants: widths, frames, series names), T. The view module draws on the canvases by
+// name: `ui.canvases`, the panel's images, and `ui.plots`, those of the view's in-page plots
+// (where the view shows the server's plots).
 //
 // `ddpmRun(request)` on the panel's element decides where the chain runs (client.js: choose) and
 // runs it; the view's Run button calls it. `ddpmStop()` ends the Worker at once. What is the view's
@@ -18,10 +19,9 @@ const why = element.querySelector(".here-why");
 const files = root.querySelector(".here-files");
 const column = element.closest(".result") ?? element.parentElement;
 const scope = element.closest(".tabitem") ?? column; // the view: its server outputs hide while the page computes
-const plotsPanel = props.plots ? document.getElementById(props.plots) : null;
-const canvases = () => Object.fromEntries([...root.querySelectorAll("canvas[data-image]"),
-  ...(plotsPanel ?? document.getElementById(props.plots) ?? root).querySelectorAll("canvas[data-plot]")]
-  .map((c) => [c.dataset.image ?? c.dataset.plot, c]));
+const byName = (list, key) => Object.fromEntries([...list].map((c) => [c.dataset[key], c]));
+const canvases = () => byName(root.querySelectorAll("canvas[data-image]"), "image");
+const plotCanvases = () => byName(document.getElementById(props.plots)?.querySelectorAll("canvas[data-plot]") ?? [], "plot");
 const host = element.closest(`#${CSS.escape(props.panel)}`) ?? element; // what the view's buttons find by id
 let engine = null;
 let running = 0; // the newest run (a stopped or older one that ends later is ignored)
@@ -77,9 +77,7 @@ host.ddpmRun = async (request) => {
   try {
     const [{ choose, paint }, viewModule] = await Promise.all([client(), view()]);
     mod = viewModule;
-    ui = { canvases: canvases(), paint, root, element, props, request, frames: client };
-    const digit = document.querySelector(`#${props.digit} [data-pixels]`);
-    if (digit) Object.assign(request, { pixels: digit.dataset.pixels, label: digit.dataset.label === "" ? null : Number(digit.dataset.label) });
+    ui = { canvases: canvases(), plots: plotCanvases(), paint, root, element, props, request, frames: client };
     const only = mod.server?.(request, props); // what this request asks of the server alone
     const { passes, batch } = mod.cost(request, props);
     choice = only && request.compute !== "server"
@@ -92,7 +90,7 @@ host.ddpmRun = async (request) => {
   if (!choice.device) return onServer(request.compute === "server" ? "" : choice.why); // as chosen: nothing to say
   here(true);
   why.textContent = "";
-  const player = document.querySelector(`#${props.player} .ddpm-chain`);
+  const player = props.player ? document.querySelector(`#${CSS.escape(props.player)} .ddpm-chain`) : null;
   player?.dispatchEvent(new CustomEvent("ddpm-value", { detail: null })); // the last chain out: this one's frames show
   files.replaceChildren();
   mod.clear?.(ui);

@@ -27,7 +27,9 @@ export function cost(request) {
 
 export function clear(ui) {
   shown = { steps: [], readout: [] };
-  for (const name of [...IMAGES, "filmstrip"]) ui.canvases[name]?.getContext("2d").clearRect(0, 0, 1e4, 1e4);
+  for (const canvas of [...IMAGES.map((name) => ui.canvases[name]), ui.plots.filmstrip]) {
+    canvas?.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  }
   plots(ui, ui.props.settings, Number(ui.request.t));
 }
 
@@ -53,7 +55,7 @@ function plots(ui, settings, t) {
   const x = [Math.max(t, 1), 0];
   const size = settings.plot;
   const titles = settings.titles;
-  const canvases = ui.canvases;
+  const canvases = ui.plots;
   if (canvases.kl) {
     draw_figure(canvases.kl, { ...size.curves, panels: [{ title: titles.kl, x, log: true, series: c.kl }] });
   }
@@ -149,10 +151,10 @@ export async function finish(ui, result, request, props) {
     files.push({ name: name(field), text, url: await png(ui, result.images[field], settings.final_scale) });
   }
   for (const field of ["kl", "gaps", "readout"]) {
-    if (ui.canvases[field]) files.push({ name: name(field), text: field, url: ui.canvases[field].toDataURL("image/png") });
+    if (ui.plots[field]) files.push({ name: name(field), text: field, url: ui.plots[field].toDataURL("image/png") });
   }
   files.push({ name: `filmstrip_t${result.t}_seed${request.seed}.png`, text: "filmstrip", url: result.images.filmstrip });
-  if (ui.canvases.filmstrip) await show_image(ui.canvases.filmstrip, result.images.filmstrip);
+  if (ui.plots.filmstrip) await show_image(ui.plots.filmstrip, result.images.filmstrip);
   // as the server's final status (reverse_stream.py: Comparison.status), then where it ran
   return {
     line: `t = 0 · step ${result.t} of ${result.t} · ${result.seconds.toFixed(1)} s ({where}) · learned p_θ: ` +

@@ -11,7 +11,7 @@
  * server but static files.
  *
  * Messages in: {type: "init", config}, {type: "bench", passes}, {type: "run", id, task, request}
- * (a task of TASKS, each in its own module: generate_task.js, …). Out: {type: "ready", seconds},
+ * (a task of TASKS, each in its own module: generate_task.js, pasts_task.js). Out: {type: "ready", seconds},
  * {type: "bench", ms}, {type: "frame", id, ...} (the task's frames), {type: "done", id, ...},
  * {type: "error", id, message}. Stop is the page ending the Worker (`terminate`): a chain ends at
  * once, wherever it is.
@@ -20,11 +20,12 @@
 import { GaussianDiffusion } from "./diffusion.js";
 import { compare } from "./compare_task.js";
 import { generate } from "./generate_task.js";
+import { pasts } from "./pasts_task.js";
 
 /** The chains a page can ask for, by name: `task(engine, request)` resolves with "done"'s message;
  * `engine` is {network, diffusion, config, frame(message, transfer), gifenc} (gifenc: the vendored
  * GIF encoder's module, for a task's GIF). */
-const TASKS = { generate, compare };
+const TASKS = { generate, compare, pasts };
 
 let config = null;
 let ort = null;

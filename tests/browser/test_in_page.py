@@ -210,7 +210,9 @@ def test_many_pasts_in_the_page_are_the_servers(page, url, tmp_path):
     assert "p_θ: the network that was not told the digit" in said
     pasts = "#many-pasts-here"
     assert_same_digits(downloaded(page, "_pasts.png", pasts), grid)
-    assert page.locator(f"{pasts} canvas[data-plot='histogram']").get_attribute("width") == "640"
+    assert (
+        page.locator("#many-pasts-here-plots canvas[data-plot='histogram']").get_attribute("width") == "640"
+    )
     screenshot(page, "many-pasts-in-page", tmp_path)
     asked = []
     page.on("request", lambda r: asked.append((r.method, r.url)))

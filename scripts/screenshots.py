@@ -42,8 +42,11 @@ def shown(selector: str) -> str:
 
 READY = {
     "forward": shown("#forward-player .ddpm-forward[data-t]"),
-    "reverse": status_says("#reverse-status", "done")
-    + " && "
+    "reverse": "("  # on the server, or computed in the page (compute=device)
+    + status_says("#reverse-status", "done")
+    + " || "
+    + status_says("#reverse-here .here-status", "done")
+    + ") && "
     + shown("#reverse-player .ddpm-chain:not(.empty)"),
     "generate": "("  # on the server, or computed in the page (compute=device)
     + status_says("#generate-status", "done")
@@ -129,6 +132,8 @@ MAIN_LINKS = {
 }
 IN_PAGE = "view=generate&compute=device&sampler=ddim&steps=20&ask=7&guidance=2&seed=3"
 """A generation computed in the student's page (the engine), as the docs show it."""
+REVERSE_IN_PAGE = "view=reverse&compute=device&digit=7&t=500&seed=3"
+"""The reverse view's comparison computed in the student's page, as the docs show it."""
 PHONE_LINKS = {
     **MAIN_LINKS,
     **{view: f"view={view}&digit=7" for view in PAGES if view != "reverse"},
@@ -161,6 +166,8 @@ SHOTS: tuple[Shot, ...] = (
     Shot("phone-menu", MAIN_LINKS["reverse"], PHONE, jpeg=True, phone=True, then=open_menu),
     Shot("generate-in-page-1366", IN_PAGE),
     Shot("generate-in-page-phone", IN_PAGE, PHONE, phone=True),
+    Shot("reverse-in-page-1366", REVERSE_IN_PAGE),
+    Shot("reverse-in-page", REVERSE_IN_PAGE, full_page=True),
     *(
         Shot(
             f"page-{view}-{size[0]}-{mode}",

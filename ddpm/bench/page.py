@@ -55,13 +55,16 @@ CASES = {
     "compare-from-T": ("reverse", ""),  # the reverse view's link starts at t = T
 }
 STATUS = "(selector) => document.querySelector(selector)?.textContent ?? ''"
-NEW_DONE = """([device, server, before]) => {  // the side whose status became a new "done", or null
-  const text = (s) => document.querySelector(s)?.textContent ?? '';
+NEW_DONE = """([device, server]) => {  // the side whose status left "done" and came back to it, or null
+  const seen = (globalThis.__ddpmLeft ??= { device: false, server: false });
   for (const [side, selector] of [['device', device], ['server', server]]) {
-    if (/done/.test(text(selector)) && text(selector) !== before[side]) return side;
+    const done = /done/.test(document.querySelector(selector)?.textContent ?? '');
+    if (!done) seen[side] = true;
+    else if (seen[side]) return side;
   }
   return null;
 }"""
+FORGET = "() => { globalThis.__ddpmLeft = { device: false, server: false }; }"
 
 
 def spread(seconds: list[float]) -> str:
@@ -70,13 +73,15 @@ def spread(seconds: list[float]) -> str:
 
 
 def timed_run(page: Any, view: View, timeout: float) -> tuple[float, str]:
-    """Seconds from the view's Run to a new "done" on either side (the page's panel or the server's
-    stream), and that side: "device" or "server"."""
-    before = {side: page.evaluate(STATUS, getattr(view, side)) for side in ("device", "server")}
+    """Seconds from the view's Run to "done" on either side (the page's panel or the server's
+    stream) after its status said something else (each writes its start at once), and that side:
+    "device" or "server"."""
+    page.evaluate(FORGET)
     start = time.perf_counter()
     page.locator(view.run).click()
-    handle = page.wait_for_function(NEW_DONE, arg=[view.device, view.server, before], timeout=timeout * 1000,
-                                    polling=10)  # fmt: skip
+    handle = page.wait_for_function(
+        NEW_DONE, arg=[view.device, view.server], timeout=timeout * 1000, polling=10
+    )
     return time.perf_counter() - start, handle.json_value()
 
 
@@ -84,8 +89,9 @@ def open_case(browser: Any, url: str, case: str, where: str, seed: int) -> tuple
     view, query = CASES[case]
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.goto(f"{url}/?view={view}&compute={where}&seed={seed}{query}", wait_until="load")
-    sides = [VIEWS[view].device, VIEWS[view].server, {"device": "", "server": ""}]
-    page.wait_for_function(NEW_DONE, arg=sides, timeout=600_000)  # the link's own run: warms this side up
+    page.wait_for_function(
+        NEW_DONE, arg=[VIEWS[view].device, VIEWS[view].server], timeout=600_000
+    )  # the link's run
     return page, VIEWS[view]
 
 
@@ -165,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
                 for run in range(args.runs):
                     for where in sides if run % 2 == 0 else sides[::-1]:
                         page, view = pages[where]
-                        page.locator(view.seed).fill(str(100 + run))
+                        # a seed of each side's own: one side's result is never the other's, cached
+                        page.locator(view.seed).fill(str(100 + run + 1000 * sides.index(where)))
                         seconds, side = timed_run(page, view, 900)
                         times[where].append(seconds)
                         if where == "auto":

@@ -21,7 +21,7 @@ from ...serve.runtime import (
 from ...serve.settings import FRAME_SECONDS
 from ...teaching.pasts import PastsVerdict, pasts_lesson
 from ..digits import DIGIT_DATA
-from ..kit.here import compute_choice, in_page_panel, in_page_plots, run_js
+from ..kit.here import compute_choice, in_page_panel, in_page_plots, run_js, stop_js
 from ..kit.plots import CLASS_COLOURS, class_histogram
 from ..kit.tab import Linked, Tab
 from ..kit.widgets import QUIET, SCALE, explanation, image, plot_image, result, seed_field, show, show_grid
@@ -118,6 +118,7 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
             on_server = gr.Button(
                 "Run on the server", elem_id="many-pasts-server-run", elem_classes=["server-run"]
             )
+            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="many-pasts-stop")
     told = gr.Checkbox(False, label="Tell every chain the digit's class (its label; an upload's as the classifier reads it)",
                        visible=model_config().num_classes > 0)  # fmt: skip
     with result():
@@ -135,7 +136,9 @@ def build(tab: Tab, block: gr.Tab, digit: gr.State) -> Parts:
     # Run: the page decides where the chains run (kit/here.py); on the server it presses on_server
     here = run_js("many-pasts-here", [*REQUEST, "compute"], digit=DIGIT_DATA)
     run.click(None, [t, k, seed, told, compute], None, js=here, **QUIET)
-    on_server.click(pasts, inputs, outputs, api_visibility="private")
+    on_server_run = on_server.click(pasts, inputs, outputs, api_visibility="private")
+    # Stop: the page's chains at once (its Worker), the server's while they wait in the line
+    stop.click(None, None, None, js=stop_js("many-pasts-here"), cancels=[on_server_run], **QUIET)
     api = gr.Button(visible=False)  # /many_pasts' trigger, for API clients
     api.click(pasts, inputs, outputs, api_name="many_pasts")
     return Parts(Linked({"t": t, "chains": k, "seed": seed, "told": told, "compute": compute}))

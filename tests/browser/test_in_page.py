@@ -229,3 +229,12 @@ def test_many_pasts_in_the_page_are_the_servers(page, url, tmp_path):
     grid, sentence = server_pasts(100, 4, 4)
     assert sentence in page.locator(PASTS_STATUS).inner_text()
     assert_same_digits(downloaded(page, "_pasts.png", pasts), grid)
+
+
+def test_stop_ends_many_pasts_in_the_page_at_once(page, url):
+    page.goto(url + "?view=many-pasts&compute=device&t=1000&chains=16&seed=2", wait_until="load")
+    page.wait_for_selector(f"{PASTS_STATUS}:has-text('step')", timeout=120_000)  # running: its frames come
+    page.locator("#many-pasts-stop").click()
+    page.wait_for_selector(f"{PASTS_STATUS}:text-is('Stopped.')", timeout=10_000)
+    page.wait_for_timeout(1500)
+    assert page.locator(PASTS_STATUS).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended

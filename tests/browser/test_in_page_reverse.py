@@ -14,10 +14,11 @@ import pytest
 from pagekit import screenshot
 from PIL import Image
 
+from ddpm.data import preprocess_digit
 from ddpm.images import digit_tensor, to_uint8
-from ddpm.serve.runtime import learned_reverse
+from ddpm.serve.runtime import learned_reverse, told_label
 from ddpm.teaching.reverse import compare_reverse
-from ddpm.views.digits import default_digit
+from ddpm.views.digits import bundled_of_class, default_digit
 from ddpm.views.kit.widgets import SCALE
 from ddpm.views.reverse_page import in_page_settings
 from ddpm.views.reverse_stream import LEARNED_CHOICE
@@ -30,22 +31,21 @@ SERVER_CALLS = re.compile(r"/gradio_api/(queue/|call/|run/)")
 DONE = f"() => /done/.test(document.querySelector('{STATUS}')?.textContent ?? '')"
 
 
-def server_chains(t: int, seed: int, variance: str, told: bool) -> dict[str, np.ndarray]:
-    """The server's comparison of the default digit (ddpm.teaching.reverse.compare_reverse, as
-    /compare runs it): both chains' x_0 and the learned x̂_0 at t = 1 as uint8 [28, 28], and the
-    bound's sum along the exact chain."""
+def server_chains(t: int, seed: int, variance: str, told: bool, digit: np.ndarray | None = None) -> dict:
+    """The server's comparison of ``digit`` (default: the default digit; ddpm.teaching.reverse.
+    compare_reverse, as /compare runs it): both chains' x_0 and the learned x̂_0 at t = 1 as uint8
+    [28, 28], the bound's sum along the exact chain, and the class the network was told (the
+    digit's label, else the classifier's reading of x_0, as runtime.told_label)."""
     rt = learned_reverse(told)
-    x0 = digit_tensor(default_digit())
-    labels = None
-    if told:
-        import torch
-
-        labels = torch.tensor([7])  # the default digit is a bundled 7, told by its label
+    digit = default_digit() if digit is None else digit
+    x0 = digit_tensor(digit)
+    labels = told_label(digit, x0) if told else None
     *_, last = compare_reverse(
         rt.diffusion, rt.model, x0, t, seed, variance, rt.model.config.parameterization, labels
     )
     images = {"exact": last.exact.x_prev, "learned": last.learned.x_prev, "x0_hat": last.learned.pred_x0}
-    return {**{name: to_uint8(x)[0, 0].numpy() for name, x in images.items()}, "kl_sum": last.kl_sum_bpd}
+    pixels = {name: to_uint8(x)[0, 0].numpy() for name, x in images.items()}
+    return {**pixels, "kl_sum": last.kl_sum_bpd, "label": None if labels is None else int(labels[0])}
 
 
 def downloaded(page, field: str) -> np.ndarray:
@@ -113,3 +113,49 @@ def test_the_true_reverse_runs_on_the_server_and_the_page_says_so(page, url):
     page.wait_for_selector("#reverse-status :text('done')", timeout=120_000)
     assert "true reverse of the training set" in page.locator("#reverse-here .here-why").inner_text()
     assert not page.locator(STATUS).is_visible()
+
+
+def test_an_uploaded_digit_is_read_by_the_pages_classifier_as_by_the_servers(page, url, tmp_path):
+    """A digit without a label (an upload): told its class, the page's classifier reads x_0 and the
+    learned chain is told that class, as the server's told_label does; the same chains."""
+    page.goto(url + "?view=reverse&compute=device&t=30&seed=2&told=1", wait_until="load")
+    page.wait_for_function(DONE, timeout=120_000)
+    # a photo of a digit: a bundled 3, dark ink on light paper, larger and off-centre
+    ink = 255 - np.kron(bundled_of_class(3, 1), np.ones((6, 6), dtype=np.uint8))
+    photo = np.full((220, 200), 255, dtype=np.uint8)
+    photo[20:188, 10:178] = ink
+    path = tmp_path / "digit.png"
+    Image.fromarray(photo).save(path)
+    page.locator("#own-digit").get_by_text("Your own digit").click()
+    page.locator("#own-digit input[type=file]").first.set_input_files(str(path))
+    page.wait_for_function(
+        "() => document.querySelector('#digit-data [data-pixels]')?.dataset.label === ''", timeout=60_000
+    )  # the upload is the chosen digit: no label
+    page.locator("#reverse-seed input").fill("4")
+    page.locator("#reverse-run").click()
+    page.wait_for_function(DONE + " && document.querySelector(\"#reverse-here a[download$='_seed4.png']\")",
+                           timeout=120_000)  # fmt: skip
+    digit = preprocess_digit(np.stack([photo] * 3, axis=-1))  # as views.digits.from_upload, of Gradio's RGB
+    server = server_chains(30, 4, "fixed_small", told=True, digit=digit)
+    for field in ("exact", "learned", "x0_hat"):
+        assert_same(downloaded(page, field), server[field])
+    words = in_page_settings()["networks"]["told"][str(server["label"])]["reading"]
+    assert f"p_θ: {words}" in page.locator(STATUS).inner_text()
+
+
+def test_without_webassembly_the_server_compares_and_the_page_says_why(page, url):
+    page.add_init_script("delete globalThis.WebAssembly")
+    page.goto(url + "?view=reverse&compute=device&t=20&seed=1", wait_until="load")
+    page.wait_for_selector("#reverse-status :text('done')", timeout=120_000)
+    assert "lacks WebAssembly" in page.locator("#reverse-here .here-why").inner_text()
+    assert not page.locator(STATUS).is_visible()  # the server's outputs show, the page's panel does not
+
+
+def test_stop_ends_the_comparison_in_the_page_at_once(page, url):
+    page.goto(url + "?view=reverse&compute=device&t=1000&seed=2", wait_until="load")
+    page.wait_for_selector(f"{STATUS}:has-text('step')", timeout=120_000)  # running: its frames come
+    page.locator("#reverse-stop").click()
+    page.wait_for_selector(f"{STATUS}:text-is('Stopped.')", timeout=10_000)
+    page.wait_for_timeout(1500)
+    assert page.locator(STATUS).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended
+    assert page.locator("#reverse-player .ddpm-chain").get_attribute("data-frames") in (None, "0")

@@ -120,10 +120,11 @@ def test_an_uploaded_digit_is_read_by_the_pages_classifier_as_by_the_servers(pag
     learned chain is told that class, as the server's told_label does; the same chains."""
     page.goto(url + "?view=reverse&compute=device&t=30&seed=2&told=1", wait_until="load")
     page.wait_for_function(DONE, timeout=120_000)
-    # a photo of a digit: a bundled 3, dark ink on light paper, larger and off-centre
-    ink = 255 - np.kron(bundled_of_class(3, 1), np.ones((6, 6), dtype=np.uint8))
+    # a photo of a digit: a bundled 3, dark ink on light paper, larger (smoothly: no longer the
+    # bundled digit pixel for pixel) and off-centre
+    ink = Image.fromarray(255 - bundled_of_class(3, 1)).resize((150, 150), Image.Resampling.BILINEAR)
     photo = np.full((220, 200), 255, dtype=np.uint8)
-    photo[20:188, 10:178] = ink
+    photo[20:170, 10:160] = np.asarray(ink)
     path = tmp_path / "digit.png"
     Image.fromarray(photo).save(path)
     page.locator("#own-digit").get_by_text("Your own digit").click()

@@ -15,7 +15,6 @@ The helpers (the npm calls, the integrity check, finding the license) are
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import re
@@ -23,7 +22,14 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from vendor_onnxruntime_web import check_integrity, notices_from_tarball, npm, sha256
+from vendor_onnxruntime_web import (
+    check_integrity,
+    command_line,
+    notices_from_tarball,
+    npm,
+    sha256,
+    write_folder,
+)
 
 PACKAGE = "gifenc"
 OUT = Path(__file__).resolve().parent.parent / "ddpm" / "views" / "kit" / "static" / "vendor" / PACKAGE
@@ -65,26 +71,14 @@ def vendor(version: str, out: Path = OUT) -> dict:
             for name, (origin, data) in files.items()
         },
     }
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.iterdir():
-        if old.is_file():
-            old.unlink()
-    for name, (_, data) in files.items():
-        (out / name).write_bytes(data)
-    (out / "README.md").write_text(README.format(version=version), encoding="utf-8")
-    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_folder(
+        out, {name: data for name, (_, data) in files.items()}, README.format(version=version), manifest
+    )
     return manifest
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("version", help="a stable release, e.g. 1.0.3 (npm view gifenc versions)")
-    parser.add_argument("--out", type=Path, default=OUT, help="the folder to write (default: the package's)")
-    args = parser.parse_args(argv)
-    manifest = vendor(args.version, args.out)
-    for name, entry in manifest["files"].items():
-        print(f"{entry['size']:>10}  {entry['sha256'][:16]}  {name}")
-    print(f"{PACKAGE} {args.version} -> {args.out}")
+    command_line(argv, __doc__.splitlines()[0], "1.0.3", vendor, OUT, PACKAGE)
 
 
 if __name__ == "__main__":

@@ -135,26 +135,40 @@ def vendor(version: str, out: Path = OUT) -> dict:
     if source is not None:
         manifest["notices_from"] = source
 
+    write_folder(
+        out, {name: data for name, (_, data, _) in files.items()}, README.format(version=version), manifest
+    )
+    return manifest
+
+
+def write_folder(out: Path, files: dict[str, bytes], readme: str, manifest: dict) -> None:
+    """The vendored folder anew: its old files gone, then ``files``, its README and MANIFEST.json."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
         if old.is_file():
             old.unlink()
-    for name, (_, data, _) in files.items():
+    for name, data in files.items():
         (out / name).write_bytes(data)
-    (out / "README.md").write_text(README.format(version=version), encoding="utf-8")
+    (out / "README.md").write_text(readme, encoding="utf-8")
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return manifest
+
+
+def command_line(
+    argv: list[str] | None, description: str, example: str, vendor_fn, out: Path, package: str
+) -> None:
+    """A vendoring script's command line: ``version [--out]``, then the files written, one a line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("version", help=f"a stable release, e.g. {example} (npm view {package} versions)")
+    parser.add_argument("--out", type=Path, default=out, help="the folder to write (default: the package's)")
+    args = parser.parse_args(argv)
+    manifest = vendor_fn(args.version, args.out)
+    for name, entry in manifest["files"].items():
+        print(f"{entry['size']:>10}  {entry['sha256'][:16]}  {name}")
+    print(f"{package} {args.version} -> {args.out}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("version", help="a stable release, e.g. 1.31.1 (npm view onnxruntime-web versions)")
-    parser.add_argument("--out", type=Path, default=OUT, help="the folder to write (default: the package's)")
-    args = parser.parse_args(argv)
-    manifest = vendor(args.version, args.out)
-    for name, entry in manifest["files"].items():
-        print(f"{entry['size']:>10}  {entry['sha256'][:16]}  {name}")
-    print(f"{PACKAGE} {args.version} -> {args.out}")
+    command_line(argv, __doc__.splitlines()[0], "1.31.1", vendor, OUT, PACKAGE)
 
 
 if __name__ == "__main__":

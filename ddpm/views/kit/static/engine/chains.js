@@ -24,6 +24,7 @@
 
 import { check_choice } from "./diffusion.js";
 import { classifier_free_guidance, conditioned } from "./guidance.js";
+import { round_half_even } from "./images.js"; // torch.round: halves to the even integer
 
 export const SAMPLERS = ["ddpm", "ddim", "dpm-solver"]; // ddpm.choices
 export const DEFAULT_SAMPLER = "dpm-solver";
@@ -46,14 +47,6 @@ function linspace(start, end, steps) {
   const step = (end - start) / (steps - 1);
   const halfway = Math.floor(steps / 2);
   return Array.from({ length: steps }, (_, i) => (i < halfway ? start + step * i : end - step * (steps - i - 1)));
-}
-
-/** torch.round: halves to the even integer. */
-function round_half_even(u) {
-  const floor = Math.floor(u);
-  const rest = u - floor;
-  if (rest !== 0.5) return rest < 0.5 ? floor : floor + 1;
-  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /** `steps` indices evenly spaced from t_start down to 0 (both included), descending. */

@@ -16,6 +16,7 @@
  */
 
 import { bytes_data_url, canvas_png_data_url, upscale } from "./frames.js";
+import { round_half_even } from "./images.js"; // Python's round() too: halves to the even integer
 
 /** The 256 greys: palette index k is the grey level k. */
 const GREYS = Array.from({ length: 256 }, (_, k) => [k, k, k]);
@@ -60,12 +61,6 @@ export function gif_bytes(frames, { duration_ms = 80, hold_last_ms = 1500, encod
 /** Grey frames as a `data:image/gif;base64,…` URL (gif_bytes' options). */
 export function gif_data_url(frames, options) {
   return bytes_data_url(gif_bytes(frames, options), "image/gif");
-}
-
-/** Python's round(): halves to even. */
-function round_half_even(x) {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** The columns of `count` kept (indices) a filmstrip of at most `columns` shows, evenly spaced from

@@ -4,6 +4,8 @@
  * status in the server's words (views/lessons/many_pasts.py: `pasts`) and its files.
  */
 
+import { round_half_even } from "./images.js";
+
 export const task = "pasts";
 
 /** The forward passes and the batch of a request: t steps of K chains. */
@@ -24,11 +26,7 @@ export function draw(ui, frame) {
 
 /** Python's format(x, ".0%"): x·100 in double, rounded to a whole number, halves to the even one. */
 export function percent(x) {
-  const u = x * 100;
-  const floor = Math.floor(u);
-  const rest = u - floor;
-  const whole = rest !== 0.5 ? (rest < 0.5 ? floor : floor + 1) : (floor % 2 === 0 ? floor : floor + 1);
-  return `${whole}%`;
+  return `${round_half_even(x * 100)}%`;
 }
 
 /** The sentence of the server's status, without its network (here.js adds it after "p_θ:"). */

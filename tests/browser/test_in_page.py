@@ -180,22 +180,37 @@ def test_guided_ddim_in_the_page_is_the_servers_too(page, url):
     assert downloaded(page, "_x0hat.png").shape == downloaded(page, "_xt.png").shape
 
 
-def test_without_webassembly_the_server_computes_and_the_page_says_why(page, url):
+IN_PAGE = {  # view: (a long chain's link settings, a short one's, the server's status)
+    "generate": ("sampler=ddpm&n=4&seed=2", "seed=1", "#generate-status"),
+    "reverse": ("t=1000&seed=2", "t=20&seed=1", "#reverse-status"),
+    "many-pasts": ("t=1000&chains=16&seed=2", "t=20&chains=4&seed=1", "#many-pasts-status"),
+}
+"""The views a page computes, each with a chain long enough to stop and a short one, and the
+server's status line."""
+
+
+@pytest.mark.parametrize("view", ["generate", "reverse"])
+def test_without_webassembly_the_server_computes_and_the_page_says_why(page, url, view):
     page.add_init_script("delete globalThis.WebAssembly")
-    page.goto(url + "?view=generate&compute=device&seed=1", wait_until="load")
-    page.wait_for_selector("#generate-status :text('done')", timeout=120_000)
-    assert "lacks WebAssembly" in page.locator("#generate-here .here-why").inner_text()
-    assert not page.locator(STATUS).is_visible()  # the server's outputs show, the page's panel does not
+    page.goto(url + f"?view={view}&compute=device&{IN_PAGE[view][1]}", wait_until="load")
+    page.wait_for_selector(f"{IN_PAGE[view][2]} :text('done')", timeout=120_000)
+    assert "lacks WebAssembly" in page.locator(f"#{view}-here .here-why").inner_text()
+    assert not page.locator(
+        f"#{view}-here .here-status"
+    ).is_visible()  # the server's outputs show, not the panel
 
 
-def test_stop_ends_the_chain_in_the_page_at_once(page, url):
-    page.goto(url + "?view=generate&compute=device&sampler=ddpm&n=4&seed=2", wait_until="load")
-    page.wait_for_selector(f"{STATUS}:has-text('step')", timeout=120_000)  # running: its frames come
-    page.locator("#generate-stop").click()
-    page.wait_for_selector(f"{STATUS}:text-is('Stopped.')", timeout=10_000)
+@pytest.mark.parametrize("view", list(IN_PAGE))
+def test_stop_ends_the_chain_in_the_page_at_once(page, url, view):
+    status = f"#{view}-here .here-status"
+    page.goto(url + f"?view={view}&compute=device&{IN_PAGE[view][0]}", wait_until="load")
+    page.wait_for_selector(f"{status}:has-text('step')", timeout=120_000)  # running: its frames come
+    page.locator(f"#{view}-stop").click()
+    page.wait_for_selector(f"{status}:text-is('Stopped.')", timeout=10_000)
     page.wait_for_timeout(1500)
-    assert page.locator(STATUS).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended
-    assert page.locator("#generate-player .ddpm-chain").get_attribute("data-frames") in (None, "0")
+    assert page.locator(status).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended
+    player = page.locator(f"#{view}-player .ddpm-chain")
+    assert player.count() == 0 or player.get_attribute("data-frames") in (None, "0")
 
 
 def test_many_pasts_in_the_page_are_the_servers(page, url, tmp_path):
@@ -229,12 +244,3 @@ def test_many_pasts_in_the_page_are_the_servers(page, url, tmp_path):
     grid, sentence = server_pasts(100, 4, 4)
     assert sentence in page.locator(PASTS_STATUS).inner_text()
     assert_same_digits(downloaded(page, "_pasts.png", pasts), grid)
-
-
-def test_stop_ends_many_pasts_in_the_page_at_once(page, url):
-    page.goto(url + "?view=many-pasts&compute=device&t=1000&chains=16&seed=2", wait_until="load")
-    page.wait_for_selector(f"{PASTS_STATUS}:has-text('step')", timeout=120_000)  # running: its frames come
-    page.locator("#many-pasts-stop").click()
-    page.wait_for_selector(f"{PASTS_STATUS}:text-is('Stopped.')", timeout=10_000)
-    page.wait_for_timeout(1500)
-    assert page.locator(PASTS_STATUS).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended

@@ -1,7 +1,8 @@
 """The reverse view's comparison computed in the student's own page (``static/engine/compare_task.js``,
 ``view_compare.js``): from t = T, the same exact and learned chains as the server's for the same
 digit and seed, the bound's sum and the network named as the server names them, nothing asked of
-the server but static files, and the true reverse of the training set left to the server.
+the server but static files, and the true reverse of the training set left to the server. (Its Stop
+and its browser without WebAssembly are test_in_page.py's, with the other views'.)
 
 Set DDPM_SCREENSHOTS=<folder> to keep what the tests saw."""
 
@@ -142,21 +143,3 @@ def test_an_uploaded_digit_is_read_by_the_pages_classifier_as_by_the_servers(pag
         assert_same(downloaded(page, field), server[field])
     words = in_page_settings()["networks"]["told"][str(server["label"])]["reading"]
     assert f"p_θ: {words}" in page.locator(STATUS).inner_text()
-
-
-def test_without_webassembly_the_server_compares_and_the_page_says_why(page, url):
-    page.add_init_script("delete globalThis.WebAssembly")
-    page.goto(url + "?view=reverse&compute=device&t=20&seed=1", wait_until="load")
-    page.wait_for_selector("#reverse-status :text('done')", timeout=120_000)
-    assert "lacks WebAssembly" in page.locator("#reverse-here .here-why").inner_text()
-    assert not page.locator(STATUS).is_visible()  # the server's outputs show, the page's panel does not
-
-
-def test_stop_ends_the_comparison_in_the_page_at_once(page, url):
-    page.goto(url + "?view=reverse&compute=device&t=1000&seed=2", wait_until="load")
-    page.wait_for_selector(f"{STATUS}:has-text('step')", timeout=120_000)  # running: its frames come
-    page.locator("#reverse-stop").click()
-    page.wait_for_selector(f"{STATUS}:text-is('Stopped.')", timeout=10_000)
-    page.wait_for_timeout(1500)
-    assert page.locator(STATUS).inner_text() == "Stopped."  # no frame after Stop: the Worker has ended
-    assert page.locator("#reverse-player .ddpm-chain").get_attribute("data-frames") in (None, "0")

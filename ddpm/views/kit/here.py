@@ -51,8 +51,11 @@ GENERATE_IMAGES = (("x_t", "xₜ"), ("x0_hat", "x̂₀ (the model's current gues
 HERE_CSS = """
 .here-why { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 .ddpm-here { display: none; flex-direction: column; gap: 10px; }
-.ddpm-here .here-line { margin: 0; }
+.ddpm-here .here-line { margin: 0; line-height: 1.45; }
 .ddpm-here .here-status { white-space: pre-wrap; }
+.ddpm-here .here-files details { display: inline; }
+.ddpm-here .here-files summary { display: inline; cursor: pointer; text-decoration: underline; }
+.ddpm-here .here-files details[open] summary { margin-right: 6px; }
 .ddpm-here .here-status code { font-family: var(--font-mono); }
 .ddpm-here .here-images { display: flex; flex-wrap: wrap; gap: 14px 28px; justify-content: center; }
 .ddpm-here canvas[data-image] { height: clamp(240px, calc(100vh - 440px), 560px); width: auto; aspect-ratio: 1; }
@@ -99,6 +102,7 @@ def in_page_panel(
         js_on_load=(STATIC / "here.js").read_text(),
         elem_id=elem_id,
         elem_classes=["in-page"],
+        padding=False,
         panel=elem_id,
         client=engine.static_url("engine", "client.js"),
         view=engine.static_url("engine", f"view_{view}.js"),

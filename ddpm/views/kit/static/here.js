@@ -111,11 +111,20 @@ host.ddpmRun = async (request) => {
     const total = ((performance.now() - started) / 1000).toFixed(1);
     const done = await mod.finish(ui, result, request, props);
     const where = `${total} s with the engine's start, ${choice.why}`;
+    // a view's own line says where it ran in few words: "on this device", or Auto's reasons
+    const here = request.compute === "device" ? "on this device" : choice.why;
     // a view's own line names where it ran ({where}); else: done, what ran, where, the network
-    status.textContent = done.line ? done.line.replace("{where}", where)
+    status.textContent = done.line ? done.line.replace("{where}", here)
       : `done: ${done.status} (${where})` + (done.network ? ` · p_θ: ${done.network}.` : "");
     player?.dispatchEvent(new CustomEvent("ddpm-value", { detail: result.player }));
-    if (done.files.length) files.replaceChildren("· download ", ...done.files.flatMap((file) => [link(file), " "]));
+    if (done.files.length) {  // folded: the links take one word of the line until opened
+      const fold = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = `${done.files.length} files`;
+      summary.title = "download the result's files";
+      fold.append(summary, ...done.files.flatMap((file) => [link(file), " "]));
+      files.replaceChildren(fold);
+    }
   } catch (error) {
     if (mine !== running) return; // stopped: the Worker was ended on purpose
     running = 0;

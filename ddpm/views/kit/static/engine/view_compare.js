@@ -138,7 +138,7 @@ async function png(ui, grey, scale) {
 
 /** The finished comparison: the chains' x_0, the curves to the end (the read-out down to t = 0),
  * the status line (the server's words, with the bound's sum and the verdict; {where}: where it
- * ran, which here.js fills) and the files the server path writes. */
+ * ran, in few words, which here.js fills) and the files the server path writes. */
 export async function finish(ui, result, request, props) {
   const settings = props.settings;
   paintImages(ui, result.images, null);

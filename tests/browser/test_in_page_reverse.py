@@ -86,6 +86,13 @@ def test_a_comparison_from_T_in_the_page_is_the_servers(page, url, tmp_path):
     strip = page.locator("#reverse-here a[download^='filmstrip_t']")
     assert strip.get_attribute("download") == f"filmstrip_t{T}_seed0.png"
     screenshot(page, "reverse-in-page", tmp_path)
+    # the whole result on a projector's first screen (1366×768), in both layouts: the player's controls too
+    bottom = "() => document.querySelector('#reverse-player .controls').getBoundingClientRect().bottom"
+    assert page.evaluate(bottom) <= 768
+    page.locator("#lecture-mode input").set_checked(True)
+    page.wait_for_function("() => document.body.classList.contains('lecture')")
+    page.wait_for_timeout(500)  # the layout settles
+    assert page.evaluate(bottom) <= 768
 
 
 def test_told_the_class_with_learned_variance_and_nothing_asked_of_the_server(page, url):

@@ -49,9 +49,9 @@ PLOTS_CSS = """
 GENERATE_IMAGES = (("x_t", "xₜ"), ("x0_hat", "x̂₀ (the model's current guess)"))
 """Generate's canvases in the panel: (name, caption); the view module draws them by name."""
 HERE_CSS = """
-.here-why { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+.here-why { margin: 0 !important; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 .ddpm-here { display: none; flex-direction: column; gap: 10px; }
-.ddpm-here .here-line { margin: 0; line-height: 1.45; }
+.ddpm-here .here-line { margin: 0 !important; line-height: 1.45; }
 .ddpm-here .here-status { white-space: pre-wrap; }
 .ddpm-here .here-files details { display: inline; }
 .ddpm-here .here-files summary { display: inline; cursor: pointer; text-decoration: underline; }

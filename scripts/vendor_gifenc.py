@@ -16,17 +16,14 @@ The helpers (the npm calls, the integrity check, finding the license) are
 from __future__ import annotations
 
 import io
-import json
 import re
 import tarfile
-import tempfile
 from pathlib import Path, PurePosixPath
 
 from vendor_onnxruntime_web import (
-    check_integrity,
     command_line,
     notices_from_tarball,
-    npm,
+    npm_tarball,
     sha256,
     write_folder,
 )
@@ -48,15 +45,10 @@ def vendor(version: str, out: Path = OUT) -> dict:
     """Fetch, check and write the folder; return the manifest."""
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise SystemExit(f"{version!r} is not a stable release (want MAJOR.MINOR.PATCH)")
-    dist = json.loads(npm("view", f"{PACKAGE}@{version}", "dist", "--json"))
-    with tempfile.TemporaryDirectory() as tmp:
-        scratch = Path(tmp)
-        packed = json.loads(npm("pack", f"{PACKAGE}@{version}", "--json", "--pack-destination", str(scratch)))
-        tarball = (scratch / packed[0]["filename"]).read_bytes()
-        check_integrity(tarball, dist["integrity"])
-        with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
-            module = tar.extractfile(MODULE).read()
-            notices = notices_from_tarball(tar)
+    dist, tarball = npm_tarball(PACKAGE, version)
+    with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
+        module = tar.extractfile(MODULE).read()
+        notices = notices_from_tarball(tar)
     if not notices:
         raise SystemExit(f"{PACKAGE}@{version} ships no LICENSE")
 

@@ -97,23 +97,30 @@ def notices_from_wheel(version: str, scratch: Path) -> tuple[dict[str, tuple[str
     return found, source
 
 
+def npm_tarball(package: str, version: str) -> tuple[dict, bytes]:
+    """npm's ``dist`` record of ``package@version`` and its tarball, checked against its integrity."""
+    dist = json.loads(npm("view", f"{package}@{version}", "dist", "--json"))
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        packed = json.loads(npm("pack", f"{package}@{version}", "--json", "--pack-destination", str(scratch)))
+        tarball = (scratch / packed[0]["filename"]).read_bytes()
+    check_integrity(tarball, dist["integrity"])
+    return dist, tarball
+
+
 def vendor(version: str, out: Path = OUT) -> dict:
     """Fetch, check and write the folder; return the manifest."""
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise SystemExit(f"{version!r} is not a stable release (want MAJOR.MINOR.PATCH, no -dev build)")
-    dist = json.loads(npm("view", f"{PACKAGE}@{version}", "dist", "--json"))
-    with tempfile.TemporaryDirectory() as tmp:
-        scratch = Path(tmp)
-        packed = json.loads(npm("pack", f"{PACKAGE}@{version}", "--json", "--pack-destination", str(scratch)))
-        tarball = (scratch / packed[0]["filename"]).read_bytes()
-        check_integrity(tarball, dist["integrity"])
-        with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
-            module = tar.extractfile(MODULE).read()
-            wasm = tar.extractfile(WASM).read()
-            notices = notices_from_tarball(tar)
-        source = None
-        if not notices:
-            notices, source = notices_from_wheel(version, scratch)
+    dist, tarball = npm_tarball(PACKAGE, version)
+    with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
+        module = tar.extractfile(MODULE).read()
+        wasm = tar.extractfile(WASM).read()
+        notices = notices_from_tarball(tar)
+    source = None
+    if not notices:
+        with tempfile.TemporaryDirectory() as tmp:
+            notices, source = notices_from_wheel(version, Path(tmp))
 
     stored = gzip.compress(wasm, compresslevel=9, mtime=0)
     raw = {"raw_sha256": sha256(wasm), "raw_size": len(wasm), "gzip_level": 9}

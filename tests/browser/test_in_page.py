@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pagekit import screenshot
+from pagekit import assert_same_pixels, screenshot
 from PIL import Image, ImageSequence
 
 from ddpm import seeding
@@ -117,13 +117,6 @@ def downloaded(page, suffix: str, panel: str = "#generate-here") -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(link_bytes(page, suffix, panel))).convert("L"))
 
 
-def assert_same_digits(page_grid: np.ndarray, server: np.ndarray) -> None:
-    """±1 grey level on at most 0.1% of pixels (onnxruntime and torch differ by ~1e-5)."""
-    assert page_grid.shape == server.shape
-    gap = np.abs(page_grid.astype(int) - server.astype(int))
-    assert gap.max() <= 1 and (gap > 0).mean() <= 1e-3, (gap.max(), (gap > 0).mean())
-
-
 @pytest.fixture
 def page(browser):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -137,7 +130,7 @@ def test_a_link_with_compute_device_generates_in_the_page_the_servers_digits(pag
     assert "on this device" in page.locator(STATUS).inner_text()
     # the network that ran, named as the server's status names it (the default asks for any digit: told)
     assert f"p_θ: {in_page_settings()['networks']['told']}" in page.locator(STATUS).inner_text()
-    assert_same_digits(downloaded(page, "_xt.png"), server_grid(0))
+    assert_same_pixels(downloaded(page, "_xt.png"), server_grid(0))
     assert page.locator("#generate-player .ddpm-chain").get_attribute("data-frames") == str(DEFAULT_STEPS)
     # the GIF and the filmstrip, named as the server's; the GIF's frames are the server's GIF's
     _, tag = describe("prior", default_guidance("prior"))
@@ -147,7 +140,7 @@ def test_a_link_with_compute_device_generates_in_the_page_the_servers_digits(pag
     ours, theirs = gif_frames(link_bytes(page, ".gif")), gif_frames(gif)
     assert ours[1:] == theirs[1:] and ours[2] == 0  # durations (80 ms, the last 1500 ms) and looping
     for page_frame, server_frame in zip(ours[0], theirs[0], strict=True):
-        assert_same_digits(page_frame, server_frame)
+        assert_same_pixels(page_frame, server_frame)
     # the filmstrip: the server's 8 images of the first digit, left to right, each drawn twice its size
     strip = np.asarray(Image.open(io.BytesIO(link_bytes(page, f"filmstrip_seed0{tag}.png"))).convert("L"))
     lefts = [places(strip, upscale(image, 2)) for image in film]
@@ -166,7 +159,7 @@ def test_a_link_with_compute_device_generates_in_the_page_the_servers_digits(pag
     calls = [u for _, u in asked if SERVER_CALLS.search(u)]
     assert calls == [], calls
     assert all(method == "GET" for method, _ in asked), asked
-    assert_same_digits(downloaded(page, "_xt.png"), server_grid(5))
+    assert_same_pixels(downloaded(page, "_xt.png"), server_grid(5))
 
 
 def test_guided_ddim_in_the_page_is_the_servers_too(page, url):
@@ -174,7 +167,7 @@ def test_guided_ddim_in_the_page_is_the_servers_too(page, url):
         url + "?view=generate&compute=device&seed=3&sampler=ddim&steps=20&ask=7&guidance=2", wait_until="load"
     )
     page.wait_for_selector(f"{STATUS}:has-text('done')", timeout=120_000)
-    assert_same_digits(
+    assert_same_pixels(
         downloaded(page, "_xt.png"), server_grid(3, sampler="ddim", steps=20, digit="7", guidance=2.0)
     )
     assert downloaded(page, "_x0hat.png").shape == downloaded(page, "_xt.png").shape
@@ -224,7 +217,7 @@ def test_many_pasts_in_the_page_are_the_servers(page, url, tmp_path):
     assert sentence in said and "on this device" in said
     assert "p_θ: the network that was not told the digit" in said
     pasts = "#many-pasts-here"
-    assert_same_digits(downloaded(page, "_pasts.png", pasts), grid)
+    assert_same_pixels(downloaded(page, "_pasts.png", pasts), grid)
     assert (
         page.locator("#many-pasts-here-plots canvas[data-plot='histogram']").get_attribute("width") == "640"
     )
@@ -243,4 +236,4 @@ def test_many_pasts_in_the_page_are_the_servers(page, url, tmp_path):
     assert all(method == "GET" for method, _ in asked), asked
     grid, sentence = server_pasts(100, 4, 4)
     assert sentence in page.locator(PASTS_STATUS).inner_text()
-    assert_same_digits(downloaded(page, "_pasts.png", pasts), grid)
+    assert_same_pixels(downloaded(page, "_pasts.png", pasts), grid)

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 import pytest
-from pagekit import screenshot
+from pagekit import assert_same_pixels, screenshot
 from PIL import Image
 
 from ddpm.data import preprocess_digit
@@ -56,13 +56,6 @@ def downloaded(page, field: str) -> np.ndarray:
     return image[::SCALE, ::SCALE]
 
 
-def assert_same(page_image: np.ndarray, server: np.ndarray) -> None:
-    """±1 grey level on at most 0.1% of pixels (onnxruntime and torch differ by ~1e-5)."""
-    assert page_image.shape == server.shape
-    gap = np.abs(page_image.astype(int) - server.astype(int))
-    assert gap.max() <= 1 and (gap > 0).mean() <= 1e-3, (gap.max(), (gap > 0).mean())
-
-
 @pytest.fixture
 def page(browser):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
@@ -78,7 +71,7 @@ def test_a_comparison_from_T_in_the_page_is_the_servers(page, url, tmp_path):
     assert "on this device" in status
     server = server_chains(T, 0, "fixed_small", told=False)
     for field in ("exact", "learned", "x0_hat"):
-        assert_same(downloaded(page, field), server[field])
+        assert_same_pixels(downloaded(page, field), server[field])
     assert f"add up to {server['kl_sum']:.3f} bits/dim" in status
     assert f"p_θ: {in_page_settings()['networks']['untold']}" in status
     assert page.locator("#reverse-player .ddpm-chain").get_attribute("data-frames") == str(T + 1)
@@ -111,7 +104,7 @@ def test_told_the_class_with_learned_variance_and_nothing_asked_of_the_server(pa
     assert all(method == "GET" for method, _ in asked), asked
     server = server_chains(40, 5, LEARNED_CHOICE[1], told=True)
     for field in ("exact", "learned", "x0_hat"):
-        assert_same(downloaded(page, field), server[field])
+        assert_same_pixels(downloaded(page, field), server[field])
     words = in_page_settings()["networks"]["told"]["7"]["label"]
     assert f"p_θ: {words}" in page.locator(STATUS).inner_text()
 
@@ -147,6 +140,6 @@ def test_an_uploaded_digit_is_read_by_the_pages_classifier_as_by_the_servers(pag
     digit = preprocess_digit(np.stack([photo] * 3, axis=-1))  # as views.digits.from_upload, of Gradio's RGB
     server = server_chains(30, 4, "fixed_small", told=True, digit=digit)
     for field in ("exact", "learned", "x0_hat"):
-        assert_same(downloaded(page, field), server[field])
+        assert_same_pixels(downloaded(page, field), server[field])
     words = in_page_settings()["networks"]["told"][str(server["label"])]["reading"]
     assert f"p_θ: {words}" in page.locator(STATUS).inner_text()
